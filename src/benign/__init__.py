@@ -1,0 +1,51 @@
+"""benign: a laboratory for the nonconvex landscape of low-rank matrix recovery.
+
+Public API (imported lazily, so that ``import benign`` and the CLI start fast; JAX is configured for float64 the
+first time any numerical module is imported)::
+
+    inst = benign.build("sensing:n=20,r=2,m=200,seed=0")
+    obj = benign.make_objective(inst, "mixed:lam=5,l=4")
+    obj.value(X), obj.grad(X), obj.hvp(X, U), obj.hessian(X)
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    # instances
+    "Instance": "benign.instances", "build": "benign.instances", "sensing": "benign.instances",
+    "completion": "benign.instances", "yalcin": "benign.instances", "zsl_half": "benign.instances",
+    "from_arrays": "benign.instances", "relative_error": "benign.instances",
+    "factored_distance": "benign.instances", "with_noise": "benign.instances",
+    # operators
+    "DenseSensing": "benign.operators", "EntrySampling": "benign.operators",
+    "RankOneProjections": "benign.operators", "from_matrices": "benign.operators",
+    "from_kernel": "benign.operators", "entry_sampling": "benign.operators", "kernel": "benign.operators",
+    # losses and objective
+    "Loss": "benign.losses", "make_loss": "benign.losses", "parse_loss": "benign.specs",
+    "parse_instance": "benign.specs", "parse_point": "benign.specs",
+    "Objective": "benign.objective", "make_objective": "benign.objective",
+    # files
+    "save_instance": "benign.io", "load_instance": "benign.io", "load_point": "benign.io",
+    "save_point": "benign.io",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'benign' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + list(_EXPORTS))
+
+
+__all__ = sorted(_EXPORTS)

@@ -1,0 +1,39 @@
+"""The ``benign`` command line: a thin shell over the library (one module per command group)."""
+from __future__ import annotations
+
+import sys
+
+from benign.cli._common import UserError, app
+
+# Each module registers its commands on ``app`` when imported; none imports JAX at module level.
+from benign.cli import core  # noqa: F401,E402  (instance, info)
+
+
+def main() -> None:
+    """Entry point: bad input (ValueError/TypeError/UserError) prints one line and exits with status 2."""
+    try:
+        app(standalone_mode=False)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except (ValueError, TypeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+    except Exception as exc:  # click usage errors and the like
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Abort):
+            sys.exit(1)
+        raise
+
+
+if __name__ == "__main__":
+    main()

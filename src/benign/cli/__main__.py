@@ -1,0 +1,3 @@
+from benign.cli import main
+
+main()

@@ -1,0 +1,121 @@
+"""Shared pieces of the command line: the Typer app, input loading and output (human or ``--json``).
+
+Nothing here imports JAX, CVXPY or Dask at module level: ``benign --help`` and every bad-input error answer fast.
+"""
+from __future__ import annotations
+
+import json
+import math
+import sys
+from typing import Any, Callable
+
+import typer
+
+app = typer.Typer(
+    name="benign",
+    help="A laboratory for the nonconvex landscape of low-rank matrix recovery (Burer-Monteiro).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+JSON_OPT = typer.Option(False, "--json", help="Print the result as JSON on stdout.")
+LOSS_OPT = typer.Option("l2", "--loss", help="Loss spec: l2, lp:l=4, mixed:lam=5,l=4, l1, huber:delta=1 (add scale=mean).")
+POINT_OPT = typer.Option(None, "--point", help="Point: a file (.npz/.npy/.csv) or inline '1,0,1' / '1,0;0,1'.")
+
+
+class UserError(Exception):
+    """Bad input detected by a command; printed as one line, exit status 2."""
+
+
+def to_jsonable(v: Any) -> Any:
+    """Convert NumPy/JAX scalars and arrays (and nested containers) to JSON-ready Python values.
+
+    Non-finite floats become the strings ``"inf"``, ``"-inf"``, ``"nan"`` so the output stays valid JSON.
+    """
+    if hasattr(v, "to_dict") and callable(v.to_dict):
+        return to_jsonable(v.to_dict())
+    if isinstance(v, dict):
+        return {str(k): to_jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [to_jsonable(x) for x in v]
+    if hasattr(v, "tolist") and not isinstance(v, (str, bytes)):
+        return to_jsonable(v.tolist())
+    if isinstance(v, float) and not math.isfinite(v):
+        return "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")
+    if isinstance(v, (bool, int, float, str)) or v is None:
+        return v
+    return str(v)
+
+
+def emit(result: Any, as_json: bool, human: Callable[[Any], None] | None = None) -> None:
+    """Print ``result`` as JSON (``as_json``) or through ``human`` (default: indented key: value lines)."""
+    if as_json:
+        sys.stdout.write(json.dumps(to_jsonable(result), indent=2) + "\n")
+        return
+    if human is not None:
+        human(result)
+        return
+    from rich.console import Console
+
+    console = Console()
+    for k, v in to_jsonable(result).items():
+        if isinstance(v, list) and len(str(v)) > 120:
+            v = f"[{len(v)} entries]"
+        console.print(f"[bold]{k}[/bold]: {v}")
+
+
+def load_instance_arg(spec: str):
+    """Parse (fast, no JAX) then build an instance; raises :class:`UserError` on bad input."""
+    from benign.specs import parse_instance
+
+    try:
+        sp = parse_instance(spec)
+    except (ValueError, TypeError) as exc:
+        raise UserError(str(exc)) from None
+    from benign.instances import build
+
+    return build(sp)
+
+
+def load_loss_arg(spec: str):
+    from benign.specs import parse_loss
+
+    try:
+        return parse_loss(spec)
+    except (ValueError, TypeError) as exc:
+        raise UserError(str(exc)) from None
+
+
+def load_point_arg(text: str | None, required: bool = True):
+    from benign.specs import parse_point
+
+    if text is None:
+        if required:
+            raise UserError("a point is required: --point FILE or --point '1,0;0,1'")
+        return None
+    try:
+        return parse_point(text)
+    except (ValueError, TypeError) as exc:
+        raise UserError(str(exc)) from None
+
+
+def parse_options(items: list[str] | None) -> dict[str, Any]:
+    """``--opt key=value`` pairs into a dict; values parsed as int, float, bool or left as strings."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, eq, val = item.partition("=")
+        if not eq or not key:
+            raise UserError(f"bad --opt {item!r}: expected key=value")
+        low = val.lower()
+        if low in ("true", "false"):
+            out[key] = low == "true"
+            continue
+        try:
+            out[key] = int(val)
+        except ValueError:
+            try:
+                out[key] = float(val)
+            except ValueError:
+                out[key] = val
+    return out

@@ -1,0 +1,48 @@
+"""``benign instance`` and ``benign info``."""
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from benign.cli._common import JSON_OPT, UserError, app, emit, load_instance_arg
+
+
+@app.command()
+def instance(
+    spec: str = typer.Argument(..., help="Instance spec, e.g. sensing:n=20,r=2,m=200,seed=0 (see docs)."),
+    save: Optional[str] = typer.Option(None, "--save", help="Write the instance to this .npz file."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Create an instance from a spec string and (optionally) save it."""
+    inst = load_instance_arg(spec)
+    info = inst.describe()
+    if save:
+        from benign.io import save_instance
+
+        info["saved"] = save_instance(save, inst)
+    emit(info, as_json)
+
+
+@app.command()
+def info(
+    file: str = typer.Argument(..., help="An instance file (.npz) or spec string."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Describe an instance: sizes, operator kind, noise and RIP information."""
+    inst = load_instance_arg(file)
+    out = inst.describe()
+    out["rip"] = _rip_summary(inst)
+    emit(out, as_json)
+
+
+def _rip_summary(inst) -> dict:
+    """Exact full-rank RIP constants for operators small enough to form the kernel; else the reason why not."""
+    d1, d2 = inst.shape
+    if d1 * d2 > 1600:
+        return {"available": False, "reason": f"d1*d2 = {d1 * d2} > 1600: use `benign rip` for bounds"}
+    try:
+        from benign.rip import full_rank_rip
+    except ImportError:  # pragma: no cover
+        raise UserError("RIP module unavailable")
+    return full_rank_rip(inst.operator, symmetric=inst.symmetric)

@@ -1,0 +1,146 @@
+"""Instance and point files.
+
+Format (version 1): one ``.npz`` file, loaded with ``allow_pickle=False``, holding
+
+* ``meta``: a JSON string with ``format = "benign-instance"``, ``version``, the operator's ``kind``, ``shape`` and
+  ``symmetric`` flag, ``nonnegative``, ``name`` and the generator's parameters;
+* ``op_<name>``: the operator's arrays (``op_A`` is ``(m, d1*d2)`` row-major ``vec(A_i)`` for dense operators;
+  ``op_rows``, ``op_cols``, ``op_weights`` for completion; ``op_a``, ``op_c`` for rank-one projections);
+* ``b`` (measurements), ``truth_left`` and optionally ``truth_right``, ``noise``, ``outlier_mask``;
+* optionally ``point`` (a point of the objective, e.g. a solver's output) and other ``point_<name>`` arrays.
+
+Everything in it can be re-read with NumPy alone: ``A(M)_i = sum_jk A[i, j*d2 + k] M[j, k]``.
+"""
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import numpy as np
+
+FORMAT = "benign-instance"
+VERSION = 1
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (np.floating,)):
+        return float(v)
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    return v
+
+
+def save_instance(path: str, inst, point: Any | None = None, extra: dict[str, Any] | None = None) -> str:
+    """Write ``inst`` (and optionally ``point`` and named ``extra`` arrays) to ``path`` (``.npz``)."""
+    if not path.endswith(".npz"):
+        path = path + ".npz"
+    op = inst.operator
+    meta = {"format": FORMAT, "version": VERSION, "operator": op.kind, "shape": list(op.shape),
+            "operator_symmetric": bool(op.symmetric), "nonnegative": bool(inst.nonnegative), "name": inst.name,
+            "params": _jsonable(inst.meta)}
+    arrays: dict[str, np.ndarray] = {f"op_{k}": v for k, v in op.arrays().items()}
+    arrays["b"] = np.asarray(inst.b, dtype=float)
+    arrays["truth_left"] = np.asarray(inst.truth_left, dtype=float)
+    if inst.truth_right is not None:
+        arrays["truth_right"] = np.asarray(inst.truth_right, dtype=float)
+    if inst.noise is not None:
+        arrays["noise"] = np.asarray(inst.noise, dtype=float)
+    if inst.outlier_mask is not None:
+        arrays["outlier_mask"] = np.asarray(inst.outlier_mask, dtype=bool)
+    if point is not None:
+        arrays["point"] = np.asarray(point, dtype=float)
+    for k, v in (extra or {}).items():
+        arrays[f"point_{k}"] = np.asarray(v, dtype=float)
+    arrays["meta"] = np.array(json.dumps(meta))
+    d = os.path.dirname(os.path.abspath(path))
+    os.makedirs(d, exist_ok=True)
+    np.savez_compressed(path, **arrays)
+    return path
+
+
+def _open(path: str):
+    if not os.path.isfile(path):
+        raise ValueError(f"file {path!r} does not exist")
+    try:
+        return np.load(path, allow_pickle=False)
+    except Exception as exc:  # noqa: BLE001 -- any reader failure is a bad file
+        raise ValueError(f"cannot read {path!r} as .npz/.npy: {exc}") from None
+
+
+def load_instance(path: str):
+    """Read an instance written by :func:`save_instance`; validates the format and every array."""
+    from benign.instances import Instance
+    from benign.operators import operator_from_arrays
+    from benign.errors import check_array
+
+    data = _open(path)
+    if not hasattr(data, "files") or "meta" not in data.files:
+        raise ValueError(f"{path!r} is not a benign instance file (no 'meta' entry)")
+    try:
+        meta = json.loads(str(data["meta"]))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path!r}: corrupt metadata: {exc}") from None
+    if meta.get("format") != FORMAT:
+        raise ValueError(f"{path!r} is not a benign instance file (format {meta.get('format')!r})")
+    if meta.get("version", 0) > VERSION:
+        raise ValueError(f"{path!r} has format version {meta['version']}, newer than this benign ({VERSION})")
+    op_arrays = {k[3:]: data[k] for k in data.files if k.startswith("op_")}
+    for k, v in op_arrays.items():
+        if v.dtype.kind == "f":
+            check_array(f"operator array {k!r} in {path}", v)
+    operator = operator_from_arrays(meta["operator"], op_arrays, tuple(meta["shape"]), meta["operator_symmetric"])
+    get = lambda k: data[k] if k in data.files else None  # noqa: E731
+    b = check_array(f"b in {path}", data["b"], ndim=1)
+    if b.shape[0] != operator.m:
+        raise ValueError(f"{path!r}: b has {b.shape[0]} entries but the operator has m = {operator.m}")
+    L = check_array(f"truth_left in {path}", data["truth_left"], ndim=2)
+    R = get("truth_right")
+    mask = get("outlier_mask")
+    return Instance(operator, b, L, None if R is None else check_array(f"truth_right in {path}", R, ndim=2),
+                    get("noise"), None if mask is None else mask.astype(bool), bool(meta.get("nonnegative", False)),
+                    meta.get("name", os.path.basename(path)), dict(meta.get("params", {})))
+
+
+def load_point(path: str, key: str | None = None) -> np.ndarray:
+    """A point from ``.npz`` (key ``point``, or ``X``, or the only array), ``.npy`` or ``.csv`` (comma-separated)."""
+    from benign.errors import check_array
+
+    if not os.path.isfile(path):
+        raise ValueError(f"point file {path!r} does not exist")
+    if path.endswith(".csv"):
+        try:
+            arr = np.loadtxt(path, delimiter=",", ndmin=1)
+        except ValueError as exc:
+            raise ValueError(f"cannot read point file {path!r}: {exc}") from None
+        return check_array(f"point in {path}", arr, ndim=(1, 2))
+    data = _open(path)
+    if isinstance(data, np.ndarray):
+        return check_array(f"point in {path}", data, ndim=(1, 2))
+    names = [k for k in data.files if k != "meta"]
+    for k in ([key] if key else ["point", "X"]):
+        if k in data.files:
+            return check_array(f"{k} in {path}", data[k], ndim=(1, 2))
+    if key is None and len(names) == 1:
+        return check_array(f"{names[0]} in {path}", data[names[0]], ndim=(1, 2))
+    raise ValueError(f"{path!r} holds no point (looked for {key or 'point or X'}; has {', '.join(names)})")
+
+
+def save_point(path: str, X: Any) -> str:
+    """Write a point as ``.npy``, ``.csv`` or ``.npz`` (key ``point``), chosen by the extension."""
+    X = np.asarray(X, dtype=float)
+    if path.endswith(".csv"):
+        np.savetxt(path, X if X.ndim > 0 else X[None], delimiter=",", fmt="%.17g")
+    elif path.endswith(".npy"):
+        np.save(path, X)
+    else:
+        if not path.endswith(".npz"):
+            path += ".npz"
+        np.savez(path, point=X)
+    return path

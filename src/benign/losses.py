@@ -1,0 +1,120 @@
+"""Losses on the residual ``rho = A(M) - b``: ``f = c * sum_i psi(rho_i)``.
+
+Scaling ``c`` is ``1`` (``scale="sum"``, the default, as in seed 001's slides) or ``1/m``
+(``scale="mean"``, as in the authors' code and Ma--Fattahi).
+
+=========  ==========================  ==============================  ===============================
+name       psi(t)                      psi'(t)                         psi''(t)
+=========  ==========================  ==============================  ===============================
+l2         t^2/2                       t                               1
+lp (l)     t^l/l  (l >= 4 even)        t^(l-1)                         (l-1) t^(l-2)
+mixed      t^2/2 + lam t^l/l           t + lam t^(l-1)                 1 + lam (l-1) t^(l-2)
+l1         |t|                         sign(t)  (0 at 0: a subgradient) 0 (almost everywhere)
+huber (k)  t^2/2 if |t|<=k else        clip(t, -k, k)                  1 if |t| <= k else 0
+           k(|t| - k/2)
+=========  ==========================  ==============================  ===============================
+
+A :class:`Loss` is hashable and static under ``jit``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from benign._jax import jnp
+from benign.errors import check_float, check_int
+
+LOSS_NAMES = ("l2", "lp", "mixed", "l1", "huber")
+SCALES = ("sum", "mean")
+
+
+@dataclass(frozen=True)
+class Loss:
+    """A residual loss ``psi`` with its scaling; build with :func:`make_loss`."""
+
+    name: str = "l2"
+    l: int = 4
+    lam: float = 0.0
+    huber_delta: float = 1.0
+    scale: str = "sum"
+
+    @property
+    def smooth(self) -> bool:
+        """True when ``psi`` is twice continuously differentiable (l2, lp, mixed)."""
+        return self.name in ("l2", "lp", "mixed")
+
+    @property
+    def convex(self) -> bool:
+        return True  # every loss offered here is convex in the residual
+
+    def psi(self, t):
+        if self.name == "l2":
+            return 0.5 * t * t
+        if self.name == "lp":
+            return t ** self.l / self.l
+        if self.name == "mixed":
+            return 0.5 * t * t + self.lam * t ** self.l / self.l
+        if self.name == "l1":
+            return jnp.abs(t)
+        k = self.huber_delta
+        a = jnp.abs(t)
+        return jnp.where(a <= k, 0.5 * t * t, k * (a - 0.5 * k))
+
+    def dpsi(self, t):
+        if self.name == "l2":
+            return t
+        if self.name == "lp":
+            return t ** (self.l - 1)
+        if self.name == "mixed":
+            return t + self.lam * t ** (self.l - 1)
+        if self.name == "l1":
+            return jnp.sign(t)
+        return jnp.clip(t, -self.huber_delta, self.huber_delta)
+
+    def d2psi(self, t):
+        if self.name == "l2":
+            return jnp.ones_like(t)
+        if self.name == "lp":
+            return (self.l - 1) * t ** (self.l - 2)
+        if self.name == "mixed":
+            return 1.0 + self.lam * (self.l - 1) * t ** (self.l - 2)
+        if self.name == "l1":
+            return jnp.zeros_like(t)
+        return jnp.where(jnp.abs(t) <= self.huber_delta, 1.0, 0.0)
+
+    def factor(self, m: int) -> float:
+        """The scaling constant ``c``: 1 (sum) or ``1/m`` (mean)."""
+        return 1.0 if self.scale == "sum" else 1.0 / m
+
+    def describe(self) -> str:
+        if self.name == "lp":
+            core = f"lp:l={self.l}"
+        elif self.name == "mixed":
+            core = f"mixed:lam={self.lam:g},l={self.l}"
+        elif self.name == "huber":
+            core = f"huber:delta={self.huber_delta:g}"
+        else:
+            core = self.name
+        if self.scale != "sum":
+            core += ("," if ":" in core else ":") + f"scale={self.scale}"
+        return core
+
+
+def make_loss(name: str = "l2", *, l: int = 4, lam: float = 0.0, delta: float = 1.0,
+              scale: str = "sum") -> Loss:
+    """Validated constructor: ``l`` even and ``>= 4`` (``lp``) or ``>= 2`` (mixed), ``lam >= 0``, ``delta > 0``."""
+    from benign.errors import suggest
+
+    if name not in LOSS_NAMES:
+        raise ValueError(f"unknown loss {name!r}{suggest(name, LOSS_NAMES)}; choose from {', '.join(LOSS_NAMES)}")
+    if scale not in SCALES:
+        raise ValueError(f"loss scale must be 'sum' or 'mean', got {scale!r}")
+    l = check_int("l", l, minimum=2)
+    if name in ("lp", "mixed"):
+        if l % 2:
+            raise ValueError(f"l must be an even integer, got {l}")
+        if name == "lp" and l < 4:
+            raise ValueError(f"lp needs l >= 4 (l = 2 is the l2 loss), got {l}")
+    lam = check_float("lam", lam, lo=0.0)
+    delta = check_float("delta", delta, lo=0.0, lo_open=True)
+    return Loss(name=name, l=l, lam=lam if name == "mixed" else 0.0,
+                huber_delta=delta if name == "huber" else 1.0, scale=scale)

@@ -1,0 +1,300 @@
+"""The Burer--Monteiro objective: instance data + loss + factorisation.
+
+Points are always one array ``X`` of shape ``(N, r)``:
+
+* ``factorization="symmetric"``: ``N = n`` and ``M = X X^T``;
+* ``factorization="asymmetric"``: ``X = [U; V]`` stacked, ``N = d1 + d2``, ``M = U V^T``, plus the optional
+  balancing term ``(mu/4) ||U^T U - V^T V||_F^2``;
+* ``nonnegative=True`` (symmetric only) marks the constraint ``X >= 0``; the objective's formulas are
+  unchanged, solvers project and certificates use the KKT conditions.
+
+``f(X) = c * sum_i psi(rho_i)`` with ``rho = A(M) - b`` and ``c`` the loss scaling.
+
+Closed forms (MATH.md §3), ``S = c A*(psi'(rho))``:
+
+* symmetric: ``grad = (S + S^T) X``; ``Hess[U] = (S' + S'^T) X + (S + S^T) U`` with
+  ``S' = c A*(psi''(rho) * A(U X^T + X U^T))``;
+* asymmetric: ``grad_U = S V + mu U B``, ``grad_V = S^T U - mu V B`` with ``B = U^T U - V^T V``;
+  the HVP is the derivative of these along ``(dU, dV)``.
+
+For the l1 loss ``grad`` returns the subgradient with ``sign(0) = 0`` and ``psi'' = 0``.
+All methods are ``jit``-compiled; the objective is a pytree, so the same shapes never retrace.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from functools import partial
+from typing import Any
+
+import numpy as np
+
+from benign._jax import jax, jnp
+from benign.errors import check_array, check_float
+from benign.losses import Loss, make_loss
+from benign.operators import Operator
+
+FACTORIZATIONS = ("symmetric", "asymmetric")
+
+
+@partial(jax.tree_util.register_dataclass, data_fields=["operator", "b", "truth"],
+         meta_fields=["loss", "factorization", "balance", "nonnegative"])
+@dataclass(frozen=True)
+class Objective:
+    """``f(X)`` for one instance; see the module docstring for conventions. Build with :func:`make_objective`."""
+
+    operator: Operator
+    b: Any
+    loss: Loss
+    factorization: str = "symmetric"
+    balance: float = 0.0
+    nonnegative: bool = False
+    truth: Any = None  # the ground truth as a point (Z, or [L; R]) when known; used for errors only
+
+    # ---------------------------------------------------------------- shapes
+    @property
+    def shape(self) -> tuple[int, int]:
+        return tuple(self.operator.shape)
+
+    @property
+    def rows(self) -> int:
+        """``N``: rows of a point (``n``, or ``d1 + d2`` for the asymmetric factorisation)."""
+        d1, d2 = self.shape
+        return d1 if self.factorization == "symmetric" else d1 + d2
+
+    @property
+    def symmetric(self) -> bool:
+        return self.factorization == "symmetric"
+
+    def check_point(self, X: Any, name: str = "point") -> jnp.ndarray:
+        """Validate and return ``X`` as a float64 ``(N, r)`` array; a vector is read as ``r = 1``."""
+        arr = check_array(name, X, ndim=(1, 2))
+        if arr.ndim == 1:
+            arr = arr[:, None]
+        if arr.shape[0] != self.rows:
+            what = "n" if self.symmetric else "d1 + d2"
+            raise ValueError(f"{name} must have {self.rows} rows ({what}), got shape {arr.shape}")
+        if arr.shape[1] < 1:
+            raise ValueError(f"{name} must have at least one column, got shape {arr.shape}")
+        if self.nonnegative and np.any(arr < 0):
+            raise ValueError(f"{name} must be elementwise nonnegative, got min {arr.min():.3g}")
+        return jnp.asarray(arr)
+
+    def split(self, X):
+        """``(U, V)`` with ``M = U V^T`` (``U = V = X`` in the symmetric case)."""
+        if self.symmetric:
+            return X, X
+        return X[: self.shape[0]], X[self.shape[0]:]
+
+    def matrix(self, X):
+        """``M = X X^T`` or ``U V^T``."""
+        U, V = self.split(X)
+        return U @ V.T
+
+    # ---------------------------------------------------------------- jitted API
+    def residual(self, X):
+        """``rho = A(M) - b``."""
+        return _residual(self, X)
+
+    def value(self, X):
+        return _value(self, X)
+
+    def grad(self, X):
+        return _grad(self, X)
+
+    def hvp(self, X, U):
+        """Hessian-vector product ``nabla^2 f(X)[U]`` (closed form)."""
+        return _hvp(self, X, U)
+
+    def hessian(self, X):
+        """Dense Hessian on ``vec(X)`` (row-major), shape ``(N r, N r)``: ``H[:, k] = vec(Hess[e_k])``."""
+        return _hessian(self, X)
+
+    def value_and_grad(self, X):
+        return _value_and_grad(self, X)
+
+    def distance(self, X):
+        """``||M(X) - M*||_F`` from the factors (no ``n x n`` array); NaN when the truth is unknown."""
+        return _distance(self, X)
+
+    def relative_error(self, X):
+        """``||M(X) - M*||_F / ||M*||_F``; NaN when the truth is unknown."""
+        return _relative_error(self, X)
+
+    # autodiff references (tests compare the closed forms against these)
+    def grad_autodiff(self, X):
+        return _grad_ad(self, X)
+
+    def hvp_autodiff(self, X, U):
+        return _hvp_ad(self, X, U)
+
+    def with_loss(self, loss: Loss) -> "Objective":
+        return replace(self, loss=loss)
+
+
+# ---------------------------------------------------------------------- math (pure functions)
+
+def _balance_gap(obj: Objective, U, V):
+    return U.T @ U - V.T @ V
+
+
+def _residual_impl(obj: Objective, X):
+    U, V = obj.split(X)
+    return obj.operator.forward_factored(U, V) - obj.b
+
+
+def _value_impl(obj: Objective, X):
+    rho = _residual_impl(obj, X)
+    val = obj.loss.factor(obj.operator.m) * jnp.sum(obj.loss.psi(rho))
+    if not obj.symmetric and obj.balance > 0:
+        U, V = obj.split(X)
+        val = val + 0.25 * obj.balance * jnp.sum(_balance_gap(obj, U, V) ** 2)
+    return val
+
+
+def _weights(obj: Objective, X):
+    rho = _residual_impl(obj, X)
+    c = obj.loss.factor(obj.operator.m)
+    return rho, c * obj.loss.dpsi(rho), c * obj.loss.d2psi(rho)
+
+
+def _grad_impl(obj: Objective, X):
+    _, w1, _ = _weights(obj, X)
+    op = obj.operator
+    if obj.symmetric:
+        return op.adjoint_matmul(w1, X) + op.adjoint_rmatmul(w1, X)
+    U, V = obj.split(X)
+    gU = op.adjoint_matmul(w1, V)
+    gV = op.adjoint_rmatmul(w1, U)
+    if obj.balance > 0:
+        B = _balance_gap(obj, U, V)
+        gU = gU + obj.balance * U @ B
+        gV = gV - obj.balance * V @ B
+    return jnp.concatenate([gU, gV], axis=0)
+
+
+def _hvp_impl(obj: Objective, X, D):
+    _, w1, w2 = _weights(obj, X)
+    op = obj.operator
+    if obj.symmetric:
+        dA = op.forward_factored(D, X) + op.forward_factored(X, D)
+        w = w2 * dA
+        return (op.adjoint_matmul(w, X) + op.adjoint_rmatmul(w, X)
+                + op.adjoint_matmul(w1, D) + op.adjoint_rmatmul(w1, D))
+    U, V = obj.split(X)
+    dU, dV = obj.split(D)
+    dA = op.forward_factored(dU, V) + op.forward_factored(U, dV)
+    w = w2 * dA
+    hU = op.adjoint_matmul(w, V) + op.adjoint_matmul(w1, dV)
+    hV = op.adjoint_rmatmul(w, U) + op.adjoint_rmatmul(w1, dU)
+    if obj.balance > 0:
+        B = _balance_gap(obj, U, V)
+        dB = dU.T @ U + U.T @ dU - dV.T @ V - V.T @ dV
+        hU = hU + obj.balance * (dU @ B + U @ dB)
+        hV = hV - obj.balance * (dV @ B + V @ dB)
+    return jnp.concatenate([hU, hV], axis=0)
+
+
+def _gram_inner(obj: Objective, X, Y):
+    """``<M(X), M(Y)>_F`` from the factors: ``sum((Ux^T Uy) * (Vx^T Vy))``."""
+    Ux, Vx = obj.split(X)
+    Uy, Vy = obj.split(Y)
+    return jnp.sum((Ux.T @ Uy) * (Vx.T @ Vy))
+
+
+def _distance_impl(obj: Objective, X):
+    if obj.truth is None:
+        return jnp.asarray(jnp.nan, dtype=X.dtype)
+    T = obj.truth
+    sq = _gram_inner(obj, X, X) - 2 * _gram_inner(obj, X, T) + _gram_inner(obj, T, T)
+    return jnp.sqrt(jnp.maximum(sq, 0.0))
+
+
+@jax.jit
+def _distance(obj, X):
+    return _distance_impl(obj, X)
+
+
+@jax.jit
+def _relative_error(obj, X):
+    if obj.truth is None:
+        return jnp.asarray(jnp.nan, dtype=X.dtype)
+    norm = jnp.sqrt(jnp.maximum(_gram_inner(obj, obj.truth, obj.truth), 0.0))
+    d = _distance_impl(obj, X)
+    return jnp.where(norm > 0, d / jnp.where(norm > 0, norm, 1.0), d)
+
+
+@jax.jit
+def _residual(obj, X):
+    return _residual_impl(obj, X)
+
+
+@jax.jit
+def _value(obj, X):
+    return _value_impl(obj, X)
+
+
+@jax.jit
+def _grad(obj, X):
+    return _grad_impl(obj, X)
+
+
+@jax.jit
+def _value_and_grad(obj, X):
+    return _value_impl(obj, X), _grad_impl(obj, X)
+
+
+@jax.jit
+def _hvp(obj, X, D):
+    return _hvp_impl(obj, X, D)
+
+
+@jax.jit
+def _hessian(obj, X):
+    k = X.size
+    basis = jnp.eye(k, dtype=X.dtype).reshape((k,) + X.shape)
+    cols = jax.vmap(lambda E: _hvp_impl(obj, X, E).reshape(-1))(basis)
+    H = cols.T
+    return 0.5 * (H + H.T)
+
+
+@jax.jit
+def _grad_ad(obj, X):
+    return jax.grad(lambda Y: _value_impl(obj, Y))(X)
+
+
+@jax.jit
+def _hvp_ad(obj, X, D):
+    g = lambda Y: jax.grad(lambda Z: _value_impl(obj, Z))(Y)
+    return jax.jvp(g, (X,), (D,))[1]
+
+
+# ---------------------------------------------------------------------- constructor
+
+def make_objective(instance: Any, loss: Loss | str | None = None, *, factorization: str | None = None,
+                   balance: float = 0.0, nonnegative: bool | None = None) -> Objective:
+    """Objective for an :class:`~benign.instances.Instance` and a loss (a :class:`Loss` or a spec string).
+
+    ``factorization`` defaults to the instance's (symmetric for a symmetric truth); ``nonnegative`` defaults
+    to the instance's flag (set for nonnegative truths); ``balance`` is ``mu`` (asymmetric only).
+    """
+    from benign.specs import parse_loss
+
+    if loss is None:
+        loss = make_loss("l2")
+    elif isinstance(loss, str):
+        loss = parse_loss(loss)
+    elif not isinstance(loss, Loss):
+        raise TypeError(f"loss must be a Loss or a spec string, got {type(loss).__name__}")
+    fact = factorization or ("symmetric" if instance.symmetric else "asymmetric")
+    if fact not in FACTORIZATIONS:
+        raise ValueError(f"factorization must be one of {FACTORIZATIONS}, got {fact!r}")
+    if fact == "symmetric" and instance.shape[0] != instance.shape[1]:
+        raise ValueError(f"a symmetric factorisation needs a square instance, got {instance.shape}")
+    balance = check_float("balance", balance, lo=0.0)
+    if balance and fact == "symmetric":
+        raise ValueError("balance (mu) applies to the asymmetric factorisation only")
+    nn = instance.nonnegative if nonnegative is None else bool(nonnegative)
+    if nn and fact != "symmetric":
+        raise ValueError("the nonnegative constraint is implemented for the symmetric factorisation only")
+    truth = jnp.asarray(instance.truth_point) if fact == ("symmetric" if instance.symmetric else "asymmetric") else None
+    return Objective(instance.operator, jnp.asarray(instance.b), loss, fact, balance, nn, truth)

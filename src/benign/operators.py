@@ -1,0 +1,380 @@
+"""Linear measurement operators ``A: R^{d1 x d2} -> R^m``.
+
+Convention (MATH.md §1): ``A(M)_i = <A_i, M> = tr(A_i^T M) = sum_jk (A_i)_jk M_jk`` -- the full
+Frobenius inner product, never the diagonal of ``A_i * M``. The adjoint is ``A*(y) = sum_i y_i A_i`` and
+every operator satisfies ``<A(M), y> = <M, A*(y)>``.
+
+Each operator offers, besides ``forward`` and ``adjoint``, the three primitives that the objective needs
+and that never form an ``d1 x d2`` matrix where that would be wasteful:
+
+* ``forward_factored(U, V) = A(U V^T)``;
+* ``adjoint_matmul(y, V)  = A*(y) V``      (``d1 x r``);
+* ``adjoint_rmatmul(y, U) = A*(y)^T U``    (``d2 x r``).
+
+Gaussian normalisation: entries of ``A_i`` i.i.d. ``N(0, 1/m)`` (asymmetric) or ``A_i = (G_i + G_i^T)/2``
+with ``G_i`` i.i.d. ``N(0, 1/m)`` (symmetric); in both cases ``E ||A(M)||^2 = ||M||_F^2`` for symmetric ``M``
+(and for every ``M`` in the asymmetric case).
+
+Operators are frozen dataclasses registered as JAX pytrees (arrays are leaves, shapes are static),
+so they can be passed through ``jit`` and ``vmap`` without retracing.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from benign._jax import jax, jnp
+from benign.errors import check_array, check_float, check_int
+
+
+def _pytree(data: tuple[str, ...], meta: tuple[str, ...]):
+    def wrap(cls):
+        return jax.tree_util.register_dataclass(cls, data_fields=list(data), meta_fields=list(meta))
+    return wrap
+
+
+class Operator:
+    """Common interface; see the module docstring for the conventions."""
+
+    shape: tuple[int, int]
+    kind: str = "operator"
+
+    @property
+    def m(self) -> int:  # number of measurements
+        raise NotImplementedError
+
+    @property
+    def symmetric(self) -> bool:
+        """True when every ``A_i`` is a symmetric matrix (then ``A(M) = A((M + M^T)/2)``)."""
+        return bool(getattr(self, "is_symmetric", False))
+
+    def forward(self, M):
+        raise NotImplementedError
+
+    def adjoint(self, y):
+        raise NotImplementedError
+
+    def forward_factored(self, U, V):
+        raise NotImplementedError
+
+    def adjoint_matmul(self, y, V):
+        raise NotImplementedError
+
+    def adjoint_rmatmul(self, y, U):
+        raise NotImplementedError
+
+    def matrices(self) -> np.ndarray:
+        """The sensing matrices as a dense ``(m, d1, d2)`` NumPy array (small problems only)."""
+        d1, d2 = self.shape
+        if self.m * d1 * d2 > 5e7:
+            raise ValueError(f"refusing to densify an operator with m*d1*d2 = {self.m * d1 * d2} entries")
+        eye = np.eye(self.m)
+        return np.stack([np.asarray(self.adjoint(jnp.asarray(eye[i]))) for i in range(self.m)]) \
+            if self.m <= 64 else np.asarray(jax.vmap(self.adjoint)(jnp.asarray(eye)))
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The arrays that define the operator (for saving)."""
+        raise NotImplementedError
+
+
+@_pytree(data=("A",), meta=("shape", "is_symmetric", "kind"))
+@dataclass(frozen=True)
+class DenseSensing(Operator):
+    """Dense sensing matrices stored flat: ``A`` has shape ``(m, d1*d2)``, row ``i`` is ``vec(A_i)`` (row-major).
+
+    ``forward_factored`` forms ``U V^T`` first (``d1 d2 r`` flops) and then reads ``A`` once
+    (``m d1 d2``), which is cheaper than the factored contraction (``m d1 d2 r``); the cost is
+    memory-bandwidth bound in ``A``.
+    """
+
+    A: Any
+    shape: tuple[int, int]
+    is_symmetric: bool = False
+    kind: str = "dense"
+
+    @property
+    def m(self) -> int:
+        return int(self.A.shape[0])
+
+    def forward(self, M):
+        return self.A @ M.reshape(-1)
+
+    def adjoint(self, y):
+        return (y @ self.A).reshape(self.shape)
+
+    def forward_factored(self, U, V):
+        return self.A @ (U @ V.T).reshape(-1)
+
+    def adjoint_matmul(self, y, V):
+        return self.adjoint(y) @ V
+
+    def adjoint_rmatmul(self, y, U):
+        return self.adjoint(y).T @ U
+
+    def matrices(self) -> np.ndarray:
+        return np.asarray(self.A).reshape((self.m,) + tuple(self.shape))
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {"A": np.asarray(self.A)}
+
+
+@_pytree(data=("rows", "cols", "weights"), meta=("shape", "kind"))
+@dataclass(frozen=True)
+class EntrySampling(Operator):
+    """Matrix completion: ``A(M)_k = w_k M[rows_k, cols_k]`` for the observed entries ``Omega``.
+
+    The weight multiplies the residual (MATH.md §2): with the l2 loss the effective weight is ``w^2``.
+    Every primitive costs ``O(|Omega| r)`` and no ``d1 x d2`` array is formed (``adjoint`` excepted,
+    which returns the dense ``A*(y)`` on request).
+    """
+
+    rows: Any
+    cols: Any
+    weights: Any
+    shape: tuple[int, int]
+    kind: str = "completion"
+
+    @property
+    def m(self) -> int:
+        return int(self.rows.shape[0])
+
+    @property
+    def symmetric(self) -> bool:
+        return False
+
+    def forward(self, M):
+        return self.weights * M[self.rows, self.cols]
+
+    def adjoint(self, y):
+        return jnp.zeros(self.shape, dtype=jnp.result_type(y, float)).at[self.rows, self.cols].add(self.weights * y)
+
+    def forward_factored(self, U, V):
+        return self.weights * jnp.sum(U[self.rows] * V[self.cols], axis=1)
+
+    def adjoint_matmul(self, y, V):
+        return jax.ops.segment_sum((self.weights * y)[:, None] * V[self.cols], self.rows,
+                                   num_segments=self.shape[0])
+
+    def adjoint_rmatmul(self, y, U):
+        return jax.ops.segment_sum((self.weights * y)[:, None] * U[self.rows], self.cols,
+                                   num_segments=self.shape[1])
+
+    def matrices(self) -> np.ndarray:
+        out = np.zeros((self.m,) + tuple(self.shape))
+        out[np.arange(self.m), np.asarray(self.rows), np.asarray(self.cols)] = np.asarray(self.weights)
+        return out
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {"rows": np.asarray(self.rows), "cols": np.asarray(self.cols), "weights": np.asarray(self.weights)}
+
+
+@_pytree(data=("a", "c"), meta=("shape", "is_symmetric", "kind"))
+@dataclass(frozen=True)
+class RankOneProjections(Operator):
+    """Rank-one measurements ``A_i = a_i c_i^T`` (symmetric case: ``c_i = a_i``).
+
+    ``<A_i, U V^T> = (a_i^T U)(c_i^T V)^T``: every primitive costs ``O(m (d1 + d2) r)``.
+    """
+
+    a: Any
+    c: Any
+    shape: tuple[int, int]
+    is_symmetric: bool = False
+    kind: str = "rank-one"
+
+    @property
+    def m(self) -> int:
+        return int(self.a.shape[0])
+
+    def forward(self, M):
+        return jnp.einsum("mi,ij,mj->m", self.a, M, self.c)
+
+    def adjoint(self, y):
+        return (self.a * y[:, None]).T @ self.c
+
+    def forward_factored(self, U, V):
+        return jnp.sum((self.a @ U) * (self.c @ V), axis=1)
+
+    def adjoint_matmul(self, y, V):
+        return self.a.T @ (y[:, None] * (self.c @ V))
+
+    def adjoint_rmatmul(self, y, U):
+        return self.c.T @ (y[:, None] * (self.a @ U))
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {"a": np.asarray(self.a), "c": np.asarray(self.c)}
+
+
+# --------------------------------------------------------------------------------------------------
+# constructors (validate in plain Python, then build)
+# --------------------------------------------------------------------------------------------------
+
+def _sym_tol(a: np.ndarray) -> float:
+    return 1e-12 * max(1.0, float(np.max(np.abs(a))) if a.size else 1.0)
+
+
+def from_matrices(matrices: Any) -> DenseSensing:
+    """An operator from explicit sensing matrices, an array of shape ``(m, d1, d2)``."""
+    mats = check_array("sensing matrices", matrices, ndim=3)
+    m, d1, d2 = mats.shape
+    if m == 0 or d1 == 0 or d2 == 0:
+        raise ValueError(f"sensing matrices must have m, d1, d2 >= 1, got shape {mats.shape}")
+    sym = d1 == d2 and bool(np.all(np.abs(mats - mats.transpose(0, 2, 1)) <= _sym_tol(mats)))
+    return DenseSensing(jnp.asarray(mats.reshape(m, d1 * d2)), (d1, d2), sym, "explicit")
+
+
+def gaussian_sensing(rng: np.random.Generator, m: int, d1: int, d2: int | None = None,
+                     symmetric: bool = True) -> DenseSensing:
+    """Dense Gaussian sensing with the normalisation of the module docstring."""
+    m = check_int("m", m, minimum=1)
+    d1 = check_int("n", d1, minimum=1)
+    d2 = d1 if d2 is None else check_int("d2", d2, minimum=1)
+    if symmetric and d1 != d2:
+        raise ValueError(f"symmetric sensing needs a square shape, got {d1} x {d2}")
+    G = rng.standard_normal((m, d1, d2)) / np.sqrt(m)
+    if symmetric:
+        G = 0.5 * (G + G.transpose(0, 2, 1))
+    return DenseSensing(jnp.asarray(G.reshape(m, d1 * d2)), (d1, d2), symmetric, "gaussian")
+
+
+def rank_one_projections(rng: np.random.Generator, m: int, d1: int, d2: int | None = None,
+                         symmetric: bool = True) -> RankOneProjections:
+    """Gaussian rank-one projections ``A_i = a_i c_i^T``, entries ``N(0, 1)/m^{1/4}``.
+
+    Then ``E <A_i, M>^2 = (||M||_F^2 + ...)/sqrt(m)`` only up to a kurtosis term: these operators
+    are not isotropic (no RIP in Frobenius norm); the scaling makes ``E||A(M)||^2`` of the order of
+    ``||M||_F^2``.
+    """
+    m = check_int("m", m, minimum=1)
+    d1 = check_int("n", d1, minimum=1)
+    d2 = d1 if d2 is None else check_int("d2", d2, minimum=1)
+    if symmetric and d1 != d2:
+        raise ValueError(f"symmetric rank-one projections need a square shape, got {d1} x {d2}")
+    scale = m ** -0.25
+    a = rng.standard_normal((m, d1)) * scale
+    c = a if symmetric else rng.standard_normal((m, d2)) * scale
+    return RankOneProjections(jnp.asarray(a), jnp.asarray(c), (d1, d2), symmetric)
+
+
+def rank_one_from_vectors(a: Any, c: Any | None = None) -> RankOneProjections:
+    """Rank-one projections from given vectors: ``A_i = a_i c_i^T`` (``c = a`` when omitted)."""
+    a = check_array("a", a, ndim=2)
+    cc = a if c is None else check_array("c", c, ndim=2, shape=(a.shape[0], None))
+    return RankOneProjections(jnp.asarray(a), jnp.asarray(cc), (a.shape[1], cc.shape[1]), c is None)
+
+
+def entry_sampling(rows: Any, cols: Any, shape: tuple[int, int], weights: Any | None = None) -> EntrySampling:
+    """Completion operator observing ``M[rows_k, cols_k]``, each multiplied by ``weights_k`` (default 1)."""
+    d1 = check_int("shape[0]", shape[0], minimum=1)
+    d2 = check_int("shape[1]", shape[1], minimum=1)
+    r = check_array("rows", rows, ndim=1, dtype=np.int64)
+    c = check_array("cols", cols, ndim=1, shape=(r.shape[0],), dtype=np.int64)
+    if r.size == 0:
+        raise ValueError("a completion operator needs at least one observed entry (m >= 1), got 0")
+    if r.min() < 0 or r.max() >= d1:
+        raise ValueError(f"rows must lie in [0, {d1}), got a value {int(r.min() if r.min() < 0 else r.max())}")
+    if c.min() < 0 or c.max() >= d2:
+        raise ValueError(f"cols must lie in [0, {d2}), got a value {int(c.min() if c.min() < 0 else c.max())}")
+    w = np.ones(r.shape[0]) if weights is None else check_array("weights", weights, shape=(r.shape[0],))
+    return EntrySampling(jnp.asarray(r), jnp.asarray(c), jnp.asarray(w), (d1, d2))
+
+
+def sample_entries(rng: np.random.Generator, d1: int, d2: int, *, rate: float | None = None,
+                   count: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct entries of a ``d1 x d2`` matrix: Bernoulli(``rate``) sampling or exactly ``count`` entries.
+
+    Runs in ``O(|Omega|)`` memory: never allocates a ``d1 x d2`` mask. Returned sorted row-major.
+    """
+    total = d1 * d2
+    if (rate is None) == (count is None):
+        raise ValueError("give exactly one of rate (Bernoulli probability) or count (number of entries)")
+    if rate is not None:
+        rate = check_float("rate", rate, lo=0.0, hi=1.0, lo_open=True)
+        count = int(rng.binomial(total, rate))
+        count = max(count, 1)
+    count = check_int("count", count, minimum=1)
+    if count > total:
+        raise ValueError(f"count must be <= d1*d2 = {total}, got {count}")
+    if count > total // 2:  # dense regime: a permutation is cheap relative to the output
+        idx = np.sort(rng.permutation(total)[:count])
+    else:
+        idx = np.unique(rng.integers(0, total, size=count))
+        while idx.size < count:
+            extra = rng.integers(0, total, size=2 * (count - idx.size) + 8)
+            idx = np.unique(np.concatenate([idx, extra]))
+        idx = np.sort(rng.permutation(idx)[:count])
+    return (idx // d2).astype(np.int64), (idx % d2).astype(np.int64)
+
+
+def symmetric_basis(n: int) -> np.ndarray:
+    """Orthonormal basis of symmetric ``n x n`` matrices in ``vec`` (row-major) coordinates.
+
+    Returns ``P`` of shape ``(n*n, n(n+1)/2)`` with ``P^T P = I``; columns are ``E_ii`` and
+    ``(E_ij + E_ji)/sqrt(2)`` for ``i < j``.
+    """
+    cols = []
+    for i in range(n):
+        for j in range(i, n):
+            v = np.zeros((n, n))
+            if i == j:
+                v[i, i] = 1.0
+            else:
+                v[i, j] = v[j, i] = 1.0 / np.sqrt(2.0)
+            cols.append(v.reshape(-1))
+    return np.stack(cols, axis=1)
+
+
+def from_kernel(H: Any, *, rtol: float = 1e-10) -> DenseSensing:
+    """An operator with ``||A(M)||^2 = vec(M)^T H vec(M)`` from a PSD kernel ``H`` on ``vec`` space.
+
+    ``H`` is ``(n^2, n^2)`` (row-major ``vec``). It is symmetrised, checked PSD up to ``rtol * ||H||_2``
+    and factored as ``H = A^T A`` by an eigendecomposition: the rows of ``A`` are
+    ``sqrt(lambda_k) q_k^T`` for the eigenpairs with ``lambda_k > rtol * lambda_max``, so ``m = rank H``.
+    For symmetric problems only the restriction of ``H`` to symmetric matrices matters; pass an ``H``
+    that vanishes on antisymmetric matrices to get symmetric ``A_i``.
+    """
+    Hm = check_array("H", H, ndim=2)
+    N = Hm.shape[0]
+    n = int(round(np.sqrt(N)))
+    if Hm.shape != (N, N) or n * n != N:
+        raise ValueError(f"H must be square of side n^2, got shape {Hm.shape}")
+    asym = float(np.max(np.abs(Hm - Hm.T)))
+    scale = max(1.0, float(np.max(np.abs(Hm))))
+    if asym > 1e-8 * scale:
+        raise ValueError(f"H must be symmetric, got max |H - H^T| = {asym:.3g}")
+    Hm = 0.5 * (Hm + Hm.T)
+    lam, Q = np.linalg.eigh(Hm)
+    lmax = max(float(lam[-1]), 0.0)
+    if lam[0] < -rtol * max(lmax, 1.0) * 1e2:
+        raise ValueError(f"H must be positive semidefinite, got eigenvalue {lam[0]:.3g}")
+    keep = lam > rtol * max(lmax, 1e-300)
+    if not np.any(keep):
+        raise ValueError("H is zero: no measurement")
+    A = (np.sqrt(lam[keep])[:, None] * Q[:, keep].T)
+    mats = A.reshape(-1, n, n)
+    sym = bool(np.all(np.abs(mats - mats.transpose(0, 2, 1)) <= 1e-9 * max(1.0, np.abs(mats).max())))
+    if sym:
+        A = (0.5 * (mats + mats.transpose(0, 2, 1))).reshape(-1, N)
+    return DenseSensing(jnp.asarray(A), (n, n), sym, "kernel")
+
+
+def kernel(op: Operator) -> np.ndarray:
+    """The kernel ``H = A^T A`` on ``vec`` space, ``(d1 d2) x (d1 d2)`` (small problems only)."""
+    mats = op.matrices().reshape(op.m, -1)
+    return mats.T @ mats
+
+
+def operator_from_arrays(kind: str, arrays: dict[str, np.ndarray], shape: tuple[int, int],
+                         symmetric: bool) -> Operator:
+    """Rebuild an operator saved with :meth:`Operator.arrays` (see :mod:`benign.io`)."""
+    if kind in ("dense", "gaussian", "explicit", "kernel"):
+        return DenseSensing(jnp.asarray(arrays["A"]), tuple(shape), bool(symmetric), kind)
+    if kind == "completion":
+        return EntrySampling(jnp.asarray(arrays["rows"]), jnp.asarray(arrays["cols"]),
+                             jnp.asarray(arrays["weights"]), tuple(shape))
+    if kind == "rank-one":
+        return RankOneProjections(jnp.asarray(arrays["a"]), jnp.asarray(arrays["c"]), tuple(shape),
+                                  bool(symmetric))
+    raise ValueError(f"unknown operator kind {kind!r}")

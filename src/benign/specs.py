@@ -1,0 +1,234 @@
+"""Compact spec strings for instances, losses and points (pure Python: no JAX import, fast errors).
+
+Instances::
+
+    sensing:n=20,r=2,m=200,seed=0            dense Gaussian sensing, symmetric M* = Z Z^T
+    sensing:n=20,d2=30,r=2,m=400             asymmetric (d1 = n, d2) M* = L R^T
+    sensing:n=20,r=2,m=200,op=rankone        rank-one projections
+    sensing:...,truth=nonneg|gaussian|incoherent,cond=100
+    sensing:...,noise=gaussian,sigma=0.01 | noise=outliers,p=0.1,outlier=gaussian|uniform|sign,scale=10
+    completion:n=1000,r=3,rate=0.05,seed=1   (or count=50000; d2=... for rectangular)
+    yalcin:n=7,eps=0.3                       the weighted-completion family (MATH.md §8)
+    zsl-half                                 the delta = 1/2 two-dimensional operator (MATH.md §6)
+    path/to/instance.npz                     a saved instance
+
+Losses: ``l2``, ``lp:l=4``, ``mixed:lam=5,l=4``, ``l1``, ``huber:delta=1``; any of them takes ``scale=mean``.
+
+Points: a file (``.npz``, ``.npy``, ``.csv``) or inline text: ``1,0,1`` is a vector (``r = 1``) and
+``1,0;0,1;1,1`` a matrix with rows separated by ``;``.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from benign.errors import suggest
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A parsed instance spec: ``kind`` and validated ``params`` (or ``path`` for a file)."""
+
+    kind: str
+    params: dict = field(default_factory=dict)
+    text: str = ""
+
+
+def _as_int(key: str, v: str) -> int:
+    try:
+        f = float(v)
+    except ValueError:
+        raise ValueError(f"{key} must be an integer, got {v!r}") from None
+    if not f.is_integer():
+        raise ValueError(f"{key} must be an integer, got {v!r}")
+    return int(f)
+
+
+def _as_float(key: str, v: str) -> float:
+    try:
+        f = float(v)
+    except ValueError:
+        raise ValueError(f"{key} must be a number, got {v!r}") from None
+    if f != f or f in (float("inf"), float("-inf")):
+        raise ValueError(f"{key} must be finite, got {v!r}")
+    return f
+
+
+def _as_bool(key: str, v: str) -> bool:
+    if v.lower() in ("1", "true", "yes", "on"):
+        return True
+    if v.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{key} must be a boolean (1/0/true/false), got {v!r}")
+
+
+def _choice(*options: str) -> Callable[[str, str], str]:
+    def conv(key: str, v: str) -> str:
+        if v not in options:
+            raise ValueError(f"{key} must be one of {', '.join(options)}, got {v!r}{suggest(v, options)}")
+        return v
+    return conv
+
+
+_TRUTH = _choice("gaussian", "nonneg", "incoherent")
+_NOISE = _choice("none", "gaussian", "outliers")
+_OUTLIER = _choice("gaussian", "uniform", "sign")
+_COMMON = {"r": _as_int, "seed": _as_int, "d2": _as_int, "truth": _TRUTH, "cond": _as_float,
+           "noise": _NOISE, "sigma": _as_float, "p": _as_float, "outlier": _OUTLIER, "scale": _as_float,
+           "tscale": _as_float}
+
+INSTANCE_KEYS: dict[str, dict[str, Callable[[str, str], Any]]] = {
+    "sensing": {"n": _as_int, "m": _as_int, "op": _choice("gaussian", "rankone"), "asym": _as_bool, **_COMMON},
+    "completion": {"n": _as_int, "rate": _as_float, "count": _as_int, **_COMMON},
+    "yalcin": {"n": _as_int, "eps": _as_float},
+    "zsl-half": {},
+}
+REQUIRED = {"sensing": ("n", "m"), "completion": ("n",), "yalcin": ("n",), "zsl-half": ()}
+LOSS_KEYS = {"l2": {}, "lp": {"l": _as_int}, "mixed": {"lam": _as_float, "l": _as_int}, "l1": {},
+             "huber": {"delta": _as_float}}
+
+
+def _split(text: str, what: str) -> tuple[str, dict[str, str]]:
+    text = text.strip()
+    if not text:
+        raise ValueError(f"empty {what} spec")
+    kind, _, rest = text.partition(":")
+    kind = kind.strip()
+    items: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in rest.split(","))):
+        key, eq, val = part.partition("=")
+        if not eq or not key.strip() or not val.strip():
+            raise ValueError(f"bad {what} spec item {part!r} in {text!r}: expected key=value")
+        key = key.strip()
+        if key in items:
+            raise ValueError(f"duplicate key {key!r} in {what} spec {text!r}")
+        items[key] = val.strip()
+    return kind, items
+
+
+def _convert(kind: str, items: dict[str, str], schema: dict, what: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, val in items.items():
+        if key not in schema:
+            valid = ", ".join(sorted(schema)) or "none"
+            raise ValueError(f"unknown key {key!r} for {what} {kind!r}{suggest(key, schema)}; valid keys: {valid}")
+        out[key] = schema[key](key, val)
+    return out
+
+
+def looks_like_path(text: str) -> bool:
+    return os.path.sep in text or text.endswith((".npz", ".json")) or os.path.exists(text)
+
+
+def parse_instance(text: str) -> Spec:
+    """Parse and validate an instance spec (see the module docstring); raises ``ValueError`` naming the problem."""
+    if not isinstance(text, str):
+        raise TypeError(f"an instance spec must be a string, got {type(text).__name__}")
+    if looks_like_path(text.strip()):
+        path = text.strip()
+        if not os.path.isfile(path):
+            raise ValueError(f"instance file {path!r} does not exist")
+        return Spec("file", {"path": path}, text)
+    kind, items = _split(text, "instance")
+    if kind not in INSTANCE_KEYS:
+        raise ValueError(f"unknown instance kind {kind!r}{suggest(kind, INSTANCE_KEYS)}; "
+                         f"choose from {', '.join(INSTANCE_KEYS)} or a file path")
+    params = _convert(kind, items, INSTANCE_KEYS[kind], "instance")
+    for key in REQUIRED[kind]:
+        if key not in params:
+            raise ValueError(f"instance {kind!r} needs {key}=..., e.g. {EXAMPLES[kind]}")
+    _check_ranges(kind, params)
+    return Spec(kind, params, text)
+
+
+EXAMPLES = {"sensing": "sensing:n=20,r=2,m=200,seed=0", "completion": "completion:n=100,r=2,rate=0.3",
+            "yalcin": "yalcin:n=7,eps=0.3", "zsl-half": "zsl-half"}
+
+
+def _check_ranges(kind: str, p: dict[str, Any]) -> None:
+    def need(cond: bool, msg: str) -> None:
+        if not cond:
+            raise ValueError(msg)
+
+    if "n" in p:
+        need(p["n"] >= 1, f"n must be >= 1, got {p['n']}")
+    if "d2" in p:
+        need(p["d2"] >= 1, f"d2 must be >= 1, got {p['d2']}")
+    if "m" in p:
+        need(p["m"] >= 1, f"m must be >= 1, got {p['m']}")
+    if "r" in p:
+        need(p["r"] >= 1, f"r must be >= 1, got {p['r']}")
+        dim = min(p["n"], p.get("d2", p["n"]))
+        need(p["r"] <= dim, f"rank r = {p['r']} is larger than the dimension {dim}")
+    if "p" in p:
+        need(0.0 <= p["p"] < 1.0, f"p must lie in [0, 1), got {p['p']}")
+    if "sigma" in p:
+        need(p["sigma"] >= 0, f"sigma must be >= 0, got {p['sigma']}")
+    if "scale" in p:
+        need(p["scale"] > 0, f"scale must be > 0, got {p['scale']}")
+    if "tscale" in p:
+        need(p["tscale"] > 0, f"tscale must be > 0, got {p['tscale']}")
+    if "cond" in p:
+        need(p["cond"] >= 1, f"cond (condition number of M*) must be >= 1, got {p['cond']}")
+    if kind == "completion":
+        need(("rate" in p) != ("count" in p), "completion needs exactly one of rate=... or count=...")
+        if "rate" in p:
+            need(0.0 < p["rate"] <= 1.0, f"rate must lie in (0, 1], got {p['rate']}")
+        if "count" in p:
+            total = p["n"] * p.get("d2", p["n"])
+            need(1 <= p["count"] <= total, f"count must lie in [1, {total}], got {p['count']}")
+    if kind == "yalcin":
+        need(p["n"] >= 2, f"the weighted family needs n >= 2, got {p['n']}")
+        eps = p.get("eps", 0.3)
+        need(0.0 < eps <= 1.0, f"eps must lie in (0, 1], got {eps}")
+    if p.get("noise") == "outliers" and "p" not in p:
+        raise ValueError("noise=outliers needs p=... (corruption probability in [0, 1))")
+    if p.get("noise", "none") != "outliers":
+        for key in ("p", "outlier", "scale"):
+            if key in p:
+                raise ValueError(f"{key} applies to noise=outliers only (got noise={p.get('noise', 'none')!r})")
+    if "sigma" in p and p.get("noise") != "gaussian":
+        raise ValueError("sigma applies to noise=gaussian only")
+
+
+def parse_loss(text: str):
+    """Parse a loss spec into a :class:`benign.losses.Loss`."""
+    from benign.losses import LOSS_NAMES, make_loss
+
+    if not isinstance(text, str):
+        raise TypeError(f"a loss spec must be a string, got {type(text).__name__}")
+    kind, items = _split(text, "loss")
+    if kind not in LOSS_KEYS:
+        raise ValueError(f"unknown loss {kind!r}{suggest(kind, LOSS_NAMES)}; choose from {', '.join(LOSS_NAMES)}")
+    scale = items.pop("scale", "sum")
+    params = _convert(kind, items, LOSS_KEYS[kind], "loss")
+    return make_loss(kind, scale=scale, **params)
+
+
+def parse_point_text(text: str):
+    """Inline point: ``1,0,1`` (vector) or ``1,0;0,1`` (matrix, rows separated by ``;``) -> ndarray."""
+    import numpy as np
+
+    rows = [r for r in text.strip().split(";")]
+    try:
+        data = [[float(v) for v in r.split(",")] for r in rows]
+    except ValueError:
+        raise ValueError(f"cannot read point {text!r}: expected numbers like '1,0,1' or '1,0;0,1'") from None
+    widths = {len(r) for r in data}
+    if len(widths) != 1:
+        raise ValueError(f"point {text!r} has rows of different lengths {sorted(widths)}")
+    arr = np.asarray(data, dtype=float)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"point {text!r} contains a non-finite value")
+    return arr[0] if len(data) == 1 else arr
+
+
+def parse_point(text: str):
+    """A point from a file (``.npz``/``.npy``/``.csv``) or inline text; returns an ndarray (1-D or 2-D)."""
+    text = text.strip()
+    if os.path.exists(text) or text.endswith((".npz", ".npy", ".csv")):
+        from benign.io import load_point
+
+        return load_point(text)
+    return parse_point_text(text)

@@ -1,0 +1,46 @@
+"""CLI: instance / info, JSON output, one-line errors, no heavy imports at start-up."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+BENIGN = [sys.executable, "-m", "benign.cli"]
+
+
+def run(*args):
+    return subprocess.run(BENIGN + list(args), capture_output=True, text=True, timeout=120)
+
+
+def test_help_does_not_import_heavy_modules():
+    code = ("import sys, benign.cli; heavy = [m for m in ('jax', 'cvxpy', 'dask', 'matplotlib', 'scipy') "
+            "if m in sys.modules]; print(heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_instance_save_and_info(tmp_path):
+    path = tmp_path / "inst.npz"
+    res = run("instance", "sensing:n=6,r=2,m=40,seed=0", "--save", str(path), "--json")
+    assert res.returncode == 0, res.stderr
+    info = json.loads(res.stdout)
+    assert info["m"] == 40 and info["rank"] == 2 and path.exists()
+    res = run("info", str(path), "--json")
+    assert res.returncode == 0, res.stderr
+    info = json.loads(res.stdout)
+    assert info["n"] == 6 and info["operator"] == "gaussian" and info["rip"]["available"]
+    assert 0 <= info["rip"]["delta_scaled"] <= info["rip"]["delta"] + 1e-12
+
+
+@pytest.mark.parametrize("args,needle", [
+    (("instance", "sensing:n=5,r=9,m=30"), "larger than the dimension"),
+    (("instance", "sensing:n=5,r=1,m=30,sed=1"), "did you mean 'seed'"),
+    (("info", "nowhere/file.npz"), "does not exist"),
+])
+def test_bad_input_one_line_error(args, needle):
+    res = run(*args)
+    assert res.returncode == 2
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and needle in lines[0] and lines[0].startswith("error:")

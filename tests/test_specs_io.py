@@ -1,0 +1,127 @@
+"""Spec strings, bad-input errors, files."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from benign import instances as I
+from benign.io import load_instance, load_point, save_instance, save_point
+from benign.specs import parse_instance, parse_loss, parse_point
+from conftest import rel
+
+
+@pytest.mark.parametrize("spec,match", [
+    ("sensing:n=5,r=6,m=10", "larger than the dimension"),
+    ("sensing:n=5,r=1,m=0", "m must be >= 1"),
+    ("sensing:n=5,r=1,m=-3", "m must be >= 1"),
+    ("sensing:n=5,r=1,m=10,noise=outliers,p=1", r"p must lie in \[0, 1\)"),
+    ("sensing:n=5,r=1,m=10,noise=outliers,p=-0.1", r"p must lie in \[0, 1\)"),
+    ("sensing:n=5,r=1,m=10,sed=3", "did you mean 'seed'"),
+    ("sensing:n=5,r=1,m=10,noise=gausian", "did you mean 'gaussian'"),
+    ("sensing:n=5,m=2.5", "m must be an integer"),
+    ("sensing:n=5", "needs m"),
+    ("sensng:n=5,m=3", "did you mean 'sensing'"),
+    ("completion:n=5,r=1", "exactly one of rate"),
+    ("completion:n=5,r=1,rate=0", "rate must lie"),
+    ("yalcin:n=3,eps=0", "eps must lie"),
+    ("sensing:n=5,m=10,p=0.1", "noise=outliers"),
+    ("sensing:n=5,m=10,r", "expected key=value"),
+    ("missing_dir/nothing.npz", "does not exist"),
+])
+def test_bad_instance_specs(spec, match):
+    with pytest.raises(ValueError, match=match):
+        parse_instance(spec)
+
+
+@pytest.mark.parametrize("spec,match", [
+    ("lp:l=3", "even"), ("mixed:lam=5,l=5", "even"), ("mixed:lam=-1", "lam must be >= 0"), ("l3", "did you mean"),
+    ("huber:delta=0", "delta must be > 0"), ("l2:scale=avg", "scale"), ("mixed:lamb=5", "did you mean 'lam'"),
+])
+def test_bad_loss_specs(spec, match):
+    with pytest.raises(ValueError, match=match):
+        parse_loss(spec)
+
+
+def test_loss_specs_roundtrip():
+    for text in ("l2", "lp:l=6", "mixed:lam=5,l=4", "l1", "huber:delta=0.5", "l2:scale=mean"):
+        assert parse_loss(parse_loss(text).describe()) == parse_loss(text)
+
+
+def test_points_inline_and_files(tmp_path):
+    assert parse_point("1,0,1").shape == (3,)
+    assert parse_point("1,0;0,1;1,1").shape == (3, 2)
+    with pytest.raises(ValueError, match="different lengths"):
+        parse_point("1,0;1")
+    with pytest.raises(ValueError, match="cannot read"):
+        parse_point("1,a")
+    with pytest.raises(ValueError, match="non-finite"):
+        parse_point("1,nan")
+    X = np.arange(6.0).reshape(3, 2)
+    for ext in (".npy", ".csv", ".npz"):
+        path = save_point(str(tmp_path / f"p{ext}"), X)
+        assert np.array_equal(load_point(path), X)
+    bad = tmp_path / "bad.npy"
+    bad.write_text("not an array")
+    with pytest.raises(ValueError, match="cannot read"):
+        load_point(str(bad))
+    np.save(tmp_path / "nan.npy", np.array([1.0, np.inf]))
+    with pytest.raises(ValueError, match="non-finite"):
+        load_point(str(tmp_path / "nan.npy"))
+
+
+@pytest.mark.parametrize("spec", ["sensing:n=4,r=2,m=20,seed=3,noise=outliers,p=0.2",
+                                  "sensing:n=4,d2=3,r=1,m=20,op=rankone", "completion:n=6,r=2,count=20,seed=1",
+                                  "yalcin:n=5,eps=0.3", "zsl-half", "sensing:n=4,r=1,m=9,truth=nonneg"])
+def test_instance_file_roundtrip(spec, tmp_path):
+    inst = I.build(spec)
+    X = np.random.default_rng(0).standard_normal((inst.truth_point.shape[0], 2))
+    path = save_instance(str(tmp_path / "inst.npz"), inst, point=X)
+    back = load_instance(path)
+    assert back.shape == inst.shape and back.m == inst.m and back.nonnegative == inst.nonnegative
+    assert np.array_equal(back.b, inst.b)
+    assert np.array_equal(back.truth_point, inst.truth_point)
+    assert rel(back.operator.matrices(), inst.operator.matrices()) == 0.0
+    assert np.array_equal(load_point(path), X)
+    if inst.outlier_mask is not None:
+        assert np.array_equal(back.outlier_mask, inst.outlier_mask)
+    # the file is readable by NumPy alone, without pickle
+    data = np.load(path, allow_pickle=False)
+    assert json.loads(str(data["meta"]))["format"] == "benign-instance"
+    assert I.build(path).m == inst.m
+
+
+def test_seed_determinism_and_noise():
+    a = I.sensing(5, 2, 30, seed=7, noise="outliers", p=0.3)
+    b = I.sensing(5, 2, 30, seed=7, noise="outliers", p=0.3)
+    c = I.sensing(5, 2, 30, seed=8, noise="outliers", p=0.3)
+    assert np.array_equal(a.b, b.b) and not np.array_equal(a.b, c.b)
+    assert a.outlier_mask.sum() > 0
+    assert np.all(a.noise[~a.outlier_mask] == 0) and np.all(a.noise[a.outlier_mask] != 0)
+    clean = I.sensing(5, 2, 30, seed=7)
+    assert np.array_equal(np.asarray(clean.operator.A), np.asarray(a.operator.A))  # noise stream independent
+    g = I.sensing(5, 2, 30, seed=7, noise="gaussian", sigma=0.1)
+    assert 0 < np.std(g.noise) < 0.2
+
+
+def test_condition_number_and_nonneg_truths():
+    inst = I.sensing(8, 3, 50, seed=0, cond=100.0)
+    ev = np.linalg.eigvalsh(inst.truth_matrix())[-3:]
+    assert abs(ev[-1] / ev[0] - 100.0) < 1e-8
+    nn = I.sensing(6, 2, 30, seed=0, truth="nonneg")
+    assert nn.nonnegative and np.all(nn.truth_left >= 0)
+
+
+def test_from_arrays_validation():
+    from benign.operators import from_matrices
+
+    op = from_matrices(np.random.default_rng(0).standard_normal((5, 3, 3)))
+    with pytest.raises(ValueError, match="shape"):
+        I.from_arrays(op, np.ones((4, 1)))
+    with pytest.raises(ValueError, match="non-finite"):
+        I.from_arrays(op, np.array([[1.0], [np.nan], [0]]))
+    with pytest.raises(ValueError, match="non-finite"):
+        from_matrices(np.full((2, 2, 2), np.inf))
+    with pytest.raises(ValueError, match="3 dimensions"):
+        from_matrices(np.ones((2, 2)))
