@@ -144,3 +144,44 @@ def save_point(path: str, X: Any) -> str:
             path += ".npz"
         np.savez(path, point=X)
     return path
+
+
+def instance_to_json(inst, max_entries: int = 2_000_000) -> dict[str, Any]:
+    """The instance in explicit, self-contained form for JSON export.
+
+    Dense operators are written as their sensing matrices ``A_i`` (and, for ``n <= 12`` symmetric problems, the kernel
+    ``H = A^T A`` on row-major ``vec`` space); completion as ``(rows, cols, weights)``; rank-one projections as the
+    vectors ``a_i, c_i``. ``b``, the truth factors, noise and the outlier mask are included. Raises ``ValueError``
+    when the explicit form would exceed ``max_entries`` numbers.
+    """
+    op = inst.operator
+    d1, d2 = op.shape
+    out: dict[str, Any] = {"name": inst.name, "shape": [d1, d2], "m": op.m, "symmetric": inst.symmetric,
+                           "nonnegative": bool(inst.nonnegative), "operator_kind": op.kind,
+                           "convention": "A(M)_i = sum_jk A_i[j,k] M[j,k]; b = A(M*) + noise; "
+                                         "M* = L L^T (symmetric) or L R^T",
+                           "params": _jsonable(inst.meta)}
+    if op.kind == "completion":
+        out["operator"] = {"rows": np.asarray(op.rows).tolist(), "cols": np.asarray(op.cols).tolist(),
+                           "weights": np.asarray(op.weights).tolist(),
+                           "meaning": "A(M)_k = weights_k * M[rows_k, cols_k] (0-based)"}
+    elif op.kind == "rank-one":
+        out["operator"] = {"a": np.asarray(op.a).tolist(), "c": np.asarray(op.c).tolist(),
+                           "meaning": "A_i = a_i c_i^T"}
+    else:
+        if op.m * d1 * d2 > max_entries:
+            raise ValueError(f"explicit export would hold m*d1*d2 = {op.m * d1 * d2} numbers (> {max_entries})")
+        mats = op.matrices()
+        out["operator"] = {"sensing_matrices": mats.tolist(), "meaning": "A_i = sensing_matrices[i]"}
+        if d1 == d2 and d1 <= 12:
+            flat = mats.reshape(op.m, -1)
+            out["operator"]["kernel_H"] = (flat.T @ flat).tolist()
+    out["b"] = np.asarray(inst.b).tolist()
+    out["truth_left"] = np.asarray(inst.truth_left).tolist()
+    if inst.truth_right is not None:
+        out["truth_right"] = np.asarray(inst.truth_right).tolist()
+    if inst.noise is not None:
+        out["noise"] = np.asarray(inst.noise).tolist()
+    if inst.outlier_mask is not None:
+        out["outlier_mask"] = np.asarray(inst.outlier_mask).astype(int).tolist()
+    return out
