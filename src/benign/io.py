@@ -19,22 +19,10 @@ from typing import Any
 
 import numpy as np
 
+from benign.serialize import to_jsonable
+
 FORMAT = "benign-instance"
 VERSION = 1
-
-
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, (np.integer,)):
-        return int(v)
-    if isinstance(v, (np.floating,)):
-        return float(v)
-    if isinstance(v, np.ndarray):
-        return v.tolist()
-    if isinstance(v, dict):
-        return {str(k): _jsonable(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_jsonable(x) for x in v]
-    return v
 
 
 def save_instance(path: str, inst, point: Any | None = None, extra: dict[str, Any] | None = None) -> str:
@@ -44,7 +32,7 @@ def save_instance(path: str, inst, point: Any | None = None, extra: dict[str, An
     op = inst.operator
     meta = {"format": FORMAT, "version": VERSION, "operator": op.kind, "shape": list(op.shape),
             "operator_symmetric": bool(op.symmetric), "nonnegative": bool(inst.nonnegative), "name": inst.name,
-            "params": _jsonable(inst.meta)}
+            "params": to_jsonable(inst.meta)}
     arrays: dict[str, np.ndarray] = {f"op_{k}": v for k, v in op.arrays().items()}
     arrays["b"] = np.asarray(inst.b, dtype=float)
     arrays["truth_left"] = np.asarray(inst.truth_left, dtype=float)
@@ -160,7 +148,7 @@ def instance_to_json(inst, max_entries: int = 2_000_000) -> dict[str, Any]:
                            "nonnegative": bool(inst.nonnegative), "operator_kind": op.kind,
                            "convention": "A(M)_i = sum_jk A_i[j,k] M[j,k]; b = A(M*) + noise; "
                                          "M* = L L^T (symmetric) or L R^T",
-                           "params": _jsonable(inst.meta)}
+                           "params": to_jsonable(inst.meta)}
     if op.kind == "completion":
         out["operator"] = {"rows": np.asarray(op.rows).tolist(), "cols": np.asarray(op.cols).tolist(),
                            "weights": np.asarray(op.weights).tolist(),

@@ -5,11 +5,12 @@ Nothing here imports JAX, CVXPY or Dask at module level: ``benign --help`` and e
 from __future__ import annotations
 
 import json
-import math
 import sys
 from typing import Any, Callable
 
 import typer
+
+from benign.serialize import to_jsonable  # noqa: F401  (re-exported)
 
 app = typer.Typer(
     name="benign",
@@ -26,26 +27,6 @@ POINT_OPT = typer.Option(None, "--point", help="Point: a file (.npz/.npy/.csv) o
 
 class UserError(Exception):
     """Bad input detected by a command; printed as one line, exit status 2."""
-
-
-def to_jsonable(v: Any) -> Any:
-    """Convert NumPy/JAX scalars and arrays (and nested containers) to JSON-ready Python values.
-
-    Non-finite floats become the strings ``"inf"``, ``"-inf"``, ``"nan"`` so the output stays valid JSON.
-    """
-    if hasattr(v, "to_dict") and callable(v.to_dict):
-        return to_jsonable(v.to_dict())
-    if isinstance(v, dict):
-        return {str(k): to_jsonable(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [to_jsonable(x) for x in v]
-    if hasattr(v, "tolist") and not isinstance(v, (str, bytes)):
-        return to_jsonable(v.tolist())
-    if isinstance(v, float) and not math.isfinite(v):
-        return "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")
-    if isinstance(v, (bool, int, float, str)) or v is None:
-        return v
-    return str(v)
 
 
 def emit(result: Any, as_json: bool, human: Callable[[Any], None] | None = None) -> None:
