@@ -32,6 +32,22 @@ _EXPORTS: dict[str, str] = {
     # files
     "save_instance": "benign.io", "load_instance": "benign.io", "load_point": "benign.io",
     "save_point": "benign.io",
+    # solvers
+    "solve": "benign.solvers", "solve_many": "benign.solvers", "Result": "benign.solvers",
+    "METHODS": "benign.solvers", "initial_point": "benign.solvers",
+    # certificates, theorem conditions, landscape views
+    "certify": "benign.certify", "Certificate": "benign.certify", "global_certificate": "benign.certify.convex",
+    "certify_l1": "benign.certify.l1", "l1_landscape_regime": "benign.certify.l1",
+    "weighted_spurious_point": "benign.certify.published", "seed001_landscape": "benign.landscape",
+    "slice_1d": "benign.landscape", "slice_2d": "benign.landscape",
+    # RIP bounds and counterexample SDPs
+    "full_rank_rip": "benign.rip", "full_rank_spectrum": "benign.rip", "rip_bounds": "benign.rip",
+    "rip_search": "benign.rip", "counterexample": "benign.counterexamples",
+    "nonneg_counterexample": "benign.counterexamples", "nonneg_rip_family": "benign.counterexamples",
+    "CounterexampleResult": "benign.counterexamples",
+    # sweeps
+    "run_sweep": "benign.experiments", "sweep_status": "benign.experiments", "sweep_report": "benign.experiments",
+    "load_results": "benign.experiments", "register_trial": "benign.experiments", "load_spec": "benign.experiments",
 }
 
 

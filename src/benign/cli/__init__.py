@@ -7,6 +7,12 @@ from benign.cli._common import UserError, app
 
 # Each module registers its commands on ``app`` when imported; none imports JAX at module level.
 from benign.cli import core  # noqa: F401,E402  (instance, info)
+from benign.cli import solve  # noqa: F401,E402  (solve)
+from benign.cli import certify  # noqa: F401,E402  (certify, landscape)
+from benign.cli import counterexample  # noqa: F401,E402  (rip, counterexample)
+from benign.cli import sweep  # noqa: F401,E402  (sweep run|status|report|export)
+from benign.cli import hunt  # noqa: F401,E402  (hunt)
+from benign.cli import reproduce  # noqa: F401,E402  (reproduce)
 
 
 def main() -> None:

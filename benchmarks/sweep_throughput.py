@@ -1,0 +1,104 @@
+"""Sweep throughput: trials per second of a small-instance ``solve`` sweep, against a plain Python loop.
+
+    python benchmarks/sweep_throughput.py                 # 1000 trials: 4 grid points x 250 seeds, n = 10
+    python benchmarks/sweep_throughput.py --trials 200    # quicker
+    python benchmarks/sweep_throughput.py --no-workers    # skip the two-process run
+
+Every mode computes the same trials (GD on ``sensing:n=10,r=1,m=...``, search rank 1, at most 500 iterations);
+the script checks that they give the same numbers and prints, for each mode, the wall time, trials per second and
+the ratio to the plain loop measured in the same run:
+
+* ``plain loop``: ``for trial in spec.trials: solve_trial(params, seed)`` (no store, no batching);
+* ``sweep, one by one``: ``run_sweep(..., batch=False)`` (adds the SQLite store);
+* ``sweep, batched map`` / ``batched vmap``: the seeds of a grid point in one compiled run (``lax.map`` /
+  ``jax.vmap`` over the stacked objectives), ``batch_size`` seeds per unit;
+* ``sweep, 2 workers``: ``batched map`` on a 2-process Dask LocalCluster (one thread each).
+
+Compilation is excluded by a warm-up over every shape (for the workers too, through a warm-up sweep on the same
+cluster), so the numbers are steady-state throughput; the warm-up time is printed separately.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+
+
+def make_spec(seeds: int, ms: list[int], batch_size: int, seed_start: int = 0) -> dict:
+    return {"sweep": {"name": "throughput", "seeds": {"start": seed_start, "count": seeds},
+                      "batch_size": batch_size},
+            "grid": {"m": ms},
+            "trial": {"instance": "sensing:n=10,r=1,m={m},seed={seed}", "method": "gd", "rank": 1,
+                      "max_iter": 500},
+            "metrics": {"success": "relative_error <= 1e-6"}}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--trials", type=int, default=1000, help="total trials (a multiple of the 4 grid points)")
+    ap.add_argument("--batch-size", type=int, default=50)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--no-workers", action="store_true", help="skip the multi-process run")
+    args = ap.parse_args()
+
+    import numpy as np
+
+    from benign.experiments import load_results, load_spec, run_sweep
+    from benign.experiments.solve_trial import solve_trial
+
+    ms = [40, 60, 80, 100]
+    seeds = max(1, args.trials // len(ms))
+    tmp = tempfile.mkdtemp(prefix="sweep-bench-")
+    spec = make_spec(seeds, ms, args.batch_size)
+    warm = make_spec(min(seeds, args.batch_size) + 1, ms, args.batch_size, seed_start=10_000_000)
+    n_trials = len(load_spec(spec, db=os.path.join(tmp, "x.db")).trials)
+
+    t0 = time.perf_counter()  # warm-up: compile every shape for every path in this process
+    for b in (False, "map", "vmap"):
+        run_sweep(warm, db=os.path.join(tmp, f"warm-{b}.db"), batch=b, progress=False)
+    warm_s = time.perf_counter() - t0
+
+    rows = []
+    sp = load_spec(spec, db=os.path.join(tmp, "plain.db"))
+    t0 = time.perf_counter()
+    plain = [solve_trial(t.params, t.seed) for t in sp.trials]
+    rows.append(("plain loop", time.perf_counter() - t0))
+    ref = np.array([p["relative_error"] for p in plain])
+
+    def timed(label: str, db: str, **kw) -> None:
+        t = time.perf_counter()
+        summary = run_sweep(spec, db=os.path.join(tmp, db), progress=False, **kw)
+        rows.append((label, time.perf_counter() - t))
+        assert summary["ok"] == n_trials, summary
+        got = load_results(spec, db=os.path.join(tmp, db))["relative_error"].to_numpy(float)
+        same = np.array_equal(got, ref, equal_nan=True)
+        print(f"  {label}: same numbers as the plain loop: {'yes' if same else 'NO'}", file=sys.stderr)
+
+    timed("sweep, one by one", "one.db", batch=False)
+    timed("sweep, batched map", "map.db", batch="map")
+    timed("sweep, batched vmap", "vmap.db", batch="vmap")
+    if not args.no_workers:
+        from distributed import Client, LocalCluster
+
+        env = {"XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
+               "OMP_NUM_THREADS": "1"}
+        with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                          env=env) as cluster, Client(cluster) as client:
+            t = time.perf_counter()
+            run_sweep(warm, db=os.path.join(tmp, "warm-w.db"), scheduler=client, batch="map", progress=False)
+            print(f"  worker warm-up (compilation in {args.workers} processes): {time.perf_counter() - t:.1f} s",
+                  file=sys.stderr)
+            timed(f"sweep, {args.workers} workers, map", "workers.db", scheduler=client, batch="map")
+
+    base = rows[0][1]
+    print(f"\n{n_trials} trials (sensing n=10, r=1, m in {ms}, GD <= 500 iterations), batch_size "
+          f"{args.batch_size}; warm-up {warm_s:.1f} s; {os.cpu_count()} CPUs")
+    print(f"{'mode':28s} {'seconds':>9s} {'trials/s':>9s} {'x plain':>8s}")
+    for label, sec in rows:
+        print(f"{label:28s} {sec:9.2f} {n_trials / sec:9.1f} {base / sec:8.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,135 @@
+"""Checks shared by the smooth and nonnegative certifiers: reference values, globality, descent verification.
+
+Conventions (stated once, used by every certifier of this package):
+
+* ``f(0)`` -- the objective at ``X = 0`` -- is the *value scale*: "``f ~ 0``" means ``f(X) <= ftol * f(0)``.
+* The known optimum is ``0`` when the instance is noiseless, detected as a zero data loss at the ground truth
+  (``c sum psi(A(M*) - b) <= ftol * f(0)``); the balancing term of an asymmetric objective does not change the
+  optimum (a balanced factorisation of ``M*`` exists), so it is never counted here.
+* With noise the optimum is unknown; the ground truth, rebalanced for asymmetric problems, is a feasible point, so
+  ``f(X) > f(truth)`` proves that ``X`` is not global (and says so); ``f(X) <= f(truth)`` proves nothing.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from benign._jax import jax, jnp
+
+EPS = float(np.finfo(float).eps)
+
+
+def value_at_zero(obj, r: int) -> float:
+    return float(obj.value(jnp.zeros((obj.rows, r))))
+
+
+def data_loss(obj, X) -> float:
+    """``c sum_i psi(rho_i)`` without the balancing term."""
+    rho = obj.residual(jnp.asarray(X))
+    return float(obj.loss.factor(obj.operator.m) * jnp.sum(obj.loss.psi(rho)))
+
+
+def balanced_truth(obj) -> np.ndarray | None:
+    """The ground truth as a point of ``obj``: ``Z`` (symmetric) or a balanced ``[L; R]`` with ``L^T L = R^T R``
+    and ``L R^T = M*`` (computed from the factors by two QRs and an ``r x r`` SVD; no ``d1 x d2`` array)."""
+    if obj.truth is None:
+        return None
+    T = np.asarray(obj.truth)
+    if obj.symmetric:
+        return T
+    d1 = obj.shape[0]
+    L, R = T[:d1], T[d1:]
+    QL, RL = np.linalg.qr(L)
+    QR, RR = np.linalg.qr(R)
+    P, s, Wt = np.linalg.svd(RL @ RR.T)
+    root = np.sqrt(s)
+    return np.concatenate([QL @ P * root, QR @ Wt.T * root], axis=0)
+
+
+def optimum_info(obj, r: int, ftol: float) -> dict[str, Any]:
+    """Reference values: ``f0 = f(0)``, the truth's value and whether the known optimum is 0 (noiseless)."""
+    f0 = value_at_zero(obj, r)
+    out: dict[str, Any] = {"f_zero": f0, "truth_available": obj.truth is not None}
+    T = balanced_truth(obj)
+    if T is None:
+        out.update(noiseless=None, f_truth=None)
+        return out
+    scale = max(f0, 1e-300)
+    fd = data_loss(obj, T)
+    out["f_truth"] = float(obj.value(jnp.asarray(T)))
+    out["noiseless"] = bool(fd <= ftol * scale)
+    return out
+
+
+def decide_global(f: float, info: dict, *, ftol: float, convex: Any = None,
+                  newton_gap: float | None = None) -> tuple[bool | None, str]:
+    """Is ``X`` a global minimum? ``(True | False | None, reason)`` by the rules of the module docstring.
+
+    ``convex`` is a :class:`~benign.certify.convex.ConvexCertificate` (or None). ``newton_gap``
+    (``||g||^2 / (2 lambda_min)`` at a strict local minimum) widens the value tolerance by the
+    predicted decrease to the exact critical point next to ``X``.
+    """
+    if convex is not None and convex.holds:
+        return True, f"convex certificate ({convex.kind}): {convex.proves}"
+    scale = max(info["f_zero"], 1e-300)
+    tol = ftol * scale + (newton_gap or 0.0)
+    if info.get("noiseless"):
+        if f <= tol:
+            return True, f"noiseless and f(X) = {f:.3g} <= {tol:.3g} (the optimum is 0)"
+        return False, f"noiseless: the optimum is 0 and f(X) = {f:.6g} > {tol:.3g}"
+    if info.get("f_truth") is not None:
+        ft = info["f_truth"]
+        if f > ft + tol:
+            return False, (f"noisy: f(X) = {f:.6g} exceeds f at the ground truth ({ft:.6g}), so X is not global "
+                           "(the optimum is unknown)")
+        return None, (f"noisy and no convex certificate: f(X) = {f:.6g} <= f(truth) = {ft:.6g}; "
+                      "globality is not decided")
+    return None, "ground truth unknown and no convex certificate: globality is not decided"
+
+
+@jax.jit
+def _values_along(obj, X, D, ts):
+    return jax.vmap(lambda t: obj.value(X + t * D))(ts)
+
+
+def verify_descent(obj, X, D, *, curvature: float | None = None, t_max: float | None = None,
+                   steps: int = 48) -> dict[str, Any]:
+    """Evaluate ``f(X + t D)`` on ``t = t_top 2^{-k}``, ``k = 0..steps-1``, and report the decrease.
+
+    ``t_top = min(t_max, max(||X||_F, 1) / ||D||_F)`` (``t_max`` keeps ``X + t D`` feasible for constrained
+    problems). A ``t`` *verifies* the direction when ``f(X + t D) < f(X) - 64 eps |f(X)|`` (a decrease above
+    rounding). The reported ``t`` is the smallest one whose decrease is well resolved (``>= 1e3`` times that
+    rounding floor; else the smallest verified one), with the model ``t <g, D> + t^2 curvature / 2`` beside it
+    (``model_agrees``: within 50%) when ``curvature`` is given. ``verified`` is False when no ``t`` decreases
+    ``f``; ``n_decreasing`` counts the tested ``t`` that do.
+    """
+    X = jnp.asarray(X)
+    D = jnp.asarray(D).reshape(X.shape)
+    dn = float(jnp.linalg.norm(D))
+    if dn == 0:
+        return {"verified": False, "reason": "zero direction"}
+    f0, g = obj.value_and_grad(X)
+    f0 = float(f0)
+    slope = float(jnp.sum(g * D))
+    top = max(float(jnp.linalg.norm(X)), 1.0) / dn
+    if t_max is not None:
+        top = min(top, float(t_max))
+    ts = top * 0.5 ** np.arange(steps)
+    vals = np.asarray(_values_along(obj, X, D, jnp.asarray(ts)))
+    dec = vals - f0
+    floor = 64 * EPS * max(abs(f0), 1e-300)
+    ok = dec < -floor
+    pred = slope * ts + (0.5 * curvature * dn ** 2 * ts ** 2 if curvature is not None else 0.0)
+    chosen = None
+    if np.any(ok):
+        resolved = np.nonzero(dec <= -1e3 * floor)[0]
+        chosen = int(resolved[-1]) if resolved.size else int(np.nonzero(ok)[0][-1])
+    agrees = bool(chosen is not None and curvature is not None and pred[chosen] < 0
+                  and abs(dec[chosen] - pred[chosen]) <= 0.5 * abs(pred[chosen]))
+    out = {"verified": bool(np.any(ok)), "f_before": f0, "slope": slope, "t_max_tested": float(ts[0]),
+           "t_min_tested": float(ts[-1]), "rounding_floor": floor, "n_decreasing": int(np.sum(ok))}
+    if chosen is not None:
+        out.update(t=float(ts[chosen]), f_after=float(vals[chosen]), decrease=float(dec[chosen]),
+                   predicted=float(pred[chosen]) if curvature is not None else None, model_agrees=agrees)
+    return out

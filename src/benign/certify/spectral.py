@@ -1,0 +1,291 @@
+"""Extreme eigenpairs of symmetric linear maps, dense or matrix-free, and the horizontal Hessian spectrum.
+
+* :func:`extreme_eigs` -- smallest and largest eigenpair of a symmetric map given as a block product
+  ``V -> M V``, restricted to the orthogonal complement of a constraint space: dense when small, otherwise block
+  Lanczos with full reorthogonalisation and Rayleigh--Ritz (stopping rule in its docstring). Blocks matter for
+  memory-bound operators: a dense sensing array is read once per block of 16 products, not once per product.
+* :func:`hessian_spectrum` -- the spectrum of ``nabla^2 f(X)`` restricted to the horizontal space ``H_X``
+  (MATH.md §4). ``method="dense"`` forms the ``(N r) x (N r)`` Hessian and diagonalises ``B^T H B`` with ``B`` an
+  orthonormal basis of ``H_X``; ``method="lanczos"`` never forms it: block Lanczos on ``H`` with the vertical
+  space as constraint; block products come from :func:`hessian_matmat` (the residual Jacobian for dense
+  sensing, a ``vmap`` of Hessian-vector products otherwise). ``method="auto"`` uses dense when ``N r <= DENSE_MAX`` (600).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from benign._jax import jax, jnp
+from benign.certify.symmetry import VerticalSpace, horizontal_basis
+
+#: ``method="auto"`` forms the dense Hessian when ``N * r`` is at most this (else Lanczos)
+DENSE_MAX = 600
+#: relative tolerance passed to ARPACK
+LANCZOS_TOL = 1e-10
+METHODS = ("auto", "dense", "lanczos")
+
+
+def check_method(method: str) -> str:
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    return method
+
+
+@dataclass
+class Extremes:
+    """Smallest / largest eigenvalue with unit eigenvectors; ``matvecs`` counts products (0 for dense input)."""
+
+    lambda_min: float
+    vec_min: np.ndarray
+    lambda_max: float
+    vec_max: np.ndarray
+    method: str
+    matvecs: int = 0
+    eigenvalues: np.ndarray | None = None  # the whole spectrum when computed densely
+    converged: bool = True
+    residuals: list | None = None
+
+
+def _dense_from_matmat(matmat: Callable[[np.ndarray], np.ndarray], dim: int) -> np.ndarray:
+    M = np.asarray(matmat(np.eye(dim)), dtype=float)
+    return 0.5 * (M + M.T)
+
+
+def _from_dense(M: np.ndarray, method: str, matvecs: int = 0, basis: np.ndarray | None = None) -> Extremes:
+    if basis is not None:
+        M = basis.T @ M @ basis
+        M = 0.5 * (M + M.T)
+    w, V = np.linalg.eigh(M)
+    if basis is not None:
+        V = basis @ V
+    return Extremes(float(w[0]), V[:, 0], float(w[-1]), V[:, -1], method, matvecs, w)
+
+
+def _orth_against(W: np.ndarray, Q: np.ndarray | None, C: np.ndarray | None) -> np.ndarray:
+    """Remove the components of ``W`` along ``Q`` and ``C`` (orthonormal columns), twice (CGS2)."""
+    for _ in range(2):
+        if C is not None and C.shape[1]:
+            W = W - C @ (C.T @ W)
+        if Q is not None and Q.shape[1]:
+            W = W - Q @ (Q.T @ W)
+    return W
+
+
+def extreme_eigs(matmat: Callable[[np.ndarray], np.ndarray], dim: int, *, constraint: np.ndarray | None = None,
+                 block: int = 16, tol: float = LANCZOS_TOL, max_dim: int = 480, max_products: int | None = None,
+                 seed: int = 0, dense_max: int = 64, ends: str = "both") -> Extremes:
+    """Extreme eigenpairs of the symmetric map ``V -> matmat(V)`` (``V``: ``dim x b`` block) restricted to the
+    orthogonal complement of ``constraint`` (orthonormal columns; ``None``: all of ``R^dim``).
+
+    Block Lanczos with full reorthogonalisation and Rayleigh--Ritz on the whole Krylov basis: blocks
+    ``Q_{j+1} = orth(P H Q_j)`` (``P`` projects out ``Q_0..Q_j`` and the constraint), the compression
+    ``T = Q^T H Q`` is formed from the stored products (no extra products), and the iteration stops when both end
+    Ritz pairs have residual ``||P H v - theta v|| <= tol * max|theta|`` (then each ``theta`` is within that
+    residual of an eigenvalue). When the basis would exceed ``max_dim`` columns it restarts from the ``block``
+    lowest and highest Ritz vectors (thick restart). Products are blocks of ``block`` columns, so a matrix-free
+    operator can batch them (one pass over a dense sensing array for the whole block). The start block is drawn
+    from ``numpy.random.default_rng(seed)``. ``dim <= dense_max`` (after the constraint): dense.
+    """
+    if dim <= 0:
+        raise ValueError(f"dimension must be positive, got {dim}")
+    C = None if constraint is None or constraint.shape[1] == 0 else np.asarray(constraint, dtype=float)
+    free = dim - (0 if C is None else C.shape[1])
+    if free <= 0:
+        raise ValueError("the constraint leaves no room: the restricted space is trivial")
+    count = [0]
+
+    def mm(V):
+        count[0] += V.shape[1]
+        out = np.asarray(matmat(V), dtype=float).reshape(dim, V.shape[1])
+        return out if C is None else out - C @ (C.T @ out)
+
+    if free <= max(dense_max, 3 * block):
+        basis = None
+        if C is not None:
+            Qc, _ = np.linalg.qr(C, mode="complete")
+            basis = Qc[:, C.shape[1]:]
+        Mfull = _dense_from_matmat(lambda V: np.asarray(matmat(V), dtype=float).reshape(dim, V.shape[1]), dim)
+        return _from_dense(Mfull, "dense", dim, basis)
+    b = min(block, free)
+    limit = max_products if max_products is not None else 50 * dim
+    check_cols = max(b, 16)  # solve the projected problem after at least this many new columns
+    idx_of = {"both": lambda k: (0, k - 1), "min": lambda k: (0,), "max": lambda k: (k - 1,)}[ends]
+    rng = np.random.default_rng(seed)
+    Q0 = _orth_against(rng.standard_normal((dim, b)), None, C)
+    Q, _ = np.linalg.qr(Q0)
+    HQ = mm(Q)
+    T = Q.T @ HQ
+    last_check = 0
+    while True:
+        k = Q.shape[1]
+        if k - last_check >= check_cols or k >= free or count[0] >= limit or k + b > max_dim:
+            last_check = k
+            theta, Y = np.linalg.eigh(0.5 * (T + T.T))
+            scale = max(abs(theta[0]), abs(theta[-1]), 1e-300)
+            res = [float(np.linalg.norm(HQ @ Y[:, j] - theta[j] * (Q @ Y[:, j]))) for j in idx_of(k)]
+            done = max(res) <= tol * scale
+            if done or count[0] >= limit or k >= free:
+                return Extremes(float(theta[0]), Q @ Y[:, 0], float(theta[-1]), Q @ Y[:, -1], "block-lanczos",
+                                count[0], converged=bool(done), residuals=res)
+            if k + b > max_dim:  # thick restart: keep the b lowest and b highest Ritz vectors
+                keep = np.concatenate([np.arange(b), np.arange(k - b, k)])
+                Q, HQ = Q @ Y[:, keep], HQ @ Y[:, keep]
+                T = Q.T @ HQ
+                last_check = Q.shape[1]
+        W = _orth_against(HQ[:, -b:], Q, C)
+        W, R = np.linalg.qr(W)
+        small = np.abs(np.diag(R)) <= 1e-10 * max(np.abs(np.diag(R)).max(initial=0.0), 1e-300)
+        if np.any(small):  # Krylov space (nearly) invariant: refresh with random directions
+            W[:, small] = rng.standard_normal((dim, int(small.sum())))
+            W = _orth_against(W, Q, C)
+            W, _ = np.linalg.qr(W)
+        HW = mm(W)
+        T = np.block([[T, Q.T @ HW], [W.T @ HQ, W.T @ HW]])
+        Q = np.concatenate([Q, W], axis=1)
+        HQ = np.concatenate([HQ, HW], axis=1)
+
+
+# ----------------------------------------------------------------------------------------- Hessian
+
+
+@dataclass
+class HessianSpectrum:
+    """Extreme eigenvalues of ``nabla^2 f(X)`` on ``H_X``; ``vec_min`` is a unit eigenvector (``vec`` coords).
+
+    ``eigenvalues`` (dense only) is the whole horizontal spectrum; ``vertical_curvature`` is
+    ``max |eig(V^T H V)|`` on the vertical space (dense) or ``max_j |<v_j, H v_j>|`` over (at most 16) basis vectors
+    (matrix-free), close to zero at critical points; ``full_min`` / ``full_max`` are the extremes on all of
+    ``R^{N x r}`` (dense only). ``converged`` / ``residuals`` report the block Lanczos stopping test.
+    """
+
+    lambda_min: float
+    lambda_max: float
+    vec_min: np.ndarray
+    method: str
+    horizontal_dim: int
+    vertical_curvature: float | None = None
+    matvecs: int = 0
+    eigenvalues: np.ndarray | None = None
+    full_min: float | None = None
+    full_max: float | None = None
+    converged: bool = True
+    residuals: list | None = None
+
+
+#: the residual Jacobian of a dense sensing operator (``m x N r``) is formed when it has at most this many entries
+JACOBIAN_MAX = 20_000_000
+DENSE_KINDS = ("dense", "gaussian", "explicit", "kernel")
+
+
+@jax.jit
+def _sym_hvp_parts(obj, X):
+    """Quantities of the symmetric HVP that do not depend on the direction (computed once per point)."""
+    rho = obj.residual(X)
+    c = obj.loss.factor(obj.operator.m)
+    w1 = c * obj.loss.dpsi(rho)
+    w2 = c * obj.loss.d2psi(rho)
+    op = obj.operator
+    if op.kind in DENSE_KINDS:
+        S = op.adjoint(w1)
+        return w1, w2, S + S.T
+    return w1, w2, None
+
+
+@jax.jit
+def _sym_jacobian(obj, X):
+    """``J[i, :] = vec((A_i + A_i^T) X)``: the Jacobian of ``D -> A(D X^T + X D^T)`` (dense sensing, ``m x N r``)."""
+    op = obj.operator
+    mats = op.A.reshape((op.m,) + tuple(op.shape))
+    J = jnp.einsum("mij,jk->mik", mats, X) + jnp.einsum("mji,jk->mik", mats, X)
+    return J.reshape(op.m, -1)
+
+
+@jax.jit
+def _jacobian_hvp(J, w2, S2, V):
+    """``H V = J^T (w2 * (J V)) + (S + S^T) D`` for a block ``V`` (``N r x b``); ``D`` = ``V``'s columns as points."""
+    n = S2.shape[0]
+    b = V.shape[1]
+    Ds = V.T.reshape(b, n, -1)
+    curv = jnp.einsum("ij,bjk->bik", S2, Ds).reshape(b, -1).T
+    return J.T @ (w2[:, None] * (J @ V)) + curv
+
+
+def _sym_hvp_fixed(obj, X, parts, D):
+    """``Hess[D] = (S' + S'^T) X + (S + S^T) D`` with ``S' = c A*(psi'' * A(D X^T + X D^T))`` (MATH.md §3), using
+    one forward product on ``[D, X] [X, D]^T`` and, for dense sensing, one adjoint and a precomputed ``S + S^T``;
+    identical to :meth:`Objective.hvp` (tested) but cheaper for repeated products at a fixed ``X``."""
+    w1, w2, S2 = parts
+    op = obj.operator
+    y = w2 * op.forward_factored(jnp.concatenate([D, X], axis=1), jnp.concatenate([X, D], axis=1))
+    if S2 is not None:
+        Sp = op.adjoint(y)
+        return (Sp + Sp.T) @ X + S2 @ D
+    return (op.adjoint_matmul(y, X) + op.adjoint_rmatmul(y, X)
+            + op.adjoint_matmul(w1, D) + op.adjoint_rmatmul(w1, D))
+
+
+@jax.jit
+def _block_hvp(obj, X, parts, V):
+    """``H V`` for a block ``V`` of ``vec`` directions (columns), batched with ``vmap``."""
+    Ds = V.T.reshape((V.shape[1],) + X.shape)
+    if obj.symmetric:
+        out = jax.vmap(lambda D: _sym_hvp_fixed(obj, X, parts, D))(Ds)
+    else:
+        out = jax.vmap(lambda D: obj.hvp(X, D))(Ds)
+    return out.reshape(V.shape[1], -1).T
+
+
+def hessian_matmat(obj, X) -> Callable[[np.ndarray], np.ndarray]:
+    """``V -> nabla^2 f(X) V`` for blocks ``V`` of shape ``(N r, b)``, never forming the ``N r x N r`` Hessian.
+
+    Symmetric dense sensing with ``m N r <= JACOBIAN_MAX``: through the residual Jacobian ``J`` (``m x N r``,
+    formed once in ``m n^2 r`` flops): ``H = J^T diag(c psi'') J + I_r (x) (S + S^T)`` (MATH.md §3), two thin
+    matrix products per block. Otherwise a ``vmap`` of Hessian-vector products at the fixed ``X`` (for symmetric
+    objectives with the direction-independent parts precomputed). Jitted; tested against :meth:`Objective.hvp`.
+    """
+    X = jnp.asarray(X)
+    if not obj.symmetric:
+        return lambda V: np.asarray(_block_hvp(obj, X, None, jnp.asarray(V)))
+    parts = _sym_hvp_parts(obj, X)
+    op = obj.operator
+    if op.kind in DENSE_KINDS and op.m * X.size <= JACOBIAN_MAX:
+        J = _sym_jacobian(obj, X)
+        _, w2, S2 = parts
+        return lambda V: np.asarray(_jacobian_hvp(J, w2, S2, jnp.asarray(V)))
+    return lambda V: np.asarray(_block_hvp(obj, X, parts, jnp.asarray(V)))
+
+
+def hessian_spectrum(obj, X, vertical: VerticalSpace, *, method: str = "auto", seed: int = 0,
+                     tol: float = LANCZOS_TOL) -> HessianSpectrum:
+    """Spectrum of the Hessian on the horizontal space (see the module docstring for the methods)."""
+    check_method(method)
+    X = jnp.asarray(X)
+    size = int(X.size)
+    if method == "auto":
+        method = "dense" if size <= DENSE_MAX else "lanczos"
+    hdim = size - vertical.dim
+    if hdim <= 0:
+        raise ValueError("the horizontal space is trivial (every direction is a symmetry direction)")
+    if method == "dense":
+        H = np.asarray(obj.hessian(X))
+        Hb = horizontal_basis(vertical, size)
+        Hh = Hb.T @ H @ Hb
+        w, V = np.linalg.eigh(0.5 * (Hh + Hh.T))
+        vc = (float(np.max(np.abs(np.linalg.eigvalsh(vertical.basis.T @ H @ vertical.basis))))
+              if vertical.dim else 0.0)
+        wf = np.linalg.eigvalsh(H)
+        return HessianSpectrum(float(w[0]), float(w[-1]), Hb @ V[:, 0], "dense", hdim, vc, 0, w,
+                               float(wf[0]), float(wf[-1]))
+    mm = hessian_matmat(obj, X)
+    ex = extreme_eigs(mm, size, constraint=vertical.basis if vertical.dim else None, seed=seed, tol=tol)
+    vc = 0.0
+    if vertical.dim:
+        Bn = vertical.basis[:, :16]
+        vc = float(np.max(np.abs(np.sum(Bn * mm(Bn), axis=0))))
+    vmin = vertical.project_out(np.asarray(ex.vec_min))
+    nv = np.linalg.norm(vmin)
+    vmin = vmin / nv if nv > 0 else vmin
+    return HessianSpectrum(ex.lambda_min, ex.lambda_max, vmin, ex.method, hdim, vc, ex.matvecs,
+                           converged=ex.converged, residuals=ex.residuals)

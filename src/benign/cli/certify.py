@@ -1,0 +1,229 @@
+"""``benign certify`` (what a point is) and ``benign landscape`` (slices and maps of the landscape)."""
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from typing import List, Optional
+
+import typer
+
+from benign.cli._common import (JSON_OPT, LOSS_OPT, POINT_OPT, UserError, app, emit, load_instance_arg,
+                                load_loss_arg, load_point_arg, parse_options, to_jsonable)
+
+METHOD_OPT = typer.Option("auto", "--method", help="Hessian spectrum: auto (dense when N*r <= 600), dense, lanczos.")
+OPT_OPT = typer.Option(None, "--opt", help="Extra certifier option key=value (ftol, ctol, rank_rtol, seed, xtol, "
+                                           "max_enum, ...); repeatable.")
+
+
+def _status(message: str, quiet: bool):
+    """A Rich spinner on stderr (only on a terminal and without --json)."""
+    if quiet or not sys.stderr.isatty():
+        return contextlib.nullcontext()
+    from rich.console import Console
+
+    return Console(stderr=True).status(message)
+
+
+def _point(text: Optional[str], inst, required: bool = True):
+    """``--point``: a file, inline numbers, ``truth`` or ``truth:r=K`` (the ground truth padded to rank K)."""
+    if text is not None and text.strip().startswith("truth"):
+        _, _, rest = text.strip().partition(":")
+        if not rest:
+            return inst.truth_point
+        key, _, val = rest.partition("=")
+        if key.strip() != "r":
+            raise UserError(f"bad point {text!r}: expected 'truth' or 'truth:r=K'")
+        try:
+            return inst.padded_truth(int(val))
+        except ValueError as exc:
+            raise UserError(f"bad point {text!r}: {exc}") from None
+    return load_point_arg(text, required)
+
+
+def _objective(inst, loss_spec: str, balance: float, factorization: Optional[str], nonneg: Optional[bool]):
+    from benign.objective import make_objective
+
+    return make_objective(inst, load_loss_arg(loss_spec), factorization=factorization, balance=balance,
+                          nonnegative=nonneg)
+
+
+def _human_certificate(out: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    colour = {"global_min": "green", "strict_local_min": "yellow", "strict_saddle": "cyan",
+              "degenerate": "magenta", "not_critical": "red"}.get(out["verdict"], "white")
+    spur = out["spurious"]
+    console.print(f"[bold {colour}]{out['verdict']}[/]  spurious: {spur}")
+    table = Table(show_header=False, box=None)
+    for key in ("loss", "grad_norm", "stationarity_gap", "lambda_min", "lambda_max", "symmetry_zeros",
+                "certificate_margin", "relative_error"):
+        v = out.get(key)
+        if v is not None:
+            table.add_row(key, f"{v:.6g}" if isinstance(v, float) else str(v))
+    d = out.get("details", {})
+    for key in ("global_reason", "second_order_method", "orbit_dim", "flat_directions", "note", "caveat"):
+        if d.get(key) is not None:
+            table.add_row(key, str(d[key]))
+    esc = d.get("escape_check")
+    if esc and esc.get("t") is not None:
+        table.add_row("escape check", f"f(X + tD) - f(X) = {esc['decrease']:.3g} at t = {esc['t']:.3g}")
+    console.print(table)
+    if out.get("theory"):
+        for th in out["theory"]:
+            console.print(f"  {th['name']:<13} holds={th['holds']!s:<5} margin={th['margin']:.4g}  "
+                          f"({th['conclusion']})")
+
+
+@app.command()
+def certify(
+    instance: str = typer.Argument(..., help="Instance spec or .npz file."),
+    loss: str = LOSS_OPT,
+    point: Optional[str] = POINT_OPT,
+    method: str = METHOD_OPT,
+    gtol: float = typer.Option(1e-6, "--gtol", help="Scale-aware stationarity tolerance."),
+    htol: float = typer.Option(1e-6, "--htol", help="Relative curvature tolerance."),
+    balance: float = typer.Option(0.0, "--balance", help="Balancing weight mu (asymmetric factorisation)."),
+    factorization: Optional[str] = typer.Option(None, "--factorization", help="symmetric or asymmetric."),
+    nonneg: Optional[bool] = typer.Option(None, "--nonneg/--no-nonneg", help="Impose X >= 0 (default: instance)."),
+    no_verify: bool = typer.Option(False, "--no-verify", help="Skip evaluating f along escape directions."),
+    theory: bool = typer.Option(False, "--theory", help="Also evaluate the theorem conditions (small n)."),
+    export: Optional[str] = typer.Option(None, "--export", help="Write a self-contained JSON record here."),
+    opt: Optional[List[str]] = OPT_OPT,
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Certify a point: critical?, Hessian spectrum modulo symmetry, global certificate, verdict."""
+    if method not in ("auto", "dense", "lanczos"):
+        raise UserError(f"--method must be auto, dense or lanczos, got {method!r}")
+    extra = parse_options(opt)
+    inst = load_instance_arg(instance)
+    X = _point(point, inst)
+    with _status("certifying ...", as_json):
+        import numpy as np
+
+        from benign.certify import certify as run_certify
+        from benign.certify.verdicts import export as export_record
+
+        obj = _objective(inst, loss, balance, factorization, nonneg)
+        Xa = np.asarray(X, dtype=float)
+        Xa = Xa[:, None] if Xa.ndim == 1 else Xa
+        cert = run_certify(obj, Xa, instance=inst, gtol=gtol, htol=htol, method=method, verify=not no_verify,
+                           **extra)
+        out = cert.to_dict()
+        if theory:
+            from benign.theory import evaluate
+
+            if not obj.symmetric:
+                raise UserError("--theory applies to symmetric problems")
+            out["theory"] = [t.to_dict() for t in evaluate(inst, Xa, loss=obj.loss)]
+    if export:
+        record = export_record(cert, inst, Xa, obj)
+        if theory:
+            record["theory"] = out["theory"]
+        try:
+            with open(export, "w") as fh:
+                json.dump(to_jsonable(record), fh)
+        except OSError as exc:
+            raise UserError(f"cannot write {export!r}: {exc}") from None
+        out["exported"] = export
+    emit(out, as_json, None if as_json else _human_certificate)
+
+
+def _parse_range(text: str) -> tuple[float, float]:
+    try:
+        a, b = (float(v) for v in text.split(","))
+    except ValueError:
+        raise UserError(f"--range must be 'a,b' (two numbers), got {text!r}") from None
+    if not a < b:
+        raise UserError(f"--range needs a < b, got {text!r}")
+    return a, b
+
+
+def _direction(text: Optional[str], inst, X):
+    import numpy as np
+
+    if text is None:
+        return None
+    if text.strip() == "truth":  # towards the ground truth
+        T = np.asarray(inst.truth_point, dtype=float)
+        if T.shape[1] > X.shape[1]:
+            raise UserError("--dir 'truth' needs a point with at least the truth's rank")
+        T = np.concatenate([T, np.zeros((T.shape[0], X.shape[1] - T.shape[1]))], axis=1)
+        return T - X
+    D = np.asarray(load_point_arg(text), dtype=float)
+    return D[:, None] if D.ndim == 1 else D
+
+
+@app.command()
+def landscape(
+    instance: str = typer.Argument(..., help="Instance spec or .npz file, or 'seed001' for seed 001's figure."),
+    loss: str = LOSS_OPT,
+    point: Optional[str] = POINT_OPT,
+    dir1: Optional[str] = typer.Option(None, "--dir1", help="First direction (file, inline, or 'truth')."),
+    dir2: Optional[str] = typer.Option(None, "--dir2", help="Second direction (2-D map)."),
+    range_: str = typer.Option("-0.3,1.25", "--range", help="Grid range a,b for both coordinates."),
+    grid: int = typer.Option(32, "--grid", help="Grid points per axis."),
+    out: Optional[str] = typer.Option(None, "--out", help="Write the figure here (.png/.pdf/.svg)."),
+    no_hessian: bool = typer.Option(False, "--no-hessian", help="Only f (no lambda_min map)."),
+    lams: str = typer.Option("0,0.5,5", "--lams", help="seed001 only: the lambda values."),
+    n: int = typer.Option(21, "--n", help="seed001 only: size of the weighted family."),
+    eps: float = typer.Option(0.1, "--eps", help="seed001 only: off-pattern weight."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Slices of f and lambda_min(Hessian) through a point (1-D with --dir1, 2-D with --dir1 and --dir2)."""
+    lo, hi = _parse_range(range_)
+    if grid < 2:
+        raise UserError(f"--grid must be >= 2, got {grid}")
+    if instance.strip() == "seed001":
+        try:
+            lam_values = [float(v) for v in lams.split(",") if v.strip()]
+        except ValueError:
+            raise UserError(f"--lams must be comma-separated numbers, got {lams!r}") from None
+        with _status("computing seed 001's landscape ...", as_json):
+            from benign.landscape import plot_seed001, save_figure, seed001_landscape
+
+            res = seed001_landscape(lam_values, n=n, eps=eps, grid=grid, lo=lo, hi=hi)
+            result = res.to_dict()
+            if out:
+                result["figure"] = save_figure(plot_seed001(res), out)
+        summary = {k: result[k] for k in ("n", "eps", "lam_values", "gd_iterations", "verdicts")}
+        summary["lambda_min_range"] = [[float(min(map(min, m))), float(max(map(max, m)))]
+                                       for m in result["lambda_min"]]
+        summary["figure"] = result.get("figure")
+        emit(result if as_json else summary, as_json)
+        return
+    inst = load_instance_arg(instance)
+    import numpy as np
+
+    X = np.asarray(_point(point, inst), dtype=float)
+    X = X[:, None] if X.ndim == 1 else X
+    D1 = _direction(dir1, inst, X)
+    if D1 is None:
+        raise UserError("--dir1 is required (a direction, or 'truth' for the ground truth minus the point)")
+    D2 = _direction(dir2, inst, X)
+    with _status("computing the slice ...", as_json):
+        from benign.landscape import plot_slice, save_figure, slice_1d, slice_2d
+        from benign.objective import make_objective
+
+        obj = make_objective(inst, load_loss_arg(loss))
+        g = np.linspace(lo, hi, grid)
+        if D2 is None:
+            res = slice_1d(obj, X, D1, g, hessian=not no_hessian)
+        else:
+            res = slice_2d(obj, X, D1, D2, g, g, hessian=not no_hessian)
+        result = {k: np.asarray(v).tolist() for k, v in res.items()}
+        result["kind"] = "1d" if D2 is None else "2d"
+        if out:
+            result["figure"] = save_figure(plot_slice(res, title=inst.name), out)
+    if as_json:
+        emit(result, True)
+        return
+    f = np.asarray(res["f"])
+    summary = {"kind": result["kind"], "grid": grid, "range": [lo, hi], "f_range": [float(f.min()), float(f.max())]}
+    if "lambda_min" in res:
+        lm = np.asarray(res["lambda_min"])
+        summary["lambda_min_range"] = [float(lm.min()), float(lm.max())]
+    summary["figure"] = result.get("figure")
+    emit(summary, False)

@@ -1,0 +1,116 @@
+"""``benign rip`` (RIP bounds) and ``benign counterexample`` (the Zhang--Sojoudi--Lavaei SDP, smooth or
+nonnegative). Heavy modules (JAX, CVXPY) are imported inside the commands."""
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager
+from typing import Iterator, Optional
+
+import typer
+
+from benign.cli._common import JSON_OPT, UserError, app, emit, load_instance_arg, load_point_arg
+
+
+@contextmanager
+def _status(message: str, quiet: bool) -> Iterator[None]:
+    """A spinner on stderr while long work runs (only on a TTY and without --json)."""
+    if quiet or not sys.stderr.isatty():
+        yield
+        return
+    from rich.console import Console
+
+    with Console(stderr=True).status(message):
+        yield
+
+
+@app.command()
+def rip(
+    spec: str = typer.Argument(..., help="Instance spec or file (the operator is what matters)."),
+    rank: int = typer.Option(..., "--rank", "-k", help="Rank k of the restricted isometry constant delta_k."),
+    starts: int = typer.Option(8, "--starts", help="Random starts of each (max and min) search."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the search starts and random directions."),
+    maxiter: int = typer.Option(500, "--maxiter", help="Iterations per start."),
+    directions: int = typer.Option(64, "--directions", help="Random rank-k matrices for the empirical spread."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Bounds on the rank-k RIP constant: certified lower (search) and upper (exact full rank) -- never one number."""
+    for name, v, lo in (("--rank", rank, 1), ("--starts", starts, 1), ("--seed", seed, 0), ("--maxiter", maxiter, 1),
+                        ("--directions", directions, 2)):
+        if v < lo:
+            raise UserError(f"{name} must be >= {lo}, got {v}")
+    inst = load_instance_arg(spec)
+    d1, d2 = inst.shape
+    kmax = d1 if inst.symmetric else min(d1, d2)
+    if rank > kmax:
+        raise UserError(f"--rank must be <= {kmax} for this instance, got {rank}")
+    from benign.rip import rip_bounds
+
+    with _status(f"searching rank-{rank} matrices ({starts} starts)", as_json):
+        out = rip_bounds(inst.operator, rank, symmetric=inst.symmetric, starts=starts, seed=seed, maxiter=maxiter,
+                         directions=directions)
+    out = {"instance": inst.name, **out}
+    if not as_json:
+        for key in ("max_values", "min_values", "iterations_max", "iterations_min"):
+            out["search"].pop(key, None)
+    emit(out, as_json)
+
+
+@app.command()
+def counterexample(
+    x: Optional[str] = typer.Option(None, "--x", help="Spurious candidate X (n x r): file or inline '0,0.7071'."),
+    z: Optional[str] = typer.Option(None, "--z", help="Ground truth factor Z (n x r*): file or inline '1,0'."),
+    variant: str = typer.Option("full", "--variant", help="full (RIP on all symmetric matrices) or span "
+                                                          "(only on Sym(span[X Z]))."),
+    nonneg: bool = typer.Option(False, "--nonneg", help="Nonnegative variant: KKT of X >= 0 (seed 000)."),
+    margin: float = typer.Option(0.0, "--margin", help="Second-order margin (and G >= margin on zeros for --nonneg)."),
+    solver: str = typer.Option("clarabel", "--solver", help="clarabel (interior point) or scs."),
+    method: str = typer.Option("reduced", "--method", help="reduced (exact symmetry reduction) or direct."),
+    family: Optional[float] = typer.Option(None, "--nonneg-family", help="Build seed 000's rank-1 nonnegative "
+                                           "counterexample with RIP constant <= this delta (ignores --x/--z)."),
+    save: Optional[str] = typer.Option(None, "--save", help="Write the built instance with X as its point (.npz)."),
+    arrays: bool = typer.Option(False, "--arrays", help="Include X, Z and the kernel H in the output."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Smallest delta for which X is a spurious second-order point of a delta-RIP operator; builds and re-verifies
+    that operator."""
+    if variant not in ("full", "span"):
+        raise UserError(f"--variant must be full or span, got {variant!r}")
+    if solver not in ("clarabel", "scs"):
+        raise UserError(f"--solver must be clarabel or scs, got {solver!r}")
+    if method not in ("reduced", "direct"):
+        raise UserError(f"--method must be reduced or direct, got {method!r}")
+    if margin < 0:
+        raise UserError(f"--margin must be >= 0, got {margin}")
+    if family is not None:
+        if not 0.0 < family < 1.0:
+            raise UserError(f"--nonneg-family must lie in (0, 1), got {family}")
+        from benign.counterexamples import nonneg_rip_family
+
+        with _status(f"solving the nonnegative counterexample SDP for delta <= {family}", as_json):
+            inst, X, report = nonneg_rip_family(family, solver=solver)
+        if save:
+            from benign.io import save_instance
+
+            report["saved"] = save_instance(save, inst, point=X)
+        if not arrays:
+            report.pop("X", None)
+            report.pop("Z", None)
+        emit(report, as_json)
+        return
+    if x is None or z is None:
+        raise UserError("give both --x POINT and --z POINT (or --nonneg-family DELTA)")
+    X = load_point_arg(x)
+    Z = load_point_arg(z)
+    from benign.counterexamples import counterexample as cx, nonneg_counterexample
+
+    with _status("solving the counterexample SDP", as_json):
+        if nonneg:
+            res = nonneg_counterexample(X, Z, margin=margin, variant=variant, solver=solver)
+        else:
+            res = cx(X, Z, variant=variant, solver=solver, margin=margin, method=method)
+    out = res.to_dict(arrays=arrays)
+    if save:
+        if res.instance is None:
+            raise UserError(f"the SDP failed ({res.status}): nothing to save")
+        out["saved"] = res.save(save)
+    emit(out, as_json)

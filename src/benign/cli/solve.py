@@ -1,0 +1,90 @@
+"""``benign solve``: run a local method (or the convex baseline) on an instance."""
+from __future__ import annotations
+
+import sys
+from typing import List, Optional
+
+import typer
+
+from benign.cli._common import JSON_OPT, LOSS_OPT, UserError, app, emit, load_instance_arg, load_loss_arg, \
+    load_point_arg, parse_options
+
+CONSTRAINTS = ("auto", "none", "nonneg")
+
+
+def _progress_bar(enabled: bool):
+    """A Rich progress bar on stderr (a no-op context when disabled)."""
+    import contextlib
+
+    if not enabled:
+        return contextlib.nullcontext(None)
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(TextColumn("[bold]solving"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=Console(stderr=True), transient=True)
+
+
+def _write_history(path: str, history: dict) -> str:
+    import numpy as np
+
+    keys = ("iteration", "loss", "error", "grad_norm", "step")
+    data = np.column_stack([np.asarray(history[k], dtype=float) for k in keys])
+    np.savetxt(path, data, delimiter=",", header=",".join(keys), comments="", fmt="%.17g")
+    return path
+
+
+@app.command("solve")
+def solve_cmd(
+    instance: str = typer.Argument(..., help="Instance spec (e.g. sensing:n=10,r=2,m=150) or an instance .npz file."),
+    loss: str = LOSS_OPT,
+    method: str = typer.Option("gd", "--method", help="gd, perturbed-gd, projected-gd, subgradient, scaled-gd, "
+                                                      "prec-gd, trust-region or convex."),
+    rank: Optional[int] = typer.Option(None, "--rank", help="Search rank r (default: the truth's rank)."),
+    init: str = typer.Option("random", "--init", help="random, small or spectral."),
+    init_scale: Optional[float] = typer.Option(None, "--init-scale", help="Scale of the random/small start."),
+    x0: Optional[str] = typer.Option(None, "--x0", help="Starting point (file or inline '1,0;0,1'); overrides --init."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the start and of the method's own randomness."),
+    max_iter: Optional[int] = typer.Option(None, "--max-iter", help="Iteration limit (method default if omitted)."),
+    gtol: Optional[float] = typer.Option(None, "--gtol", help="Relative stationarity tolerance (default 1e-10)."),
+    rtol: Optional[float] = typer.Option(None, "--rtol", help="Stop when the relative error <= rtol (truth known)."),
+    opt: Optional[List[str]] = typer.Option(None, "--opt", help="Method setting key=value, repeatable "
+                                                                "(e.g. --opt step=1e-3 --opt armijo=true)."),
+    constraint: str = typer.Option("auto", "--constraint", help="auto (the instance's), none, or nonneg (X >= 0)."),
+    save: Optional[str] = typer.Option(None, "--save", help="Write instance + final point to this .npz file."),
+    history: Optional[str] = typer.Option(None, "--history", help="Write the iteration history to this CSV file."),
+    history_every: int = typer.Option(1, "--history-every", help="Record every k-th iteration."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Run a local method from a start (or the convex SDP baseline) and report the final point."""
+    if constraint not in CONSTRAINTS:
+        raise UserError(f"--constraint must be one of {', '.join(CONSTRAINTS)}, got {constraint!r}")
+    options = parse_options(opt)
+    loss_obj = load_loss_arg(loss)
+    start = load_point_arg(x0, required=False)
+    inst = load_instance_arg(instance)
+
+    from benign.objective import make_objective
+    from benign.solvers import solve
+
+    nonneg = None if constraint == "auto" else constraint == "nonneg"
+    obj = make_objective(inst, loss_obj, nonnegative=nonneg)
+    show = not as_json and sys.stderr.isatty()
+    with _progress_bar(show) as bar:
+        task = bar.add_task("solve", total=None) if bar is not None else None
+
+        def progress(k: int, total: int) -> None:
+            bar.update(task, completed=k, total=total)
+
+        res = solve(obj, method, x0=start, rank=rank, init=init, init_scale=init_scale, seed=seed,
+                    max_iter=max_iter, gtol=gtol, rtol=rtol, history_every=history_every,
+                    progress=progress if bar is not None else None, **options)
+    out = {"instance": inst.name, "loss_spec": loss_obj.describe(), "rank": int(res.x.shape[1])}
+    out.update(res.to_dict(include_point=True))
+    if save:
+        from benign.io import save_instance
+
+        out["saved"] = save_instance(save, inst, point=res.x)
+    if history:
+        out["history_file"] = _write_history(history, res.history)
+    emit(out, as_json)

@@ -1,0 +1,114 @@
+"""``benign sweep run|status|report|export``: declarative parameter sweeps (see docs/sweeps.md)."""
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from benign.cli._common import JSON_OPT, UserError, app, emit
+
+sweep_app = typer.Typer(help="Declarative parameter sweeps: run (resumable), status, report, export.",
+                        no_args_is_help=True)
+app.add_typer(sweep_app, name="sweep")
+
+SPEC_ARG = typer.Argument(..., help="Sweep spec file (TOML); see docs/sweeps.md.")
+DB_OPT = typer.Option(None, "--db", help="Results file (SQLite); default: the spec's [sweep] db or SPEC.db.")
+
+
+def _spec(path: str, db: Optional[str]):
+    from benign.experiments.spec import load_spec
+
+    try:
+        return load_spec(path, db=db)
+    except (ValueError, TypeError) as exc:
+        raise UserError(f"{path}: {exc}") from None
+
+
+@sweep_app.command("run")
+def run(
+    spec: str = SPEC_ARG,
+    workers: int = typer.Option(0, "--workers", "-w", min=0,
+                                help="Processes of an embedded Dask LocalCluster (0 or 1: in this process)."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Address of a running Dask scheduler, "
+                                            "e.g. tcp://127.0.0.1:8786."),
+    db: Optional[str] = DB_OPT,
+    retry_failed: bool = typer.Option(False, "--retry-failed", help="Re-run trials that failed before."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=0, help="Run at most this many pending trials."),
+    batch: Optional[str] = typer.Option(None, "--batch", help="Override the spec's batching: on, off, map, vmap."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Run every trial of SPEC not yet stored (a killed sweep resumes where it stopped)."""
+    import sys
+
+    sp = _spec(spec, db)
+    choices = {"on": True, "off": False, "map": "map", "vmap": "vmap", None: None}
+    if batch not in choices:
+        raise UserError(f"--batch must be one of on, off, map, vmap, got {batch!r}")
+    if workers > 1 and scheduler:
+        raise UserError("give either --workers or --scheduler, not both")
+    from benign.experiments.runner import run_sweep
+
+    summary = run_sweep(sp, workers=workers, scheduler=scheduler, retry_failed=retry_failed,
+                        progress=(not as_json) and sys.stderr.isatty(), limit=limit, batch=choices[batch])
+    emit(summary, as_json)
+
+
+@sweep_app.command("status")
+def status(
+    spec: str = SPEC_ARG,
+    db: Optional[str] = DB_OPT,
+    max_failures: int = typer.Option(20, "--max-failures", min=0, help="Show at most this many failures."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Done/total and the failures (with their errors) of SPEC's trials."""
+    sp = _spec(spec, db)
+    from benign.experiments.results import sweep_status
+
+    st = sweep_status(sp, max_failures=max_failures)
+    emit(st, as_json, None if as_json else _print_status)
+
+
+def _print_status(st: dict) -> None:
+    from rich.console import Console
+
+    c = Console()
+    c.print(f"[bold]{st['name']}[/bold]: {st['done']}/{st['total']} done ({100 * st['fraction_done']:.1f}%), "
+            f"{st['ok']} ok, {st['failed']} failed, {st['pending']} pending  [dim]{st['db']}[/dim]")
+    for t, k in st["error_types"].items():
+        c.print(f"  {t}: {k}")
+    for f in st["failures"]:
+        point = ", ".join(f"{k}={v}" for k, v in f["point"].items())
+        c.print(f"  failed: seed={f['seed']} {point}: {f['error_type']}: {f['error_message']}", markup=False,
+                style="red")
+
+
+@sweep_app.command("report")
+def report(
+    spec: str = SPEC_ARG,
+    out: str = typer.Option(..., "--out", "-o", help="Directory for report.md, aggregates.csv and figures."),
+    db: Optional[str] = DB_OPT,
+    pdf: bool = typer.Option(False, "--pdf", help="Also write every figure as PDF."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Aggregates (Wilson intervals), figures and a Markdown summary of SPEC's stored results."""
+    sp = _spec(spec, db)
+    from benign.experiments.report import sweep_report
+
+    res = sweep_report(sp, out, pdf=pdf)
+    res = {"report": res["report"], "aggregates": res["aggregates"], "figures": res["figures"],
+           "done": res["status"]["done"], "total": res["status"]["total"], "failed": res["status"]["failed"]}
+    emit(res, as_json)
+
+
+@sweep_app.command("export")
+def export(
+    spec: str = SPEC_ARG,
+    out: str = typer.Option(..., "--out", "-o", help="Output file: .parquet or .csv."),
+    db: Optional[str] = DB_OPT,
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Write SPEC's results (one row per trial, metrics included) to Parquet or CSV."""
+    sp = _spec(spec, db)
+    from benign.experiments.results import export_results
+
+    emit(export_results(sp, out), as_json)

@@ -1,0 +1,144 @@
+"""Reading a sweep's results: :func:`load_results` (a pandas DataFrame), :func:`sweep_status`, exports.
+
+Columns of :func:`load_results`: the grid keys, ``seed``, ``status`` (``ok``/``error``), every output of the
+trial function, every ``[metrics]`` column (evaluated now, so changing a rule never needs a re-run), then
+``error_type``, ``error_message``, ``seconds``, ``batched``, ``worker``, ``finished``, ``key``, ``trial``,
+``sweep``, ``version``. An output whose name clashes with a grid key, a metric or one of these columns is renamed ``<name>_out``.
+Rows follow the spec's trial order (grid point, then seed); with a results file alone, the order of writing.
+Failed trials have ``None`` outputs and ``None`` metrics.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from benign.experiments.spec import SweepSpec, load_spec
+from benign.experiments.store import Store
+
+TAIL = ("error_type", "error_message", "seconds", "batched", "worker", "finished", "key", "trial", "sweep",
+        "version")
+
+
+def _is_spec(source: Any) -> bool:
+    if isinstance(source, (SweepSpec, dict)):
+        return True
+    return isinstance(source, (str, os.PathLike)) and os.fspath(source).endswith(".toml")
+
+
+def load_results(source: Any, *, db: str | None = None, metrics: bool = True, include_pending: bool = False):
+    """A DataFrame of a sweep's stored trials (see the module docstring).
+
+    ``source``: a spec (TOML path, dict or :class:`SweepSpec`: only its trials, in its order, with its metrics)
+    or a results file (every stored trial; grid columns from the stored points). ``include_pending`` adds one
+    row per trial not yet run (``status = "pending"``) when ``source`` is a spec.
+    """
+    import pandas as pd
+
+    if _is_spec(source):
+        spec = load_spec(source, db=db)
+        with Store(spec.db) as store:
+            stored = {r["key"]: r for r in store.rows(t.key for t in spec.trials)}
+        rows = []
+        for t in spec.trials:
+            r = stored.get(t.key)
+            if r is None:
+                if not include_pending:
+                    continue
+                r = {"key": t.key, "status": "pending", "point": t.point, "params": t.params, "seed": t.seed,
+                     "trial": spec.trial, "sweep": spec.name, "result": None}
+            rows.append(r)
+        grid_keys = list(spec.grid)
+        exprs = spec.compiled_metrics() if metrics else {}
+    else:
+        path = os.fspath(db or source)
+        with Store(path, create=False) as store:
+            rows = store.rows()
+        grid_keys = []
+        for r in rows:
+            for k in r["point"]:
+                if k not in grid_keys:
+                    grid_keys.append(k)
+        exprs = {}
+    out_keys: list[str] = []
+    for r in rows:
+        for k in (r.get("result") or {}):
+            if k not in out_keys:
+                out_keys.append(k)
+    taken = set(grid_keys) | set(exprs) | {"seed", "status"} | set(TAIL)
+    rename = {k: (f"{k}_out" if k in taken else k) for k in out_keys}
+    records = []
+    for r in rows:
+        res = r.get("result") or {}
+        rec: dict[str, Any] = {k: r["point"].get(k) for k in grid_keys}
+        rec["seed"] = r["seed"]
+        rec["status"] = r["status"]
+        for k in out_keys:
+            rec[rename[k]] = res.get(k)
+        if exprs:
+            env = {**{k: v for k, v in r["params"].items() if not isinstance(v, (dict, list))}, **r["point"],
+                   "seed": r["seed"], **res}
+            for name, ex in exprs.items():
+                val = ex(env) if r["status"] == "ok" else None
+                rec[name] = val
+                env[name] = val
+        for k in TAIL:
+            rec[k] = r.get(k)
+        records.append(rec)
+    columns = grid_keys + ["seed", "status"] + [rename[k] for k in out_keys] + list(exprs) + list(TAIL)
+    return pd.DataFrame.from_records(records, columns=columns)
+
+
+def export_results(source: Any, out: str, *, db: str | None = None) -> dict[str, Any]:
+    """Write :func:`load_results` to ``out`` (``.parquet`` or ``.csv``); returns ``{"path", "rows", "format"}``.
+
+    In Parquet, list-valued outputs (histories) are list columns; in CSV they are JSON text."""
+    import json
+
+    if not isinstance(out, (str, os.PathLike)):
+        raise TypeError(f"out must be a file path, got {type(out).__name__}")
+    out = os.fspath(out)
+    ext = os.path.splitext(out)[1].lower()
+    if ext not in (".parquet", ".csv"):
+        raise ValueError(f"export file must end in .parquet or .csv, got {out!r}")
+    df = load_results(source, db=db)
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    if ext == ".csv":
+        df = df.copy()
+        for col in df.columns:
+            if df[col].map(lambda v: isinstance(v, list)).any():
+                df[col] = df[col].map(lambda v: json.dumps(v) if isinstance(v, list) else v)
+        df.to_csv(out, index=False)
+    else:
+        for col in df.columns:  # mixed None/bool object columns -> nullable booleans for Arrow
+            vals = df[col].dropna()
+            if df[col].dtype == object and len(vals) and all(isinstance(v, bool) for v in vals):
+                df[col] = df[col].astype("boolean")
+        df.to_parquet(out, index=False)
+    return {"path": out, "rows": int(len(df)), "format": ext[1:]}
+
+
+def sweep_status(spec: Any, *, db: str | None = None, max_failures: int = 20) -> dict[str, Any]:
+    """Progress of a sweep: ``total``, ``done`` (stored, ok or failed), ``ok``, ``failed``, ``pending``,
+    ``fraction_done``, ``db``, and ``failures``: up to ``max_failures`` of ``{seed, point, error_type,
+    error_message, traceback}``; ``error_types`` counts every failure by exception type."""
+    spec = load_spec(spec, db=db)
+    if os.path.isfile(spec.db):
+        with Store(spec.db) as store:
+            stored = store.statuses(t.key for t in spec.trials)
+            failed_keys = [t.key for t in spec.trials if stored.get(t.key) == "error"]  # in sweep order
+            failed_rows = store.rows(failed_keys[:max_failures]) if failed_keys else []
+            order = {k: i for i, k in enumerate(failed_keys)}
+            failed_rows.sort(key=lambda r: order[r["key"]])
+            all_failed = store.rows(failed_keys) if len(failed_keys) > max_failures else failed_rows
+    else:
+        stored, failed_keys, failed_rows, all_failed = {}, [], [], []
+    ok = sum(1 for s in stored.values() if s == "ok")
+    types: dict[str, int] = {}
+    for r in all_failed:
+        types[r["error_type"]] = types.get(r["error_type"], 0) + 1
+    total = len(spec.trials)
+    return {"name": spec.name, "db": spec.db, "total": total, "done": len(stored), "ok": ok,
+            "failed": len(failed_keys), "pending": total - len(stored),
+            "fraction_done": len(stored) / total if total else 1.0, "error_types": types,
+            "failures": [{"seed": r["seed"], "point": r["point"], "error_type": r["error_type"],
+                          "error_message": r["error_message"], "traceback": r["traceback"]} for r in failed_rows]}

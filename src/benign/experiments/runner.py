@@ -1,0 +1,274 @@
+"""Running a sweep: pending trials -> units -> (in-process | Dask LocalCluster | Dask scheduler) -> store.
+
+* A **unit** is up to ``batch_size`` seeds of one grid point. With batching on (``batch = true``, or ``"auto"``
+  and a kind that has a batched function) a unit runs in one batched call; otherwise its trials run one by one.
+  A batched call that fails falls back to one by one, so an error is recorded against the trial that raised it.
+* Units run in this process (default, and for ``workers <= 1``), on an embedded ``dask.distributed.LocalCluster``
+  with ``workers`` single-threaded processes, or on an existing cluster (``scheduler="tcp://host:port"`` or a
+  ``distributed.Client``). Workers only compute; this process writes every finished unit to the store at once.
+* Resuming: trials whose key is already stored are skipped (failed ones too, unless ``retry_failed``), so
+  re-running a killed sweep computes each missing trial exactly once.
+
+The numbers a trial produces do not depend on where it runs: the trial function sees only ``(params, seed)``.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import time
+import traceback
+from typing import Any, Callable
+
+from benign.experiments.spec import BATCH_VALUES, SweepSpec, Trial, load_spec
+from benign.experiments.store import Store
+from benign.experiments.trials import NotBatchable, get_trial, import_callable, normalize_output
+
+_FN_CACHE: dict[str, Callable] = {}
+
+
+def _resolve(fn: Any) -> Callable | None:
+    if fn is None or callable(fn):
+        return fn
+    if fn not in _FN_CACHE:
+        _FN_CACHE[fn] = import_callable(fn)
+    return _FN_CACHE[fn]
+
+
+def _worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _error(exc: BaseException) -> dict:
+    tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
+    short = "".join(tb[-4:])
+    return {"status": "error", "result": None, "error_type": type(exc).__name__,
+            "error_message": str(exc)[:2000], "traceback": short[-4000:]}
+
+
+def execute_unit(fn: Any, batch_fn: Any, params_list: list[dict], seeds: list[int],
+                 use_batch: bool = True, strategy: str | None = None) -> list[dict]:
+    """Run the trials ``zip(params_list, seeds)`` (in any process) and return one record per trial:
+    ``status``, ``result`` or the error's ``error_type``/``error_message``/``traceback``, ``seconds``,
+    ``batched`` and ``worker``. ``fn``/``batch_fn`` are callables or ``"module:function"`` references;
+    ``strategy`` (when given) is passed to ``batch_fn`` as a keyword."""
+    f = _resolve(fn)
+    bf = _resolve(batch_fn) if use_batch else None
+    worker = _worker_id()
+    if bf is not None and len(seeds) > 1:
+        t0 = time.perf_counter()
+        try:
+            extra = {} if strategy is None else {"strategy": strategy}
+            outs = bf([dict(p) for p in params_list], list(seeds), **extra)
+            if len(outs) != len(seeds):
+                raise ValueError(f"batched trial returned {len(outs)} results for {len(seeds)} trials")
+            outs = [normalize_output(o) for o in outs]
+        except Exception:  # noqa: BLE001 -- NotBatchable or a failing member: fall back to one by one
+            outs = None
+        if outs is not None:
+            each = (time.perf_counter() - t0) / len(seeds)
+            return [{"status": "ok", "result": o, "seconds": each, "batched": len(seeds), "worker": worker}
+                    for o in outs]
+    records = []
+    for params, seed in zip(params_list, seeds):
+        t0 = time.perf_counter()
+        try:
+            rec = {"status": "ok", "result": normalize_output(f(dict(params), int(seed)))}
+        except Exception as exc:  # noqa: BLE001 -- a failing trial is recorded, the sweep goes on
+            rec = _error(exc)
+        rec.update(seconds=time.perf_counter() - t0, batched=1, worker=worker)
+        records.append(rec)
+    return records
+
+
+def _rows(spec: SweepSpec, unit: list[Trial], records: list[dict], version: str) -> list[dict]:
+    now = time.time()
+    return [{"key": t.key, "sweep": spec.name, "trial": spec.trial, "point": t.point, "params": t.params,
+             "seed": t.seed, "version": version, "finished": now, **rec} for t, rec in zip(unit, records)]
+
+
+def pending_trials(spec: SweepSpec, store: Store, retry_failed: bool = False) -> tuple[list[Trial], dict]:
+    """The trials still to run and the stored ``key -> status`` map of this spec's trials."""
+    stored = store.statuses(t.key for t in spec.trials)
+    todo = [t for t in spec.trials if t.key not in stored or (retry_failed and stored[t.key] == "error")]
+    return todo, stored
+
+
+def _pending_units(spec: SweepSpec, pending: set, limit: int | None) -> list[list[Trial]]:
+    """The spec's units (fixed from the full trial list) restricted to pending trials, at most ``limit`` trials.
+
+    Units are written atomically, so after an interruption the pending trials form whole original units and a
+    resumed sweep runs exactly the batches an uninterrupted one would (bitwise-identical numbers); only ``limit``
+    or ``retry_failed`` can leave a unit partly done, which then runs as a smaller batch.
+    """
+    units = []
+    left = limit
+    for unit in spec.units():
+        unit = [t for t in unit if t.key in pending]
+        if left is not None:
+            unit = unit[:left]
+            left -= len(unit)
+        if unit:
+            units.append(unit)
+    return units
+
+
+def run_sweep(spec: Any, *, workers: int | None = None, scheduler: Any = None, db: str | None = None,
+              retry_failed: bool = False, progress: bool | None = None, limit: int | None = None,
+              batch: bool | None = None) -> dict[str, Any]:
+    """Run every trial of ``spec`` not yet in its store; return a summary dict.
+
+    ``spec``: a TOML path, a dict or a :class:`SweepSpec`. ``workers``: processes of an embedded
+    ``LocalCluster`` (``None``/``0``/``1``: in this process). ``scheduler``: address of a running Dask scheduler
+    (or a ``distributed.Client``). ``db``: the results file (default from the spec). ``retry_failed``: re-run
+    stored failures. ``progress``: a Rich bar on stderr (default: when stderr is a terminal). ``limit``: run at
+    most this many trials. ``batch``: override the spec's batching (``True``/``False``/``"map"``/``"vmap"``;
+    ``None`` keeps the spec's).
+
+    Summary keys: ``name``, ``db``, ``total`` (trials in the spec), ``skipped`` (already stored), ``ran``, ``ok``,
+    ``failed`` (in this run), ``pending`` (left after this run), ``seconds`` (wall time of this run),
+    ``trials_per_second``, ``mode``, ``batched`` (batching used), ``strategy`` (the one passed to the batched
+    function, or None for its default).
+    """
+    from benign import __version__
+
+    spec = load_spec(spec, db=db)
+    if workers is not None:
+        from benign.errors import check_int
+
+        workers = check_int("workers", workers, minimum=0)
+    if limit is not None:
+        from benign.errors import check_int
+
+        limit = check_int("limit", limit, minimum=0)
+    if workers and workers > 1 and scheduler is not None:
+        raise ValueError("give either workers (an embedded cluster) or scheduler (an existing one), not both")
+    kind = get_trial(spec.trial)
+    if batch is not None and batch not in BATCH_VALUES:
+        raise ValueError(f"batch must be True, False, 'auto', 'map' or 'vmap', got {batch!r}")
+    mode_b = spec.batch if batch is None else batch
+    use_batch = mode_b is not False and kind.batch is not None
+    strategy = mode_b if mode_b in ("map", "vmap") else None
+
+    t_start = time.perf_counter()
+    with Store(spec.db) as store:
+        store.record_sweep(spec.name, spec.source)
+        todo, stored = pending_trials(spec, store, retry_failed)
+        skipped = len(spec.trials) - len(todo)
+        units = _pending_units(spec, {t.key for t in todo}, limit)
+        counts = {"ok": 0, "error": 0}
+        show = sys.stderr.isatty() if progress is None else bool(progress)
+        bar = _Progress(show, total=len(spec.trials), done=skipped, name=spec.name)
+
+        def finish(unit: list[Trial], records: list[dict]) -> None:
+            store.write(_rows(spec, unit, records, __version__))
+            for r in records:
+                counts[r["status"]] += 1
+            bar.advance(len(unit))
+
+        with bar:
+            if scheduler is None and (not workers or workers <= 1):
+                mode = "in-process"
+                for unit in units:
+                    finish(unit, execute_unit(kind.fn, kind.batch, [t.params for t in unit],
+                                              [t.seed for t in unit], use_batch, strategy))
+            else:
+                mode = _run_dask(spec, kind, units, use_batch, strategy, workers, scheduler, finish)
+        ran = counts["ok"] + counts["error"]
+        left = len(pending_trials(spec, store, False)[0])
+    seconds = time.perf_counter() - t_start
+    return {"name": spec.name, "db": spec.db, "total": len(spec.trials), "skipped": skipped, "ran": ran,
+            "ok": counts["ok"], "failed": counts["error"], "pending": left, "seconds": seconds,
+            "trials_per_second": ran / seconds if seconds > 0 else float("nan"), "mode": mode,
+            "batched": use_batch, "strategy": strategy if use_batch else None}
+
+
+def _payload(fn: Callable | None, ref: str | None) -> Any:
+    return ref if ref is not None else fn
+
+
+def _run_dask(spec: SweepSpec, kind, units: list[list[Trial]], use_batch: bool, strategy: str | None,
+              workers: int | None, scheduler: Any, finish: Callable) -> str:
+    try:
+        from distributed import Client, LocalCluster, as_completed
+    except ImportError:  # pragma: no cover
+        raise ValueError("parallel sweeps need dask.distributed: pip install 'benign[sweep]'") from None
+    cluster = None
+    own_client = True
+    if scheduler is not None:
+        if isinstance(scheduler, Client):
+            client, own_client = scheduler, False
+            mode = f"scheduler {client.scheduler.address}"
+        else:
+            if not isinstance(scheduler, str) or not scheduler.strip():
+                raise ValueError(f"scheduler must be an address such as tcp://127.0.0.1:8786, got {scheduler!r}")
+            try:
+                client = Client(scheduler, timeout="20s")
+            except (OSError, TimeoutError) as exc:
+                raise ValueError(f"cannot connect to the Dask scheduler at {scheduler!r}: {exc}") from None
+            mode = f"scheduler {scheduler}"
+    else:
+        env = {"XLA_FLAGS": (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false "
+                             "intra_op_parallelism_threads=1").strip(),
+               "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                               env=env)
+        client = Client(cluster)
+        mode = f"local-cluster({workers})"
+    fn = _payload(kind.fn, kind.ref)
+    bfn = _payload(kind.batch, kind.batch_ref) if use_batch else None
+    try:
+        futures = {}
+        for i, unit in enumerate(units):
+            fut = client.submit(execute_unit, fn, bfn, [t.params for t in unit], [t.seed for t in unit],
+                                use_batch, strategy, pure=False, key=f"benign-unit-{unit[0].key}-{len(unit)}-{i}")
+            futures[fut.key] = (fut, unit)
+        for fut in as_completed([f for f, _ in futures.values()]):
+            unit = futures.pop(fut.key)[1]
+            try:
+                records = fut.result()
+            except Exception as exc:  # noqa: BLE001 -- e.g. a worker died: record it, go on
+                rec = _error(exc)
+                records = [dict(rec, seconds=None, batched=len(unit), worker=None) for _ in unit]
+            finish(unit, records)
+    finally:
+        if own_client:
+            client.close()
+        if cluster is not None:
+            cluster.close()
+    return mode
+
+
+class _Progress:
+    """A Rich progress bar on stderr with rate and ETA (a no-op when disabled)."""
+
+    def __init__(self, enabled: bool, total: int, done: int, name: str) -> None:
+        self.enabled = enabled
+        self.total, self.done, self.name = total, done, name
+        self._p = None
+
+    def __enter__(self) -> "_Progress":
+        if self.enabled:
+            from rich.console import Console
+            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn,
+                                       TimeElapsedColumn, TimeRemainingColumn)
+            from rich.text import Text
+
+            class Rate(ProgressColumn):
+                def render(self, task):  # noqa: D401
+                    return Text("  -   trials/s" if not task.speed else f"{task.speed:6.1f} trials/s")
+
+            self._p = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), Rate(),
+                               TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                               console=Console(stderr=True), transient=False)
+            self._p.__enter__()
+            self._task = self._p.add_task(self.name, total=self.total, completed=self.done)
+        return self
+
+    def advance(self, k: int) -> None:
+        if self._p is not None:
+            self._p.advance(self._task, k)
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._p is not None:
+            self._p.__exit__(*exc)

@@ -1,0 +1,174 @@
+"""The hunter: multi-start local search + certification + de-duplication modulo the symmetry.
+
+For each instance of a family, ``starts`` initial points of search rank ``r`` are run to convergence in one
+batched (``vmap``-ed) solver call; every end point is certified (:func:`benign.certify.certify`); end points that
+represent the same matrix ``M = X X^T`` (or ``U V^T``) are merged. Comparing ``M`` rather than ``X`` quotients out
+exactly the symmetry of the factorisation: rotations ``X -> X R`` (and hence column permutations, which are
+rotations that keep ``X >= 0``) and, for asymmetric points, ``GL(r)``. Two end points are the same when
+``||M1 - M2||_F <= dedupe_rtol * max(||M1||_F, ||M2||_F, ||M*||_F)``, computed from the factors (no ``n x n``
+array).
+
+The catalogue lists each distinct critical point with its certificate, the number of starts that reached it
+(its basin count) and the fraction of starts (basin frequency).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from benign.errors import check_float, check_int
+
+
+def default_method(obj) -> str:
+    """The local method matched to the objective: projected GD (nonnegative), subgradient (l1), else GD."""
+    if obj.nonnegative:
+        return "projected-gd"
+    if obj.loss.name == "l1":
+        return "subgradient"
+    return "gd"
+
+
+def _gram(obj, X, Y) -> float:
+    Ux, Vx = (X, X) if obj.symmetric else (X[: obj.shape[0]], X[obj.shape[0]:])
+    Uy, Vy = (Y, Y) if obj.symmetric else (Y[: obj.shape[0]], Y[obj.shape[0]:])
+    return float(np.sum((Ux.T @ Uy) * (Vx.T @ Vy)))
+
+
+def matrix_distance(obj, X: np.ndarray, Y: np.ndarray) -> float:
+    """``||M(X) - M(Y)||_F`` from the factors."""
+    sq = _gram(obj, X, X) - 2 * _gram(obj, X, Y) + _gram(obj, Y, Y)
+    return float(np.sqrt(max(sq, 0.0)))
+
+
+@dataclass
+class CatalogueEntry:
+    """One distinct end point (modulo symmetry) with its certificate and basin statistics."""
+
+    instance_index: int
+    instance_name: str
+    verdict: str
+    spurious: bool | None
+    loss: float
+    relative_error: float
+    lambda_min: float | None
+    count: int
+    frequency: float
+    point: np.ndarray
+    certificate: Any
+
+    def to_dict(self, include_point: bool = True) -> dict[str, Any]:
+        out = {k: getattr(self, k) for k in ("instance_index", "instance_name", "verdict", "spurious", "loss",
+                                              "relative_error", "lambda_min", "count", "frequency")}
+        out["certificate"] = self.certificate.to_dict()
+        if include_point:
+            out["point"] = np.asarray(self.point).tolist()
+        return out
+
+
+@dataclass
+class Catalogue:
+    """The hunter's result: distinct end points, counts by verdict, and the search budget that was spent."""
+
+    entries: list[CatalogueEntry]
+    instances: int
+    starts: int
+    rank: int
+    method: str
+    loss: str
+    seconds: float
+    solver_status: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def spurious_minima(self) -> list[CatalogueEntry]:
+        """Certified spurious local minima (strict or sharp), never degenerate points."""
+        from benign.certify.verdicts import MINIMA
+
+        return [e for e in self.entries if e.spurious and e.verdict in MINIMA]
+
+    @property
+    def strict_saddles(self) -> list[CatalogueEntry]:
+        return [e for e in self.entries if e.verdict == "strict_saddle"]
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for e in self.entries:
+            key = e.verdict + ("/spurious" if e.spurious else "")
+            out[key] = out.get(key, 0) + 1
+        return out
+
+    def to_dict(self, include_points: bool = True) -> dict[str, Any]:
+        return {"instances": self.instances, "starts_per_instance": self.starts, "rank": self.rank,
+                "method": self.method, "loss": self.loss, "seconds": self.seconds,
+                "distinct_points": len(self.entries), "spurious_minima": len(self.spurious_minima),
+                "strict_saddles": len(self.strict_saddles), "by_verdict": self.counts(),
+                "solver_status": self.solver_status,
+                "entries": [e.to_dict(include_points) for e in self.entries]}
+
+
+def _dedupe(obj, points: list[np.ndarray], scale: float, rtol: float) -> list[list[int]]:
+    """Groups of indices whose matrices coincide to ``rtol`` (greedy, first point is the representative)."""
+    groups: list[list[int]] = []
+    reps: list[np.ndarray] = []
+    norms = [np.sqrt(max(_gram(obj, p, p), 0.0)) for p in points]
+    for i, p in enumerate(points):
+        for g, rep in zip(groups, reps):
+            tol = rtol * max(norms[i], norms[g[0]], scale, 1e-300)
+            if matrix_distance(obj, p, rep) <= tol:
+                g.append(i)
+                break
+        else:
+            groups.append([i])
+            reps.append(p)
+    return groups
+
+
+def hunt(instances: Any, loss: Any = "l2", *, rank: int, starts: int = 32, method: str | None = None,
+         init: str = "random", init_scale: float | None = None, seed: int = 0, dedupe_rtol: float = 1e-4,
+         solver_options: dict | None = None, certify_options: dict | None = None,
+         nonnegative: bool | None = None,
+         progress: Callable[[int, int], None] | None = None) -> Catalogue:
+    """Hunt for spurious critical points of ``loss`` over one instance or a sequence of instances.
+
+    ``rank`` is the search rank ``r``; ``starts`` initial points per instance are drawn from ``init`` with seed
+    ``seed + 1000 * i`` for instance ``i``; ``method`` defaults to :func:`default_method`. Every end point is
+    certified with ``instance`` given (so ``spurious`` compares to the known truth), and distinct points are merged
+    modulo the symmetry (module docstring).
+    """
+    from benign.certify import certify
+    from benign.objective import make_objective
+    from benign.solvers import solve_many
+
+    insts: Sequence[Any] = [instances] if hasattr(instances, "operator") else list(instances)
+    if not insts:
+        raise ValueError("hunt needs at least one instance")
+    rank = check_int("rank", rank, minimum=1)
+    starts = check_int("starts", starts, minimum=1)
+    dedupe_rtol = check_float("dedupe_rtol", dedupe_rtol, lo=0.0, lo_open=True)
+    t0 = time.perf_counter()
+    entries: list[CatalogueEntry] = []
+    statuses: dict[str, int] = {}
+    meth = method
+    for i, inst in enumerate(insts):
+        obj = make_objective(inst, loss, nonnegative=nonnegative)
+        meth = method or default_method(obj)
+        results = solve_many(obj, meth, starts=starts, rank=rank, init=init, init_scale=init_scale,
+                             seed=seed + 1000 * i, **(solver_options or {}))
+        for res in results:
+            statuses[res.status] = statuses.get(res.status, 0) + 1
+        points = [np.asarray(res.x) for res in results]
+        scale = float(np.sqrt(max(_gram(obj, obj.truth, obj.truth), 0.0))) if obj.truth is not None else 0.0
+        for group in _dedupe(obj, points, scale, dedupe_rtol):
+            # representative: the member with the smallest gradient norm
+            best = min(group, key=lambda k: results[k].grad_norm)
+            cert = certify(obj, points[best], instance=inst, **(certify_options or {}))
+            entries.append(CatalogueEntry(i, inst.name, cert.verdict, cert.spurious, float(cert.loss),
+                                          float(results[best].relative_error), cert.lambda_min, len(group),
+                                          len(group) / starts, points[best], cert))
+        if progress is not None:
+            progress(i + 1, len(insts))
+    entries.sort(key=lambda e: (e.instance_index, -e.count))
+    desc = loss if isinstance(loss, str) else loss.describe()
+    return Catalogue(entries, len(insts), starts, rank, meth or "", desc, time.perf_counter() - t0, statuses)

@@ -1,0 +1,231 @@
+"""Landscape views: 1-D and 2-D slices of ``f`` and of ``lambda_min(nabla^2 f)`` (MATH.md §8).
+
+Slices go through a point ``X`` along directions ``D1`` (and ``D2``): the grid point ``(a, b)`` is
+``X + a D1 + b D2``. Values are computed in one jitted, ``vmap``-batched call per grid row (``lax.map`` over rows,
+``vmap`` inside). ``lambda_min`` is the smallest eigenvalue of the *full-space* Hessian on ``R^{N x r}`` (no
+symmetry quotient, as in seed 001's figure), from the dense Hessian; it is available for ``N r <= MAP_MAX``.
+
+Arrays are indexed ``values[i, j]`` at ``(alphas[i], betas[j])``; in figures ``alpha`` runs along the horizontal
+axis. Figures are built on :class:`matplotlib.figure.Figure` with the Agg canvas (no pyplot state).
+
+:func:`seed001_landscape` implements seed 001's landscape recipe: the weighted family ``yalcin(n, eps)`` with
+``mixed:lam,l=4``; for each ``lam`` the critical point ``V`` comes from gradient descent (step ``0.02``, until
+``||grad f|| < 1e-3``) started at ``v_{2k} = 0.5 (-1)^{k mod 3}`` (0-based even indices, 0 elsewhere);
+``d = X* - V``, ``d1`` keeps the first ``ceil(n/2)`` coordinates of ``d`` (zeros elsewhere), ``d2 = d - d1``; the map
+is ``lambda_min`` on the ``grid x grid`` square ``alpha, beta in [-0.3, 1.25]`` (``(0, 0)`` is ``V``, ``(1, 1)`` is
+``X*``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from benign._jax import jax, jnp
+from benign.errors import check_array, check_float, check_int
+
+#: largest ``N r`` for which lambda_min maps are computed (one dense Hessian per grid point)
+MAP_MAX = 400
+
+
+@jax.jit
+def _row_values(obj, X, D1, D2, alphas, betas):
+    def one(a, b):
+        return obj.value(X + a * D1 + b * D2)
+    return jax.lax.map(lambda a: jax.vmap(lambda b: one(a, b))(betas), alphas)
+
+
+@jax.jit
+def _row_lmin(obj, X, D1, D2, alphas, betas):
+    def one(a, b):
+        H = obj.hessian(X + a * D1 + b * D2)
+        return jnp.linalg.eigvalsh(H)[0]
+    return jax.lax.map(lambda a: jax.vmap(lambda b: one(a, b))(betas), alphas)
+
+
+def _grid(name: str, values: Any) -> np.ndarray:
+    arr = check_array(name, values, ndim=1)
+    if arr.size < 1:
+        raise ValueError(f"{name} must hold at least one value")
+    return arr
+
+
+def _direction(obj, X, D, name):
+    Dj = obj.check_point(D, name) if not obj.nonnegative else jnp.asarray(
+        check_array(name, D, ndim=(1, 2)).reshape(X.shape))
+    if Dj.shape != X.shape:
+        raise ValueError(f"{name} must have the point's shape {tuple(X.shape)}, got {tuple(Dj.shape)}")
+    return Dj
+
+
+def slice_2d(obj, X: Any, D1: Any, D2: Any, alphas: Any, betas: Any, *, hessian: bool = True) -> dict[str, Any]:
+    """``f`` (and ``lambda_min`` if ``hessian``) on the grid ``X + a D1 + b D2``; returns a dict of arrays."""
+    Xj = obj.check_point(X)
+    D1j = _direction(obj, Xj, D1, "D1")
+    D2j = _direction(obj, Xj, D2, "D2")
+    a = _grid("alphas", alphas)
+    b = _grid("betas", betas)
+    out: dict[str, Any] = {"alphas": a, "betas": b,
+                           "f": np.asarray(_row_values(obj, Xj, D1j, D2j, jnp.asarray(a), jnp.asarray(b)))}
+    if hessian:
+        if Xj.size > MAP_MAX:
+            raise ValueError(f"lambda_min maps need N*r <= {MAP_MAX} (got {Xj.size}); pass hessian=False")
+        out["lambda_min"] = np.asarray(_row_lmin(obj, Xj, D1j, D2j, jnp.asarray(a), jnp.asarray(b)))
+    return out
+
+
+def slice_1d(obj, X: Any, D: Any, alphas: Any, *, hessian: bool = True) -> dict[str, Any]:
+    """``f`` (and ``lambda_min``) along ``X + a D``; returns ``alphas``, ``f`` (and ``lambda_min``) as 1-D arrays."""
+    Xj = obj.check_point(X)
+    res = slice_2d(obj, Xj, D, jnp.zeros_like(Xj), alphas, [0.0], hessian=hessian)
+    out = {"alphas": res["alphas"], "f": res["f"][:, 0]}
+    if hessian:
+        out["lambda_min"] = res["lambda_min"][:, 0]
+    return out
+
+
+# ------------------------------------------------------------------------------------------ figures
+
+
+def _figure(width: float, height: float):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height))
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def plot_slice(result: dict[str, Any], *, title: str | None = None):
+    """A figure for :func:`slice_1d` (curves of ``f`` and ``lambda_min``) or :func:`slice_2d` (maps)."""
+    two_d = np.ndim(result["f"]) == 2 and len(result.get("betas", [0])) > 1
+    keys = [k for k in ("f", "lambda_min") if k in result]
+    fig = _figure(5.0 * len(keys), 4.0)
+    axes = fig.subplots(1, len(keys), squeeze=False)[0]
+    for ax, key in zip(axes, keys):
+        vals = np.asarray(result[key])
+        if two_d:
+            a, b = result["alphas"], result["betas"]
+            im = ax.imshow(vals.T, origin="lower", aspect="auto", extent=(a[0], a[-1], b[0], b[-1]),
+                           cmap="viridis")
+            fig.colorbar(im, ax=ax)
+            ax.set_xlabel("alpha (D1)")
+            ax.set_ylabel("beta (D2)")
+        else:
+            ax.plot(result["alphas"], np.ravel(vals))
+            ax.axhline(0.0, color="0.6", lw=0.8)
+            ax.set_xlabel("alpha")
+        ax.set_title(key if title is None else f"{title}: {key}")
+    fig.tight_layout()
+    return fig
+
+
+def save_figure(fig, path: str, dpi: int = 120) -> str:
+    """Write a figure (format from the extension, e.g. ``.png``, ``.pdf``, ``.svg``)."""
+    import os
+
+    d = os.path.dirname(os.path.abspath(path))
+    os.makedirs(d, exist_ok=True)
+    fig.savefig(path, dpi=dpi)
+    return path
+
+
+# ------------------------------------------------------------------------------------------ seed 001
+
+
+@dataclass
+class Seed001Landscape:
+    """Arrays of seed 001's landscape figure; ``lambda_min[k, i, j]`` at ``lam_values[k]``, ``(alphas[i], betas[j])``."""
+
+    n: int
+    eps: float
+    lam_values: tuple[float, ...]
+    alphas: np.ndarray
+    betas: np.ndarray
+    lambda_min: np.ndarray
+    f: np.ndarray
+    critical_points: np.ndarray  # (len(lam), n)
+    truth: np.ndarray
+    d1: np.ndarray
+    d2: np.ndarray
+    gd_iterations: list[int] = field(default_factory=list)
+    verdicts: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in self.__dict__.items()}
+
+
+def seed001_landscape(lam_values: Sequence[float] = (0.0, 0.5, 5.0), n: int = 21, eps: float = 0.1,
+                      grid: int = 32, *, lo: float = -0.3, hi: float = 1.25, step: float = 0.02,
+                      gtol: float = 1e-3, certify_points: bool = True) -> Seed001Landscape:
+    """Seed 001's landscape recipe (module docstring). With ``certify_points`` the critical point next to each
+    GD end point (Newton-polished: the GD end point is only ``1e-3``-stationary) is certified and its verdict
+    stored in ``verdicts``; the maps themselves are drawn around the GD end point, as in the source."""
+    from benign.certify.published import gradient_descent, sign_pattern_start
+    from benign.instances import yalcin
+    from benign.losses import make_loss
+    from benign.objective import make_objective
+
+    n = check_int("n", n, minimum=2)
+    grid = check_int("grid", grid, minimum=2)
+    lo = check_float("lo", lo)
+    hi = check_float("hi", hi)
+    if hi <= lo:
+        raise ValueError(f"the range needs lo < hi, got [{lo}, {hi}]")
+    lams = tuple(check_float("lam", v, lo=0.0) for v in lam_values)
+    if not lams:
+        raise ValueError("lam_values must hold at least one value")
+    inst = yalcin(n, eps)
+    z = np.asarray(inst.truth_point)
+    v0 = sign_pattern_start(n, "mod3")
+    g = np.linspace(lo, hi, grid)
+    half = -(-n // 2)
+    maps, fs, pts, d1s, d2s, its, verdicts = [], [], [], [], [], [], []
+    for lam in lams:
+        obj = make_objective(inst, make_loss("mixed", lam=lam, l=4))
+        V, it = gradient_descent(obj, v0, step=step, gtol=gtol)
+        d = z - V
+        d1 = d.copy()
+        d1[half:] = 0.0
+        d2 = d - d1
+        res = slice_2d(obj, V, d1, d2, g, g)
+        maps.append(res["lambda_min"])
+        fs.append(res["f"])
+        pts.append(V[:, 0])
+        d1s.append(d1[:, 0])
+        d2s.append(d2[:, 0])
+        its.append(it)
+        if certify_points:
+            from benign.certify import certify
+            from benign.certify.published import newton_polish
+
+            verdicts.append(certify(obj, newton_polish(obj, V)[0], verify=False).verdict)
+    return Seed001Landscape(n, float(eps), lams, g, g.copy(), np.stack(maps), np.stack(fs), np.stack(pts), z[:, 0],
+                            np.stack(d1s), np.stack(d2s), its, verdicts)
+
+
+def plot_seed001(result: Seed001Landscape):
+    """One ``lambda_min`` map per ``lam`` (shared colour scale; the critical point at (0, 0), the truth at (1, 1))."""
+    L = len(result.lam_values)
+    fig = _figure(4.2 * L + 1.0, 4.0)
+    axes = fig.subplots(1, L, squeeze=False)[0]
+    vmin = float(np.min(result.lambda_min))
+    vmax = float(np.max(result.lambda_min))
+    a, b = result.alphas, result.betas
+    im = None
+    for k, ax in enumerate(axes):
+        im = ax.imshow(result.lambda_min[k].T, origin="lower", aspect="auto", extent=(a[0], a[-1], b[0], b[-1]),
+                       vmin=vmin, vmax=vmax, cmap="viridis")
+        if vmin < 0 < vmax:
+            ax.contour(a, b, result.lambda_min[k].T, levels=[0.0], colors="w", linewidths=0.8)
+        ax.plot([0], [0], "rx", label="critical point")
+        ax.plot([1], [1], "w*", label="ground truth")
+        ax.set_title(f"lambda = {result.lam_values[k]:g}")
+        ax.set_xlabel("alpha (d1)")
+        if k == 0:
+            ax.set_ylabel("beta (d2)")
+            ax.legend(loc="lower right", fontsize=7)
+    fig.colorbar(im, ax=list(axes), label="lambda_min(Hessian)")
+    fig.suptitle(f"seed 001 landscape: weighted family n = {result.n}, eps = {result.eps:g}")
+    return fig

@@ -1,0 +1,257 @@
+"""``solve`` and ``solve_many``: validate in plain Python, resolve defaults, run the jitted loop, build Results."""
+from __future__ import annotations
+
+import math
+import time
+from functools import cached_property
+from typing import Any, Callable
+
+import numpy as np
+
+from benign.errors import check_array, check_float, check_int, suggest
+from benign.solvers import loop
+from benign.solvers.base import ProblemScale, Solver, relative_error, with_options
+from benign.solvers.convex import ConvexBaseline, solve_convex
+from benign.solvers.gradient import GradientDescent, ProjectedGD
+from benign.solvers.init import _check_init, initial_point, problem_scale, run_keys
+from benign.solvers.perturbed import PerturbedGD
+from benign.solvers.result import Result
+from benign.solvers.scaled import PrecGD, ScaledGD
+from benign.solvers.subgradient import Subgradient
+from benign.solvers.trust_region import TrustRegion
+
+#: CLI names -> solver classes
+METHODS: dict[str, type] = {
+    "gd": GradientDescent,
+    "perturbed-gd": PerturbedGD,
+    "projected-gd": ProjectedGD,
+    "subgradient": Subgradient,
+    "scaled-gd": ScaledGD,
+    "prec-gd": PrecGD,
+    "trust-region": TrustRegion,
+    "convex": ConvexBaseline,
+}
+
+DEFAULT_STALL_WINDOW = 1000
+DEFAULT_STALL_RTOL = 1e-9
+DEFAULT_DIVERGE_FACTOR = 1e12
+
+
+class _LazyScale(ProblemScale):
+    """:class:`ProblemScale` computed on first use (a solve with explicit steps and scales never pays for it)."""
+
+    def __init__(self, obj, rank: int, seed: int):  # noqa: D107
+        object.__setattr__(self, "_args", (obj, rank, seed))
+
+    @cached_property
+    def _value(self) -> ProblemScale:
+        return problem_scale(*self._args)
+
+    sigma = property(lambda self: self._value.sigma)  # type: ignore[assignment]
+    gain = property(lambda self: self._value.gain)  # type: ignore[assignment]
+    rows = property(lambda self: self._args[0].rows)  # type: ignore[assignment]
+
+
+def make_solver(method: str | Solver, options: dict[str, Any] | None = None) -> Solver:
+    """A solver from a CLI name (``METHODS``) or an instance, with ``options`` applied."""
+    options = dict(options or {})
+    if isinstance(method, Solver):
+        return with_options(method, options) if options else method
+    if not isinstance(method, str):
+        raise TypeError(f"method must be a name or a solver object, got {type(method).__name__}")
+    cls = METHODS.get(method)
+    if cls is None:
+        raise ValueError(f"unknown method {method!r}{suggest(method, METHODS)}; choose from {', '.join(METHODS)}")
+    return with_options(cls(), options)
+
+
+def _check_objective(obj) -> None:
+    from benign.objective import Objective
+
+    if not isinstance(obj, Objective):
+        raise TypeError(f"obj must be an Objective (see benign.make_objective), got {type(obj).__name__}")
+
+
+def _resolve_rank(obj, x0: np.ndarray | None, rank: int | None) -> int:
+    if x0 is not None:
+        r = x0.shape[-1]
+        if rank is not None and check_int("rank", rank, minimum=1) != r:
+            raise ValueError(f"rank = {rank} disagrees with the starting point's {r} columns")
+        return r
+    if rank is not None:
+        return check_int("rank", rank, minimum=1)
+    if obj.truth is not None:
+        return int(np.shape(obj.truth)[1])
+    raise ValueError("rank is required when no starting point is given and the truth is unknown")
+
+
+def _check_start(obj, x0: Any, name: str) -> np.ndarray:
+    arr = check_array(name, x0, ndim=(1, 2))
+    return np.asarray(obj.check_point(arr, name))
+
+
+def _control(solver: Solver, max_iter, gtol, rtol, history_every, stall_window, stall_rtol, diverge_factor,
+             batched: bool = False):
+    max_iter = solver.default_max_iter if max_iter is None else check_int("max_iter", max_iter, minimum=0)
+    gtol = solver.default_gtol if gtol is None else check_float("gtol", gtol, lo=0.0)
+    rtol = None if rtol is None else check_float("rtol", rtol, lo=0.0)
+    every = check_int("history_every", history_every, minimum=1)
+    stall_window = check_int("stall_window", stall_window, minimum=0)
+    stall_rtol = check_float("stall_rtol", stall_rtol, lo=0.0)
+    diverge_factor = check_float("diverge_factor", diverge_factor, lo=1.0, lo_open=True)
+    return loop.make_control(gtol=gtol, rtol=rtol, stall_rtol=stall_rtol, stall_window=stall_window,
+                             diverge_factor=diverge_factor, max_iter=max_iter, every=every,
+                             min_hist=16 if batched else 16384)
+
+
+def _rule(solver: Solver, control) -> str:
+    if isinstance(solver, PerturbedGD) and solver.rule == "jin":
+        return ("t_thres iterations after a perturbation the loss had not decreased by f_thres; returned the "
+                "point before the perturbation (its gradient norm <= g_thres)")
+    parts = [f"{solver.measure_name} <= gtol * max(1, initial value) with gtol = {float(control.gtol):g}"]
+    if isinstance(solver, TrustRegion):
+        parts.append("and the Lanczos curvature test passed")
+    if isinstance(solver, Subgradient) and float(solver.ftol) >= 0:
+        parts.append(f"or f - f_star <= ftol * (f(X0) - f_star) with ftol = {float(solver.ftol):g}")
+    if float(control.rtol) >= 0:
+        parts.append(f"or relative_error <= rtol = {float(control.rtol):g}")
+    return " ".join(parts)
+
+
+def _final_error(obj, x):
+    from benign._jax import jax
+
+    global _FINAL_ERROR
+    if _FINAL_ERROR is None:
+        _FINAL_ERROR = jax.jit(relative_error)
+    return _FINAL_ERROR(obj, x)
+
+
+_FINAL_ERROR = None
+
+
+def _result(state, obj, solver: Solver, control, seconds: float, compile_s: float, setup_s: float,
+            extra: dict[str, Any]) -> Result:
+    code = int(state.status)
+    status, message = loop.status_message(code, control, _rule(solver, control))
+    if code == loop.RUNNING:  # cannot happen after a full run; kept honest rather than silent
+        status, message = "max_iterations", "stopped while running"
+    details = {"compile_seconds": compile_s, "setup_seconds": setup_s, "measure": solver.measure_name,
+               "gradient_threshold": float(state.ctx.thresh), "initial_loss": float(state.ctx.f0)}
+    details.update(solver.summary(state.aux))
+    details.update(extra)
+    err = float(_final_error(obj, state.x)) if obj.truth is not None else math.nan
+    state = state._replace(err=np.asarray(err))
+    return Result(x=np.asarray(state.x), loss=float(state.f), relative_error=err,
+                  grad_norm=float(state.meas), iterations=int(state.k), seconds=seconds, status=status,
+                  message=message, method=solver.name, options=solver.options(),
+                  history=loop.history_of(state, int(control.every)), details=details)
+
+
+def _prepare(obj, method, options, x0s, rank, init, init_scale, seed, count):
+    """Shared set-up: solver, rank, starting points ``(count, N, r)``, resolved solver."""
+    _check_objective(obj)
+    seed = check_int("seed", seed, minimum=0)
+    solver = make_solver(method, options)
+    solver.validate(obj)
+    if x0s is not None:
+        r = _resolve_rank(obj, x0s, rank)
+        X0 = x0s
+    else:
+        _check_init(init)
+        r = _resolve_rank(obj, None, rank)
+        scale = _LazyScale(obj, r, seed)
+        X0 = initial_point(obj, r, init, init_scale, seed, count=count, problem=scale)
+    if not solver.jitted:
+        return solver, r, X0, None
+    scale = _LazyScale(obj, r, seed)
+    return solver.resolve(obj, scale, X0), r, X0, scale
+
+
+def solve(obj, method: str | Solver = "gd", x0: Any = None, *, rank: int | None = None, init: str = "random",
+          init_scale: float | None = None, seed: int = 0, max_iter: int | None = None, gtol: float | None = None,
+          history_every: int = 1, rtol: float | None = None, stall_window: int = DEFAULT_STALL_WINDOW,
+          stall_rtol: float = DEFAULT_STALL_RTOL, diverge_factor: float = DEFAULT_DIVERGE_FACTOR,
+          progress: Callable[[int, int], None] | None = None, **options: Any) -> Result:
+    """Run one local method (or the convex baseline) on ``obj``; returns a :class:`Result`.
+
+    ``method``: a name in :data:`METHODS` or a configured solver (``GradientDescent(step=1e-3, armijo=True)``);
+    ``options`` are the method's settings (e.g. ``step=1e-3``). ``x0`` (``(N, r)``) or ``init``/``init_scale``/``seed``
+    give the starting point (see :func:`initial_point`); ``rank`` defaults to ``x0``'s columns, else the truth's rank.
+    Stopping rules (see :mod:`benign.solvers.loop`): ``gtol`` (relative to ``max(1, measure(x0))``; method default
+    ``1e-10``), ``rtol`` on the relative error (truth known, off by default), ``stall_window``/``stall_rtol``,
+    ``diverge_factor``, ``max_iter``. ``progress(k, max_iter)`` is called between chunks of iterations.
+    """
+    t0 = time.perf_counter()
+    x0s = None if x0 is None else _check_start(obj, x0, "x0")[None]
+    solver, r, X0, _ = _prepare(obj, method, options, x0s, rank, init, init_scale, seed, None)
+    if not solver.jitted:
+        return solve_convex(obj, solver, rank if x0s is None else r)
+    X0 = np.asarray(X0)
+    if X0.ndim == 3:
+        X0 = X0[0]
+    control = _control(solver, max_iter, gtol, rtol, history_every, stall_window, stall_rtol, diverge_factor)
+    keys = run_keys(seed, 1)[0]
+    setup = time.perf_counter() - t0
+    state, seconds, compile_s = loop.run(solver, obj, X0, keys, control, batched=False, progress=progress)
+    state = _to_numpy(state)
+    return _result(state, obj, solver, control, seconds, compile_s, setup, {"seed": seed})
+
+
+def solve_many(obj, method: str | Solver = "gd", x0s: Any = None, *, starts: int | None = None,
+               rank: int | None = None, init: str = "random", init_scale: float | None = None, seed: int = 0,
+               max_iter: int | None = None, gtol: float | None = None, history_every: int = 1,
+               rtol: float | None = None, stall_window: int = DEFAULT_STALL_WINDOW,
+               stall_rtol: float = DEFAULT_STALL_RTOL, diverge_factor: float = DEFAULT_DIVERGE_FACTOR,
+               progress: Callable[[int, int], None] | None = None, **options: Any) -> list[Result]:
+    """``B`` starts of the same objective in one vmapped, jitted run; returns one :class:`Result` per start.
+
+    ``x0s`` has shape ``(B, N, r)``; without it ``starts = B`` points are drawn with ``init`` (start ``i`` from
+    ``fold_in(key(seed), i)``: start 0 equals :func:`solve` with the same seed). Every start runs under the same
+    stopping rules; a finished start is frozen while the others continue. ``seconds`` is the wall time of the
+    whole batch (``details["batch_size"] = B``). Not available for the convex baseline (it takes no start).
+    """
+    t0 = time.perf_counter()
+    if x0s is not None:
+        arr = check_array("x0s", x0s, ndim=3)
+        if starts is not None and check_int("starts", starts, minimum=1) != arr.shape[0]:
+            raise ValueError(f"starts = {starts} disagrees with x0s holding {arr.shape[0]} points")
+        x0s = np.stack([_check_start(obj, arr[i], f"x0s[{i}]") for i in range(arr.shape[0])])
+        B = x0s.shape[0]
+    else:
+        B = 8 if starts is None else check_int("starts", starts, minimum=1)
+    solver, r, X0, _ = _prepare(obj, method, options, x0s, rank, init, init_scale, seed, B)
+    if not solver.jitted:
+        raise ValueError(f"solve_many needs a jitted local method; {solver.name!r} takes no starting point "
+                         "(call solve once)")
+    control = _control(solver, max_iter, gtol, rtol, history_every, stall_window, stall_rtol, diverge_factor,
+                       batched=True)
+    keys = run_keys(seed, B)
+    setup = time.perf_counter() - t0
+    state, seconds, compile_s = loop.run(solver, obj, np.asarray(X0), keys, control, batched=True,
+                                         progress=progress)
+    state = _to_numpy(state)
+    out = []
+    for i in range(B):
+        one = _index(state, i)
+        out.append(_result(one, obj, solver, control, seconds, compile_s, setup,
+                           {"seed": seed, "start": i, "batch_size": B}))
+    return out
+
+
+def _to_numpy(state):
+    import jax
+
+    return jax.tree_util.tree_map(lambda v: np.asarray(v) if not _is_key(v) else v, state)
+
+
+def _is_key(v) -> bool:
+    import jax
+
+    return hasattr(v, "dtype") and jax.dtypes.issubdtype(v.dtype, jax.dtypes.prng_key)
+
+
+def _index(state, i: int):
+    import jax
+
+    return jax.tree_util.tree_map(lambda v: v[i], state)

@@ -1,0 +1,180 @@
+"""Initial points and the problem scales that default step sizes depend on.
+
+Three initialisations (all seeded through ``jax.random.key(seed)``; start ``i`` of a multi-start run uses
+``fold_in(key, i)``, so start 0 of :func:`~benign.solvers.solve_many` equals :func:`~benign.solvers.solve` with the
+same seed):
+
+* ``random``: ``X0 = s G`` with ``G`` i.i.d. ``N(0, 1)``; default ``s = sqrt(sigma / (gain N))`` so that
+  ``||X0 X0^T||_2`` is about ``sigma_1(M*)`` (see :class:`~benign.solvers.base.ProblemScale`);
+* ``small``: ``X0 = alpha G`` with the *absolute* scale ``alpha`` (default ``1e-3``), the small initialisation of the
+  subgradient literature (the error floor of over-parameterised l1 recovery scales with ``alpha``);
+* ``spectral``: the top-``r`` eigenpairs ``(lambda_i, v_i)`` of ``B = sym(A*(b))`` (singular triplets of ``A*(b)`` in
+  the asymmetric case), ``X = V |Lambda|^{1/2}``, rescaled by the least-squares factor
+  ``t = <A(X X^T), b> / ||A(X X^T)||^2`` (so no operator normalisation is assumed: for completion this divides by the
+  sampling rate). ``B`` is never formed for structured operators: a matrix-free subspace iteration applies
+  ``A*(b) Q`` through ``adjoint_matmul``. Deterministic apart from the iteration's random start.
+
+For a nonnegative objective every initial point is replaced by its entrywise absolute value (so ``X0 >= 0``).
+"""
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+import numpy as np
+
+from benign._jax import jax, jnp
+from benign.errors import check_float, check_int, suggest
+from benign.solvers.base import ProblemScale
+
+INITS = ("random", "small", "spectral")
+SMALL_SCALE = 1e-3
+
+
+def _sym_apply(obj, y, Q):
+    """``sym(A*(y)) Q`` (symmetric) without forming ``A*(y)`` for structured operators."""
+    op = obj.operator
+    return 0.5 * (op.adjoint_matmul(y, Q) + op.adjoint_rmatmul(y, Q))
+
+
+@partial(jax.jit, static_argnames=("k", "iters"))
+def _top_pairs(obj, key, k: int, iters: int):
+    """Subspace iteration on ``B = c A*(b)`` (sym part, or ``B B^T``): ``k`` Ritz pairs, largest magnitude first.
+
+    Returns ``(values, left, right)``: eigenvalues and eigenvectors twice (symmetric), or singular values with
+    left/right singular vectors (asymmetric).
+    """
+    c = obj.loss.factor(obj.operator.m)
+    y = c * obj.b
+    op = obj.operator
+    d1, d2 = op.shape
+    Q = jnp.linalg.qr(jax.random.normal(key, (d1, k), dtype=jnp.float64))[0]
+    if obj.symmetric:
+        step = lambda Q: jnp.linalg.qr(_sym_apply(obj, y, Q))[0]  # noqa: E731
+    else:
+        step = lambda Q: jnp.linalg.qr(op.adjoint_matmul(y, op.adjoint_rmatmul(y, Q)))[0]  # noqa: E731
+    Q = jax.lax.fori_loop(0, iters, lambda _, Q: step(Q), Q)
+    if obj.symmetric:
+        T = Q.T @ _sym_apply(obj, y, Q)
+        lam, S = jnp.linalg.eigh(0.5 * (T + T.T))
+        order = jnp.argsort(-jnp.abs(lam))
+        V = Q @ S[:, order]
+        return lam[order], V, V
+    W = op.adjoint_rmatmul(y, Q)  # B^T Q = (Q^T B)^T, d2 x k
+    Ub, s, Vt = jnp.linalg.svd(W.T, full_matrices=False)
+    return s, Q @ Ub, Vt.T
+
+
+@partial(jax.jit, static_argnames=("symmetric", "iters"))
+def _scale_stats(operator, y, v0, L, R, symmetric: bool, iters: int):
+    """``(sigma, gain)``: power iteration on ``sym(A*(y))`` (or ``A*(y)^T A*(y)``) from ``v0``, and the mean of
+    ``||A(L_k R_k^T)||^2 / ||L_k R_k^T||_F^2`` over the probes ``(L_k, R_k)``. Only the operator is traced (the
+    loss scaling is applied by the caller), so one compilation serves every loss on the same operator."""
+    if symmetric:
+        apply = lambda v: 0.5 * (operator.adjoint_matmul(y, v) + operator.adjoint_rmatmul(y, v))  # noqa: E731
+    else:
+        apply = lambda v: operator.adjoint_rmatmul(y, operator.adjoint_matmul(y, v))  # noqa: E731
+
+    def step(_, v):
+        w = apply(v)
+        return w / jnp.maximum(jnp.sqrt(jnp.sum(w * w)), 1e-300)
+
+    v = jax.lax.fori_loop(0, iters, step, v0 / jnp.sqrt(jnp.sum(v0 * v0)))
+    rq = jnp.sum(v * apply(v))
+    sigma = jnp.abs(rq) if symmetric else jnp.sqrt(jnp.abs(rq))
+
+    def one(Lk, Rk):
+        a = operator.forward_factored(Lk, Rk)
+        return jnp.sum(a * a) / jnp.sum((Lk.T @ Lk) * (Rk.T @ Rk))
+
+    return sigma, jnp.mean(jax.vmap(one)(L, R))
+
+
+def problem_scale(obj, rank: int = 1, seed: int = 0, iters: int = 30, probes: int = 4) -> ProblemScale:
+    """``sigma`` and ``gain`` of :class:`~benign.solvers.base.ProblemScale` (a few operator applications).
+
+    The start vector and the rank-``rank`` Gaussian probes come from NumPy's PCG64 seeded with ``seed``.
+    """
+    rank = check_int("rank", rank, minimum=1)
+    rng = np.random.default_rng(np.random.SeedSequence([check_int("seed", seed, minimum=0), 7_777_777]))
+    d1, d2 = obj.operator.shape
+    r = min(rank, d1, d2)
+    c = obj.loss.factor(obj.operator.m)
+    v0 = rng.standard_normal((d1 if obj.symmetric else d2, 1))
+    L = rng.standard_normal((probes, d1, r))
+    R = L if obj.symmetric else rng.standard_normal((probes, d2, r))
+    sigma, gain = _scale_stats(obj.operator, obj.b, jnp.asarray(v0), jnp.asarray(L), jnp.asarray(R),
+                               obj.symmetric, iters)
+    sigma, gain = c * float(sigma), c * float(gain)
+    return ProblemScale(sigma=sigma if np.isfinite(sigma) and sigma > 0 else 1.0,
+                        gain=gain if np.isfinite(gain) and gain > 0 else 1.0, rows=obj.rows)
+
+
+def _spectral(obj, rank: int, key, iters: int = 50):
+    d1, d2 = obj.operator.shape
+    k = min(d1, d2, rank + max(5, rank))
+    vals, left, right = _top_pairs(obj, key, k, iters)
+    if obj.symmetric:
+        order = jnp.argsort(-vals)[:rank]  # algebraically largest: the PSD part of M*
+        X = left[:, order] * jnp.sqrt(jnp.abs(vals[order]))
+        L = R = X
+    else:
+        sq = jnp.sqrt(vals[:rank])
+        L, R = left[:, :rank] * sq, right[:, :rank] * sq
+        X = jnp.concatenate([L, R], axis=0)
+    a = obj.operator.forward_factored(L, R)
+    t = jnp.sum(a * obj.b) / jnp.maximum(jnp.sum(a * a), 1e-300)
+    return jnp.sqrt(jnp.maximum(t, 0.0)) * X
+
+
+def _check_init(init: str) -> str:
+    if init not in INITS:
+        raise ValueError(f"unknown init {init!r}{suggest(str(init), INITS)}; choose from {', '.join(INITS)}")
+    return init
+
+
+def initial_point(obj, rank: int, init: str = "random", scale: float | None = None, seed: int = 0,
+                  count: int | None = None, *, problem: ProblemScale | None = None) -> np.ndarray:
+    """An initial point of shape ``(N, rank)`` (or ``(count, N, rank)`` for ``count`` starts).
+
+    See the module docstring for the three rules; ``scale`` is ``s`` (random), ``alpha`` (small) or ignored
+    (spectral). Start ``i`` draws from ``fold_in(jax.random.key(seed), i)``.
+    """
+    from benign.objective import Objective
+
+    if not isinstance(obj, Objective):
+        raise TypeError(f"obj must be an Objective, got {type(obj).__name__}")
+    rank = check_int("rank", rank, minimum=1)
+    init = _check_init(init)
+    seed = check_int("seed", seed, minimum=0)
+    if scale is not None:
+        scale = check_float("init_scale", scale, lo=0.0, lo_open=True)
+    if count is not None:
+        count = check_int("count", count, minimum=1)
+    base = jax.random.key(seed)
+    N = obj.rows
+    if init == "spectral":
+        d1, d2 = obj.operator.shape
+        if rank > min(d1, d2):
+            raise ValueError(f"spectral init needs rank <= min(d1, d2) = {min(d1, d2)}, got {rank}")
+        X = np.asarray(_spectral(obj, rank, jax.random.fold_in(base, 0)))
+        out = np.broadcast_to(X, (count or 1, N, rank)).copy()
+    else:
+        if scale is None:
+            if init == "small":
+                scale = SMALL_SCALE
+            else:
+                problem = problem or problem_scale(obj, rank, seed)
+                scale = problem.factor_scale / np.sqrt(N)
+        keys = jax.vmap(lambda i: jax.random.fold_in(base, i))(jnp.arange(count or 1))
+        G = jax.vmap(lambda kk: jax.random.normal(kk, (N, rank), dtype=jnp.float64))(keys)
+        out = scale * np.asarray(G)
+    if obj.nonnegative:
+        out = np.abs(out)
+    return out if count is not None else out[0]
+
+
+def run_keys(seed: int, count: int) -> Any:
+    """Keys for the solvers' own randomness (perturbations), one per start, independent of the init keys."""
+    base = jax.random.fold_in(jax.random.key(seed), 1_000_003)
+    return jax.vmap(lambda i: jax.random.fold_in(base, i))(jnp.arange(count))

@@ -1,0 +1,254 @@
+"""The shared jitted iteration: one ``lax.while_loop`` with the stopping rules and a thinned history inside.
+
+Stopping rules, checked after every iteration ``k -> k + 1`` in this order of precedence:
+
+1. **diverged**: the new loss is not finite, the new point has a non-finite entry, or
+   ``f > diverge_factor * f(x0)`` (default ``1e12``); the step is rejected and the run returns the last finite point;
+2. **converged**: the method's test, by default ``measure(x) <= gtol * max(1, measure(x0))`` where ``measure`` is the
+   method's stationarity measure (``||grad f||_F``); or, when the truth is known and ``rtol`` is given,
+   ``relative_error(x) <= rtol``;
+3. **stalled**: every ``stall_window`` iterations the best loss so far is compared with the best loss at the previous
+   check; less than a relative decrease ``stall_rtol`` means no progress (``stall_window = 0`` disables the rule);
+4. **max_iterations**: ``k = max_iter``.
+
+History: arrays of length ``max_iter // every + 1`` (rounded up to a power of two) preallocated in the loop state; iteration ``k`` is written at index
+``k // every`` when ``k % every == 0``. The loop can be advanced in chunks (``stop_at``) so that the caller can show
+progress; the chunks run the same compiled code and give the same iterates as one call.
+"""
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, Callable, NamedTuple
+
+import numpy as np
+
+from benign._jax import jax, jnp
+from benign.solvers.base import Ctx, Solver, relative_error, truth_basis
+from benign.solvers.result import HISTORY_KEYS, STATUSES
+
+RUNNING, CONVERGED, MAX_ITERATIONS, DIVERGED, STALLED = range(5)
+MESSAGES = {
+    CONVERGED: "converged: {rule}",
+    MAX_ITERATIONS: "reached max_iter = {max_iter} iterations",
+    DIVERGED: "diverged: the loss became non-finite or exceeded {diverge_factor:g} x its initial value; "
+              "returning the last finite point (try a smaller step)",
+    STALLED: "stalled: the best loss decreased by less than stall_rtol = {stall_rtol:g} (relative) over the last "
+             "{stall_window} iterations",
+}
+
+
+@partial(jax.tree_util.register_dataclass,
+         data_fields=["gtol", "rtol", "stall_rtol", "diverge_factor", "max_iter", "every", "stall_window"],
+         meta_fields=["hist_len"])
+@dataclass(frozen=True)
+class Control:
+    """Stopping-rule numbers (leaves: changing them does not recompile) and the static history length."""
+
+    gtol: Any
+    rtol: Any  # negative: disabled
+    stall_rtol: Any
+    diverge_factor: Any
+    max_iter: Any
+    every: Any
+    stall_window: Any
+    hist_len: int
+
+
+def make_control(*, gtol: float, rtol: float | None, stall_rtol: float, stall_window: int, diverge_factor: float,
+                 max_iter: int, every: int, min_hist: int = 16) -> Control:
+    """Controls; the history length is ``max_iter // every + 1`` rounded up to a power of two, at least ``min_hist``
+    (single runs use a large minimum so that most ``max_iter`` values share one compiled program)."""
+    f = lambda v: np.asarray(v, dtype=np.float64)  # noqa: E731
+    i = lambda v: np.asarray(v, dtype=np.int64)  # noqa: E731
+    needed = int(max_iter // every + 1)
+    hist_len = max(1 << max(needed - 1, 1).bit_length(), min_hist)  # fewer distinct compilations
+    return Control(f(gtol), f(-1.0 if rtol is None else rtol), f(stall_rtol), f(diverge_factor), i(max_iter),
+                   i(every), i(stall_window), hist_len)
+
+
+class State(NamedTuple):
+    k: Any
+    status: Any
+    x: Any
+    f: Any
+    g: Any
+    meas: Any
+    err: Any
+    step: Any
+    aux: Any
+    best: Any
+    cp_best: Any
+    ctx: Ctx
+    key: Any
+    hist: dict
+    basis: Any  # the truth's QR factors (None without a truth), for the error in every iteration
+
+
+def _error(obj, x, basis):
+    return relative_error(obj, x, basis)
+
+
+def _converged(solver, obj, meas, err, ctx, aux, control):
+    conv = solver.converged(meas, ctx.thresh, aux)
+    if obj.truth is not None:  # err is NaN on iterations where it was not computed: the comparison is False
+        conv = conv | ((control.rtol >= 0) & (err <= control.rtol))
+    return conv
+
+
+def init_state(solver: Solver, obj, x0, key, control: Control) -> State:
+    f, g = obj.value_and_grad(x0)
+    meas = solver.measure(obj, x0, g)
+    ctx = Ctx(thresh=control.gtol * jnp.maximum(1.0, meas), f0=f)
+    aux = solver.init(obj, x0, f, g, ctx)
+    basis = truth_basis(obj)
+    err = _error(obj, x0, basis)
+    nan = jnp.full((control.hist_len,), jnp.nan, dtype=jnp.float64)
+    hist = {"loss": nan.at[0].set(f), "error": nan.at[0].set(err), "grad_norm": nan.at[0].set(meas),
+            "step": nan.at[0].set(0.0)}
+    finite = jnp.isfinite(f) & jnp.all(jnp.isfinite(x0))
+    conv = _converged(solver, obj, meas, err, ctx, aux, control)
+    status = jnp.where(~finite, DIVERGED,
+                       jnp.where(conv, CONVERGED, jnp.where(control.max_iter <= 0, MAX_ITERATIONS, RUNNING)))
+    zero = jnp.asarray(0.0, dtype=jnp.float64)
+    return State(jnp.asarray(0, dtype=jnp.int64), status.astype(jnp.int32), x0, f, g, meas, err, zero, aux, f, f,
+                 ctx, key, hist, basis)
+
+
+def _select(pred, a, b):
+    return jax.tree_util.tree_map(lambda u, v: jnp.where(pred, u, v), a, b)
+
+
+def _body(solver: Solver, obj, control: Control, s: State) -> State:
+    key = jax.random.fold_in(s.key, s.k)
+    x1, f1, g1, aux1, step = solver.update(obj, s.x, s.f, s.g, s.aux, s.k, key, s.ctx)
+    limit = jnp.where(s.ctx.f0 > 0, control.diverge_factor * s.ctx.f0, jnp.inf)
+    bad = (~jnp.isfinite(f1)) | (~jnp.all(jnp.isfinite(x1))) | (f1 > limit)
+    x, f, g, aux = _select(bad, (s.x, s.f, s.g, s.aux), (x1, f1, g1, aux1))
+    step = jnp.where(bad, s.step, jnp.asarray(step, dtype=jnp.float64))
+    meas = jnp.where(bad, s.meas, solver.measure(obj, x, g))
+    k = jnp.where(bad, s.k, s.k + 1)
+    rec = (~bad) & (k % control.every == 0)
+    if obj.truth is None:
+        err = s.err
+    else:  # the error is needed for the rtol rule and for recorded iterations only
+        need = rec | (control.rtol >= 0)
+        err = jax.lax.cond(need, lambda _: _error(obj, x, s.basis), lambda _: jnp.asarray(jnp.nan, jnp.float64),
+                           None)
+    # history (thinned)
+    idx = jnp.minimum(k // control.every, control.hist_len - 1)
+    vals = {"loss": f, "error": err, "grad_norm": meas, "step": step}
+    hist = {name: arr.at[idx].set(jnp.where(rec, vals[name], arr[idx])) for name, arr in s.hist.items()}
+    # stopping rules
+    best = jnp.minimum(s.best, f)
+    at_cp = (control.stall_window > 0) & (k % jnp.maximum(control.stall_window, 1) == 0) & ~bad
+    stalled = at_cp & (s.cp_best - best <= control.stall_rtol * jnp.abs(s.cp_best))
+    cp_best = jnp.where(at_cp, best, s.cp_best)
+    conv = _converged(solver, obj, meas, err, s.ctx, aux, control)
+    status = jnp.where(bad, DIVERGED, jnp.where(conv, CONVERGED, jnp.where(
+        stalled, STALLED, jnp.where(k >= control.max_iter, MAX_ITERATIONS, RUNNING))))
+    return State(k, status.astype(jnp.int32), x, f, g, meas, err, step, aux, best, cp_best, s.ctx, s.key, hist,
+                 s.basis)
+
+
+def advance(solver: Solver, obj, state: State, control: Control, stop_at) -> State:
+    """Iterate until the run stops or ``k = stop_at``."""
+    cond = lambda s: (s.status == RUNNING) & (s.k < stop_at)  # noqa: E731
+    return jax.lax.while_loop(cond, partial(_body, solver, obj, control), state)
+
+
+# ------------------------------------------------------------------------------ compilation cache
+
+_CACHE: "OrderedDict[Any, Any]" = OrderedDict()
+_CACHE_SIZE = 64
+
+
+def _leaf(v):
+    if isinstance(v, (bool, int, float, np.generic)):
+        return np.asarray(v)
+    return v
+
+
+def call_compiled(tag: str, fn: Callable, *args) -> tuple[Any, float]:
+    """``jax.jit(fn)(*args)`` through an ahead-of-time cache; returns ``(output, compile_seconds)``.
+
+    The cache key is the argument tree structure (static fields included) with every leaf's shape and dtype, so a
+    new step size reuses the executable and only a new shape or a new static setting compiles.
+    """
+    leaves, treedef = jax.tree_util.tree_flatten(args)
+    leaves = [_leaf(v) for v in leaves]
+    args = jax.tree_util.tree_unflatten(treedef, leaves)
+    key = (tag, id(fn), treedef, tuple((tuple(np.shape(v)), str(v.dtype)) for v in leaves))
+    compiled = _CACHE.get(key)
+    seconds = 0.0
+    if compiled is None:
+        t0 = time.perf_counter()
+        compiled = jax.jit(fn).lower(*args).compile()
+        seconds = time.perf_counter() - t0
+        _CACHE[key] = compiled
+        if len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    else:
+        _CACHE.move_to_end(key)
+    return compiled(*args), seconds
+
+
+def init_and_advance(solver: Solver, obj, x0, key, control: Control, stop_at) -> State:
+    """One compiled program for a whole run (no progress reporting)."""
+    return advance(solver, obj, init_state(solver, obj, x0, key, control), control, stop_at)
+
+
+_init_batched = jax.vmap(init_state, in_axes=(None, None, 0, 0, None))
+_advance_batched = jax.vmap(advance, in_axes=(None, None, 0, None, None))
+_whole_batched = jax.vmap(init_and_advance, in_axes=(None, None, 0, 0, None, None))
+
+
+def run(solver: Solver, obj, x0, keys, control: Control, *, batched: bool,
+        progress: Callable[[int, int], None] | None = None, chunk: int = 2000) -> tuple[State, float, float]:
+    """Run to the end; returns ``(final state, run seconds, compile seconds)``.
+
+    Without ``progress`` the loop runs in one compiled call; with it, in chunks of ``chunk`` iterations, calling
+    ``progress(k, max_iter)`` (the largest ``k`` over a batch) after each.
+    """
+    max_iter = int(control.max_iter)
+    if progress is None:
+        whole = _whole_batched if batched else init_and_advance
+        t0 = time.perf_counter()
+        state, compile_s = call_compiled("whole", whole, solver, obj, x0, keys, control, np.asarray(max_iter))
+        jax.block_until_ready(state)
+        return state, time.perf_counter() - t0 - compile_s, compile_s
+    init_fn, adv_fn = (_init_batched, _advance_batched) if batched else (init_state, advance)
+    t0 = time.perf_counter()
+    state, compile_s = call_compiled("init", init_fn, solver, obj, x0, keys, control)
+    stop = 0
+    while True:
+        stop = min(stop + chunk, max_iter)
+        state, c2 = call_compiled("advance", adv_fn, solver, obj, state, control, np.asarray(stop))
+        jax.block_until_ready(state)
+        compile_s += c2
+        progress(int(np.max(np.asarray(state.k))), max_iter)
+        if not np.any(np.asarray(state.status) == RUNNING) or stop >= max_iter:
+            break
+    return state, time.perf_counter() - t0 - compile_s, compile_s
+
+
+def history_of(state: State, every: int) -> dict[str, np.ndarray]:
+    """The recorded history of one (unbatched, NumPy) state, with the final iterate appended if not on the grid."""
+    k = int(state.k)
+    n = k // every + 1
+    hist = {name: np.asarray(state.hist[name])[:n].copy() for name in ("loss", "error", "grad_norm", "step")}
+    hist["iteration"] = np.arange(n, dtype=np.int64) * every
+    if k % every:
+        last = {"loss": state.f, "error": state.err, "grad_norm": state.meas, "step": state.step}
+        for name in ("loss", "error", "grad_norm", "step"):
+            hist[name] = np.append(hist[name], float(last[name]))
+        hist["iteration"] = np.append(hist["iteration"], k)
+    return {name: hist[name] for name in HISTORY_KEYS}
+
+
+def status_message(code: int, control: Control, rule: str) -> tuple[str, str]:
+    values = dict(rule=rule, max_iter=int(control.max_iter), diverge_factor=float(control.diverge_factor),
+                  stall_rtol=float(control.stall_rtol), stall_window=int(control.stall_window))
+    return STATUSES[code], MESSAGES.get(code, "running").format(**values)

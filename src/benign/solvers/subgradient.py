@@ -1,0 +1,87 @@
+"""The subgradient method for the nonsmooth l1 loss (Ma--Fattahi), with geometric or Polyak step sizes.
+
+``X_{t+1} = X_t - eta_t g_t`` with ``g_t = obj.grad(X_t)`` (the subgradient with ``sign(0) = 0``) and
+
+* ``schedule="geometric"``: ``eta_t = step * q^t``. Default ``step`` (a heuristic that matches the l1 step to the
+  l2 gradient step): ``eta_0 = (1/(2 sigma_2)) * D / (c sqrt(2 m / pi))`` with ``sigma_2 = ||sym(A*(b))||_2`` (the
+  unscaled l2 value), ``D = sqrt(m) median|b_i| / 0.6745`` a robust estimate of ``||A(M*)||`` (insensitive to a
+  fraction ``p < 1/2`` of outliers), ``c`` the loss scaling; default ``q = 0.98``;
+* ``schedule="polyak"``: ``eta_t = (f(X_t) - f_star) / ||g_t||^2`` (``f_star = 0`` by default: exact for noiseless
+  data; with outliers give the optimal value, e.g. ``f(X*)``, or the steps stay too long).
+
+Use the small initialisation ``X_0 = alpha N(0, 1)`` (``init="small"``): in the over-parameterised case the final error
+scales with ``alpha`` (MATH.md §4), so state ``alpha`` with any success threshold. A subgradient does not vanish at a
+minimiser, so the gradient rule of the loop practically never fires: runs end on ``rtol`` (truth known), ``ftol``
+(``f <= f_star + ftol * (f(X0) - f_star)``, when ``ftol`` is given), the stall rule, or ``max_iter``.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from benign._jax import jnp
+from benign.errors import check_float, suggest
+from benign.solvers.base import ProblemScale, Solver, f64, fro, opt_float, solver_class
+
+SCHEDULES = ("geometric", "polyak")
+
+
+@solver_class(static=("schedule",))
+class Subgradient(Solver):
+    """Subgradient method; see the module docstring for the step rules and defaults."""
+
+    step: Any = None
+    q: Any = 0.98
+    schedule: str = "geometric"
+    f_star: Any = 0.0
+    ftol: Any = None
+
+    name = "subgradient"
+    default_max_iter = 2000
+    measure_name = "||subgradient||_F"
+
+    def resolve(self, obj, scale: ProblemScale, x0) -> "Subgradient":
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"unknown step schedule {self.schedule!r}{suggest(str(self.schedule), SCHEDULES)}; "
+                             f"choose from {', '.join(SCHEDULES)}")
+        step = opt_float("step", self.step, lo=0.0, lo_open=True)
+        if step is None:
+            step = default_l1_step(obj, scale)
+        ftol = opt_float("ftol", self.ftol, lo=0.0)
+        return Subgradient(step=f64(step), q=f64(check_float("q", self.q, lo=0.0, hi=1.0, lo_open=True)),
+                           schedule=self.schedule, f_star=f64(check_float("f_star", self.f_star)),
+                           ftol=f64(-1.0 if ftol is None else ftol))
+
+    def init(self, obj, x, f, g, ctx):
+        return {"f0": f, "f": f}
+
+    def converged(self, meas, thresh, aux):
+        hit = (self.ftol >= 0) & (aux["f"] - self.f_star <= self.ftol * jnp.maximum(aux["f0"] - self.f_star, 0.0))
+        return (meas <= thresh) | hit
+
+    def update(self, obj, x, f, g, aux, k, key, ctx):  # noqa: D102  (see the module docstring)
+        if self.schedule == "geometric":
+            eta = self.step * self.q ** k
+        else:
+            gg = jnp.sum(g * g)
+            eta = jnp.where(gg > 0, jnp.maximum(f - self.f_star, 0.0) / jnp.where(gg > 0, gg, 1.0), 0.0)
+        x1 = x - eta * g
+        f1, g1 = obj.value_and_grad(x1)
+        return x1, f1, g1, dict(aux, f=f1), eta
+
+    def summary(self, aux) -> dict[str, Any]:
+        return {"schedule": self.schedule}
+
+
+def default_l1_step(obj, scale: ProblemScale) -> float:
+    """The default ``eta_0`` of the geometric schedule (module docstring)."""
+    m = obj.operator.m
+    c = obj.loss.factor(m)
+    b = np.asarray(obj.b)
+    D = math.sqrt(m) * float(np.median(np.abs(b))) / 0.6745
+    sigma_l2 = scale.sigma / c  # scale.sigma carries the loss's factor c
+    if not (D > 0 and sigma_l2 > 0):
+        return 1e-3
+    return (1.0 / (2.0 * sigma_l2)) * D / (c * math.sqrt(2.0 * m / math.pi))

@@ -1,0 +1,344 @@
+"""Tests of the l1 certificate ladder (seed 002). Every claimed direction is re-evaluated here with NumPy from the
+operator's dense sensing matrices, and every certified minimum is re-checked from its multiplier and by sampling."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from benign import instances as I
+from benign import operators as ops
+from benign.certify import certify
+from benign.certify.l1 import REGIMES, certify_l1, l1_landscape_regime
+from benign.certify.verdicts import (GLOBAL_MIN, NOT_CRITICAL, NOT_LOCAL_MIN, SHARP_LOCAL_MIN, STRICT_SADDLE,
+                                     export)
+from benign.losses import make_loss
+from benign.objective import make_objective
+from benign.serialize import to_jsonable
+
+L1 = make_loss("l1", scale="mean")
+
+
+# ----------------------------------------------------------------------------------------- NumPy references
+
+def mat(inst, X):
+    d1 = inst.shape[0]
+    return X @ X.T if inst.symmetric else X[:d1] @ X[d1:].T
+
+
+def f_np(inst, X, c):
+    """``c ||A(M(X)) - b||_1`` from the dense sensing matrices."""
+    A = inst.operator.matrices()
+    return c * float(np.sum(np.abs(np.einsum("ijk,jk->i", A, mat(inst, X)) - inst.b)))
+
+
+def L_np(inst, D, c):
+    """``L(D)`` at the truth with ``S`` from the outlier mask and signs from the residuals there."""
+    A = inst.operator.matrices()
+    rho = np.einsum("ijk,jk->i", A, inst.truth_matrix()) - inst.b
+    S = np.asarray(inst.outlier_mask, dtype=bool)
+    a = np.einsum("ijk,jk->i", A, D)
+    return c * float(np.sum(np.sign(rho[S]) * a[S]) + np.sum(np.abs(a[~S])))
+
+
+def check_descent(inst, X, U, c, order, coef, second=None, gammas=(1e-2, 1e-3, 1e-4), rtol=1e-3):
+    """f decreases along X + g U (+ g^2 second) at every g, and the observed coefficient matches ``coef``."""
+    f0 = f_np(inst, X, c)
+    for g in gammas:
+        Xg = X + g * U + (0.0 if second is None else g * g * second)
+        diff = f_np(inst, Xg, c) - f0
+        assert diff < 0, (g, diff)
+    g = 1e-3
+    Xg = X + g * U + (0.0 if second is None else g * g * second)
+    obs = (f_np(inst, Xg, c) - f0) / g ** order
+    assert obs == pytest.approx(coef, rel=rtol)
+
+
+def verify_claim(inst, cert, k, c):
+    """Independent evaluation of whatever descent the certificate claims."""
+    X = inst.padded_truth(k)
+    if cert.verdict == NOT_CRITICAL:
+        U = cert.escape_direction
+        check_descent(inst, X, U, c, 1, cert.details["escape_check"]["predicted_coefficient"], rtol=2e-2)
+    elif cert.verdict == STRICT_SADDLE:
+        U = cert.escape_direction
+        assert np.linalg.norm(U) == pytest.approx(1.0)
+        assert cert.certificate_margin > 0
+        # U = [0, W] in rotated coordinates: f(X + gU) - f(X) = -c_saddle g^2 exactly for small g
+        check_descent(inst, X, U, c, 2, -cert.certificate_margin)
+    elif cert.verdict == NOT_LOCAL_MIN:
+        cu = cert.details["escape_curve"]
+        check_descent(inst, X, cu["first"], c, 2, cu["h"], second=cu["second"])
+
+
+# ----------------------------------------------------------------------------------------- levels 1 and 2
+
+def test_noiseless_truth_is_global_min():
+    inst = I.sensing(8, 1, 40, 3)
+    obj = make_objective(inst, L1)
+    cert = certify_l1(obj, inst.padded_truth(2), inst)
+    assert cert.verdict == GLOBAL_MIN and cert.spurious is False
+    assert cert.details["n_S"] == 0 and cert.details["set_rule"] == "noiseless"
+    assert cert.loss == pytest.approx(f_np(inst, inst.padded_truth(2), 1 / 40), abs=1e-12)
+    assert cert.loss < 1e-12
+
+
+def test_random_point_not_critical_closed_form():
+    inst = I.sensing(6, 1, 30, 1, noise="outliers", p=0.2)
+    obj = make_objective(inst, make_loss("l1"))  # plain sum
+    X = np.random.default_rng(0).standard_normal((6, 2))
+    cert = certify_l1(obj, X, inst)
+    assert cert.verdict == NOT_CRITICAL and cert.spurious is None
+    A = inst.operator.matrices()
+    rho = np.einsum("ijk,jk->i", A, X @ X.T) - inst.b
+    assert np.all(np.abs(rho) > 1e-6)  # f is differentiable here
+    grad = np.einsum("i,ijk->jk", np.sign(rho), A + A.transpose(0, 2, 1)) @ X
+    # min over the box of <grad, U> is -||grad||_1, the minimal-norm subgradient is the gradient
+    assert cert.stationarity_gap == pytest.approx(np.abs(grad).sum(), rel=1e-9)
+    assert cert.grad_norm == pytest.approx(np.linalg.norm(grad), rel=1e-9)
+    U = cert.escape_direction
+    assert cert.details["escape_check"]["predicted_coefficient"] == pytest.approx(np.sum(grad * U), rel=1e-9)
+    check_descent(inst, X, U, 1.0, 1, np.sum(grad * U), rtol=2e-2)
+    assert min(cert.details["escape_check"]["gammas"]) == pytest.approx(1e-4)
+
+
+# ----------------------------------------------------------------------------------------- regimes (seed 002)
+
+def test_few_measurements_truth_is_not_a_local_min():
+    """n = 10, r = 1, k = 3, m = 25 (between n r and n k), 10% outliers: X* escapes in (nearly) every instance,
+    each claim re-evaluated with NumPy. One test (not several) so that parallel workers do not repeat the work."""
+    few = []
+    for seed in range(6):
+        inst = I.sensing(10, 1, 25, seed, noise="outliers", p=0.1)
+        few.append((inst, l1_landscape_regime(inst, 3)))
+    regimes = [res["regime"] for _, res in few]
+    assert set(regimes) <= set(REGIMES)
+    assert "local_min" not in regimes
+    escapes = sum(r in ("non_stationary", "strict_saddle", "not_local_min") for r in regimes)
+    assert escapes >= 5, regimes
+    assert regimes.count("strict_saddle") >= 3, regimes
+    X = few[0][0].padded_truth(3)
+    for inst, res in few:
+        cert = res["certificate"]
+        assert cert.details["at_truth"]
+        assert cert.details["set_rule"] == ("outlier_mask" if inst.outlier_mask.any() else "noiseless")
+        assert cert.details["n_S"] == int(inst.outlier_mask.sum())
+        verify_claim(inst, cert, 3, 1 / inst.m)
+        if cert.verdict == STRICT_SADDLE:
+            # c = -L(WW^T)/||W||^2 recomputed from the returned direction (S from the outlier mask)
+            U = cert.escape_direction
+            assert np.linalg.norm(U @ X.T + X @ U.T) < 1e-12  # U = [0, W] R^T: D1(U) = 0 at X* = [Z, 0]
+            assert L_np(inst, U @ U.T, 1 / inst.m) == pytest.approx(-cert.certificate_margin, rel=1e-9)
+
+    # without the instance S comes from a residual tolerance; a rotated truth goes through the SVD reduction
+    for inst, res in few[:3]:
+        obj = make_objective(inst, L1)
+        X = inst.padded_truth(3)
+        cert = certify_l1(obj, X)
+        assert cert.details["set_rule"] == "residual_tolerance"
+        assert cert.details["n_S"] == int(inst.outlier_mask.sum())
+        assert cert.verdict == res["verdict"]
+        R = np.linalg.qr(np.random.default_rng(1).standard_normal((3, 3)))[0]
+        cert_r = certify_l1(obj, X @ R, inst)
+        assert cert_r.details["at_truth"] and cert_r.details["set_rule"] == "outlier_mask"
+        assert cert_r.details["reduction"]["how"] == "svd"
+        assert cert_r.verdict == res["verdict"]
+        if cert_r.verdict == STRICT_SADDLE:
+            check_descent(inst, X @ R, cert_r.escape_direction, 1 / inst.m, 2, -cert_r.certificate_margin)
+
+    # the dispatcher routes l1 objectives here; the record exports to JSON
+    inst, res = few[0]
+    obj = make_objective(inst, L1)
+    cert = certify(obj, inst.padded_truth(3), instance=inst)
+    assert cert.verdict == res["verdict"]
+    text = json.dumps(to_jsonable(export(cert, inst, inst.padded_truth(3), obj)))
+    assert cert.verdict in text
+
+
+def test_many_measurements_certified_sharp_minimum():
+    """m = 400 >> n k: X* is a certified sharp (global) minimum; the dual certificate is recomputed here."""
+    many = []
+    for seed in range(4):
+        inst = I.sensing(10, 1, 400, seed, noise="outliers", p=0.1)
+        many.append((inst, l1_landscape_regime(inst, 3)))
+    regimes = [res["regime"] for _, res in many]
+    assert regimes.count("local_min") >= 3, regimes
+    assert not {"strict_saddle", "not_local_min", "non_stationary"} & set(regimes)
+    rng = np.random.default_rng(7)
+    for inst, res in many:
+        cert = res["certificate"]
+        if cert.verdict != SHARP_LOCAL_MIN:
+            continue
+        assert cert.spurious is False
+        c = 1 / inst.m
+        d = cert.details
+        lv5 = d["level5"]
+        # the multiplier Y = c (sum_S sigma_i A_i + sum_I0 lambda_i A_i) is a dual certificate: recompute it
+        A = inst.operator.matrices()
+        rho = np.einsum("ijk,jk->i", A, inst.truth_matrix()) - inst.b
+        S = np.asarray(inst.outlier_mask, dtype=bool)
+        I0 = np.asarray(d["level2"]["I0"])
+        assert np.array_equal(I0, np.flatnonzero(~S))
+        lam = np.asarray(lv5["multipliers"])
+        assert np.all(np.abs(lam) <= 1.0)
+        Y = c * (np.einsum("i,ijk->jk", np.sign(rho[S]), A[S]) + np.einsum("i,ijk->jk", lam, A[I0]))
+        Z = inst.truth_left
+        assert np.linalg.norm(Y @ Z) <= 1e-10 * c * np.abs(A).sum()
+        assert np.linalg.norm(Y @ Z) == pytest.approx(lv5["YZ_fro"], abs=1e-12 * c * np.abs(A).sum())
+        Q = np.linalg.svd(Z, full_matrices=True)[0][:, 1:]
+        mu = np.linalg.eigvalsh(Q.T @ Y @ Q)[0]
+        assert mu == pytest.approx(lv5["mu"], rel=1e-8) and mu > 0
+        # sampled tangent directions E + P (P >= 0 on Z^perp) obey L >= c_sharp (||E|| + tr P)
+        cs = cert.certificate_margin
+        for _ in range(50):
+            u = rng.standard_normal((10, 1))
+            B = rng.standard_normal((9, 2)) * rng.uniform(0, 1)
+            E = Z @ u.T + u @ Z.T
+            P = Q @ B @ B.T @ Q.T
+            assert L_np(inst, E + P, c) >= cs * (np.linalg.norm(E) + np.trace(P)) - 1e-12
+        # and f grows along random directions through X* (k = 3)
+        X = inst.padded_truth(3)
+        f0 = f_np(inst, X, c)
+        for _ in range(5):
+            V = rng.standard_normal((10, 3))
+            assert f_np(inst, X + 1e-3 * V, c) > f0
+
+
+def test_search_rank_equal_to_truth_rank_is_sharp_local_min():
+    inst = I.sensing(10, 1, 40, 1, noise="outliers", p=0.1)
+    obj = make_objective(inst, L1)
+    cert = certify_l1(obj, inst.padded_truth(1), inst)
+    assert cert.verdict == SHARP_LOCAL_MIN and cert.details["reduction"]["spare"] == 0
+    tau = cert.certificate_margin
+    assert tau > 0
+    rng = np.random.default_rng(3)
+    Z = inst.truth_left
+    c = 1 / inst.m
+    f0 = f_np(inst, Z, c)
+    for _ in range(50):
+        u = rng.standard_normal((10, 1))
+        E = Z @ u.T + u @ Z.T
+        assert L_np(inst, E, c) >= tau * np.linalg.norm(E) - 1e-12
+        assert f_np(inst, Z + 1e-4 * u, c) > f0
+
+
+# ----------------------------------------------------------------------------------------- level 4, constructed
+
+def curved_instance():
+    """n = 2, Z = e1, one outlier on -e2 e2^T (residual +5) and clean measurements tr(M) and M12.
+
+    L(D) = -D22 + |D11 + D22| + |D12|: stationary and sharp on E (D22 = 0); L(w w^T) = w1^2 + |w1 w2| >= 0, so no
+    strict saddle; but h(e2) = min_{D11, D12} L(D11, D12, 1) = -1 at D11 = -1, D12 = 0. Along
+    X(g) = [[1 - g^2/2, 0], [0, g]], f(X(g)) - f(X*) = -g^2 + g^4/4.
+    """
+    e1, e2 = np.eye(2)
+    mats = np.stack([-np.outer(e2, e2), np.eye(2), 0.5 * (np.outer(e1, e2) + np.outer(e2, e1))])
+    return I.from_arrays(ops.from_matrices(mats), e1[:, None], noise=np.array([-5.0, 0.0, 0.0]),
+                         outlier_mask=np.array([True, False, False]))
+
+
+def test_constructed_curved_descent():
+    inst = curved_instance()
+    obj = make_objective(inst, make_loss("l1"))
+    X = inst.padded_truth(2)
+    cert = certify_l1(obj, X, inst)
+    assert cert.verdict == NOT_LOCAL_MIN and cert.escape_direction is None
+    assert cert.details["level3"]["c"] <= 1e-9  # no straight-line (strict saddle) direction
+    assert cert.details["level5_sdp"]["mu"] == pytest.approx(-1.0, abs=1e-7)
+    cu = cert.details["escape_curve"]
+    assert cu["h"] == pytest.approx(-1.0, rel=1e-7)
+    check_descent(inst, X, cu["first"], 1.0, 2, -1.0, second=cu["second"])
+    for g in (0.3, 1e-2, 1e-4):
+        Xg = X + g * cu["first"] + g * g * cu["second"]
+        assert f_np(inst, Xg, 1.0) - f_np(inst, X, 1.0) == pytest.approx(-g ** 2 + g ** 4 / 4, rel=1e-6)
+    # with search rank 1 there is no spare column: a sharp local minimum, but not a global certificate
+    cert1 = certify_l1(obj, inst.padded_truth(1), inst)
+    assert cert1.verdict == SHARP_LOCAL_MIN and cert1.spurious is False
+
+
+# ----------------------------------------------------------------------------------------- asymmetric
+
+def test_asymmetric_saddle_and_non_stationary():
+    for seed in (0, 1):
+        inst = I.sensing(8, 1, 32, seed, d2=8, noise="outliers", p=0.1)
+        res = l1_landscape_regime(inst, 3)
+        assert res["regime"] == "strict_saddle", res["regime"]
+        verify_claim(inst, res["certificate"], 3, 1 / inst.m)
+    inst = I.sensing(8, 1, 16, 0, d2=8, noise="outliers", p=0.2)
+    res = l1_landscape_regime(inst, 3)
+    assert res["regime"] == "non_stationary"
+    verify_claim(inst, res["certificate"], 3, 1 / inst.m)
+
+
+def test_asymmetric_full_sharpness():
+    inst = I.sensing(6, 1, 150, 0, d2=6, noise="outliers", p=0.1)
+    res = l1_landscape_regime(inst, 2)
+    cert = res["certificate"]
+    assert cert.verdict == SHARP_LOCAL_MIN and cert.spurious is False
+    tau = cert.certificate_margin
+    rng = np.random.default_rng(5)
+    for _ in range(100):
+        D = rng.standard_normal((6, 6))
+        assert L_np(inst, D, 1 / inst.m) >= tau * np.linalg.norm(D) - 1e-12
+
+
+# ----------------------------------------------------------------------------------------- sharpness LPs
+
+def test_sharpness_bounds_against_brute_force():
+    """tau_inf = min_{||e||_inf = 1} L(e) in 2-d, against a dense sampling of the square's boundary; the fast
+    least-norm bound is a lower bound, the LP value matches, and a rank-deficient case is detected."""
+    from benign.certify._l1_lp import sharpness
+
+    rng = np.random.default_rng(11)
+    aE = rng.standard_normal((12, 2))
+    inS = np.zeros(12, bool)
+    inS[:2] = True
+    lin = np.where(inS, rng.choice([-1.0, 1.0], 12), 0.0)
+    absw = np.where(inS, 0.0, 1.0)
+    t = np.linspace(-1, 1, 20001)
+    edge = np.concatenate([np.stack([np.ones_like(t), t], 1), np.stack([-np.ones_like(t), t], 1),
+                           np.stack([t, np.ones_like(t)], 1), np.stack([t, -np.ones_like(t)], 1)])
+    a = edge @ aE.T
+    brute = np.min(a @ lin + np.abs(a) @ absw)
+    assert brute > 0
+    exact = sharpness(aE, lin, absw, None)
+    assert exact["method"] == "face_lps"
+    assert exact["tau_inf"] == pytest.approx(brute, rel=1e-3)
+    assert exact["tau_inf_lower"] == pytest.approx(exact["tau_inf"], rel=1e-9)
+    assert exact["tau_inf_lower"] <= brute + 1e-12
+    fast = sharpness(aE, lin, absw, 0.0)
+    if fast["method"] == "least_norm_multipliers":
+        assert 0 < fast["tau_inf_lower"] <= exact["tau_inf_lower"] + 1e-12
+    # only one clean measurement: the clean ones do not span R^2 and tau_inf <= 0
+    absw1 = np.zeros(12)
+    absw1[5] = 1.0
+    lin1 = np.where(absw1 > 0, 0.0, 1.0)
+    deficient = sharpness(aE, lin1, absw1, 0.0)
+    assert deficient["method"] == "rank_deficient" and deficient["tau_inf_upper"] <= 0
+
+
+# ----------------------------------------------------------------------------------------- plumbing
+
+def test_validation():
+    inst = I.sensing(5, 1, 20, 0, noise="outliers", p=0.1)
+    X = inst.padded_truth(2)
+    with pytest.raises(ValueError, match="l1"):
+        certify_l1(make_objective(inst, "l2"), X)
+    obj = make_objective(inst, L1)
+    with pytest.raises(ValueError, match="tol"):
+        certify_l1(obj, X, tol=0.0)
+    with pytest.raises(ValueError, match="gamma_min"):
+        certify_l1(obj, X, gamma_min=2.0)
+    with pytest.raises(TypeError, match="searches"):
+        certify_l1(obj, X, searches=1.5)
+    with pytest.raises(ValueError, match="rows"):
+        certify_l1(obj, np.zeros((4, 2)))
+    other = I.sensing(5, 1, 20, 1, noise="outliers", p=0.1)
+    with pytest.raises(ValueError, match="instance"):
+        certify_l1(obj, X, other)
+    with pytest.raises(ValueError, match="search rank"):
+        l1_landscape_regime(I.sensing(5, 2, 20, 0), 1)
+    asym = I.sensing(4, 1, 20, 0, d2=3)
+    with pytest.raises(ValueError, match="balanc"):
+        certify_l1(make_objective(asym, L1, balance=1.0), asym.padded_truth(2))

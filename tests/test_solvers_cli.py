@@ -1,0 +1,75 @@
+"""``benign solve`` and the seed-001 perturbed-GD experiment."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+BENIGN = [sys.executable, "-m", "benign.cli"]
+
+
+def run(*args):
+    return subprocess.run(BENIGN + list(args), capture_output=True, text=True, timeout=300)
+
+
+def test_cli_solve_json_save_history(tmp_path):
+    out, hist = tmp_path / "run.npz", tmp_path / "h.csv"
+    res = run("solve", "sensing:n=8,r=2,m=80,seed=0", "--method", "gd", "--opt", "armijo=true", "--seed", "3",
+              "--json", "--save", str(out), "--history", str(hist), "--history-every", "5")
+    assert res.returncode == 0, res.stderr
+    data = json.loads(res.stdout)
+    for key in ("status", "loss", "relative_error", "grad_norm", "iterations", "seconds", "point", "method",
+                "options", "message"):
+        assert key in data
+    assert data["status"] == "converged" and data["method"] == "gd" and data["options"]["armijo"] is True
+    X = np.asarray(data["point"])
+    from benign.io import load_instance, load_point
+
+    inst = load_instance(str(out))
+    assert np.array_equal(load_point(str(out)), X)
+    Ms = inst.truth_matrix()
+    assert np.linalg.norm(X @ X.T - Ms) / np.linalg.norm(Ms) == pytest.approx(data["relative_error"], abs=1e-12)
+    rows = np.loadtxt(hist, delimiter=",", skiprows=1, ndmin=2)
+    assert open(hist).readline().strip() == "iteration,loss,error,grad_norm,step"
+    assert rows[0, 0] == 0 and rows[-1, 0] == data["iterations"] and rows[-1, 1] == pytest.approx(data["loss"])
+    assert np.all(np.diff(rows[:, 0]) <= 5)
+
+
+@pytest.mark.parametrize("args,needle", [
+    (("solve", "sensing:n=5,r=1,m=30", "--method", "gdd"), "did you mean 'gd'"),
+    (("solve", "sensing:n=5,r=1,m=30", "--opt", "step"), "expected key=value"),
+    (("solve", "sensing:n=5,r=1,m=30", "--constraint", "maybe"), "--constraint"),
+])
+def test_cli_solve_bad_input(args, needle):
+    res = run(*args)
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert res.returncode == 2 and len(lines) == 1 and needle in lines[0], res.stderr
+
+
+def test_seed001_perturbed_gd_experiment():
+    from benign.solvers.experiments import perturbed_gd_experiment
+
+    out = perturbed_gd_experiment(0, iterations=2000)
+    inst, X0 = out["instance"], out["x0"]
+    mats = inst.operator.matrices()
+    assert mats.shape == (20, 5, 5) and np.allclose(mats, mats.transpose(0, 2, 1))
+    # G_ij ~ N(0, 1)/5 => off-diagonal entries of (G + G^T)/2 have variance 1/50
+    off = mats[:, ~np.eye(5, dtype=bool)]
+    assert 0.5 / 50 < off.var() < 2.0 / 50
+    Ms = inst.truth_matrix()
+    rho0 = np.einsum("ijk,jk->i", mats, X0 @ X0.T - Ms)
+    assert [r["lam"] for r in out["runs"]] == [0.0, 1.0]
+    for run_ in out["runs"]:
+        lam = run_["lam"]
+        assert run_["iteration"].tolist() == list(range(2001))
+        # the curves start at the independently computed loss (1/m scaling, l = 4) and distance
+        f0 = np.mean(0.5 * rho0 ** 2 + lam * rho0 ** 4 / 4)
+        assert run_["loss"][0] == pytest.approx(f0, rel=1e-12)
+        assert run_["distance"][0] == pytest.approx(np.linalg.norm(X0 @ X0.T - Ms), rel=1e-12)
+        assert np.all(np.isfinite(run_["distance"])) and run_["distance"][-1] < run_["distance"][0]
+    # seed 001's observation: the high-order term accelerates the decrease of the error
+    d0, d1 = out["runs"][0]["distance"], out["runs"][1]["distance"]
+    assert d1[1000] < d0[1000]

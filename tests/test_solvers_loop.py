@@ -1,0 +1,204 @@
+"""The shared loop (stopping rules, history, multi-start), initial points, numerical kernels and validation."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from benign._jax import jnp
+from benign import instances as I
+from benign.objective import make_objective
+from benign.solvers import GradientDescent, initial_point, solve, solve_many
+from benign.solvers.base import matrix_distance, relative_error
+from benign.solvers.trust_region import lanczos_min, steihaug_cg
+
+
+@pytest.fixture(scope="module")
+def well():
+    inst = I.build("sensing:n=10,r=2,m=150,seed=0")
+    return inst, make_objective(inst, "l2")
+
+
+# ---------------------------------------------------------------------------------------- kernels
+
+@pytest.mark.parametrize("spec", ["sensing:n=7,r=2,m=60,seed=1", "sensing:n=6,d2=5,r=2,m=60,seed=1"])
+def test_matrix_distance_is_accurate_near_the_truth(spec):
+    """The QR form has no sqrt(eps) floor: at a 1e-11 perturbation of the truth it matches the dense distance."""
+    inst = I.build(spec)
+    obj = make_objective(inst)
+    rng = np.random.default_rng(0)
+    T = inst.truth_point
+    Ms = inst.truth_matrix()
+    for scale in (1.0, 1e-6, 1e-11):
+        X = np.concatenate([T, np.zeros((T.shape[0], 1))], axis=1) + scale * rng.standard_normal((T.shape[0], 3))
+        d1 = inst.shape[0]
+        M = X @ X.T if inst.symmetric else X[:d1] @ X[d1:].T
+        dense = np.linalg.norm(M - Ms)
+        assert abs(float(matrix_distance(obj, jnp.asarray(X))) - dense) <= 1e-13 * np.linalg.norm(Ms) + 1e-3 * dense
+        assert float(relative_error(obj, jnp.asarray(X))) == pytest.approx(dense / np.linalg.norm(Ms), rel=1e-3)
+
+
+def test_steihaug_cg_against_dense_solutions():
+    rng = np.random.default_rng(3)
+    Q = np.linalg.qr(rng.standard_normal((12, 12)))[0]
+    g = rng.standard_normal(12)
+    H = Q @ np.diag(np.linspace(1.0, 5.0, 12)) @ Q.T
+    hvp = lambda d: jnp.asarray(H) @ d  # noqa: E731
+    # interior Newton step
+    p, Hp, its, hit = steihaug_cg(hvp, jnp.asarray(g), 1e6, 1e-12, 100)
+    assert not bool(hit) and np.allclose(np.asarray(p), -np.linalg.solve(H, g), atol=1e-10)
+    assert np.allclose(np.asarray(Hp), H @ np.asarray(p), atol=1e-10)
+    # small radius: on the boundary, and at least the Cauchy decrease
+    radius = 0.1
+    p, Hp, its, hit = steihaug_cg(hvp, jnp.asarray(g), radius, 1e-12, 100)
+    p = np.asarray(p)
+    model = lambda s: g @ s + 0.5 * s @ H @ s  # noqa: E731
+    cauchy = -radius * g / np.linalg.norm(g)
+    assert bool(hit) and np.linalg.norm(p) == pytest.approx(radius, rel=1e-12)
+    assert model(p) <= model(cauchy) + 1e-14
+    # indefinite: negative curvature is followed to the boundary
+    Hn = Q @ np.diag(np.linspace(-2.0, 5.0, 12)) @ Q.T
+    p, _, _, hit = steihaug_cg(lambda d: jnp.asarray(Hn) @ d, jnp.asarray(g), 1.0, 1e-12, 100)
+    p = np.asarray(p)
+    assert bool(hit) and np.linalg.norm(p) == pytest.approx(1.0, rel=1e-12)
+    assert g @ p + 0.5 * p @ Hn @ p < 0
+
+
+def test_lanczos_extreme_eigenpairs():
+    rng = np.random.default_rng(4)
+    B = rng.standard_normal((5, 4))
+    H = rng.standard_normal((20, 20))
+    H = 0.5 * (H + H.T)
+    lam, V = np.linalg.eigh(H)
+    lmin, lmax, u = lanczos_min(lambda d: (jnp.asarray(H) @ d.reshape(-1)).reshape(d.shape),
+                                jnp.asarray(B), 20)
+    u = np.asarray(u).reshape(-1)
+    assert float(lmin) == pytest.approx(lam[0], abs=1e-10) and float(lmax) == pytest.approx(lam[-1], abs=1e-10)
+    assert np.linalg.norm(H @ u - lam[0] * u) <= 1e-8
+
+
+# ---------------------------------------------------------------------------------------- loop
+
+def test_history_thinning_and_bookkeeping(well):
+    _, obj = well
+    X0 = initial_point(obj, 2, seed=3)
+    res = solve(obj, "gd", x0=X0, history_every=7)
+    h = res.history
+    assert set(h) == {"iteration", "loss", "error", "grad_norm", "step"}
+    k = res.iterations
+    expect = list(range(0, k + 1, 7)) + ([k] if k % 7 else [])
+    assert h["iteration"].tolist() == expect
+    assert h["loss"][0] == pytest.approx(float(obj.value(X0)), rel=1e-14)
+    assert h["grad_norm"][0] == pytest.approx(float(np.linalg.norm(np.asarray(obj.grad(X0)))), rel=1e-12)
+    assert h["loss"][-1] == res.loss and h["grad_norm"][-1] == res.grad_norm
+    assert np.all(h["step"][1:] == res.options["step"])
+    assert res.grad_norm <= 1e-10 * h["grad_norm"][0] < h["grad_norm"][-2]
+    json.dumps(res.to_dict(include_history=True))  # JSON-ready
+
+
+def test_rtol_stall_and_max_iterations(well):
+    inst, obj = well
+    loose = solve(obj, "gd", seed=1, rtol=1e-3)
+    full = solve(obj, "gd", seed=1)
+    assert loose.status == "converged" and "rtol" in loose.message
+    assert loose.relative_error <= 1e-3 < loose.history["error"][-2] and loose.iterations < full.iterations
+    stall = solve(obj, "gd", seed=1, gtol=0.0, stall_window=50, max_iter=20_000)
+    assert stall.status == "stalled" and stall.iterations % 50 == 0 and stall.relative_error <= 1e-12
+    capped = solve(obj, "gd", seed=1, max_iter=5)
+    assert capped.status == "max_iterations" and capped.iterations == 5
+    none = I.from_arrays(inst.operator, inst.truth_left)
+    blind = make_objective(none, "l2")
+    object.__setattr__(blind, "truth", None)  # an objective without a known truth
+    res = solve(blind, "gd", seed=1, rank=2)
+    assert np.isnan(res.relative_error) and np.all(np.isnan(res.history["error"]))
+
+
+def test_progress_chunks_give_the_same_run():
+    inst = I.build("sensing:n=10,r=2,m=150,seed=1,cond=100")
+    obj = make_objective(inst, "l2")
+    seen = []
+    a = solve(obj, "gd", seed=0, progress=lambda k, total: seen.append((k, total)))
+    b = solve(obj, "gd", seed=0)
+    assert a.iterations > 2000 and len(seen) >= 2 and seen[-1][0] == a.iterations
+    assert a.iterations == b.iterations and np.array_equal(a.x, b.x)
+
+
+def test_solve_many_matches_solve(well):
+    inst, obj = well
+    many = solve_many(obj, "gd", starts=3, seed=11)
+    one = solve(obj, "gd", seed=11)
+    assert len(many) == 3 and [r.details["start"] for r in many] == [0, 1, 2]
+    assert many[0].iterations == one.iterations and np.allclose(many[0].x, one.x, rtol=1e-10, atol=1e-12)
+    assert not np.allclose(many[1].history["loss"][0], many[2].history["loss"][0])
+    for r in many:
+        assert r.status == "converged" and r.relative_error <= 1e-8
+        assert r.history["iteration"][-1] == r.iterations
+    # explicit starts, with different lengths of run
+    X0 = initial_point(obj, 2, seed=5, count=2)
+    X0[1] = np.asarray(inst.truth_point) + 1e-3
+    runs = solve_many(obj, GradientDescent(), x0s=X0)
+    assert runs[1].iterations < runs[0].iterations
+    single = solve(obj, "gd", x0=X0[1])
+    assert runs[1].iterations == single.iterations and np.allclose(runs[1].x, single.x, rtol=1e-10, atol=1e-12)
+
+
+def test_initial_points(well):
+    inst, obj = well
+    a = initial_point(obj, 3, "random", seed=2)
+    assert a.shape == (10, 3) and np.array_equal(a, initial_point(obj, 3, "random", seed=2))
+    assert not np.array_equal(a, initial_point(obj, 3, "random", seed=3))
+    batch = initial_point(obj, 3, "random", seed=2, count=4)
+    assert batch.shape == (4, 10, 3) and np.array_equal(batch[0], a)
+    assert np.max(np.abs(initial_point(obj, 3, "small", seed=2))) < 1e-2  # default alpha = 1e-3
+    nn = make_objective(I.build("sensing:n=10,r=2,m=150,seed=0,truth=nonneg"), "l2")
+    assert np.all(initial_point(nn, 2, "random", seed=0) >= 0)
+    # spectral: the top-2 eigenvectors of the dense sym(A*(b)), rescaled by least squares
+    spec = initial_point(obj, 2, "spectral", seed=0)
+    mats = inst.operator.matrices()
+    B = np.einsum("i,ijk->jk", inst.b, mats)
+    lam, V = np.linalg.eigh(0.5 * (B + B.T))
+    top = V[:, -2:]
+    Q = np.linalg.qr(spec)[0]
+    assert np.linalg.norm(Q @ Q.T - top @ top.T) <= 1e-8
+    P = spec @ spec.T
+    a_P = np.einsum("ijk,jk->i", mats, P)
+    assert a_P @ (a_P - inst.b) == pytest.approx(0.0, abs=1e-8 * np.linalg.norm(a_P) ** 2)  # optimal scale
+
+
+def test_random_and_small_share_the_gaussian_draw(well):
+    _, obj = well
+    r = initial_point(obj, 2, "random", scale=0.5, seed=7)
+    s = initial_point(obj, 2, "small", scale=1e-3, seed=7)
+    assert np.allclose(r / 0.5, s / 1e-3, rtol=1e-12)
+    g = r / 0.5
+    assert abs(g.mean()) < 1.0 and 0.3 < g.std() < 2.0
+
+
+@pytest.mark.parametrize("call,needle", [
+    (lambda o: solve(o, "gdd"), "did you mean 'gd'"),
+    (lambda o: solve(o, "gd", stepp=1.0), "did you mean 'step'"),
+    (lambda o: solve(o, "gd", step=-1.0), "step must be > 0"),
+    (lambda o: solve(o, "gd", x0=np.zeros((10, 2)), rank=3), "disagrees"),
+    (lambda o: solve(o, "gd", x0=np.zeros((9, 2))), "must have 10 rows"),
+    (lambda o: solve(o, "gd", init="spectrall"), "did you mean 'spectral'"),
+    (lambda o: solve(o, "gd", init_scale=0.0), "init_scale must be > 0"),
+    (lambda o: solve(o, "gd", max_iter=-1), "max_iter must be >= 0"),
+    (lambda o: solve(o, "perturbed-gd", rule="jim"), "did you mean 'jin'"),
+    (lambda o: solve(o, "projected-gd"), "nonnegative"),
+    (lambda o: solve(o.with_loss(__import__("benign").make_loss("l1")), "trust-region"), "l1"),
+    (lambda o: solve(o, "convex", max_dim=5), "max_dim = 5"),
+    (lambda o: solve_many(o, "convex", starts=2), "takes no starting point"),
+    (lambda o: solve(object(), "gd"), "Objective"),
+])
+def test_validation_errors(well, call, needle):
+    _, obj = well
+    with pytest.raises((ValueError, TypeError), match=None) as info:
+        call(obj)
+    assert needle in str(info.value)
+
+
+def test_unconstrained_method_on_nonnegative_objective_is_refused():
+    nn = make_objective(I.build("sensing:n=10,r=2,m=150,seed=0,truth=nonneg"), "l2")
+    with pytest.raises(ValueError, match="projected-gd"):
+        solve(nn, "gd")

@@ -1,0 +1,138 @@
+"""Sweep reports: Wilson intervals, aggregates against a direct computation, figures, report.md, exports."""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from benign import plots
+from benign.experiments import export_results, load_results, run_sweep, sweep_report, wilson
+from benign.experiments.report import aggregate
+
+
+@pytest.mark.parametrize("k,n", [(0, 1), (0, 10), (3, 10), (10, 10), (37, 50), (1, 1000)])
+def test_wilson_solves_the_score_equation(k, n):
+    """The Wilson interval is {p : |k/n - p| <= z sqrt(p (1 - p) / n)}: its ends are the roots (found by bisection)."""
+    from scipy.optimize import brentq
+    from scipy.stats import norm
+
+    z = norm.ppf(0.975)
+    phat = k / n
+    g = lambda p: (phat - p) ** 2 - z * z * p * (1 - p) / n  # noqa: E731
+    lo_ref = 0.0 if k == 0 else brentq(g, 1e-15, min(phat, 1 - 1e-15), xtol=1e-15)
+    hi_ref = 1.0 if k == n else brentq(g, max(phat, 1e-15), 1 - 1e-15, xtol=1e-15)
+    lo, hi = wilson(k, n)
+    assert lo == pytest.approx(lo_ref, abs=1e-12) and hi == pytest.approx(hi_ref, abs=1e-12)
+
+
+def test_wilson_published_value_and_errors():
+    assert wilson(0, 10)[1] == pytest.approx(0.2775, abs=5e-5)  # the classic 0/10 upper bound
+    assert all(math.isnan(v) for v in wilson(0, 0))
+    with pytest.raises(ValueError):
+        wilson(3, 2)
+
+
+def _spec(tmp_path, **sweep):
+    return {"sweep": {"name": "rep", "trial": "sweep_toys:quad", "seeds": 6, **sweep},
+            "grid": {"a": [1, 2, 4], "n": [1, 3]}, "trial": {"fail_seed": 5},
+            "metrics": {"big": "value > 2", "pos": "positive", "score": "value / a"}}
+
+
+def test_aggregates_match_a_direct_computation(tmp_path):
+    spec = _spec(tmp_path)
+    db = str(tmp_path / "a.db")
+    run_sweep(spec, db=db)
+    df = load_results(spec, db=db)
+    agg, bools, _ = aggregate(df, ["a", "n"], ["big", "pos", "score"], ["value", "first", "n_out"])
+    assert bools == ["big", "pos"]
+    assert len(agg) == 6
+    for _, row in agg.iterrows():
+        g = df[(df["a"] == row["a"]) & (df["n"] == row["n"])]
+        ok = g[g["status"] == "ok"]
+        assert row["n_trials"] == len(ok) == 5 and row["n_failed"] == 1
+        k = int(sum(bool(v) for v in ok["big"]))
+        assert (row["big_k"], row["big_n"]) == (k, 5) and row["big_p"] == k / 5
+        assert (row["big_lo"], row["big_hi"]) == wilson(k, 5)
+        assert row["value_median"] == np.median(ok["value"].astype(float))
+        assert row["score_median"] == np.median(ok["value"].astype(float) / row["a"])
+
+
+def test_report_writes_figures_markdown_and_csv(tmp_path):
+    spec = _spec(tmp_path)
+    db = str(tmp_path / "r.db")
+    run_sweep(spec, db=db)
+    out = tmp_path / "report"
+    res = sweep_report(spec, str(out), db=db, pdf=True)
+    names = sorted(p.name for p in out.iterdir())
+    for stem in ("big_curves", "big_heatmap", "pos_curves", "pos_heatmap"):
+        assert f"{stem}.png" in names and f"{stem}.pdf" in names
+        assert (out / f"{stem}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    md = (out / "report.md").read_text()
+    assert "![big heatmap](big_heatmap.png)" in md and "RuntimeError x6" in md and "boom at seed 5" in md
+    agg = pd.read_csv(out / "aggregates.csv")
+    assert len(agg) == 6 and {"big_p", "big_lo", "big_hi", "n_trials"} <= set(agg.columns)
+    assert res["status"]["done"] == 36
+
+
+def test_report_facets_and_single_axis(tmp_path):
+    spec = {"sweep": {"trial": "sweep_toys:quad", "seeds": 3}, "grid": {"a": [1, 2], "n": [2, 3], "b": [0, 1]},
+            "trial": {"pad": "{b}"}, "metrics": {"big": "value > 2"}, "report": {"x": "n", "y": "a"}}
+    db = str(tmp_path / "f.db")
+    run_sweep(spec, db=db)
+    res = sweep_report(spec, str(tmp_path / "out"), db=db)
+    assert sorted(p.rsplit("/", 1)[1] for p in res["figures"]) == [
+        "big_curves_b0.png", "big_curves_b1.png", "big_heatmap_b0.png", "big_heatmap_b1.png"]
+    one = {"sweep": {"trial": "sweep_toys:quad", "seeds": 3}, "grid": {"a": [1, 2, 3], "n": 2}, "trial": {},
+           "metrics": {"big": "value > 2"}}
+    run_sweep(one, db=str(tmp_path / "o.db"))
+    res = sweep_report(one, str(tmp_path / "o"), db=str(tmp_path / "o.db"))
+    assert [p.rsplit("/", 1)[1] for p in res["figures"]] == ["big_curves.png"]
+
+
+def test_report_without_results_fails_clearly(tmp_path):
+    with pytest.raises(ValueError, match="no results stored"):
+        sweep_report(_spec(tmp_path), str(tmp_path / "x"), db=str(tmp_path / "none.db"))
+
+
+def test_export_round_trips(tmp_path):
+    spec = _spec(tmp_path)
+    db = str(tmp_path / "e.db")
+    run_sweep(spec, db=db)
+    df = load_results(spec, db=db)
+    pq = export_results(spec, str(tmp_path / "r.parquet"), db=db)
+    back = pd.read_parquet(pq["path"])
+    assert pq["rows"] == len(df) == len(back) == 36
+    np.testing.assert_array_equal(back["value"].to_numpy(float), df["value"].to_numpy(float))
+    assert list(back["big"].astype(object).where(back["big"].notna(), None)) == list(df["big"])
+    csv = export_results(spec, str(tmp_path / "r.csv"), db=db)
+    back = pd.read_csv(csv["path"])
+    np.testing.assert_allclose(back["value"].to_numpy(float), df["value"].to_numpy(float), rtol=1e-15)
+    with pytest.raises(ValueError, match=".parquet or .csv"):
+        export_results(spec, str(tmp_path / "r.xlsx"), db=db)
+    # the results file alone: every stored trial, grid columns from the stored points
+    alone = load_results(db)
+    assert len(alone) == 36 and {"a", "n", "value"} <= set(alone.columns) and "big" not in alone.columns
+
+
+def test_plot_helpers(tmp_path):
+    Z = np.arange(6.0).reshape(2, 3)
+    fig = plots.heatmap(Z, [10, 20, 40], ["r1", "r2"], xlabel="m", cbar_label="P", contour=2.5)
+    ax = fig.axes[0]
+    mesh = ax.collections[0]
+    np.testing.assert_array_equal(np.asarray(mesh.get_array()).reshape(2, 3), Z)
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["r1", "r2"]
+    with pytest.raises(ValueError, match="shape"):
+        plots.heatmap(Z.T, [10, 20, 40], ["r1", "r2"])
+    fig = plots.curves([1, 2, 3], {"a": [0.1, 0.5, 0.9]}, lower={"a": [0, 0.3, 0.8]}, upper={"a": [0.2, 0.7, 1]})
+    line = fig.axes[0].lines[0]
+    np.testing.assert_array_equal(line.get_ydata(), [0.1, 0.5, 0.9])
+    fig = plots.stacked_bars(["x", "y"], {"p": [0.25, 0.5], "q": [0.75, 0.5]})
+    tops = [p.get_y() + p.get_height() for p in fig.axes[0].patches]
+    assert tops[2:] == [1.0, 1.0]
+    paths = plots.save(fig, str(tmp_path / "fig"), pdf=True)
+    assert paths == [str(tmp_path / "fig.png"), str(tmp_path / "fig.pdf")]
+    assert (tmp_path / "fig.pdf").read_bytes()[:4] == b"%PDF"
+    assert json.dumps(paths)
