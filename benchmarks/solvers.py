@@ -12,8 +12,8 @@ For each problem the script runs, from the same starting point and with the same
 Dense sensing additionally reports the memory-bandwidth bound of one GD iteration: a GD iteration reads the sensing
 matrix ``A`` (``m x n^2`` float64) twice (``A(XX^T)`` and ``A*(rho)``), and a copy of ``A`` reads and writes the same
 number of bytes, so ``bound = (2 |A| bytes) / (copy bandwidth) = time of one copy of A`` (the faster of a NumPy copy
-on all cores and a JAX copy on CPU; the JAX copy on an accelerator); the printed ratio is ``benign seconds per GD iteration / bound``
-(target <= 1.3). For small ``n`` the matrix fits in cache and the "bound" is a cache-bandwidth bound that per-iteration
+on all cores and a JAX copy on CPU; the JAX copy on an accelerator); the printed ratio is
+``benign seconds per GD iteration / bound`` (target <= 1.3). For small ``n`` the matrix fits in cache and the "bound" is a cache-bandwidth bound that per-iteration
 overheads dominate. The NumPy speed-up target is >= 5x
 for ``n <= 20``. Ratios are printed as measured, whether or not a target is met.
 

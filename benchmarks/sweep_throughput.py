@@ -82,10 +82,8 @@ def main() -> None:
     if not args.no_workers:
         from distributed import Client, LocalCluster
 
-        env = {"XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
-               "OMP_NUM_THREADS": "1"}
-        with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                          env=env) as cluster, Client(cluster) as client:
+        with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
+                          dashboard_address=None) as cluster, Client(cluster) as client:
             t = time.perf_counter()
             run_sweep(warm, db=os.path.join(tmp, "warm-w.db"), scheduler=client, batch="map", progress=False)
             print(f"  worker warm-up (compilation in {args.workers} processes): {time.perf_counter() - t:.1f} s",

@@ -28,3 +28,8 @@ def quad_batch(params_list: list, seeds: list) -> list:
     if any(p.get("not_batchable") for p in params_list):
         raise NotBatchable("asked not to batch")
     return [quad(p, s) for p, s in zip(params_list, seeds)]
+
+
+def quad_batch_broken(params_list: list, seeds: list) -> list:
+    """A batched function that always fails (the runner must fall back, warn once, and lose nothing)."""
+    raise RuntimeError("broken batched path")

@@ -134,11 +134,11 @@ def test_solve_many_matches_solve(well):
     for r in many:
         assert r.status == "converged" and r.relative_error <= 1e-8
         assert r.history["iteration"][-1] == r.iterations
-    # explicit starts, with different lengths of run
-    X0 = initial_point(obj, 2, seed=5, count=2)
+    # explicit starts (same batch size: no new compilation), with different lengths of run
+    X0 = initial_point(obj, 2, seed=5, count=3)
     X0[1] = np.asarray(inst.truth_point) + 1e-3
     runs = solve_many(obj, GradientDescent(), x0s=X0)
-    assert runs[1].iterations < runs[0].iterations
+    assert runs[1].iterations < runs[0].iterations and runs[1].status == runs[0].status == "converged"
     single = solve(obj, "gd", x0=X0[1])
     assert runs[1].iterations == single.iterations and np.allclose(runs[1].x, single.x, rtol=1e-10, atol=1e-12)
 

@@ -35,7 +35,7 @@ def expected(df):
 def test_in_process_run_resume_and_store_contents(tmp_path):
     spec = toy_spec(tmp_path)
     db = str(tmp_path / "r.db")
-    s1 = run_sweep(spec, db=db, limit=7)
+    s1 = run_sweep(spec, db=db, limit=7, progress=True)  # the Rich bar (on stderr) must not get in the way
     assert (s1["ran"], s1["pending"], s1["mode"]) == (7, 17, "in-process")
     s2 = run_sweep(spec, db=db)
     assert (s2["skipped"], s2["ran"], s2["pending"]) == (7, 17, 0)
@@ -98,6 +98,20 @@ def test_batched_path_same_numbers_and_fallbacks(tmp_path):
     # --no-batch override
     s = run_sweep(spec, db=str(tmp_path / "b3.db"), batch=False)
     assert not s["batched"] and set(load_results(spec, db=str(tmp_path / "b3.db"))["batched"]) == {1}
+
+
+def test_broken_batched_path_falls_back_with_a_warning(tmp_path):
+    import sweep_toys
+
+    register_trial("toy-broken", sweep_toys.quad, batch=sweep_toys.quad_batch_broken, replace=True)
+    base = toy_spec(tmp_path)
+    spec = dict(base, sweep=dict(base["sweep"], trial="toy-broken"))
+    with pytest.warns(RuntimeWarning, match="broken batched path"):
+        s = run_sweep(spec, db=str(tmp_path / "w.db"))
+    assert s["ok"] == 24
+    df = load_results(spec, db=str(tmp_path / "w.db"))
+    assert set(df["batched"]) == {1}
+    expected(df)
 
 
 def _env():

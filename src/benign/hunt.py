@@ -31,16 +31,20 @@ def default_method(obj) -> str:
     return "gd"
 
 
-def _gram(obj, X, Y) -> float:
-    Ux, Vx = (X, X) if obj.symmetric else (X[: obj.shape[0]], X[obj.shape[0]:])
-    Uy, Vy = (Y, Y) if obj.symmetric else (Y[: obj.shape[0]], Y[obj.shape[0]:])
-    return float(np.sum((Ux.T @ Uy) * (Vx.T @ Vy)))
+def _factors(obj, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return (X, X) if obj.symmetric else (X[: obj.shape[0]], X[obj.shape[0]:])
 
 
 def matrix_distance(obj, X: np.ndarray, Y: np.ndarray) -> float:
-    """``||M(X) - M(Y)||_F`` from the factors."""
-    sq = _gram(obj, X, X) - 2 * _gram(obj, X, Y) + _gram(obj, Y, Y)
-    return float(np.sqrt(max(sq, 0.0)))
+    """``||M(X) - M(Y)||_F`` from the factors (QR-based, no cancellation)."""
+    from benign.instances import product_distance
+
+    return product_distance(*_factors(obj, X), *_factors(obj, Y))
+
+
+def _fro(obj, X: np.ndarray) -> float:
+    U, V = _factors(obj, X)
+    return float(np.sqrt(max(np.sum((U.T @ U) * (V.T @ V)), 0.0)))
 
 
 @dataclass
@@ -112,7 +116,7 @@ def _dedupe(obj, points: list[np.ndarray], scale: float, rtol: float) -> list[li
     """Groups of indices whose matrices coincide to ``rtol`` (greedy, first point is the representative)."""
     groups: list[list[int]] = []
     reps: list[np.ndarray] = []
-    norms = [np.sqrt(max(_gram(obj, p, p), 0.0)) for p in points]
+    norms = [_fro(obj, p) for p in points]
     for i, p in enumerate(points):
         for g, rep in zip(groups, reps):
             tol = rtol * max(norms[i], norms[g[0]], scale, 1e-300)
@@ -159,7 +163,7 @@ def hunt(instances: Any, loss: Any = "l2", *, rank: int, starts: int = 32, metho
         for res in results:
             statuses[res.status] = statuses.get(res.status, 0) + 1
         points = [np.asarray(res.x) for res in results]
-        scale = float(np.sqrt(max(_gram(obj, obj.truth, obj.truth), 0.0))) if obj.truth is not None else 0.0
+        scale = _fro(obj, np.asarray(obj.truth)) if obj.truth is not None else 0.0
         for group in _dedupe(obj, points, scale, dedupe_rtol):
             # representative: the member with the smallest gradient norm
             best = min(group, key=lambda k: results[k].grad_norm)

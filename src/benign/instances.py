@@ -105,7 +105,7 @@ def truth_fro_norm(inst: Instance) -> float:
 
 
 def factored_distance(inst: Instance, X: Any) -> float:
-    """``||M(X) - M*||_F`` from the factors, in ``O((N + n) r^2)`` (no ``n x n`` array).
+    """``||M(X) - M*||_F`` from the factors, in ``O((N + n) (r + r*)^2)`` (no ``n x n`` array, no cancellation).
 
     ``M(X) = X X^T`` (symmetric) or ``U V^T`` with ``X = [U; V]`` (asymmetric).
     """
@@ -120,8 +120,16 @@ def factored_distance(inst: Instance, X: Any) -> float:
         d1 = inst.shape[0]
         U, V = X[:d1], X[d1:]
         R = inst.truth_right
-    sq = np.sum((U.T @ U) * (V.T @ V)) - 2 * np.sum((U.T @ L) * (V.T @ R)) + np.sum((L.T @ L) * (R.T @ R))
-    return float(np.sqrt(max(sq, 0.0)))
+    return product_distance(U, V, L, R)
+
+
+def product_distance(U: np.ndarray, V: np.ndarray, L: np.ndarray, R: np.ndarray) -> float:
+    """``||U V^T - L R^T||_F`` without forming either product and without cancellation: with thin QRs
+    ``[U, L] = Q1 R1`` and ``[V, R] = Q2 R2``, ``U V^T - L R^T = Q1 (R1 J R2^T) Q2^T``, ``J = diag(I, -I)``."""
+    R1 = np.linalg.qr(np.concatenate([U, L], axis=1), mode="r")
+    R2 = np.linalg.qr(np.concatenate([V, R], axis=1), mode="r")
+    sign = np.concatenate([np.ones(U.shape[1]), -np.ones(L.shape[1])])
+    return float(np.linalg.norm((R1 * sign) @ R2.T))
 
 
 def relative_error(inst: Instance, X: Any) -> float:

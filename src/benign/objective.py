@@ -202,11 +202,18 @@ def _gram_inner(obj: Objective, X, Y):
 
 
 def _distance_impl(obj: Objective, X):
+    """``||M(X) - M*||_F`` without cancellation: with thin QRs ``[U, L] = Q1 R1`` and ``[V, R] = Q2 R2``,
+    ``U V^T - L R^T = Q1 (R1 J R2^T) Q2^T`` with ``J = diag(I_r, -I_r*)``, so the norm is that of a small
+    ``(r + r*)``-square matrix (full relative accuracy, unlike the expanded Gram formula)."""
     if obj.truth is None:
         return jnp.asarray(jnp.nan, dtype=X.dtype)
-    T = obj.truth
-    sq = _gram_inner(obj, X, X) - 2 * _gram_inner(obj, X, T) + _gram_inner(obj, T, T)
-    return jnp.sqrt(jnp.maximum(sq, 0.0))
+    U, V = obj.split(X)
+    L, R = obj.split(obj.truth)
+    r = X.shape[1]
+    _, R1 = jnp.linalg.qr(jnp.concatenate([U, L], axis=1))
+    _, R2 = jnp.linalg.qr(jnp.concatenate([V, R], axis=1))
+    sign = jnp.concatenate([jnp.ones(r, X.dtype), -jnp.ones(L.shape[1], X.dtype)])
+    return jnp.linalg.norm((R1 * sign) @ R2.T)
 
 
 @jax.jit

@@ -34,7 +34,7 @@ rank ``s``, ``q = k - s`` spare columns). The ladder, each verdict with its evid
    ``c_sharp > tol * Lscale`` certifies that ``M`` is the unique minimiser of ``F`` over PSD matrices: ``X`` is a
    global minimum for every search rank (``certificate_margin = c_sharp``). With ``q = 0`` (``k = s``)
    ``tau_F > tol * Lscale`` alone certifies a sharp local minimum (modulo ``O(k)``).
-   Asymmetric: ``L(D) >= tau_F ||D||_F`` for every ``D`` (face LPs over all ``d1 d2`` coordinates) certifies the
+   Asymmetric: ``L(D) >= tau_F ||D||_F`` for every ``D`` (the same bounds over all ``d1 d2`` coordinates) certifies the
    unique global minimum of ``F`` over all matrices; with ``q = 0`` sharpness on ``E`` certifies a sharp local min.
 6. ``second_order_stationary_uncertified``: none of the above; ``details["searches"]`` says what was run.
 
@@ -169,8 +169,8 @@ def certify_l1(obj: Any, X: Any, instance: Any = None, *, tol: float = 1e-8, gam
     if not at_truth:
         tolerances["res_tol"] = res_tol
     details: dict[str, Any] = {"at_truth": at_truth, "set_rule": rule, "n_S": int(in_S.sum()),
-                               "n_I0": int((~in_S).sum()), "m": int(m), "c": c, "search_rank": int(X.shape[1]),
-                               "factorization": obj.factorization, "searches": []}
+                               "n_I0": int((~in_S).sum()), "m": int(m), "loss_factor": c,
+                               "search_rank": int(X.shape[1]), "factorization": obj.factorization, "searches": []}
     if rule == "residual_tolerance":
         details["max_I0_residual"] = float(np.max(np.abs(rho[~in_S]))) if (~in_S).any() else 0.0
     relerr = float(obj.relative_error(Xj)) if obj.truth is not None else None

@@ -1,9 +1,8 @@
 """Extreme eigenpairs of symmetric linear maps, dense or matrix-free, and the horizontal Hessian spectrum.
 
 * :func:`extreme_eigs` -- smallest and largest eigenpair of a symmetric map given as a block product
-  ``V -> M V``, restricted to the orthogonal complement of a constraint space: dense when small, otherwise block
-  Lanczos with full reorthogonalisation and Rayleigh--Ritz (stopping rule in its docstring). Blocks matter for
-  memory-bound operators: a dense sensing array is read once per block of 16 products, not once per product.
+  ``V -> M V``, restricted to the orthogonal complement of a constraint space: dense when small, otherwise
+  (block) Lanczos with full reorthogonalisation and Rayleigh--Ritz (stopping rule in its docstring).
 * :func:`hessian_spectrum` -- the spectrum of ``nabla^2 f(X)`` restricted to the horizontal space ``H_X``
   (MATH.md §4). ``method="dense"`` forms the ``(N r) x (N r)`` Hessian and diagonalises ``B^T H B`` with ``B`` an
   orthonormal basis of ``H_X``; ``method="lanczos"`` never forms it: block Lanczos on ``H`` with the vertical
@@ -23,7 +22,7 @@ from benign.certify.symmetry import VerticalSpace, horizontal_basis
 #: ``method="auto"`` forms the dense Hessian when ``N * r`` is at most this (else Lanczos)
 DENSE_MAX = 600
 #: relative tolerance passed to ARPACK
-LANCZOS_TOL = 1e-10
+LANCZOS_TOL = 1e-9
 METHODS = ("auto", "dense", "lanczos")
 
 
@@ -74,7 +73,8 @@ def _orth_against(W: np.ndarray, Q: np.ndarray | None, C: np.ndarray | None) -> 
 
 
 def extreme_eigs(matmat: Callable[[np.ndarray], np.ndarray], dim: int, *, constraint: np.ndarray | None = None,
-                 block: int = 16, tol: float = LANCZOS_TOL, max_dim: int = 480, max_products: int | None = None,
+                 block: int = 1, tol: float = LANCZOS_TOL, max_dim: int | None = None,
+                 max_products: int | None = None,
                  seed: int = 0, dense_max: int = 64, ends: str = "both") -> Extremes:
     """Extreme eigenpairs of the symmetric map ``V -> matmat(V)`` (``V``: ``dim x b`` block) restricted to the
     orthogonal complement of ``constraint`` (orthonormal columns; ``None``: all of ``R^dim``).
@@ -85,7 +85,8 @@ def extreme_eigs(matmat: Callable[[np.ndarray], np.ndarray], dim: int, *, constr
     Ritz pairs have residual ``||P H v - theta v|| <= tol * max|theta|`` (then each ``theta`` is within that
     residual of an eigenvalue). When the basis would exceed ``max_dim`` columns it restarts from the ``block``
     lowest and highest Ritz vectors (thick restart). Products are blocks of ``block`` columns, so a matrix-free
-    operator can batch them (one pass over a dense sensing array for the whole block). The start block is drawn
+    operator can batch them; ``block = 1`` (single-vector Lanczos) needs the fewest products in our measurements
+    and is the default (a block > 1 helps with clustered or repeated extreme eigenvalues). The start block is drawn
     from ``numpy.random.default_rng(seed)``. ``dim <= dense_max`` (after the constraint): dense.
     """
     if dim <= 0:
@@ -109,42 +110,90 @@ def extreme_eigs(matmat: Callable[[np.ndarray], np.ndarray], dim: int, *, constr
         Mfull = _dense_from_matmat(lambda V: np.asarray(matmat(V), dtype=float).reshape(dim, V.shape[1]), dim)
         return _from_dense(Mfull, "dense", dim, basis)
     b = min(block, free)
+    if max_dim is None:  # keep the basis (two dim x max_dim arrays) near 200 MB at most
+        max_dim = int(np.clip(12_500_000 // dim, 4 * b + 8, 800))
+    max_dim = min(max(max_dim, 4 * b + 8), free)
     limit = max_products if max_products is not None else 50 * dim
-    check_cols = max(b, 16)  # solve the projected problem after at least this many new columns
-    idx_of = {"both": lambda k: (0, k - 1), "min": lambda k: (0,), "max": lambda k: (k - 1,)}[ends]
+    which = {"both": (True, True), "min": (True, False), "max": (False, True)}[ends]
     rng = np.random.default_rng(seed)
-    Q0 = _orth_against(rng.standard_normal((dim, b)), None, C)
-    Q, _ = np.linalg.qr(Q0)
-    HQ = mm(Q)
-    T = Q.T @ HQ
+    Q = np.zeros((dim, max_dim))
+    HQ = np.zeros((dim, max_dim))
+    T = np.zeros((max_dim, max_dim))
+    W, _ = np.linalg.qr(_orth_against(rng.standard_normal((dim, b)), None, C))
+    k = 0
+    tridiagonal = b == 1  # single-vector Lanczos: T is tridiagonal (full reorthogonalisation) until a restart
     last_check = 0
+    hmax = 0.0  # largest projected entry seen: the scale at which a Krylov residual counts as vanishing
+
+    def ritz(kk):
+        """Extreme Ritz values / coefficient vectors of T[:kk, :kk]."""
+        Tk = T[:kk, :kk]
+        if tridiagonal and kk > 2:
+            from scipy.linalg import eigh_tridiagonal
+
+            d = np.diag(Tk).copy()
+            e = 0.5 * (np.diag(Tk, 1) + np.diag(Tk, -1))
+            lo = eigh_tridiagonal(d, e, select="i", select_range=(0, 0))
+            hi = eigh_tridiagonal(d, e, select="i", select_range=(kk - 1, kk - 1))
+            return lo[0][0], lo[1][:, 0], hi[0][0], hi[1][:, 0]
+        th, Y = np.linalg.eigh(0.5 * (Tk + Tk.T))
+        return th[0], Y[:, 0], th[-1], Y[:, -1]
+
+    def finish(kk, t0, y0, t1, y1, done, res):
+        v0, v1 = Q[:, :kk] @ y0, Q[:, :kk] @ y1
+        return Extremes(float(v0 @ (HQ[:, :kk] @ y0)), v0, float(v1 @ (HQ[:, :kk] @ y1)), v1,
+                        "lanczos" if b == 1 else "block-lanczos", count[0], converged=bool(done), residuals=res)
+
     while True:
-        k = Q.shape[1]
-        if k - last_check >= check_cols or k >= free or count[0] >= limit or k + b > max_dim:
+        nb = W.shape[1]
+        HW = mm(W)
+        Q[:, k:k + nb] = W
+        HQ[:, k:k + nb] = HW
+        h = Q[:, :k + nb].T @ HW  # the new columns of T = Q^T H Q (also the Gram-Schmidt coefficients)
+        T[:k + nb, k:k + nb] = h
+        T[k:k + nb, :k] = h[:k].T
+        k += nb
+        # next block of the Krylov space: the residual of the new block against the whole basis (CGS, with a
+        # second pass when cancellation is severe -- "twice is enough")
+        R = HW - Q[:, :k] @ h
+        if C is not None:
+            R -= C @ (C.T @ R)
+        if np.linalg.norm(R) < 0.7 * np.linalg.norm(HW):
+            R = _orth_against(R, Q[:, :k], C)
+        Wn, Rf = np.linalg.qr(R)
+        full = k + b > max_dim
+        if k - last_check >= (4 if tridiagonal else max(b, 16)) or full or k >= free or count[0] >= limit:
             last_check = k
-            theta, Y = np.linalg.eigh(0.5 * (T + T.T))
-            scale = max(abs(theta[0]), abs(theta[-1]), 1e-300)
-            res = [float(np.linalg.norm(HQ @ Y[:, j] - theta[j] * (Q @ Y[:, j]))) for j in idx_of(k)]
+            t0, y0, t1, y1 = ritz(k)
+            scale = max(abs(t0), abs(t1), 1e-300)
+            res = []
+            for want, th, y in ((which[0], t0, y0), (which[1], t1, y1)):
+                if not want:
+                    continue
+                if tridiagonal:  # ||H v - theta v|| = beta_k |y_k| for Lanczos
+                    res.append(float(np.linalg.norm(Rf @ y[k - nb:])))
+                else:
+                    res.append(float(np.linalg.norm(HQ[:, :k] @ y - th * (Q[:, :k] @ y))))
             done = max(res) <= tol * scale
             if done or count[0] >= limit or k >= free:
-                return Extremes(float(theta[0]), Q @ Y[:, 0], float(theta[-1]), Q @ Y[:, -1], "block-lanczos",
-                                count[0], converged=bool(done), residuals=res)
-            if k + b > max_dim:  # thick restart: keep the b lowest and b highest Ritz vectors
+                return finish(k, t0, y0, t1, y1, done, res)
+            if full:  # thick restart from the b lowest and b highest Ritz vectors
+                th, Y = np.linalg.eigh(0.5 * (T[:k, :k] + T[:k, :k].T))
                 keep = np.concatenate([np.arange(b), np.arange(k - b, k)])
-                Q, HQ = Q @ Y[:, keep], HQ @ Y[:, keep]
-                T = Q.T @ HQ
-                last_check = Q.shape[1]
-        W = _orth_against(HQ[:, -b:], Q, C)
-        W, R = np.linalg.qr(W)
-        small = np.abs(np.diag(R)) <= 1e-10 * max(np.abs(np.diag(R)).max(initial=0.0), 1e-300)
-        if np.any(small):  # Krylov space (nearly) invariant: refresh with random directions
-            W[:, small] = rng.standard_normal((dim, int(small.sum())))
-            W = _orth_against(W, Q, C)
-            W, _ = np.linalg.qr(W)
-        HW = mm(W)
-        T = np.block([[T, Q.T @ HW], [W.T @ HQ, W.T @ HW]])
-        Q = np.concatenate([Q, W], axis=1)
-        HQ = np.concatenate([HQ, HW], axis=1)
+                Qk, HQk = Q[:, :k] @ Y[:, keep], HQ[:, :k] @ Y[:, keep]
+                k = keep.size
+                Q[:, :k], HQ[:, :k] = Qk, HQk
+                T[:k, :k] = Qk.T @ HQk
+                last_check = k
+                tridiagonal = False
+                Wn, Rf = np.linalg.qr(_orth_against(HQk, Qk, C))  # continue from the kept vectors' residuals
+        hmax = max(hmax, float(np.max(np.abs(h))))
+        small = np.abs(np.diag(Rf)) <= 1e-10 * max(hmax, 1e-300)
+        if np.any(small):  # Krylov space (nearly) invariant: continue with random directions
+            Wn[:, small] = rng.standard_normal((dim, int(small.sum())))
+            Wn, _ = np.linalg.qr(_orth_against(Wn, Q[:, :k], C))
+            tridiagonal = False
+        W = Wn[:, : max_dim - k] if k + Wn.shape[1] > max_dim else Wn
 
 
 # ----------------------------------------------------------------------------------------- Hessian
@@ -202,14 +251,6 @@ def _sym_jacobian(obj, X):
     return J.reshape(op.m, -1)
 
 
-@jax.jit
-def _jacobian_hvp(J, w2, S2, V):
-    """``H V = J^T (w2 * (J V)) + (S + S^T) D`` for a block ``V`` (``N r x b``); ``D`` = ``V``'s columns as points."""
-    n = S2.shape[0]
-    b = V.shape[1]
-    Ds = V.T.reshape(b, n, -1)
-    curv = jnp.einsum("ij,bjk->bik", S2, Ds).reshape(b, -1).T
-    return J.T @ (w2[:, None] * (J @ V)) + curv
 
 
 def _sym_hvp_fixed(obj, X, parts, D):
@@ -251,9 +292,16 @@ def hessian_matmat(obj, X) -> Callable[[np.ndarray], np.ndarray]:
     parts = _sym_hvp_parts(obj, X)
     op = obj.operator
     if op.kind in DENSE_KINDS and op.m * X.size <= JACOBIAN_MAX:
-        J = _sym_jacobian(obj, X)
-        _, w2, S2 = parts
-        return lambda V: np.asarray(_jacobian_hvp(J, w2, S2, jnp.asarray(V)))
+        # the products are thin BLAS calls: NumPy avoids a JAX dispatch per Lanczos step
+        J = np.asarray(_sym_jacobian(obj, X))
+        _, w2, S2 = (np.asarray(p) for p in parts)
+        n, r = X.shape
+
+        def jac_mm(V):
+            V = np.asarray(V, dtype=float).reshape(J.shape[1], -1)
+            curv = np.einsum("ij,jkb->ikb", S2, V.reshape(n, r, -1)).reshape(n * r, -1)
+            return J.T @ (w2[:, None] * (J @ V)) + curv
+        return jac_mm
     return lambda V: np.asarray(_block_hvp(obj, X, parts, jnp.asarray(V)))
 
 

@@ -3,7 +3,8 @@
 Columns of :func:`load_results`: the grid keys, ``seed``, ``status`` (``ok``/``error``), every output of the
 trial function, every ``[metrics]`` column (evaluated now, so changing a rule never needs a re-run), then
 ``error_type``, ``error_message``, ``seconds``, ``batched``, ``worker``, ``finished``, ``key``, ``trial``,
-``sweep``, ``version``. An output whose name clashes with a grid key, a metric or one of these columns is renamed ``<name>_out``.
+``sweep``, ``version``. An output whose name clashes with a grid key, a metric or one of these columns is
+renamed ``<name>_out``.
 Rows follow the spec's trial order (grid point, then seed); with a results file alone, the order of writing.
 Failed trials have ``None`` outputs and ``None`` metrics.
 """

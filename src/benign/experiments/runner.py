@@ -13,6 +13,7 @@ The numbers a trial produces do not depend on where it runs: the trial function 
 """
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import sys
@@ -35,6 +36,20 @@ def _resolve(fn: Any) -> Callable | None:
     return _FN_CACHE[fn]
 
 
+_WARNED: set = set()
+
+
+def _warn_fallback(exc: BaseException) -> None:
+    """Say (once per process and error) that a batched call failed although every trial runs alone."""
+    import warnings
+
+    tag = (type(exc).__name__, str(exc)[:200])
+    if tag not in _WARNED:
+        _WARNED.add(tag)
+        warnings.warn(f"the batched trial function failed ({type(exc).__name__}: {str(exc)[:300]}) although "
+                      "every trial runs one by one; units fall back to one by one", RuntimeWarning, stacklevel=3)
+
+
 def _worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
@@ -55,6 +70,7 @@ def execute_unit(fn: Any, batch_fn: Any, params_list: list[dict], seeds: list[in
     f = _resolve(fn)
     bf = _resolve(batch_fn) if use_batch else None
     worker = _worker_id()
+    batch_error = None
     if bf is not None and len(seeds) > 1:
         t0 = time.perf_counter()
         try:
@@ -63,7 +79,10 @@ def execute_unit(fn: Any, batch_fn: Any, params_list: list[dict], seeds: list[in
             if len(outs) != len(seeds):
                 raise ValueError(f"batched trial returned {len(outs)} results for {len(seeds)} trials")
             outs = [normalize_output(o) for o in outs]
-        except Exception:  # noqa: BLE001 -- NotBatchable or a failing member: fall back to one by one
+        except NotBatchable:
+            outs = None
+        except Exception as exc:  # noqa: BLE001 -- a failing member (or a broken batched path): one by one
+            batch_error = exc
             outs = None
         if outs is not None:
             each = (time.perf_counter() - t0) / len(seeds)
@@ -78,6 +97,8 @@ def execute_unit(fn: Any, batch_fn: Any, params_list: list[dict], seeds: list[in
             rec = _error(exc)
         rec.update(seconds=time.perf_counter() - t0, batched=1, worker=worker)
         records.append(rec)
+    if batch_error is not None and all(r["status"] == "ok" for r in records):
+        _warn_fallback(batch_error)  # no member fails alone: the batched path itself is broken
     return records
 
 
@@ -208,20 +229,22 @@ def _run_dask(spec: SweepSpec, kind, units: list[list[Trial]], use_batch: bool, 
                 raise ValueError(f"cannot connect to the Dask scheduler at {scheduler!r}: {exc}") from None
             mode = f"scheduler {scheduler}"
     else:
-        env = {"XLA_FLAGS": (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false "
-                             "intra_op_parallelism_threads=1").strip(),
-               "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+        # the workers inherit this process's environment (XLA_FLAGS included): the same XLA settings give the
+        # same floating-point results as an in-process run
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                               env=env)
+                               silence_logs=logging.ERROR)
         client = Client(cluster)
         mode = f"local-cluster({workers})"
     fn = _payload(kind.fn, kind.ref)
     bfn = _payload(kind.batch, kind.batch_ref) if use_batch else None
+    import uuid
+
+    run_id = uuid.uuid4().hex[:12]  # task keys unique to this run (a cluster may remember an earlier run's keys)
     try:
         futures = {}
         for i, unit in enumerate(units):
             fut = client.submit(execute_unit, fn, bfn, [t.params for t in unit], [t.seed for t in unit],
-                                use_batch, strategy, pure=False, key=f"benign-unit-{unit[0].key}-{len(unit)}-{i}")
+                                use_batch, strategy, pure=False, key=f"benign-unit-{run_id}-{i}")
             futures[fut.key] = (fut, unit)
         for fut in as_completed([f for f, _ in futures.values()]):
             unit = futures.pop(fut.key)[1]

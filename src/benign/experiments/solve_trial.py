@@ -34,6 +34,8 @@ OUTPUTS = ("status", "converged", "loss", "relative_error", "grad_norm", "iterat
            "spurious", "lambda_min", "lambda_max", "history_iter", "history_loss", "history_relative_error",
            "history_grad_norm")
 _SOLVER_KEYS = ("init", "init_scale", "max_iter", "gtol")
+#: keyword arguments of benign.solvers.solve that are not method options (they may appear in ``options``)
+_LOOP_KEYS = ("history_every", "rtol", "stall_window", "stall_rtol", "diverge_factor")
 
 
 def validate(params: dict) -> None:
@@ -65,7 +67,7 @@ def validate(params: dict) -> None:
             raise TypeError(f"{key} must be a table, got {params[key]!r}")
     if not isinstance(params.get("certify", False), bool):
         raise TypeError(f"certify must be true or false, got {params.get('certify')!r}")
-    _check_method(params.get("method", "gd"))
+    _check_method(params.get("method", "gd"), params.get("options", {}))
 
 
 _LOSS_CACHE: dict[str, Any] = {}
@@ -81,16 +83,15 @@ def _parse_loss_cached(text: Any):
     return _LOSS_CACHE[text]
 
 
-def _check_method(method: str) -> None:
+def _check_method(method: str, options: dict) -> None:
+    """The method name and its options, checked by :func:`benign.solvers.make_solver` (unknown names and options
+    get a "did you mean")."""
     try:
-        from benign import solvers
+        from benign.solvers import make_solver
     except ImportError:  # solvers not installed: the error comes when the trial runs
         return
-    names = getattr(solvers, "METHODS", None)
-    if names is not None and method not in names:
-        from benign.errors import suggest
-
-        raise ValueError(f"unknown method {method!r}{suggest(method, names)}; choose from {', '.join(names)}")
+    opts = {k: v for k, v in options.items() if k not in _LOOP_KEYS}
+    make_solver(method, opts)
 
 
 def _objective(params: dict):
@@ -175,7 +176,8 @@ def solve_batch(params_list: list[dict], seeds: list[int], strategy: str = "map"
 
 
 def solve_stacked(objs: list, method: str, seeds: list[int], *, strategy: str = "map", rank: int,
-                  init: str = "random", init_scale: float | None = None, max_iter: int | None = None, gtol: float | None = None,
+                  init: str = "random", init_scale: float | None = None, max_iter: int | None = None,
+                  gtol: float | None = None,
                   history_every: int = 1, rtol: float | None = None, stall_window: int | None = None,
                   stall_rtol: float | None = None, diverge_factor: float | None = None, **options: Any) -> list:
     """``[solve(objs[i], method, seed=seeds[i], ...) for i]`` in one compiled run over the stacked objectives.
@@ -228,7 +230,7 @@ def solve_stacked(objs: list, method: str, seeds: list[int], *, strategy: str = 
     seconds = time.perf_counter() - t1 - c1
     state = api._to_numpy(state)
     B = len(seeds)
-    return [api._result(api._index(state, i), solvers[i], control, seconds / B, c1, setup / B,
+    return [api._result(api._index(state, i), objs[i], solvers[i], control, seconds / B, c1, setup / B,
                         {"seed": int(seeds[i]), "batch_size": B}) for i in range(B)]
 
 

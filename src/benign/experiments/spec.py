@@ -47,7 +47,7 @@ import math
 import os
 import string
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping
+from typing import Any, Mapping
 
 from benign.errors import suggest
 from benign.experiments.expr import Expr, compile_expr
@@ -449,7 +449,3 @@ def _expand(trial_name: str, kind, grid: dict, template: dict, seeds: tuple,
             trials.append(Trial(trial_key(trial_name, params, seed), index, point, params, seed))
             index += 1
     return trials
-
-
-def iter_points(spec: SweepSpec) -> Iterator[dict]:
-    yield from spec.points

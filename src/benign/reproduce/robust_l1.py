@@ -42,7 +42,7 @@ def regime_trial(params: dict, seed: int) -> dict:
     res = solve(obj, "subgradient", rank=k, init="small", init_scale=float(params["init_scale"]), seed=seed,
                 max_iter=int(params["iterations"]))
     return {"regime": reg["regime"], "verdict": cert.verdict, "margin": cert.certificate_margin,
-            "c": cert.details.get("c"), "certify_seconds": reg["seconds"], "outliers": reg["outliers"],
+            "certify_seconds": reg["seconds"], "outliers": reg["outliers"],
             "subgradient_error": float(res.relative_error), "subgradient_status": res.status,
             "recovered": bool(res.relative_error <= float(params["success_rtol"]))}
 

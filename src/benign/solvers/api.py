@@ -37,19 +37,20 @@ DEFAULT_STALL_RTOL = 1e-9
 DEFAULT_DIVERGE_FACTOR = 1e12
 
 
-class _LazyScale(ProblemScale):
-    """:class:`ProblemScale` computed on first use (a solve with explicit steps and scales never pays for it)."""
+class _LazyScale:
+    """A :class:`ProblemScale` computed on first use (a solve with explicit steps and scales never pays for it)."""
 
-    def __init__(self, obj, rank: int, seed: int):  # noqa: D107
-        object.__setattr__(self, "_args", (obj, rank, seed))
+    def __init__(self, obj, rank: int, seed: int) -> None:
+        self._args = (obj, rank, seed)
 
     @cached_property
-    def _value(self) -> ProblemScale:
+    def value(self) -> ProblemScale:
         return problem_scale(*self._args)
 
-    sigma = property(lambda self: self._value.sigma)  # type: ignore[assignment]
-    gain = property(lambda self: self._value.gain)  # type: ignore[assignment]
-    rows = property(lambda self: self._args[0].rows)  # type: ignore[assignment]
+    sigma = property(lambda self: self.value.sigma)
+    gain = property(lambda self: self.value.gain)
+    rows = property(lambda self: self._args[0].rows)
+    factor_scale = property(lambda self: self.value.factor_scale)
 
 
 def make_solver(method: str | Solver, options: dict[str, Any] | None = None) -> Solver:
@@ -154,17 +155,17 @@ def _prepare(obj, method, options, x0s, rank, init, init_scale, seed, count):
     seed = check_int("seed", seed, minimum=0)
     solver = make_solver(method, options)
     solver.validate(obj)
+    if not solver.jitted:  # the convex baseline takes no starting point
+        return solver, None, None, None
     if x0s is not None:
         r = _resolve_rank(obj, x0s, rank)
         X0 = x0s
+        scale = _LazyScale(obj, r, seed)
     else:
         _check_init(init)
         r = _resolve_rank(obj, None, rank)
         scale = _LazyScale(obj, r, seed)
         X0 = initial_point(obj, r, init, init_scale, seed, count=count, problem=scale)
-    if not solver.jitted:
-        return solver, r, X0, None
-    scale = _LazyScale(obj, r, seed)
     return solver.resolve(obj, scale, X0), r, X0, scale
 
 
@@ -183,10 +184,12 @@ def solve(obj, method: str | Solver = "gd", x0: Any = None, *, rank: int | None 
     ``diverge_factor``, ``max_iter``. ``progress(k, max_iter)`` is called between chunks of iterations.
     """
     t0 = time.perf_counter()
+    _check_objective(obj)
     x0s = None if x0 is None else _check_start(obj, x0, "x0")[None]
     solver, r, X0, _ = _prepare(obj, method, options, x0s, rank, init, init_scale, seed, None)
     if not solver.jitted:
-        return solve_convex(obj, solver, rank if x0s is None else r)
+        explicit = x0s is not None or rank is not None
+        return solve_convex(obj, solver, _resolve_rank(obj, x0s, rank) if explicit else None)
     X0 = np.asarray(X0)
     if X0.ndim == 3:
         X0 = X0[0]
@@ -212,6 +215,7 @@ def solve_many(obj, method: str | Solver = "gd", x0s: Any = None, *, starts: int
     whole batch (``details["batch_size"] = B``). Not available for the convex baseline (it takes no start).
     """
     t0 = time.perf_counter()
+    _check_objective(obj)
     if x0s is not None:
         arr = check_array("x0s", x0s, ndim=3)
         if starts is not None and check_int("starts", starts, minimum=1) != arr.shape[0]:

@@ -14,15 +14,15 @@ numerical rank (``#{lambda_i > rank_tol * lambda_max}``). Status ``converged`` r
 (or ``optimal_inaccurate``) **and** the checks: in trace mode a residual ``<= feas_tol``; in loss mode for smooth
 losses the optimality conditions of ``min_{M >= 0} h(M)`` through the bound
 ``h(M) - h(M') <= |<S, M>| + max(0, -lambda_min(S)) tr(M)`` (``S = grad h(M) + trace_weight I``, ``tr(M')`` taken as
-``tr(M)``), required to be ``<= feas_tol * h(0)``. Otherwise the status is ``stalled`` and ``message`` says which check failed.
+``tr(M)``), required to be ``<= feas_tol * h(0)``. Otherwise the status is ``stalled`` and ``message`` says which
+check failed.
 
 ``Result.x`` is the rank-``r`` factor of ``M`` from its eigendecomposition, ``X = V_r Lambda_r^{1/2}`` (``U = U_r
 Sigma_r^{1/2}``, ``V = V_r Sigma_r^{1/2}``); ``r`` defaults to the truth's rank when known, else the numerical
 rank. Interior-point solutions of the least-squares SDP carry small spurious eigenvalues (about ``1e-6`` relative with
 Clarabel's default tolerances), so ``numerical_rank`` can exceed the true rank there; trace minimisation is accurate
-to about ``1e-15``. Size limit:
-``max(d1, d2) <= max_dim`` (default 30); beyond it a ``ValueError`` is raised (the SDP has ``O(n^2)`` variables and a
-dense sensing operator ``m n^2`` coefficients).
+to about ``1e-15``. Size limit: ``max(d1, d2) <= max_dim`` (default 30); beyond it a ``ValueError`` is raised (the SDP
+has ``O(n^2)`` variables and a dense sensing operator ``m n^2`` coefficients).
 """
 from __future__ import annotations
 

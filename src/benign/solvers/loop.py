@@ -7,13 +7,17 @@ Stopping rules, checked after every iteration ``k -> k + 1`` in this order of pr
 2. **converged**: the method's test, by default ``measure(x) <= gtol * max(1, measure(x0))`` where ``measure`` is the
    method's stationarity measure (``||grad f||_F``); or, when the truth is known and ``rtol`` is given,
    ``relative_error(x) <= rtol``;
-3. **stalled**: every ``stall_window`` iterations the best loss so far is compared with the best loss at the previous
-   check; less than a relative decrease ``stall_rtol`` means no progress (``stall_window = 0`` disables the rule);
+3. **stalled**: every ``stall_window`` iterations the best loss and the best stationarity measure so far are compared
+   with their values at the previous check; no progress means a relative loss decrease of less than ``stall_rtol``
+   **and** a best measure that did not halve (so a run whose gradient still shrinks steadily, e.g. toward a minimum
+   with ``f* > 0``, is not stopped; ``stall_window = 0`` disables the rule);
 4. **max_iterations**: ``k = max_iter``.
 
-History: arrays of length ``max_iter // every + 1`` (rounded up to a power of two) preallocated in the loop state; iteration ``k`` is written at index
-``k // every`` when ``k % every == 0``. The loop can be advanced in chunks (``stop_at``) so that the caller can show
-progress; the chunks run the same compiled code and give the same iterates as one call.
+History: arrays of length ``max_iter // every + 1`` (rounded up to a power of two) preallocated in the loop state;
+iteration ``k`` is written at index ``k // every`` when ``k % every == 0``. The error is computed (by the
+cancellation-free formula of :func:`~benign.solvers.base.matrix_distance`) only on recorded iterations and when the
+``rtol`` rule is active. The loop can be advanced in chunks (``stop_at``) so that the caller can show progress; the
+chunks give the same iterates as one call.
 """
 from __future__ import annotations
 
@@ -35,8 +39,8 @@ MESSAGES = {
     MAX_ITERATIONS: "reached max_iter = {max_iter} iterations",
     DIVERGED: "diverged: the loss became non-finite or exceeded {diverge_factor:g} x its initial value; "
               "returning the last finite point (try a smaller step)",
-    STALLED: "stalled: the best loss decreased by less than stall_rtol = {stall_rtol:g} (relative) over the last "
-             "{stall_window} iterations",
+    STALLED: "stalled: over the last {stall_window} iterations the best loss decreased by less than "
+             "stall_rtol = {stall_rtol:g} (relative) and the best stationarity measure did not halve",
 }
 
 
@@ -81,6 +85,8 @@ class State(NamedTuple):
     aux: Any
     best: Any
     cp_best: Any
+    best_meas: Any
+    cp_meas: Any
     ctx: Ctx
     key: Any
     hist: dict
@@ -114,7 +120,7 @@ def init_state(solver: Solver, obj, x0, key, control: Control) -> State:
                        jnp.where(conv, CONVERGED, jnp.where(control.max_iter <= 0, MAX_ITERATIONS, RUNNING)))
     zero = jnp.asarray(0.0, dtype=jnp.float64)
     return State(jnp.asarray(0, dtype=jnp.int64), status.astype(jnp.int32), x0, f, g, meas, err, zero, aux, f, f,
-                 ctx, key, hist, basis)
+                 meas, meas, ctx, key, hist, basis)
 
 
 def _select(pred, a, b):
@@ -143,14 +149,16 @@ def _body(solver: Solver, obj, control: Control, s: State) -> State:
     hist = {name: arr.at[idx].set(jnp.where(rec, vals[name], arr[idx])) for name, arr in s.hist.items()}
     # stopping rules
     best = jnp.minimum(s.best, f)
+    best_meas = jnp.minimum(s.best_meas, meas)
     at_cp = (control.stall_window > 0) & (k % jnp.maximum(control.stall_window, 1) == 0) & ~bad
-    stalled = at_cp & (s.cp_best - best <= control.stall_rtol * jnp.abs(s.cp_best))
+    stalled = at_cp & (s.cp_best - best <= control.stall_rtol * jnp.abs(s.cp_best)) & (best_meas > 0.5 * s.cp_meas)
     cp_best = jnp.where(at_cp, best, s.cp_best)
+    cp_meas = jnp.where(at_cp, best_meas, s.cp_meas)
     conv = _converged(solver, obj, meas, err, s.ctx, aux, control)
     status = jnp.where(bad, DIVERGED, jnp.where(conv, CONVERGED, jnp.where(
         stalled, STALLED, jnp.where(k >= control.max_iter, MAX_ITERATIONS, RUNNING))))
-    return State(k, status.astype(jnp.int32), x, f, g, meas, err, step, aux, best, cp_best, s.ctx, s.key, hist,
-                 s.basis)
+    return State(k, status.astype(jnp.int32), x, f, g, meas, err, step, aux, best, cp_best, best_meas, cp_meas,
+                 s.ctx, s.key, hist, s.basis)
 
 
 def advance(solver: Solver, obj, state: State, control: Control, stop_at) -> State:

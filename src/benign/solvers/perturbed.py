@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from benign._jax import jax, jnp
-from benign.errors import check_float, check_int, suggest
+from benign.errors import check_float, suggest
 from benign.solvers.base import ProblemScale, Solver, f64, fro, i64, opt_float, opt_int, solver_class
 from benign.solvers.gradient import default_step
 

@@ -34,7 +34,8 @@ def _right_solve(G, P):
 
 
 def preconditioned_direction(obj, x, g, lam):
-    """``g (X^T X + lam I)^{-1}`` (symmetric) or the blockwise ``[g_U (V^T V + lam I)^{-1}; g_V (U^T U + lam I)^{-1}]``."""
+    """``g (X^T X + lam I)^{-1}`` (symmetric), or blockwise
+    ``[g_U (V^T V + lam I)^{-1}; g_V (U^T U + lam I)^{-1}]`` (asymmetric)."""
     r = x.shape[1]
     eye = jnp.eye(r, dtype=x.dtype)
     if obj.symmetric:

@@ -23,7 +23,7 @@ import numpy as np
 
 from benign._jax import jnp
 from benign.errors import check_float, suggest
-from benign.solvers.base import ProblemScale, Solver, f64, fro, opt_float, solver_class
+from benign.solvers.base import ProblemScale, Solver, f64, opt_float, solver_class
 
 SCHEDULES = ("geometric", "polyak")
 

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from benign._jax import jax, jnp
-from benign.errors import check_float, check_int
+from benign.errors import check_float
 from benign.solvers.base import ProblemScale, Solver, f64, fro, i64, inner, opt_float, opt_int, solver_class
 
 _EPS = float(np.finfo(np.float64).eps)
