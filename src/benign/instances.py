@@ -209,20 +209,38 @@ def _finish(operator: Operator, L: np.ndarray, R: np.ndarray | None, noise_rng: 
     return Instance(operator, clean + s, L, R, s, mask, nonnegative, name, meta)
 
 
-def sensing(n: int, r: int = 1, m: int | None = None, seed: int = 0, *, d2: int | None = None,
-            asym: bool = False, op: str = "gaussian", truth: str = "gaussian", cond: float | None = None,
-            tscale: float = 1.0, noise: str = "none", sigma: float = 0.0, p: float = 0.0,
-            outlier: str = "gaussian", scale: float | None = None) -> Instance:
-    """Gaussian (or rank-one projection) sensing instance; asymmetric when ``d2`` is given or ``asym``."""
+def _shape(n: int, d2: int | None, r: int, asym: bool) -> tuple[int, int, int, bool]:
+    """Validated ``(n, d2, r, symmetric)``: symmetric unless ``d2`` is given or ``asym``."""
     n = check_int("n", n, minimum=1)
-    if m is None:
-        raise ValueError("sensing needs the number of measurements m")
-    m = check_int("m", m, minimum=1)
     symmetric = d2 is None and not asym
     d2v = n if d2 is None else check_int("d2", d2, minimum=1)
     r = check_int("r", r, minimum=1)
     if r > min(n, d2v):
         raise ValueError(f"rank r = {r} is larger than the dimension {min(n, d2v)}")
+    return n, d2v, r, symmetric
+
+
+def _truth_pair(rng, n, d2, r, symmetric, truth, cond, tscale) -> tuple[np.ndarray, np.ndarray | None]:
+    L = make_truth(rng, n, r, truth, cond, tscale)
+    return L, (None if symmetric else make_truth(rng, d2, r, truth, cond, tscale))
+
+
+def _optional(d2, symmetric, cond, noise, sigma, p, outlier, scale) -> dict:
+    """The generator parameters worth recording (those that are set)."""
+    vals = dict(d2=None if symmetric else d2, cond=cond, sigma=sigma or None, p=p or None,
+                outlier=outlier if noise == "outliers" else None, scale=scale)
+    return {k: v for k, v in vals.items() if v is not None}
+
+
+def sensing(n: int, r: int = 1, m: int | None = None, seed: int = 0, *, d2: int | None = None,
+            asym: bool = False, op: str = "gaussian", truth: str = "gaussian", cond: float | None = None,
+            tscale: float = 1.0, noise: str = "none", sigma: float = 0.0, p: float = 0.0,
+            outlier: str = "gaussian", scale: float | None = None) -> Instance:
+    """Gaussian (or rank-one projection) sensing instance; asymmetric when ``d2`` is given or ``asym``."""
+    if m is None:
+        raise ValueError("sensing needs the number of measurements m")
+    m = check_int("m", m, minimum=1)
+    n, d2v, r, symmetric = _shape(n, d2, r, asym)
     op_rng, t_rng, n_rng = _rngs(seed)
     if op == "gaussian":
         operator = ops.gaussian_sensing(op_rng, m, n, d2v, symmetric)
@@ -230,12 +248,9 @@ def sensing(n: int, r: int = 1, m: int | None = None, seed: int = 0, *, d2: int 
         operator = ops.rank_one_projections(op_rng, m, n, d2v, symmetric)
     else:
         raise ValueError(f"unknown sensing operator {op!r}; choose gaussian or rankone")
-    L = make_truth(t_rng, n, r, truth, cond, tscale)
-    R = None if symmetric else make_truth(t_rng, d2v, r, truth, cond, tscale)
+    L, R = _truth_pair(t_rng, n, d2v, r, symmetric, truth, cond, tscale)
     params = dict(kind="sensing", n=n, r=r, m=m, seed=seed, op=op, truth=truth, noise=noise)
-    params.update({k: v for k, v in dict(d2=d2v if not symmetric else None, cond=cond, sigma=sigma or None,
-                                          p=p or None, outlier=outlier if noise == "outliers" else None,
-                                          scale=scale).items() if v is not None})
+    params.update(_optional(d2v, symmetric, cond, noise, sigma, p, outlier, scale))
     return _finish(operator, L, R, n_rng, params, f"sensing(n={n},r={r},m={m},seed={seed})",
                    truth == "nonneg" and symmetric)
 
@@ -246,22 +261,14 @@ def completion(n: int, r: int = 1, seed: int = 0, *, rate: float | None = None, 
                outlier: str = "gaussian", scale: float | None = None) -> Instance:
     """Matrix completion: entries sampled independently over the whole ``d1 x d2`` matrix (Bernoulli ``rate``
     or exactly ``count``), weight 1; ``O(|Omega|)`` memory at every step."""
-    n = check_int("n", n, minimum=1)
-    symmetric = d2 is None and not asym
-    d2v = n if d2 is None else check_int("d2", d2, minimum=1)
-    r = check_int("r", r, minimum=1)
-    if r > min(n, d2v):
-        raise ValueError(f"rank r = {r} is larger than the dimension {min(n, d2v)}")
+    n, d2v, r, symmetric = _shape(n, d2, r, asym)
     op_rng, t_rng, n_rng = _rngs(seed)
     rows, cols = ops.sample_entries(op_rng, n, d2v, rate=rate, count=count)
     operator = ops.entry_sampling(rows, cols, (n, d2v))
-    L = make_truth(t_rng, n, r, truth, cond, tscale)
-    R = None if symmetric else make_truth(t_rng, d2v, r, truth, cond, tscale)
+    L, R = _truth_pair(t_rng, n, d2v, r, symmetric, truth, cond, tscale)
     params = dict(kind="completion", n=n, r=r, m=int(rows.size), seed=seed, truth=truth, noise=noise)
-    params.update({k: v for k, v in dict(rate=rate, count=count, d2=d2v if not symmetric else None, cond=cond,
-                                          sigma=sigma or None, p=p or None,
-                                          outlier=outlier if noise == "outliers" else None,
-                                          scale=scale).items() if v is not None})
+    params.update({k: v for k, v in dict(rate=rate, count=count).items() if v is not None})
+    params.update(_optional(d2v, symmetric, cond, noise, sigma, p, outlier, scale))
     return _finish(operator, L, R, n_rng, params, f"completion(n={n},r={r},m={rows.size},seed={seed})",
                    truth == "nonneg" and symmetric)
 

@@ -74,10 +74,15 @@ def decide_global(f: float, info: dict, *, ftol: float, convex: Any = None,
         return True, f"convex certificate ({convex.kind}): {convex.proves}"
     scale = max(info["f_zero"], 1e-300)
     tol = ftol * scale + (newton_gap or 0.0)
+    feasible = info.get("truth_feasible", True)
     if info.get("noiseless"):
         if f <= tol:
             return True, f"noiseless and f(X) = {f:.3g} <= {tol:.3g} (the optimum is 0)"
-        return False, f"noiseless: the optimum is 0 and f(X) = {f:.6g} > {tol:.3g}"
+        if feasible:
+            return False, f"noiseless: the optimum is 0 and f(X) = {f:.6g} > {tol:.3g}"
+    if not feasible:
+        return None, ("the ground truth is not a feasible point (its factor is not nonnegative): the optimum over "
+                      "X >= 0 is unknown and globality is not decided")
     if info.get("f_truth") is not None:
         ft = info["f_truth"]
         if f > ft + tol:

@@ -102,7 +102,7 @@ def extreme_eigs(matmat: Callable[[np.ndarray], np.ndarray], dim: int, *, constr
         out = np.asarray(matmat(V), dtype=float).reshape(dim, V.shape[1])
         return out if C is None else out - C @ (C.T @ out)
 
-    if free <= max(dense_max, 3 * block):
+    if free <= max(dense_max, 3 * block, 2):
         basis = None
         if C is not None:
             Qc, _ = np.linalg.qr(C, mode="complete")
@@ -327,7 +327,8 @@ def hessian_spectrum(obj, X, vertical: VerticalSpace, *, method: str = "auto", s
         return HessianSpectrum(float(w[0]), float(w[-1]), Hb @ V[:, 0], "dense", hdim, vc, 0, w,
                                float(wf[0]), float(wf[-1]))
     mm = hessian_matmat(obj, X)
-    ex = extreme_eigs(mm, size, constraint=vertical.basis if vertical.dim else None, seed=seed, tol=tol)
+    ex = extreme_eigs(mm, size, constraint=vertical.basis if vertical.dim else None, seed=seed, tol=tol,
+                      dense_max=0)
     vc = 0.0
     if vertical.dim:
         Bn = vertical.basis[:, :16]

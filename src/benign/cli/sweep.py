@@ -12,7 +12,8 @@ sweep_app = typer.Typer(help="Declarative parameter sweeps: run (resumable), sta
 app.add_typer(sweep_app, name="sweep")
 
 SPEC_ARG = typer.Argument(..., help="Sweep spec file (TOML); see docs/sweeps.md.")
-DB_OPT = typer.Option(None, "--db", help="Results file (SQLite); default: the spec's [sweep] db or SPEC.db.")
+DB_OPT = typer.Option(None, "--db", help="Results file (SQLite); default: the db key of the sweep table, "
+                      "else SPEC.db.")
 
 
 def _spec(path: str, db: Optional[str]):

@@ -209,12 +209,16 @@ def solve_stacked(objs: list, method: str, seeds: list[int], *, strategy: str = 
                                 diverge_factor=diverge_factor).items() if v is not None}
     defaults = {"stall_window": api.DEFAULT_STALL_WINDOW, "stall_rtol": api.DEFAULT_STALL_RTOL,
                 "diverge_factor": api.DEFAULT_DIVERGE_FACTOR, **kw}
-    prepared = [api._prepare(o, method, dict(options), None, rank, init, init_scale, s, None)
-                for o, s in zip(objs, seeds)]
-    solvers = [p[0] for p in prepared]
+    fast = _prepare_fast(objs, method, dict(options), rank, init, init_scale, seeds)
+    if fast is not None:
+        solvers, X0 = fast
+    else:
+        prepared = [api._prepare(o, method, dict(options), None, rank, init, init_scale, s, None)
+                    for o, s in zip(objs, seeds)]
+        solvers = [p[0] for p in prepared]
+        X0 = np.stack([np.asarray(p[2])[0] if np.ndim(p[2]) == 3 else np.asarray(p[2]) for p in prepared])
     if not solvers[0].jitted:
         raise NotBatchable(f"method {solvers[0].name!r} is not a jitted loop")
-    X0 = np.stack([np.asarray(p[2])[0] if np.ndim(p[2]) == 3 else np.asarray(p[2]) for p in prepared])
     control = api._control(solvers[0], max_iter, gtol, rtol, history_every, defaults["stall_window"],
                            defaults["stall_rtol"], defaults["diverge_factor"])
     S, O = _stack(solvers), _stack(objs)
@@ -234,6 +238,81 @@ def solve_stacked(objs: list, method: str, seeds: list[int], *, strategy: str = 
                         {"seed": int(seeds[i]), "batch_size": B}) for i in range(B)]
 
 
+_VERIFIED: dict = {}
+
+
+def _prepare_fast(objs: list, method: str, options: dict, rank: int | None, init: str,
+                  init_scale: float | None, seeds: list[int]):
+    """``([solver_i], X0 stacked)`` as ``benign.solvers.api._prepare`` gives them, with the random starts of the
+    whole unit drawn in one jitted call (``normal(fold_in(key(seed), 0), (N, r))`` per member, as
+    ``initial_point`` draws start 0) instead of one eager ``vmap`` per trial; the problem scales and the step
+    sizes come from the solvers' own ``_LazyScale`` and ``resolve``. ``None`` (use ``_prepare`` per member) for the
+    spectral start or when a check fails: the first unit of every shape is compared bit for bit with
+    ``_prepare``, and a mismatch (the solvers' set-up changed) switches the fast path off for the process."""
+    import numpy as np
+
+    from benign._jax import jax
+    from benign.errors import check_float
+    from benign.solvers import api
+    from benign.solvers import init as sinit
+
+    if init not in ("random", "small") or _VERIFIED.get("broken"):
+        return None
+    try:
+        solver = api.make_solver(method, options)
+        if not solver.jitted:
+            return None
+        for o in objs:
+            api._check_objective(o)
+            solver.validate(o)
+        r = api._resolve_rank(objs[0], None, rank)
+        N = objs[0].rows
+        G = np.asarray(_draw_fn(N, r)(np.asarray(seeds, dtype=np.int64)))
+        solvers, X0 = [], []
+        for o, s, g in zip(objs, seeds, G):
+            scale = api._LazyScale(o, r, s)
+            if init_scale is not None:
+                sc = check_float("init_scale", init_scale, lo=0.0, lo_open=True)
+            elif init == "small":
+                sc = sinit.SMALL_SCALE
+            else:
+                sc = scale.factor_scale / np.sqrt(N)
+            x = sc * g
+            if o.nonnegative:
+                x = np.abs(x)
+            X0.append(x)
+            solvers.append(solver.resolve(o, scale, x))
+    except (AttributeError, TypeError, ImportError):  # the solvers' internals changed: use _prepare
+        _VERIFIED["broken"] = True
+        return None
+    tag = (method, init, N, r, tuple(sorted(options)), init_scale is None)
+    if tag not in _VERIFIED:
+        ref_solver, _, ref_x, _ = api._prepare(objs[0], method, dict(options), None, rank, init, init_scale,
+                                               seeds[0], None)
+        same = np.array_equal(np.asarray(ref_x).reshape(X0[0].shape), X0[0]) and all(
+            np.array_equal(np.asarray(a), np.asarray(b)) for a, b in
+            zip(jax.tree_util.tree_leaves(ref_solver), jax.tree_util.tree_leaves(solvers[0])))
+        if not same:
+            _VERIFIED["broken"] = True
+            return None
+        _VERIFIED[tag] = True
+    return solvers, np.stack(X0)
+
+
+_DRAWS: dict = {}
+
+
+def _draw_fn(N: int, r: int):
+    if (N, r) not in _DRAWS:
+        from benign._jax import jax, jnp
+
+        def draw(seed):
+            return jax.random.normal(jax.random.fold_in(jax.random.key(seed), 0), (N, r), dtype=jnp.float64)
+
+        _DRAWS[(N, r)] = jax.jit(jax.vmap(draw))
+    return _DRAWS[(N, r)]
+
+
 def _stack(trees: list):
     """Stack pytrees of one structure and leaf shapes along a new leading axis; :class:`NotBatchable` otherwise."""
     import numpy as np
@@ -244,7 +323,7 @@ def _stack(trees: list):
     shapes = {tuple(np.shape(x) for x in jax.tree_util.tree_leaves(t)) for t in trees}
     if any(jax.tree_util.tree_structure(t) != ref for t in trees) or len(shapes) != 1:
         raise NotBatchable("the trials' solvers or objectives differ in shape or static settings")
-    return jax.tree_util.tree_map(lambda *xs: jnp.stack([jnp.asarray(x) for x in xs]), *trees)
+    return jax.tree_util.tree_map(lambda *xs: jnp.asarray(np.stack([np.asarray(x) for x in xs])), *trees)
 
 
 _STACKED: dict = {}
