@@ -24,10 +24,19 @@ def value_at_zero(obj, r: int) -> float:
     return float(obj.value(jnp.zeros((obj.rows, r))))
 
 
+def _data_loss(obj, X):
+    return obj.loss.factor(obj.operator.m) * jnp.sum(obj.loss.psi(obj.residual(X)))
+
+
 def data_loss(obj, X) -> float:
     """``c sum_i psi(rho_i)`` without the balancing term."""
-    rho = obj.residual(jnp.asarray(X))
-    return float(obj.loss.factor(obj.operator.m) * jnp.sum(obj.loss.psi(rho)))
+    return float(_data_loss(obj, jnp.asarray(X)))
+
+
+@jax.jit
+def _reference_values(obj, Z0, T):
+    """``f(0)``, the data loss at ``T`` and ``f(T)`` in one compiled call."""
+    return obj.value(Z0), _data_loss(obj, T), obj.value(T)
 
 
 def balanced_truth(obj) -> np.ndarray | None:
@@ -49,17 +58,11 @@ def balanced_truth(obj) -> np.ndarray | None:
 
 def optimum_info(obj, r: int, ftol: float) -> dict[str, Any]:
     """Reference values: ``f0 = f(0)``, the truth's value and whether the known optimum is 0 (noiseless)."""
-    f0 = value_at_zero(obj, r)
-    out: dict[str, Any] = {"f_zero": f0, "truth_available": obj.truth is not None}
     T = balanced_truth(obj)
     if T is None:
-        out.update(noiseless=None, f_truth=None)
-        return out
-    scale = max(f0, 1e-300)
-    fd = data_loss(obj, T)
-    out["f_truth"] = float(obj.value(jnp.asarray(T)))
-    out["noiseless"] = bool(fd <= ftol * scale)
-    return out
+        return {"f_zero": value_at_zero(obj, r), "truth_available": False, "noiseless": None, "f_truth": None}
+    f0, fd, ft = (float(v) for v in _reference_values(obj, jnp.zeros((obj.rows, r)), jnp.asarray(T)))
+    return {"f_zero": f0, "truth_available": True, "f_truth": ft, "noiseless": bool(fd <= ftol * max(f0, 1e-300))}
 
 
 def decide_global(f: float, info: dict, *, ftol: float, convex: Any = None,
@@ -95,7 +98,8 @@ def decide_global(f: float, info: dict, *, ftol: float, convex: Any = None,
 
 @jax.jit
 def _values_along(obj, X, D, ts):
-    return jax.vmap(lambda t: obj.value(X + t * D))(ts)
+    f0, g = obj.value_and_grad(X)
+    return f0, jnp.sum(g * D), jax.vmap(lambda t: obj.value(X + t * D))(ts)
 
 
 def verify_descent(obj, X, D, *, curvature: float | None = None, t_max: float | None = None,
@@ -111,17 +115,15 @@ def verify_descent(obj, X, D, *, curvature: float | None = None, t_max: float | 
     """
     X = jnp.asarray(X)
     D = jnp.asarray(D).reshape(X.shape)
-    dn = float(jnp.linalg.norm(D))
+    dn = float(np.linalg.norm(np.asarray(D)))
     if dn == 0:
         return {"verified": False, "reason": "zero direction"}
-    f0, g = obj.value_and_grad(X)
-    f0 = float(f0)
-    slope = float(jnp.sum(g * D))
-    top = max(float(jnp.linalg.norm(X)), 1.0) / dn
+    top = max(float(np.linalg.norm(np.asarray(X))), 1.0) / dn
     if t_max is not None:
         top = min(top, float(t_max))
     ts = top * 0.5 ** np.arange(steps)
-    vals = np.asarray(_values_along(obj, X, D, jnp.asarray(ts)))
+    f0, slope, vals = _values_along(obj, X, D, jnp.asarray(ts))
+    f0, slope, vals = float(f0), float(slope), np.asarray(vals)
     dec = vals - f0
     floor = 64 * EPS * max(abs(f0), 1e-300)
     ok = dec < -floor

@@ -32,6 +32,7 @@ operator is never densified.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -82,7 +83,7 @@ def _sym_extremes(op, w, method: str, seed: int):
         ev, V = np.linalg.eigh(0.5 * (S + S.T))
         return float(ev[0]), float(ev[-1]), V[:, 0], "dense"
     ex = extreme_eigs(lambda V: np.asarray(_sbar_mm(op, w, jnp.asarray(V))), n, seed=seed)
-    return ex.lambda_min, ex.lambda_max, ex.vec_min, ex.method
+    return ex.lambda_min, ex.lambda_max, ex.vec_min, ex.method if ex.converged else ex.method + " (not converged)"
 
 
 def _op_norm(op, w, method: str, seed: int) -> tuple[float, str]:
@@ -100,6 +101,27 @@ def _op_norm(op, w, method: str, seed: int) -> tuple[float, str]:
     return float(s[0]), "svds"
 
 
+@partial(jax.jit, static_argnames="dense")
+def _sym_data(obj, X, dense):
+    """Weights at ``X`` and at 0, ``||S_bar X||_F``, ``||X||_F`` and (``dense``) both ``S_bar`` matrices."""
+    w = _weights(obj, X)
+    w0 = _weights(obj, jnp.zeros_like(X))
+    op = obj.operator
+    sx = jnp.linalg.norm(0.5 * (op.adjoint_matmul(w, X) + op.adjoint_rmatmul(w, X)))
+    mats = None
+    if dense:
+        S, S0 = op.adjoint(w), op.adjoint(w0)
+        mats = (0.5 * (S + S.T), 0.5 * (S0 + S0.T))
+    return w, w0, sx, jnp.linalg.norm(X), mats
+
+
+def _extremes_from(S, op, w, method, seed):
+    if S is not None:
+        ev, V = np.linalg.eigh(np.asarray(S))
+        return float(ev[0]), float(ev[-1]), V[:, 0], "dense"
+    return _sym_extremes(op, w, method, seed)
+
+
 def symmetric_certificate(obj, X, *, tol: float = 1e-6, method: str = "auto", seed: int = 0
                           ) -> ConvexCertificate:
     """The PSD certificate ``S_bar >= 0, S_bar X = 0`` (symmetric objectives; module docstring)."""
@@ -107,24 +129,19 @@ def symmetric_certificate(obj, X, *, tol: float = 1e-6, method: str = "auto", se
         raise ValueError("symmetric_certificate needs a symmetric objective; use asymmetric_certificate")
     X = jnp.asarray(X)
     op = obj.operator
-    w = _weights(obj, X)
-    lmin, lmax, vmin, how = _sym_extremes(op, w, method, seed)
-    w0 = _weights(obj, jnp.zeros_like(X))
-    l0min, l0max, _, _ = _sym_extremes(op, w0, method, seed + 1)
+    dense = method == "dense" or (method == "auto" and op.shape[0] <= DENSE_N)
+    w, w0, sx, xn, mats = _sym_data(obj, X, dense)
+    sx, xn = float(sx), float(xn)
+    lmin, lmax, vmin, how = _extremes_from(None if mats is None else mats[0], op, w, method, seed)
+    l0min, l0max, _, _ = _extremes_from(None if mats is None else mats[1], op, w0, method, seed + 1)
     scale = max(abs(l0min), abs(l0max), abs(lmin), abs(lmax), 1e-300)
-    sx = float(jnp.linalg.norm(_sbar_x(op, w, X)))
-    xn = float(jnp.linalg.norm(X))
-    holds = bool(lmin >= -tol * scale and sx <= tol * scale * xn)
+    # an unconverged Ritz value only bounds lambda_min(S_bar) from above: never certify on it
+    holds = bool(lmin >= -tol * scale and sx <= tol * scale * xn and "not converged" not in how)
     proves = ("M = X X^T minimises h over the PSD cone: X is a global minimum of f for every search rank"
               if holds else "nothing (certificate fails)")
     return ConvexCertificate(holds, "psd", lmin, lmin / scale, sx, scale, tol, lmax, how, proves,
                              {"sbar_norm_at_zero": max(abs(l0min), abs(l0max)), "x_norm": xn,
                               "violating_direction": None if lmin >= 0 else np.asarray(vmin).tolist()})
-
-
-@jax.jit
-def _sbar_x(op, w, X):
-    return 0.5 * (op.adjoint_matmul(w, X) + op.adjoint_rmatmul(w, X))
 
 
 @jax.jit

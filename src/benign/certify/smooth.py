@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from benign._jax import jnp
+from benign._jax import jax, jnp
 from benign.certify import verdicts as V
 from benign.certify.checks import decide_global, optimum_info, verify_descent
 from benign.certify.convex import global_certificate
@@ -52,6 +52,13 @@ def _relative_error(obj, X) -> float | None:
     return None if not np.isfinite(e) else e
 
 
+@jax.jit
+def _summary(obj, X):
+    """``f``, ``grad f``, ``||grad f||``, ``||X||`` and the relative error in one compiled call."""
+    f, g = obj.value_and_grad(X)
+    return f, g, jnp.linalg.norm(g), jnp.linalg.norm(X), obj.relative_error(X)
+
+
 def certify_smooth(obj, X: Any, *, instance: Any = None, gtol: float = 1e-6, htol: float = 1e-6,
                    ftol: float = 1e-10, ctol: float | None = None, method: str = "auto", verify: bool = True,
                    rank_rtol: float = RANK_RTOL, seed: int = 0) -> Certificate:
@@ -64,10 +71,8 @@ def certify_smooth(obj, X: Any, *, instance: Any = None, gtol: float = 1e-6, hto
         raise ValueError("certify_smooth does not handle the l1 loss; use benign.certify.certify")
     X = obj.check_point(X)
     r = int(X.shape[1])
-    f, g = obj.value_and_grad(X)
-    f = float(f)
-    gnorm = float(jnp.linalg.norm(g))
-    xnorm = float(jnp.linalg.norm(X))
+    f, g, gnorm, xnorm, relerr = _summary(obj, X)
+    f, gnorm, xnorm, relerr = float(f), float(gnorm), float(xnorm), float(relerr)
 
     vert = vertical_space(obj, X, rank_rtol)
     spec = hessian_spectrum(obj, X, vert, method=method, seed=seed)
@@ -82,6 +87,7 @@ def certify_smooth(obj, X: Any, *, instance: Any = None, gtol: float = 1e-6, hto
     details: dict[str, Any] = {
         "kind": "smooth", "factorization": obj.factorization, "loss_spec": obj.loss.describe(),
         "search_rank": r, "truth_rank": None if obj.truth is None else int(np.asarray(obj.truth).shape[1]),
+        "hessian_converged": spec.converged,
         "grad_rel": gap, "grad_scale": gscale, "hess_abs_tol": h_abs,
         "symmetry": vert.describe(), "hessian_method": spec.method, "hessian_matvecs": spec.matvecs,
         "horizontal_dim": spec.horizontal_dim, "vertical_curvature": spec.vertical_curvature,
@@ -127,12 +133,17 @@ def certify_smooth(obj, X: Any, *, instance: Any = None, gtol: float = 1e-6, hto
         if is_global:
             verdict, spurious = V.GLOBAL_MIN, False
         else:
+            if strict and not spec.converged:
+                strict = False
+                details["strict"] = False
+                details["note"] = ("Lanczos did not converge: the reported lambda_min is only an upper bound, so the "
+                                   "point is not claimed strict (use method='dense' or a looser tolerance)")
             verdict = V.STRICT_LOCAL_MIN if strict else V.DEGENERATE
             spurious = True if is_global is False else None
     return Certificate(
         verdict=verdict, spurious=spurious, loss=f, grad_norm=gnorm, lambda_min=lmin, lambda_max=lmax,
         symmetry_zeros=vert.dim, certificate_margin=convex.margin, escape_direction=escape,
-        stationarity_gap=gap, relative_error=_relative_error(obj, X),
+        stationarity_gap=gap, relative_error=relerr if np.isfinite(relerr) else None,
         tolerances={**tols, "ctol": ctol, "grad_abs_tol": gtol * gscale, "hess_abs_tol": h_abs,
                     "f_abs_tol": ftol * max(info["f_zero"], 1e-300)},
         details=details)

@@ -11,7 +11,7 @@
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -116,8 +116,8 @@ def extreme_eigs(matmat: Callable[[np.ndarray], np.ndarray], dim: int, *, constr
     limit = max_products if max_products is not None else 50 * dim
     which = {"both": (True, True), "min": (True, False), "max": (False, True)}[ends]
     rng = np.random.default_rng(seed)
-    Q = np.zeros((dim, max_dim))
-    HQ = np.zeros((dim, max_dim))
+    Qr = np.zeros((max_dim, dim))  # basis vectors as rows (contiguous slices)
+    HQr = np.zeros((max_dim, dim))
     T = np.zeros((max_dim, max_dim))
     W, _ = np.linalg.qr(_orth_against(rng.standard_normal((dim, b)), None, C))
     k = 0
@@ -140,27 +140,31 @@ def extreme_eigs(matmat: Callable[[np.ndarray], np.ndarray], dim: int, *, constr
         return th[0], Y[:, 0], th[-1], Y[:, -1]
 
     def finish(kk, t0, y0, t1, y1, done, res):
-        v0, v1 = Q[:, :kk] @ y0, Q[:, :kk] @ y1
-        return Extremes(float(v0 @ (HQ[:, :kk] @ y0)), v0, float(v1 @ (HQ[:, :kk] @ y1)), v1,
+        v0, v1 = y0 @ Qr[:kk], y1 @ Qr[:kk]
+        return Extremes(float(v0 @ (y0 @ HQr[:kk])), v0, float(v1 @ (y1 @ HQr[:kk])), v1,
                         "lanczos" if b == 1 else "block-lanczos", count[0], converged=bool(done), residuals=res)
 
     while True:
         nb = W.shape[1]
         HW = mm(W)
-        Q[:, k:k + nb] = W
-        HQ[:, k:k + nb] = HW
-        h = Q[:, :k + nb].T @ HW  # the new columns of T = Q^T H Q (also the Gram-Schmidt coefficients)
+        Qr[k:k + nb] = W.T
+        HQr[k:k + nb] = HW.T
+        h = Qr[:k + nb] @ HW  # the new columns of T = Q^T H Q (also the Gram-Schmidt coefficients)
         T[:k + nb, k:k + nb] = h
         T[k:k + nb, :k] = h[:k].T
         k += nb
         # next block of the Krylov space: the residual of the new block against the whole basis (CGS, with a
         # second pass when cancellation is severe -- "twice is enough")
-        R = HW - Q[:, :k] @ h
+        R = HW - Qr[:k].T @ h
         if C is not None:
             R -= C @ (C.T @ R)
         if np.linalg.norm(R) < 0.7 * np.linalg.norm(HW):
-            R = _orth_against(R, Q[:, :k], C)
-        Wn, Rf = np.linalg.qr(R)
+            R = _orth_against(R, Qr[:k].T, C)
+        if R.shape[1] == 1:  # single vector: QR is a normalisation
+            nr = float(np.linalg.norm(R))
+            Wn, Rf = R / (nr if nr > 0 else 1.0), np.array([[nr]])
+        else:
+            Wn, Rf = np.linalg.qr(R)
         full = k + b > max_dim
         if k - last_check >= (4 if tridiagonal else max(b, 16)) or full or k >= free or count[0] >= limit:
             last_check = k
@@ -173,16 +177,16 @@ def extreme_eigs(matmat: Callable[[np.ndarray], np.ndarray], dim: int, *, constr
                 if tridiagonal:  # ||H v - theta v|| = beta_k |y_k| for Lanczos
                     res.append(float(np.linalg.norm(Rf @ y[k - nb:])))
                 else:
-                    res.append(float(np.linalg.norm(HQ[:, :k] @ y - th * (Q[:, :k] @ y))))
+                    res.append(float(np.linalg.norm(y @ HQr[:k] - th * (y @ Qr[:k]))))
             done = max(res) <= tol * scale
             if done or count[0] >= limit or k >= free:
                 return finish(k, t0, y0, t1, y1, done, res)
             if full:  # thick restart from the b lowest and b highest Ritz vectors
                 th, Y = np.linalg.eigh(0.5 * (T[:k, :k] + T[:k, :k].T))
                 keep = np.concatenate([np.arange(b), np.arange(k - b, k)])
-                Qk, HQk = Q[:, :k] @ Y[:, keep], HQ[:, :k] @ Y[:, keep]
+                Qk, HQk = Qr[:k].T @ Y[:, keep], HQr[:k].T @ Y[:, keep]
                 k = keep.size
-                Q[:, :k], HQ[:, :k] = Qk, HQk
+                Qr[:k], HQr[:k] = Qk.T, HQk.T
                 T[:k, :k] = Qk.T @ HQk
                 last_check = k
                 tridiagonal = False
@@ -191,7 +195,7 @@ def extreme_eigs(matmat: Callable[[np.ndarray], np.ndarray], dim: int, *, constr
         small = np.abs(np.diag(Rf)) <= 1e-10 * max(hmax, 1e-300)
         if np.any(small):  # Krylov space (nearly) invariant: continue with random directions
             Wn[:, small] = rng.standard_normal((dim, int(small.sum())))
-            Wn, _ = np.linalg.qr(_orth_against(Wn, Q[:, :k], C))
+            Wn, _ = np.linalg.qr(_orth_against(Wn, Qr[:k].T, C))
             tridiagonal = False
         W = Wn[:, : max_dim - k] if k + Wn.shape[1] > max_dim else Wn
 

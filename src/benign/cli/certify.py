@@ -8,9 +8,11 @@ from typing import List, Optional
 
 import typer
 
-from benign.cli._common import (JSON_OPT, LOSS_OPT, POINT_OPT, UserError, app, emit, load_instance_arg,
+from benign.cli._common import (JSON_OPT, LOSS_OPT, UserError, app, emit, load_instance_arg,
                                 load_loss_arg, load_point_arg, parse_options, to_jsonable)
 
+CERT_POINT_OPT = typer.Option(None, "--point", help="Point: a file (.npz/.npy/.csv), inline '1,0,1' / '1,0;0,1', "
+                                                    "'truth' or 'truth:r=K' (the truth padded to rank K).")
 METHOD_OPT = typer.Option("auto", "--method", help="Hessian spectrum: auto (dense when N*r <= 600), dense, lanczos.")
 OPT_OPT = typer.Option(None, "--opt", help="Extra certifier option key=value (ftol, ctol, rank_rtol, seed, xtol, "
                                            "max_enum, ...); repeatable.")
@@ -81,7 +83,7 @@ def _human_certificate(out: dict) -> None:
 def certify(
     instance: str = typer.Argument(..., help="Instance spec or .npz file."),
     loss: str = LOSS_OPT,
-    point: Optional[str] = POINT_OPT,
+    point: Optional[str] = CERT_POINT_OPT,
     method: str = METHOD_OPT,
     gtol: float = typer.Option(1e-6, "--gtol", help="Scale-aware stationarity tolerance."),
     htol: float = typer.Option(1e-6, "--htol", help="Relative curvature tolerance."),
@@ -160,7 +162,7 @@ def _direction(text: Optional[str], inst, X):
 def landscape(
     instance: str = typer.Argument(..., help="Instance spec or .npz file, or 'seed001' for seed 001's figure."),
     loss: str = LOSS_OPT,
-    point: Optional[str] = POINT_OPT,
+    point: Optional[str] = CERT_POINT_OPT,
     dir1: Optional[str] = typer.Option(None, "--dir1", help="First direction (file, inline, or 'truth')."),
     dir2: Optional[str] = typer.Option(None, "--dir2", help="Second direction (2-D map)."),
     range_: str = typer.Option("-0.3,1.25", "--range", help="Grid range a,b for both coordinates."),
@@ -189,7 +191,7 @@ def landscape(
             if out:
                 result["figure"] = save_figure(plot_seed001(res), out)
         summary = {k: result[k] for k in ("n", "eps", "lam_values", "gd_iterations", "verdicts")}
-        summary["lambda_min_range"] = [[float(min(map(min, m))), float(max(map(max, m)))]
+        summary["lambda_min_range"] = [[round(float(min(map(min, m))), 4), round(float(max(map(max, m))), 4)]
                                        for m in result["lambda_min"]]
         summary["figure"] = result.get("figure")
         emit(result if as_json else summary, as_json)

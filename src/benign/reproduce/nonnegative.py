@@ -41,6 +41,7 @@ def _hunt_numbers(cat) -> dict:
     out = {"distinct": len(cat.entries), "spurious_minima": len(spurious_min),
            "spurious_second_order": len(spurious_sop),
            "strict_saddles": len(cat.strict_saddles), "pgd_failure_rate": failed / cat.starts,
+           "undecided_minima": sum(1 for e in cat.entries if e.spurious is None and e.verdict in MINIMA),
            "starts": cat.starts, "seconds": cat.seconds,
            "verdicts": json.dumps(cat.counts(), sort_keys=True)}
     if spurious_min:
@@ -98,8 +99,8 @@ def run(out_dir: str, quick: bool = False, options: RunOptions = RunOptions()) -
     summary: dict[str, Any] = {"quick": quick}
 
     # (a) ------------------------------------------------------------------------------------------
-    grid_a = {"n": [4, 6] if quick else [4, 6, 8, 10], "rank": [1, 2] if quick else [1, 2, 3]}
-    seeds_a, starts_a = (4, 32) if quick else (20, 64)
+    grid_a = {"n": [4, 6] if quick else [4, 6, 8, 10], "rank": [1] if quick else [1, 2]}
+    seeds_a, starts_a = (4, 16) if quick else (20, 64)
     df = run_trials(out_dir, "nonneg_a", f"{HERE}:hunt_trial", grid_a, seeds_a,
                     {"r_true": 1, "starts": starts_a}, options)
     rows = []
@@ -134,7 +135,7 @@ def run(out_dir: str, quick: bool = False, options: RunOptions = RunOptions()) -
 
     # (c) ------------------------------------------------------------------------------------------
     grid_c = {"n": [6] if quick else [6, 8], "rank": [2, 3, 4]}
-    seeds_c, starts_c = (4, 32) if quick else (20, 64)
+    seeds_c, starts_c = (2, 16) if quick else (20, 64)
     df = run_trials(out_dir, "nonneg_c", f"{HERE}:hunt_trial", grid_c, seeds_c, {"r_true": 2, "starts": starts_c},
                     options)
     rows, found = [], {}
@@ -142,10 +143,11 @@ def run(out_dir: str, quick: bool = False, options: RunOptions = RunOptions()) -
         k = int(g["spurious_minima"].sum())
         found[int(r)] = found.get(int(r), 0) + k
         rows.append([int(n), int(r), len(g), int((g["spurious_minima"] > 0).sum()), k,
-                     int(g["strict_saddles"].sum()), float(g["pgd_failure_rate"].mean())])
+                     int(g["undecided_minima"].sum()), int(g["strict_saddles"].sum()),
+                     float(g["pgd_failure_rate"].mean())])
     rep.heading("(c) Rank-2 truths, fully observed: spurious local minima for every search rank")
     rep.table(["n", "search rank", "instances", "instances with a spurious min", "certified spurious minima",
-               "strict saddles", "PGD failure rate"], rows)
+               "undecided (unconverged, next to the global set)", "strict saddles", "PGD failure rate"], rows)
     examples = df.dropna(subset=["example"]) if "example" in df else df.iloc[0:0]
     for r in (2, 3, 4):
         ex = examples[examples["rank"] == r]
@@ -156,7 +158,13 @@ def run(out_dir: str, quick: bool = False, options: RunOptions = RunOptions()) -
                      f"orbit {e['lambda_min']:.3g}, orbit dimension {e['orbit_dim']}, reached by "
                      f"{e['basin_frequency']:.0%} of the starts.")
         else:
-            rep.para(f"Search rank {r}: no certified spurious minimum found in this run's budget.")
+            sub = [row for row in rows if row[1] == r]
+            rep.para(f"Search rank {r}: no certified spurious minimum in this run's budget "
+                     f"({sum(row[2] for row in sub)} instances × {starts_c} projected-GD starts; "
+                     f"{sum(row[5] for row in sub)} end points with positive curvature were too close to the set of "
+                     "global minimisers for their stationarity residual to rule it out, and PGD converges only "
+                     "sublinearly there). Seed 000's claim (c) is therefore not exhibited by this search; "
+                     "`benign.counterexamples` and `benign hunt` can check any candidate point.")
     summary["c"] = {"rows": rows, "spurious_minima_by_rank": found,
                     "examples": [json.loads(x) for x in examples["example"]] if len(examples) else []}
 

@@ -1,0 +1,40 @@
+"""A spurious claim is withdrawn when the certified strict minimiser may be a global one (localization radius)."""
+from __future__ import annotations
+
+import numpy as np
+
+from benign import instances as I
+from benign.certify import certify
+from benign.objective import make_objective
+from benign.solvers import solve
+
+
+def test_unconverged_point_near_degenerate_global_set_is_not_called_spurious():
+    """Over-parameterised (r = 2 > r* = 1) nonnegative, fully observed: projected GD stopped early sits next to the
+    set of global minimisers; its positive curvature does not make it a spurious minimum."""
+    inst = I.completion(6, 1, seed=0, count=36, truth="nonneg")
+    obj = make_objective(inst, "l2")
+    res = solve(obj, "projected-gd", rank=2, seed=3, max_iter=10_000, gtol=0.0)
+    assert 1e-8 < res.relative_error < 1e-2
+    # the cone test alone sees positive curvature and a small (relative) KKT residual ...
+    from benign.certify.nonneg import certify_nonneg
+
+    raw = certify_nonneg(obj, res.x, instance=inst)
+    assert raw.verdict == "strict_local_min"
+    # ... but the minimiser it localises may be global: no spurious claim
+    cert = certify(obj, res.x, instance=inst)
+    assert cert.spurious is None
+    loc = cert.details["localization"]
+    assert loc["radius"] >= loc["distance_to_global_set_lower_bound"]
+    assert "spurious_undecided" in cert.details
+
+
+def test_converged_spurious_minimum_keeps_its_claim():
+    from benign.certify.published import weighted_spurious_point
+
+    inst = I.yalcin(5, 0.3)
+    obj = make_objective(inst, "l2")
+    cert = certify(obj, weighted_spurious_point(5, 0.3, 0.0), instance=inst)
+    assert cert.verdict == "strict_local_min" and cert.spurious is True
+    loc = cert.details["localization"]
+    assert loc["radius"] < 1e-6 * loc["distance_to_global_set_lower_bound"]

@@ -1,0 +1,53 @@
+"""Landscape slices (against pointwise evaluations) and seed 001's landscape recipe."""
+from __future__ import annotations
+
+import numpy as np
+
+from benign import instances as I
+from benign._jax import jnp
+from benign.landscape import plot_seed001, plot_slice, save_figure, seed001_landscape, slice_1d, slice_2d
+from benign.objective import make_objective
+
+
+def test_slices_match_pointwise_values(tmp_path):
+    inst = I.sensing(4, 1, 25, seed=0)
+    obj = make_objective(inst, "mixed:lam=1,l=4")
+    rng = np.random.default_rng(0)
+    X, D1, D2 = (rng.standard_normal((4, 2)) for _ in range(3))
+    a = np.linspace(-1, 1, 5)
+    b = np.array([-0.5, 0.25, 1.0])
+    res = slice_2d(obj, X, D1, D2, a, b)
+    assert res["f"].shape == (5, 3) and res["lambda_min"].shape == (5, 3)
+    for i in (0, 3):
+        for j in (1, 2):
+            P = jnp.asarray(X + a[i] * D1 + b[j] * D2)
+            assert abs(res["f"][i, j] - float(obj.value(P))) <= 1e-12 * abs(res["f"][i, j])
+            lmin = np.linalg.eigvalsh(np.asarray(obj.hessian(P)))[0]
+            assert abs(res["lambda_min"][i, j] - lmin) <= 1e-10 * max(1.0, abs(lmin))
+    one = slice_1d(obj, X, D1, a)
+    assert np.allclose(one["f"], res["f"][:, 0] if b[0] == 0 else
+                       [float(obj.value(jnp.asarray(X + t * D1))) for t in a], rtol=1e-12)
+    fig = plot_slice(res, title="test")
+    assert save_figure(fig, str(tmp_path / "s.png")) and (tmp_path / "s.png").stat().st_size > 1000
+    fig1 = plot_slice(one)
+    assert len(fig1.axes) == 2
+
+
+def test_seed001_recipe_small():
+    """The recipe on a small member (n = 7): (0, 0) is the GD end point V, (1, 1) the truth; d1 + d2 = X* - V with d1
+    supported on the first ceil(n/2) coordinates; lambda_min there equals the dense Hessian's."""
+    res = seed001_landscape(lam_values=(0.0, 5.0), n=7, eps=0.1, grid=3, lo=0.0, hi=1.0)
+    assert res.lambda_min.shape == (2, 3, 3) and len(res.verdicts) == 2
+    inst = I.yalcin(7, 0.1)
+    for k, lam in enumerate((0.0, 5.0)):
+        obj = make_objective(inst, f"mixed:lam={lam},l=4")
+        V = res.critical_points[k]
+        assert np.allclose(res.d1[k] + res.d2[k], res.truth - V, atol=1e-15)
+        assert np.all(res.d1[k][4:] == 0) and np.all(res.d2[k][:4] == 0)
+        assert float(np.linalg.norm(np.asarray(obj.grad(jnp.asarray(V[:, None]))))) < 1e-3
+        H0 = np.linalg.eigvalsh(np.asarray(obj.hessian(jnp.asarray(V[:, None]))))[0]
+        H1 = np.linalg.eigvalsh(np.asarray(obj.hessian(jnp.asarray(res.truth[:, None]))))[0]
+        assert abs(res.lambda_min[k, 0, 0] - H0) <= 1e-10 and abs(res.lambda_min[k, 2, 2] - H1) <= 1e-10
+        assert abs(res.f[k, 2, 2]) <= 1e-20
+    fig = plot_seed001(res)
+    assert len(fig.axes) >= 2
