@@ -20,12 +20,12 @@ from benign.objective import make_objective
 
 # ------------------------------------------------------------------------------------ seed 001's table
 
-TABLE_FAST = [(3, (0.0, 0.5, 5.0, 50.0)), (5, (0.0,)), (7, (0.0,))]
-TABLE_SLOW = [(5, (0.0, 0.5, 5.0, 50.0)), (7, (0.0, 0.5, 5.0, 50.0))]
+TABLE_FAST = [(3, (0.0, 50.0)), (5, (0.0,)), (7, (0.0,))]
+TABLE_SLOW = [(3, (0.0, 0.5, 5.0, 50.0)), (5, (0.0, 0.5, 5.0, 50.0)), (7, (0.0, 0.5, 5.0, 50.0))]
 
 
 @pytest.mark.parametrize("n,lams", TABLE_FAST + [pytest.param(*c, marks=pytest.mark.slow) for c in TABLE_SLOW],
-                         ids=["n3-all", "n5-lam0", "n7-lam0", "n5-all", "n7-all"])
+                         ids=["n3-lam0-50", "n5-lam0", "n7-lam0", "n3-all", "n5-all", "n7-all"])
 def test_seed001_hessian_table(n, lams):
     """Published rows: lambda_min / lambda_max at the spurious point (GD from the sign pattern, warm-started across
     lambda) and at the truth, to 0.01, with the verdicts (all 12 rows with ``-m slow``)."""
@@ -104,9 +104,9 @@ def test_symmetry_zeros_at_full_rank_and_rank_deficient_points():
     inst = I.sensing(5, 2, 40, seed=2)
     obj = make_objective(inst, "l2")
     rng = np.random.default_rng(0)
-    for r in (2, 3, 4):
+    for r in (2, 4):
         X = rng.standard_normal((5, r))
-        assert certify(obj, X).symmetry_zeros == r * (r - 1) // 2
+        assert vertical_space(obj, X).dim == r * (r - 1) // 2
     for r in (3, 4):  # the padded truth: rank 2, critical
         X = inst.padded_truth(r)
         V = vertical_space(obj, X)

@@ -122,7 +122,7 @@ def test_thm5_condition_and_global_second_order_points():
     assert check.holds and check.margin > 0 and abs(check.details["lhs"] - 1.0) <= 1e-12
     obj = make_objective(inst, "l2")
     rng = np.random.default_rng(0)
-    for _ in range(2):
+    for _ in range(1):
         X, _ = gradient_descent(obj, 0.3 * rng.standard_normal((10, 9)), step=0.05, gtol=1e-7)
         cert = certify(obj, X, gtol=1e-5)
         assert cert.verdict == "global_min" and cert.spurious is False
