@@ -44,3 +44,19 @@ def test_bad_input_one_line_error(args, needle):
     assert res.returncode == 2
     lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and needle in lines[0] and lines[0].startswith("error:")
+
+
+@pytest.mark.parametrize("argv", [["certify", "zsl-half", "--loss", "l3", "--point", "0,1"],
+                                  ["solve", "sensing:n=5,r=9,m=3"],
+                                  ["hunt", "zsl-half", "--rank", "0"],
+                                  ["landscape", "zsl-half", "--loss", "lp:l=3", "--point", "0,1", "--dir1", "1,0"]])
+def test_bad_input_fails_before_importing_jax(argv):
+    code = ("import sys; sys.argv = ['benign'] + " + repr(argv) + "\nfrom benign.cli import main\n"
+            "try:\n    main()\nexcept SystemExit as e:\n    print(e.code, 'jax' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.split() == ["2", "False"], out.stdout + out.stderr
+
+
+def test_usage_error_exit_status():
+    res = run("rip", "zsl-half")  # --rank missing
+    assert res.returncode == 2 and "Traceback" not in res.stderr and "rank" in res.stderr

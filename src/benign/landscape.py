@@ -89,12 +89,9 @@ def slice_1d(obj, X: Any, D: Any, alphas: Any, *, hessian: bool = True) -> dict[
 
 
 def _figure(width: float, height: float):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    from benign.plots import blank_figure
 
-    fig = Figure(figsize=(width, height))
-    FigureCanvasAgg(fig)
-    return fig
+    return blank_figure(width, height, layout=None)
 
 
 def plot_slice(result: dict[str, Any], *, title: str | None = None):

@@ -20,8 +20,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from benign._jax import jnp
 from benign.errors import check_float, check_int
+
+
+def _jnp():
+    """JAX numpy, imported on first use so that parsing and validating a loss (the CLI) never imports JAX."""
+    from benign._jax import jnp
+
+    return jnp
 
 LOSS_NAMES = ("l2", "lp", "mixed", "l1", "huber")
 SCALES = ("sum", "mean")
@@ -53,6 +59,7 @@ class Loss:
             return t ** self.l / self.l
         if self.name == "mixed":
             return 0.5 * t * t + self.lam * t ** self.l / self.l
+        jnp = _jnp()
         if self.name == "l1":
             return jnp.abs(t)
         k = self.huber_delta
@@ -67,10 +74,11 @@ class Loss:
         if self.name == "mixed":
             return t + self.lam * t ** (self.l - 1)
         if self.name == "l1":
-            return jnp.sign(t)
-        return jnp.clip(t, -self.huber_delta, self.huber_delta)
+            return _jnp().sign(t)
+        return _jnp().clip(t, -self.huber_delta, self.huber_delta)
 
     def d2psi(self, t):
+        jnp = _jnp()
         if self.name == "l2":
             return jnp.ones_like(t)
         if self.name == "lp":

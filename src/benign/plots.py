@@ -18,13 +18,19 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 
-def new_figure(width: float = 6.0, height: float = 4.0, *, ncols: int = 1, nrows: int = 1):
-    """``(fig, axes)``: a constrained-layout Figure with an Agg canvas; ``axes`` is one Axes or an array."""
+def blank_figure(width: float = 6.0, height: float = 4.0, *, layout: str | None = "constrained"):
+    """A Figure with an Agg canvas and no axes (no pyplot global state)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width, height), layout="constrained")
+    fig = Figure(figsize=(width, height), layout=layout)
     FigureCanvasAgg(fig)
+    return fig
+
+
+def new_figure(width: float = 6.0, height: float = 4.0, *, ncols: int = 1, nrows: int = 1):
+    """``(fig, axes)``: a constrained-layout Figure with an Agg canvas; ``axes`` is one Axes or an array."""
+    fig = blank_figure(width, height)
     axes = fig.subplots(nrows, ncols, squeeze=True)
     return fig, axes
 

@@ -100,6 +100,7 @@ def certify(
     if method not in ("auto", "dense", "lanczos"):
         raise UserError(f"--method must be auto, dense or lanczos, got {method!r}")
     extra = parse_options(opt)
+    load_loss_arg(loss)  # validate the cheap arguments before building anything (no JAX import on bad input)
     inst = load_instance_arg(instance)
     X = _point(point, inst)
     with _status("certifying ...", as_json):
@@ -196,6 +197,7 @@ def landscape(
         summary["figure"] = result.get("figure")
         emit(result if as_json else summary, as_json)
         return
+    load_loss_arg(loss)  # validate before building anything
     inst = load_instance_arg(instance)
     import numpy as np
 
