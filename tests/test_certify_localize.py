@@ -25,7 +25,7 @@ def test_unconverged_point_near_degenerate_global_set_is_not_called_spurious():
     cert = certify(obj, res.x, instance=inst)
     assert cert.spurious is None
     loc = cert.details["localization"]
-    assert loc["radius"] >= loc["distance_to_global_set_lower_bound"]
+    assert loc["relative_error"] <= loc["spurious_rtol"]
     assert "spurious_undecided" in cert.details
 
 
@@ -38,3 +38,11 @@ def test_converged_spurious_minimum_keeps_its_claim():
     assert cert.verdict == "strict_local_min" and cert.spurious is True
     loc = cert.details["localization"]
     assert loc["radius"] < 1e-6 * loc["distance_to_global_set_lower_bound"]
+    assert loc["relative_error"] > loc["spurious_rtol"]
+
+
+def test_degenerate_spurious_point_of_the_half_instance_keeps_its_claim():
+    inst = I.zsl_half()
+    obj = make_objective(inst, "l2")
+    cert = certify(obj, np.array([[0.0], [2 ** -0.5]]), instance=inst)
+    assert cert.verdict == "degenerate" and cert.spurious is True

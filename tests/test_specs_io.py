@@ -125,3 +125,13 @@ def test_from_arrays_validation():
         from_matrices(np.full((2, 2, 2), np.inf))
     with pytest.raises(ValueError, match="3 dimensions"):
         from_matrices(np.ones((2, 2)))
+
+
+def test_with_noise_matches_generator():
+    clean = I.sensing(5, 2, 30, seed=4)
+    a = I.with_noise(clean, 4, noise="outliers", p=0.3)
+    b = I.sensing(5, 2, 30, seed=4, noise="outliers", p=0.3)
+    assert np.array_equal(a.b, b.b) and np.array_equal(a.outlier_mask, b.outlier_mask)
+    back = I.with_noise(a, 4)
+    assert np.allclose(back.b, clean.b, rtol=0, atol=1e-12 * np.abs(clean.b).max())
+    assert back.meta["noise"] == "none" and "p" not in back.meta

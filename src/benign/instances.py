@@ -329,13 +329,15 @@ def from_arrays(operator: Operator, truth_left: Any, truth_right: Any | None = N
 
 
 def with_noise(inst: Instance, seed: int, **noise) -> Instance:
-    """The same operator and truth with new noise (keys as in :func:`sensing`)."""
+    """The same operator and truth with new noise (keys as in :func:`sensing`), drawn from the noise child stream
+    of ``seed`` (so ``with_noise(sensing(..., seed=s), s, ...)`` equals ``sensing(..., seed=s, ...)``)."""
     clean = inst.b - (inst.noise if inst.noise is not None else 0.0)
-    rng = np.random.default_rng(np.random.SeedSequence(check_int("seed", seed, minimum=0)))
+    rng = _rngs(seed)[2]
     s, mask = _noise(rng, clean, noise.get("noise", "none"), noise.get("sigma", 0.0), noise.get("p", 0.0),
                      noise.get("outlier", "gaussian"), noise.get("scale"))
-    meta = dict(inst.meta)
+    meta = {k: v for k, v in inst.meta.items() if k not in ("noise", "sigma", "p", "outlier", "scale")}
     meta.update({k: v for k, v in noise.items() if v is not None})
+    meta.setdefault("noise", "none")
     return replace(inst, b=clean + s, noise=s, outlier_mask=mask, meta=meta)
 
 

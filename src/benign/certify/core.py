@@ -50,36 +50,58 @@ def certify(obj, X: Any, *, instance: Any = None, gtol: float = 1e-6, htol: floa
     return localize_spurious(cert, obj, X, instance)
 
 
-def localize_spurious(cert: Certificate, obj, X: Any, instance: Any = None) -> Certificate:
-    """Withdraw a ``spurious`` claim that the numbers do not support (noiseless symmetric problems).
+SPURIOUS_RTOL = 1e-3
 
-    A strict local minimum is certified at ``X`` only up to its stationarity tolerance: what is proved is that a
-    strict local minimiser lies within ``rho = 2 ||grad f(X)||_F / lambda_min`` of ``X``. Every global minimiser
-    ``Y`` (``Y Y^T = M*``) is at distance ``>= ||X X^T - M*||_F / (||X||_F + ||Z||_F)`` from ``X`` (because
-    ``||XX^T - YY^T|| <= ||X - Y|| (||X|| + ||Y||)`` and ``||Y||_F = ||Z||_F``). When ``rho`` reaches that lower
-    bound the nearby minimiser may be a global one: ``spurious`` becomes ``None`` and ``details["spurious_undecided"]``
-    says why. (Typical case: an unconverged end point next to the degenerate set of global minima of an
-    over-parameterised problem.)
+
+def localize_spurious(cert: Certificate, obj, X: Any, instance: Any = None, *,
+                      spurious_rtol: float = SPURIOUS_RTOL) -> Certificate:
+    """Withdraw a ``spurious`` claim that the numbers do not support (noiseless symmetric problems, ``instance``
+    given).
+
+    Two rules, both recorded in ``details["localization"]`` (``spurious`` becomes ``None`` and
+    ``details["spurious_undecided"]`` says why):
+
+    1. *error floor* (strict and degenerate points): a point with ``||XX^T - M*||_F / ||M*||_F <= spurious_rtol``
+       (default ``1e-3``) is never called spurious -- typically an unconverged end point next to the degenerate
+       set of global minimisers of an over-parameterised problem;
+    2. *localization* (strict local minima): to first order, the minimiser certified near ``X`` lies within
+       ``rho = 2 r / lambda_min`` of ``X`` (``r`` the stationarity residual: ``||grad f||``, or the KKT residual
+       for ``X >= 0``). Every global minimiser ``Y`` (``YY^T = M*``) is at distance
+       ``>= ||XX^T - M*||_F / (||X||_F + ||Z||_F)``. When ``rho`` reaches that bound the nearby minimiser may be a
+       global one. This is a first-order estimate (it takes ``lambda_min`` at ``X`` for the whole ball), used only
+       to withdraw claims, never to make one.
     """
     import numpy as np
 
-    from benign.certify.verdicts import STRICT_LOCAL_MIN
+    from benign.certify.verdicts import DEGENERATE, STRICT_LOCAL_MIN
 
-    if not (cert.spurious and cert.verdict == STRICT_LOCAL_MIN and obj.symmetric and obj.truth is not None):
+    if not (cert.spurious and cert.verdict in (STRICT_LOCAL_MIN, DEGENERATE) and obj.symmetric
+            and obj.truth is not None and instance is not None):
         return cert
-    noise = None if instance is None else instance.noise
+    noise = instance.noise
     if noise is not None and np.any(np.asarray(noise) != 0):
         return cert
-    lam = cert.lambda_min
-    if lam is None or not lam > 0:
-        return cert
     Xn = np.asarray(obj.check_point(X))
-    rho = 2.0 * float(cert.grad_norm) / float(lam)
+    rel = float(obj.relative_error(Xn))
     dist = float(obj.distance(Xn)) / (float(np.linalg.norm(Xn)) + float(np.linalg.norm(np.asarray(obj.truth))))
-    cert.details["localization"] = {"radius": rho, "distance_to_global_set_lower_bound": dist}
+    loc: dict[str, Any] = {"relative_error": rel, "spurious_rtol": spurious_rtol,
+                           "distance_to_global_set_lower_bound": dist}
+    cert.details["localization"] = loc
+    if rel <= spurious_rtol:
+        cert.spurious = None
+        cert.details["spurious_undecided"] = (
+            f"relative error {rel:.3g} <= {spurious_rtol:g}: too close to the global set to call spurious")
+        return cert
+    lam = cert.lambda_min
+    if cert.verdict != STRICT_LOCAL_MIN or lam is None or not lam > 0:
+        return cert
+    residual = float(cert.details.get("kkt", {}).get("residual", cert.grad_norm)) if obj.nonnegative \
+        else float(cert.grad_norm)
+    rho = 2.0 * residual / float(lam)
+    loc["radius"] = rho
     if rho >= dist:
         cert.spurious = None
         cert.details["spurious_undecided"] = (
-            f"the strict minimiser near X lies within 2||g||/lambda_min = {rho:.3g} of X, which does not exclude the "
-            f"global minimisers (distance >= {dist:.3g}); converge further before calling it spurious")
+            f"the strict minimiser near X lies within 2r/lambda_min = {rho:.3g} of X (first-order estimate), which "
+            f"does not exclude the global minimisers (distance >= {dist:.3g}); converge further")
     return cert

@@ -23,6 +23,7 @@ import numpy as np
 
 from benign._jax import jax, jnp
 from benign.errors import check_float, check_int, suggest
+from benign.objective import TruthBasis, matrix_distance, relative_error, truth_basis  # noqa: F401 (re-exported)
 
 
 def solver_class(static: tuple[str, ...] = ()):
@@ -116,67 +117,6 @@ def fro(a):
 
 def inner(a, b):
     return jnp.sum(a * b)
-
-
-class TruthBasis(NamedTuple):
-    """Orthonormal bases of the truth's factors: ``L = QL RL``, ``R = QR RR`` (``QR = QL`` when symmetric)."""
-
-    QL: Any
-    RL: Any
-    QR: Any
-    RR: Any
-    norm: Any  # ||M*||_F
-
-
-def truth_basis(obj) -> TruthBasis | None:
-    """QR factors of the truth (computed once per run, outside the iteration)."""
-    if obj.truth is None:
-        return None
-    L, R = obj.split(obj.truth)
-    QL, RL = jnp.linalg.qr(L)
-    if obj.symmetric:
-        QR, RR = QL, RL
-    else:
-        QR, RR = jnp.linalg.qr(R)
-    norm = jnp.sqrt(jnp.maximum(jnp.sum((L.T @ L) * (R.T @ R)), 0.0))
-    return TruthBasis(QL, RL, QR, RR, norm)
-
-
-def matrix_distance(obj, X, basis: TruthBasis | None = None):
-    """``||M(X) - M*||_F`` without the cancellation of the Gram formula ``<M,M> - 2<M,M*> + <M*,M*>``.
-
-    With ``L = QL RL``, ``R = QR RR`` (orthonormal ``QL``, ``QR``), ``PU = QL^T U``, ``EU = U - QL PU`` and likewise
-    ``PV``, ``EV`` (symmetric: ``U = V = X``, ``L = R = Z``), the difference splits into four mutually orthogonal
-    blocks, ``QL (PU PV^T - RL RR^T) QR^T + QL PU EV^T + EU PV^T QR^T + EU EV^T``, so
-    ``||M - M*||_F^2 = ||PU PV^T - RL RR^T||^2 + <PU^T PU, EV^T EV> + <EU^T EU, PV^T PV> + <EU^T EU, EV^T EV>``: a sum
-    of nonnegative terms from ``r x r`` matrices, accurate to ``eps ||M||`` at ``O(N r r*)`` cost (where the Gram
-    formula loses everything below ``sqrt(eps) ||M||``). NaN when the truth is unknown.
-    """
-    if obj.truth is None:
-        return jnp.asarray(jnp.nan, dtype=jnp.float64)
-    b = truth_basis(obj) if basis is None else basis
-    U, V = obj.split(X)
-    PU = b.QL.T @ U
-    EU = U - b.QL @ PU
-    if obj.symmetric:
-        PV, EV = PU, EU
-    else:
-        PV = b.QR.T @ V
-        EV = V - b.QR @ PV
-    core = PU @ PV.T - b.RL @ b.RR.T
-    gU, gV = EU.T @ EU, EV.T @ EV
-    sq = jnp.sum(core * core) + jnp.sum((PU.T @ PU) * gV) + jnp.sum(gU * (PV.T @ PV)) + jnp.sum(gU * gV)
-    return jnp.sqrt(jnp.maximum(sq, 0.0))
-
-
-def relative_error(obj, X, basis: TruthBasis | None = None):
-    """``||M(X) - M*||_F / ||M*||_F`` by :func:`matrix_distance` (the distance itself when ``M* = 0``; NaN without a
-    truth)."""
-    if obj.truth is None:
-        return jnp.asarray(jnp.nan, dtype=jnp.float64)
-    b = truth_basis(obj) if basis is None else basis
-    d = matrix_distance(obj, X, b)
-    return jnp.where(b.norm > 0, d / jnp.where(b.norm > 0, b.norm, 1.0), d)
 
 
 def with_options(solver: Solver, options: dict[str, Any]) -> Solver:
