@@ -47,37 +47,40 @@ def rel_error_np(X, Z):
 
 # ------------------------------------------------------------------------------------- NumPy references
 
-def numpy_gd_dense(A, b, n, X0, Z, step, scaled, max_iter):
+def numpy_gd(grad, X0, Z, step, scaled, max_iter):
+    """The plain NumPy reference loop: ``X <- X - step * G`` (ScaledGD: ``G (X^T X)^{-1}``) until the relative error
+    reaches ``RTOL``; returns ``(seconds, iterations)``."""
     X = X0.copy()
     t0 = time.perf_counter()
     for k in range(max_iter):
-        rho = A @ (X @ X.T).ravel() - b
-        S = (rho @ A).reshape(n, n)
-        G = (S + S.T) @ X
+        G = grad(X)
         if scaled:
             G = np.linalg.solve(X.T @ X, G.T).T
         X = X - step * G
         if rel_error_np(X, Z) <= RTOL:
             return time.perf_counter() - t0, k + 1
     return time.perf_counter() - t0, max_iter
+
+
+def numpy_gd_dense(A, b, n, X0, Z, step, scaled, max_iter):
+    def grad(X):
+        rho = A @ (X @ X.T).ravel() - b
+        S = (rho @ A).reshape(n, n)
+        return (S + S.T) @ X
+
+    return numpy_gd(grad, X0, Z, step, scaled, max_iter)
 
 
 def numpy_gd_completion(rows, cols, b, n, X0, Z, step, scaled, max_iter):
-    X = X0.copy()
-    r = X.shape[1]
-    t0 = time.perf_counter()
-    for k in range(max_iter):
+    def grad(X):
         rho = np.einsum("ij,ij->i", X[rows], X[cols]) - b
         G = np.empty_like(X)
-        for j in range(r):  # A*(rho) X + A*(rho)^T X with bincount (segment sums)
+        for j in range(X.shape[1]):  # A*(rho) X + A*(rho)^T X with bincount (segment sums)
             G[:, j] = (np.bincount(rows, rho * X[cols, j], minlength=n)
                        + np.bincount(cols, rho * X[rows, j], minlength=n))
-        if scaled:
-            G = np.linalg.solve(X.T @ X, G.T).T
-        X = X - step * G
-        if rel_error_np(X, Z) <= RTOL:
-            return time.perf_counter() - t0, k + 1
-    return time.perf_counter() - t0, max_iter
+        return G
+
+    return numpy_gd(grad, X0, Z, step, scaled, max_iter)
 
 
 def copy_seconds(A, repeat=5):

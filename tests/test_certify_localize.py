@@ -46,3 +46,16 @@ def test_degenerate_spurious_point_of_the_half_instance_keeps_its_claim():
     obj = make_objective(inst, "l2")
     cert = certify(obj, np.array([[0.0], [2 ** -0.5]]), instance=inst)
     assert cert.verdict == "degenerate" and cert.spurious is True
+
+
+def test_rank_below_truth_is_not_called_spurious():
+    """Search rank 1 < r* = 2: f = 0 is unattainable, so "noiseless and f > 0" proves nothing; the best rank-1 point
+    (top eigenpair of M* for a fully observed instance) must not be called spurious."""
+    inst = I.completion(5, 2, seed=1, count=25, truth="gaussian")
+    obj = make_objective(inst, "l2")
+    w, V = np.linalg.eigh(inst.truth_matrix())
+    X = np.sqrt(w[-1]) * V[:, -1:]
+    cert = certify(obj, X, instance=inst)
+    assert cert.verdict in ("strict_local_min", "degenerate")
+    assert cert.spurious is None
+    assert cert.details.get("global_reason", "").startswith("the ground truth is not a feasible point")

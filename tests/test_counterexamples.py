@@ -159,9 +159,9 @@ def test_nonneg_family_certified(target):
         Df = np.where(free, D, 0.0)
         assert float(obj.value(X + 0.1 * np.linalg.norm(X) * Df)) > f0
     assert float(obj.value(inst.truth_point)) < 1e-20 < f0  # spurious: the truth is a global minimum, X is not
-    cert = rep.get("certificate")
-    if cert and "verdict" in cert:
-        assert cert["verdict"] == "strict_local_min" and cert["spurious"]
+    cert = rep["certificate"]
+    assert "error" not in cert and cert["verdict"] == "strict_local_min" and cert["spurious"] is True
+    assert rep["certified"]
 
 
 def test_nonneg_direct_with_rank2_point():

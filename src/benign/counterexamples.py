@@ -226,7 +226,7 @@ def nonneg_counterexample(X: Any, Z: Any, *, margin: float = 0.0, variant: str =
     Constraints: ``G = grad f(X)`` vanishes on ``{X_ij > 0}``, ``G_ij >= margin`` on ``{X_ij = 0}``; the Hessian on
     the free coordinates (modulo orbit directions inside them) ``>= margin``. Solved in dimension ``n`` (the
     coordinates matter, so there is no reduction): keep ``n`` small. The built operator is re-verified with the
-    objective (KKT residuals, second-order test on the critical cone) and, when available, ``benign.certify``.
+    objective (KKT residuals, second-order test on the critical cone) and independently by ``benign.certify``.
     """
     Xa, Za, margin = _validate(X, Z, variant, solver, margin, "direct", nonneg=True)
     from benign import _cx_formulation as F
@@ -262,21 +262,21 @@ def nonneg_rip_family(delta_target: float, *, n: int = 2, margin_factor: float =
     margin_factor = check_float("margin_factor", margin_factor, lo=0.0, lo_open=True)
     eps = np.sqrt(delta_target / 2.0)
     last = None
+    last_eps = eps
     for _ in range(6):
         X = np.zeros((n, 1))
         X[1, 0] = eps
         Z = np.zeros((n, 1))
         Z[0, 0] = 1.0
         res = nonneg_counterexample(X, Z, margin=margin_factor * eps ** 3, solver=solver)
-        last = res
-        if res.verified_delta is not None and res.verified_delta <= delta_target and res.verified:
+        last, last_eps = res, eps
+        if _certified(res, delta_target):
             break
         eps /= 2.0
     assert last is not None
     report = last.to_dict()
-    report.update(delta_target=delta_target, eps=float(eps), X=last.X.tolist(), Z=last.Z.tolist(),
-                  certified=bool(last.verified and last.verdict == "strict_local_min"
-                                 and last.verified_delta is not None and last.verified_delta <= delta_target))
+    report.update(delta_target=delta_target, eps=float(last_eps), X=last.X.tolist(), Z=last.Z.tolist(),
+                  certified=_certified(last, delta_target))
     if last.instance is None:
         raise RuntimeError(f"the nonnegative counterexample SDP failed for delta_target = {delta_target}: "
                            f"{last.status}")
@@ -505,12 +505,19 @@ def _cone_min(Hess: np.ndarray, fi: np.ndarray, di: np.ndarray) -> float:
     return best
 
 
+def _certified(res: "CounterexampleResult", delta_target: float) -> bool:
+    """Built operator within the target constant, and BOTH the local check and the library certificate
+    (``benign.certify.certify``) say: spurious strict local minimum."""
+    lib = res.certificate or {}
+    return bool(res.verdict == "strict_local_min" and res.spurious and res.verified_delta is not None
+                and res.verified_delta <= delta_target and lib.get("verdict") == "strict_local_min"
+                and lib.get("spurious") is True)
+
+
 def _library_certificate(inst: Instance, obj: Any, X: np.ndarray) -> dict[str, Any] | None:
-    """Run ``benign.certify.certify`` on the built instance when that function exists (verdict and spurious)."""
-    try:
-        from benign.certify import certify  # type: ignore[attr-defined]
-    except ImportError:
-        return None
+    """Run ``benign.certify.certify`` on the built instance (verdict and spurious), as an independent check."""
+    from benign.certify import certify
+
     try:
         cert = certify(obj, X, instance=inst)
     except Exception as exc:  # noqa: BLE001 -- report, do not fail the construction

@@ -62,7 +62,10 @@ def optimum_info(obj, r: int, ftol: float) -> dict[str, Any]:
     if T is None:
         return {"f_zero": value_at_zero(obj, r), "truth_available": False, "noiseless": None, "f_truth": None}
     f0, fd, ft = (float(v) for v in _reference_values(obj, jnp.zeros((obj.rows, r)), jnp.asarray(T)))
-    return {"f_zero": f0, "truth_available": True, "f_truth": ft, "noiseless": bool(fd <= ftol * max(f0, 1e-300))}
+    # the truth is a point of the search space only when the search rank reaches its rank: below it, f = 0 is not
+    # attainable and "noiseless, f > 0" proves nothing about globality
+    return {"f_zero": f0, "truth_available": True, "f_truth": ft, "noiseless": bool(fd <= ftol * max(f0, 1e-300)),
+            "truth_feasible": bool(r >= T.shape[1])}
 
 
 def decide_global(f: float, info: dict, *, ftol: float, convex: Any = None,
@@ -84,8 +87,8 @@ def decide_global(f: float, info: dict, *, ftol: float, convex: Any = None,
         if feasible:
             return False, f"noiseless: the optimum is 0 and f(X) = {f:.6g} > {tol:.3g}"
     if not feasible:
-        return None, ("the ground truth is not a feasible point (its factor is not nonnegative): the optimum over "
-                      "X >= 0 is unknown and globality is not decided")
+        return None, ("the ground truth is not a feasible point (search rank below its rank, or its factor is not "
+                      "nonnegative): the optimum is unknown and globality is not decided")
     if info.get("f_truth") is not None:
         ft = info["f_truth"]
         if f > ft + tol:

@@ -142,7 +142,7 @@ def certify_nonneg(obj, X: Any, *, instance: Any = None, gtol: float = 1e-6, hto
     info = optimum_info(obj, r, ftol)
     if obj.truth is not None:  # the truth is a feasible point only if its factor is nonnegative (or nonpositive)
         Tn = np.asarray(obj.truth)
-        info["truth_feasible"] = bool(np.all(Tn >= 0) or np.all(Tn <= 0))
+        info["truth_feasible"] = bool(info.get("truth_feasible", True) and (np.all(Tn >= 0) or np.all(Tn <= 0)))
 
     cone = np.nonzero(degen)[0]
     if not np.array_equal(cone, cone_guess):  # recompute the block on the final coordinate sets

@@ -126,7 +126,8 @@ def certify_smooth(obj, X: Any, *, instance: Any = None, gtol: float = 1e-6, hto
             details["inconsistent"] = "negative curvature although the convex certificate holds (tolerances)"
     else:
         strict = lmin > h_abs
-        newton_gap = gnorm ** 2 / (2 * lmin) if strict else None
+        # an unconverged Lanczos lambda_min is only an upper bound: no Newton widening from it
+        newton_gap = gnorm ** 2 / (2 * lmin) if strict and spec.converged else None
         is_global, reason = decide_global(f, info, ftol=ftol, convex=convex, newton_gap=newton_gap)
         details["global_reason"] = reason
         details["strict"] = bool(strict)
