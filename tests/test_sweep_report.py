@@ -135,4 +135,4 @@ def test_plot_helpers(tmp_path):
     paths = plots.save(fig, str(tmp_path / "fig"), pdf=True)
     assert paths == [str(tmp_path / "fig.png"), str(tmp_path / "fig.pdf")]
     assert (tmp_path / "fig.pdf").read_bytes()[:4] == b"%PDF"
-    assert json.dumps(paths)
+    assert json.loads(json.dumps(paths)) == paths

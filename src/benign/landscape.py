@@ -119,11 +119,14 @@ def plot_slice(result: dict[str, Any], *, title: str | None = None):
 
 
 def save_figure(fig, path: str, dpi: int = 120) -> str:
-    """Write a figure (format from the extension, e.g. ``.png``, ``.pdf``, ``.svg``)."""
+    """Write a figure: PNG through :func:`benign.plots.save`; any other extension (``.pdf``, ``.svg``) as given."""
     import os
 
-    d = os.path.dirname(os.path.abspath(path))
-    os.makedirs(d, exist_ok=True)
+    from benign.plots import save
+
+    if os.path.splitext(path)[1].lower() in ("", ".png"):
+        return save(fig, path, dpi=dpi)[0]
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     fig.savefig(path, dpi=dpi)
     return path
 

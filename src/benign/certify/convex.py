@@ -66,8 +66,10 @@ class ConvexCertificate:
 
 @jax.jit
 def _weights(obj, X):
-    rho = obj.residual(X)
-    return obj.loss.factor(obj.operator.m) * obj.loss.dpsi(rho)
+    """``c psi'(rho)`` (the objective's own first-order weights)."""
+    from benign.objective import _weights as objective_weights
+
+    return objective_weights(obj, X)[1]
 
 
 @jax.jit

@@ -19,10 +19,6 @@ def default_step(scale: ProblemScale) -> float:
     return STEP_FACTOR / max(scale.sigma, 1e-300)
 
 
-def _identity(x):
-    return x
-
-
 def _nonneg(x):
     return jnp.maximum(x, 0.0)
 

@@ -1,29 +1,16 @@
 """The :class:`Result` of a solver run (SciPy-``OptimizeResult``-like, with a status string, never an exception)."""
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from benign.serialize import to_jsonable
+
 #: the status strings, in the order of the loop's integer codes (0 = still running, never returned)
 STATUSES = ("running", "converged", "max_iterations", "diverged", "stalled")
 HISTORY_KEYS = ("iteration", "loss", "error", "grad_norm", "step")
-
-
-def _clean(v: Any) -> Any:
-    if isinstance(v, dict):
-        return {str(k): _clean(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_clean(x) for x in v]
-    if isinstance(v, np.ndarray):
-        return _clean(v.tolist())
-    if isinstance(v, np.generic):
-        return _clean(v.item())
-    if isinstance(v, float) and not math.isfinite(v):
-        return "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")
-    return v
 
 
 @dataclass
@@ -68,7 +55,7 @@ class Result:
             out["point"] = np.asarray(self.x).tolist()
         if include_history:
             out["history"] = {k: np.asarray(v).tolist() for k, v in self.history.items()}
-        return _clean(out)
+        return to_jsonable(out)
 
     def __repr__(self) -> str:
         return (f"Result(method={self.method!r}, status={self.status!r}, loss={self.loss:.6g}, "
