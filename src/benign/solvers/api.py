@@ -10,7 +10,7 @@ import numpy as np
 
 from benign.errors import check_array, check_float, check_int, suggest
 from benign.solvers import loop
-from benign.solvers.base import ProblemScale, Solver, relative_error, with_options
+from benign.solvers.base import ProblemScale, Solver, with_options
 from benign.solvers.convex import ConvexBaseline, solve_convex
 from benign.solvers.gradient import GradientDescent, ProjectedGD
 from benign.solvers.init import _check_init, initial_point, problem_scale, run_keys
@@ -119,18 +119,6 @@ def _rule(solver: Solver, control) -> str:
     return " ".join(parts)
 
 
-def _final_error(obj, x):
-    from benign._jax import jax
-
-    global _FINAL_ERROR
-    if _FINAL_ERROR is None:
-        _FINAL_ERROR = jax.jit(relative_error)
-    return _FINAL_ERROR(obj, x)
-
-
-_FINAL_ERROR = None
-
-
 def _result(state, obj, solver: Solver, control, seconds: float, compile_s: float, setup_s: float,
             extra: dict[str, Any]) -> Result:
     code = int(state.status)
@@ -141,7 +129,7 @@ def _result(state, obj, solver: Solver, control, seconds: float, compile_s: floa
                "gradient_threshold": float(state.ctx.thresh), "initial_loss": float(state.ctx.f0)}
     details.update(solver.summary(state.aux))
     details.update(extra)
-    err = float(_final_error(obj, state.x)) if obj.truth is not None else math.nan
+    err = float(obj.relative_error(state.x)) if obj.truth is not None else math.nan  # jitted in objective
     state = state._replace(err=np.asarray(err))
     return Result(x=np.asarray(state.x), loss=float(state.f), relative_error=err,
                   grad_norm=float(state.meas), iterations=int(state.k), seconds=seconds, status=status,
