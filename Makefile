@@ -21,6 +21,7 @@ test: $(STAMP)
 	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2 -m "not slow"
 
 bench: $(STAMP)
+	$(BIN)/python -m pip install -q -e ".[all,bench]"
 	$(BIN)/python benchmarks/solvers.py
 
 clean:

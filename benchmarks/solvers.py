@@ -5,17 +5,26 @@ For each problem the script runs, from the same starting point and with the same
 * benign (jitted ``lax.while_loop``): ``gd`` (fixed step), ``scaled-gd`` and ``trust-region``, stopped on
   ``relative_error <= 1e-8`` (compilation excluded; best of ``--repeat`` runs);
 * a plain NumPy loop of the same method (``gd``, ``scaled-gd``) with the same stopping rule;
-* pymanopt's trust-region solver on the PSD fixed-rank manifold, only when ``pymanopt`` is importable (it is not a
-  dependency: ``pip install pymanopt`` to include it);
+* pymanopt's trust-region solver (``pymanopt.optimizers.TrustRegions``, default options) on the PSD fixed-rank
+  manifold (``PSDFixedRank(n, r)``), NumPy backend, with hand-written callbacks for the same ``f`` (cost, Euclidean
+  gradient, Euclidean Hessian-vector product; the residual and ``A*(c rho)`` are cached per point, completion uses
+  sparse index arithmetic). pymanopt has no per-iteration callback and no error-based stopping rule, so it is stopped
+  from inside its Euclidean-gradient callback, which pymanopt calls once at the start and once per accepted iterate:
+  at the first accepted iterate with ``relative_error <= 1e-8`` the callback raises and the run ends there
+  (``min_gradient_norm=0``, so no other criterion fires before; ``max_iterations`` caps a run that never gets there,
+  and the error it reached is printed). The time is the wall time of ``TrustRegions.run`` up to that point (best of
+  ``--repeat``), from the same starting point. pymanopt is optional (``pip install benign[bench]``); without it the
+  row says it is not installed;
 * CVXPY trace minimisation (``benign.solve(obj, "convex")``) where the size limit allows it (``n <= 30``).
 
-Dense sensing additionally reports the memory-bandwidth bound of one GD iteration: a GD iteration reads the sensing
-matrix ``A`` (``m x n^2`` float64) twice (``A(XX^T)`` and ``A*(rho)``), and a copy of ``A`` reads and writes the same
-number of bytes, so ``bound = (2 |A| bytes) / (copy bandwidth) = time of one copy of A`` (the faster of a NumPy copy
-on all cores and a JAX copy on CPU; the JAX copy on an accelerator); the printed ratio is
-``benign seconds per GD iteration / bound`` (target <= 1.3). For small ``n`` the matrix fits in cache and the "bound" is a cache-bandwidth bound that per-iteration
-overheads dominate. The NumPy speed-up target is >= 5x
-for ``n <= 20``. Ratios are printed as measured, whether or not a target is met.
+Dense sensing additionally reports the memory-bandwidth bound of one GD iteration: a GD iteration reads the operator
+twice (``A(XX^T)`` and ``A*(rho)``) -- for symmetric sensing its packed copy ``P`` (``m x n(n+1)/2`` float64, the
+upper triangles of the symmetric ``A_i``), else ``A`` (``m x n^2``) -- and a copy of that array reads and writes the
+same number of bytes, so ``bound = (2 |P| bytes) / (copy bandwidth) = time of one copy of P`` (the faster of a NumPy
+copy on all cores and a JAX copy on CPU; the JAX copy on an accelerator); the printed ratio is ``benign seconds per GD
+iteration / bound`` (target <= 1.3). For small ``n`` the array fits in cache and the "bound" is a cache-bandwidth
+bound that per-iteration overheads dominate. The NumPy reference reads the full ``A`` as a plain loop would. The
+NumPy speed-up target is >= 5x for ``n <= 20``. Ratios are printed as measured, whether or not a target is met.
 
     python benchmarks/solvers.py            # dense n in {20, 100, 200}, completion n in {1000, 5000}
     python benchmarks/solvers.py --quick    # dense n = 20 and completion n = 1000 only
@@ -49,7 +58,7 @@ def rel_error_np(X, Z):
 
 def numpy_gd(grad, X0, Z, step, scaled, max_iter):
     """The plain NumPy reference loop: ``X <- X - step * G`` (ScaledGD: ``G (X^T X)^{-1}``) until the relative error
-    reaches ``RTOL``; returns ``(seconds, iterations)``."""
+    reaches ``RTOL``; returns ``(seconds, iterations, final relative error)``."""
     X = X0.copy()
     t0 = time.perf_counter()
     for k in range(max_iter):
@@ -57,9 +66,10 @@ def numpy_gd(grad, X0, Z, step, scaled, max_iter):
         if scaled:
             G = np.linalg.solve(X.T @ X, G.T).T
         X = X - step * G
-        if rel_error_np(X, Z) <= RTOL:
-            return time.perf_counter() - t0, k + 1
-    return time.perf_counter() - t0, max_iter
+        err = rel_error_np(X, Z)
+        if err <= RTOL:
+            return time.perf_counter() - t0, k + 1, err
+    return time.perf_counter() - t0, max_iter, err
 
 
 def numpy_gd_dense(A, b, n, X0, Z, step, scaled, max_iter):
@@ -131,33 +141,142 @@ def benign_time(obj, method, X0, repeat, max_iter, **options):
     return best
 
 
-def pymanopt_time(obj, inst, X0, max_iter):
+class _Reached(Exception):
+    """Raised inside pymanopt's gradient callback at the first iterate with relative error <= RTOL."""
+
+    def __init__(self, point):
+        super().__init__("reached")
+        self.point = point
+
+
+def _memo(residual):
+    """Per-point cache of ``rho = A(XX^T) - b`` (keyed on the array object: pymanopt passes the same object to the
+    cost, gradient and every Hessian-vector product at one iterate); ``adj`` and ``grad`` are filled on first use."""
+    memo = {"X": None}
+
+    def at(X):
+        if memo["X"] is not X:
+            memo.clear()
+            memo.update(X=X, rho=residual(X), adj=None, grad=None)
+        return memo
+
+    return at
+
+
+def l2_callbacks(c, residual, forward_sym, adj_sym):
+    """``cost, grad, hvp`` of ``f(X) = c/2 ||A(XX^T) - b||^2`` in NumPy from the operator's primitives:
+    ``residual(X) = A(XX^T) - b``, ``forward_sym(X, U) = A(UX^T + XU^T)`` and ``adj_sym(y) = A*(y) + A*(y)^T`` (a
+    dense array or a sparse matrix). ``grad = A*(c rho) X + A*(c rho)^T X``; ``hvp(X, U) = adj_sym(c A(UX^T + XU^T)) X
+    + adj_sym(c rho) U``."""
+    at = _memo(residual)
+
+    def cost(X):
+        rho = at(X)["rho"]
+        return 0.5 * c * float(rho @ rho)
+
+    def grad(X):
+        s = at(X)
+        if s["grad"] is None:
+            s["adj"] = adj_sym(c * s["rho"])
+            s["grad"] = s["adj"] @ X
+        return s["grad"]
+
+    def hvp(X, U):
+        grad(X)
+        return adj_sym(c * forward_sym(X, U)) @ X + at(X)["adj"] @ U
+
+    return cost, grad, hvp
+
+
+def dense_callbacks(A, b, n, c):
+    def adj_sym(y):
+        S = (y @ A).reshape(n, n)
+        return S + S.T
+
+    return l2_callbacks(c, lambda X: A @ (X @ X.T).ravel() - b,
+                        lambda X, U: A @ (U @ X.T + X @ U.T).ravel(), adj_sym)
+
+
+def completion_callbacks(rows, cols, w, b, n, c):
+    """Entry sampling ``A(M)_k = w_k M[rows_k, cols_k]``: ``A*(y) + A*(y)^T`` is one CSR matrix with the fixed pattern
+    ``Omega`` and its transpose (``2 |Omega|`` stored entries, duplicates summed by the product) and data ``w * y``; no
+    ``n x n`` dense array is formed."""
+    import scipy.sparse as sp
+
+    r2, c2 = np.concatenate([rows, cols]), np.concatenate([cols, rows])
+    order = np.lexsort((c2, r2))
+    pattern = (c2[order], np.concatenate([[0], np.cumsum(np.bincount(r2, minlength=n))]))
+
+    def adj_sym(y):
+        wy = w * y
+        return sp.csr_matrix((np.concatenate([wy, wy])[order], *pattern), shape=(n, n))
+
+    return l2_callbacks(c, lambda X: w * np.einsum("ij,ij->i", X[rows], X[cols]) - b,
+                        lambda X, U: w * (np.einsum("ij,ij->i", U[rows], X[cols])
+                                          + np.einsum("ij,ij->i", X[rows], U[cols])), adj_sym)
+
+
+def pymanopt_time(callbacks, X0, Z, repeat, max_iter):
+    """pymanopt's ``TrustRegions`` on ``PSDFixedRank`` stopped at the first accepted iterate with relative error
+    ``<= RTOL`` (see the module docstring); returns ``(seconds, iterations, hvps, error, reached)`` of the fastest
+    of ``repeat`` runs, or ``None`` when pymanopt is not installed."""
     if importlib.util.find_spec("pymanopt") is None:
         return None
-    import pymanopt  # noqa: F401  (optional; not a dependency of benign)
+    import pymanopt
     from pymanopt.manifolds import PSDFixedRank
     from pymanopt.optimizers import TrustRegions
 
     n, r = X0.shape
     manifold = PSDFixedRank(n, r)
+    cost, grad, hvp = callbacks
+    count = {}
 
     @pymanopt.function.numpy(manifold)
-    def cost(X):
-        return float(obj.value(X))
+    def pm_cost(X):
+        count["cost"] += 1
+        return cost(X)
 
     @pymanopt.function.numpy(manifold)
-    def egrad(X):
-        return np.asarray(obj.grad(X))
+    def pm_grad(X):
+        if X is not count["last"]:  # a new accepted iterate (or the starting point)
+            count["last"] = X
+            if rel_error_np(X, Z) <= RTOL:
+                raise _Reached(X)
+        return grad(X)
 
     @pymanopt.function.numpy(manifold)
-    def ehess(X, U):
-        return np.asarray(obj.hvp(X, U))
+    def pm_hvp(X, U):
+        count["hvp"] += 1
+        return hvp(X, U)
 
-    problem = pymanopt.Problem(manifold, cost, euclidean_gradient=egrad, euclidean_hessian=ehess)
-    opt = TrustRegions(verbosity=0, max_iterations=max_iter, min_gradient_norm=1e-12)
-    t0 = time.perf_counter()
-    res = opt.run(problem, initial_point=X0)
-    return time.perf_counter() - t0, rel_error_np(res.point, inst.truth_left)
+    problem = pymanopt.Problem(manifold, pm_cost, euclidean_gradient=pm_grad, euclidean_hessian=pm_hvp)
+    best = None
+    for _ in range(repeat):
+        count.update(cost=0, hvp=0, last=None)
+        opt = TrustRegions(verbosity=0, max_iterations=max_iter, min_gradient_norm=0.0, max_time=np.inf)
+        t0 = time.perf_counter()
+        try:
+            X = opt.run(problem, initial_point=X0.copy()).point
+            reached = False
+        except _Reached as stop:
+            X, reached = stop.point, True
+        seconds = time.perf_counter() - t0
+        run = (seconds, count["cost"] - 1, count["hvp"], rel_error_np(X, Z), reached)  # one cost call per iteration
+        if best is None or seconds < best[0]:
+            best = run
+    return best
+
+
+def pymanopt_rows(pm, tr):
+    if pm is None:
+        print("    pymanopt trust-region: not installed (pip install pymanopt, or benign[bench])")
+        return
+    seconds, iters, hvps, err, reached = pm
+    row("pymanopt trust-region", seconds, iters, err)
+    note = "" if reached else f"; did NOT reach {RTOL:g} within {iters} iterations"
+    ours = tr.details.get("hessian_vector_products", "?")
+    print(f"    speed-up benign/pymanopt trust-region: {seconds / tr.seconds:.1f}x end-to-end "
+          f"(Hessian-vector products: benign {ours}, pymanopt {hvps}){note}")
 
 
 # ------------------------------------------------------------------------------------- driver
@@ -180,30 +299,30 @@ def dense_case(n, r, m, seed, repeat, max_iter):
     b, Z = np.asarray(inst.b), inst.truth_left
     gd = benign_time(obj, "gd", X0, repeat, max_iter)
     step = float(gd.options["step"])
-    t_np, k_np = numpy_gd_dense(A, b, n, X0, Z, step, False, max_iter)
+    t_np, k_np, e_np = numpy_gd_dense(A, b, n, X0, Z, step, False, max_iter)
     row("benign gd", gd.seconds, gd.iterations, gd.relative_error)
-    row("numpy gd (same step)", t_np, k_np, np.nan)
+    row("numpy gd (same step)", t_np, k_np, e_np)
     print(f"    speed-up benign/numpy gd: {t_np / gd.seconds:.1f}x  (target >= 5x at n <= 20)")
     import jax
 
-    t_np, t_jax = copy_seconds(A)
+    P = getattr(inst.operator, "P", None)  # symmetric sensing: the hot loop reads the packed copy, not A
+    read, label = (A, "A") if P is None else (np.asarray(P), "P (packed A)")
+    t_np, t_jax = copy_seconds(read)
     bound = t_jax if jax.default_backend() != "cpu" else min(t_np, t_jax)
     per = gd.seconds / max(gd.iterations, 1)
-    print(f"    bandwidth: copy of A {t_np * 1e6:.1f} us with NumPy threads ({2 * A.nbytes / t_np / 1e9:.1f} GB/s), "
-          f"{t_jax * 1e6:.1f} us with JAX ({2 * A.nbytes / t_jax / 1e9:.1f} GB/s read+write); "
+    print(f"    bandwidth: copy of {label} ({read.nbytes / 1e6:.1f} MB) {t_np * 1e6:.1f} us with NumPy threads "
+          f"({2 * read.nbytes / t_np / 1e9:.1f} GB/s), "
+          f"{t_jax * 1e6:.1f} us with JAX ({2 * read.nbytes / t_jax / 1e9:.1f} GB/s read+write); "
           f"GD iteration {per * 1e6:.1f} us = {per / bound:.2f} x the bound (target <= 1.3)")
     sg = benign_time(obj, "scaled-gd", X0, repeat, max_iter)
-    t_np, k_np = numpy_gd_dense(A, b, n, X0, Z, float(sg.options["step"]), True, max_iter)
+    t_np, k_np, e_np = numpy_gd_dense(A, b, n, X0, Z, float(sg.options["step"]), True, max_iter)
     row("benign scaled-gd", sg.seconds, sg.iterations, sg.relative_error)
-    row("numpy scaled-gd (same step)", t_np, k_np, np.nan, None)
+    row("numpy scaled-gd (same step)", t_np, k_np, e_np, None)
     print(f"    speed-up benign/numpy scaled-gd: {t_np / sg.seconds:.1f}x")
     tr = benign_time(obj, "trust-region", X0, repeat, 500)
     row("benign trust-region", tr.seconds, tr.iterations, tr.relative_error)
-    pm = pymanopt_time(obj, inst, X0, 500)
-    if pm is None:
-        print("    pymanopt trust-region: skipped: pymanopt not installed (pip install pymanopt)")
-    else:
-        print(f"    pymanopt trust-region: {pm[0]:.4f} s, err {pm[1]:.1e}; benign is {pm[0] / tr.seconds:.1f}x faster")
+    c = obj.loss.factor(obj.operator.m)
+    pymanopt_rows(pymanopt_time(dense_callbacks(A, b, n, c), X0, Z, repeat, 500), tr)
     if n <= 30 and importlib.util.find_spec("cvxpy") is None:
         print("    cvxpy trace minimisation: skipped: cvxpy not installed (pip install benign[convex])")
     elif n <= 30:
@@ -229,12 +348,16 @@ def completion_case(n, r, rate, seed, repeat, max_iter):
     b, Z = np.asarray(inst.b), inst.truth_left
     for method, scaled in (("gd", False), ("scaled-gd", True)):
         res = benign_time(obj, method, X0, repeat, max_iter)
-        t_np, k_np = numpy_gd_completion(rows, cols, b, n, X0, Z, float(res.options["step"]), scaled, max_iter)
+        t_np, k_np, e_np = numpy_gd_completion(rows, cols, b, n, X0, Z, float(res.options["step"]), scaled,
+                                               max_iter)
         row(f"benign {method}", res.seconds, res.iterations, res.relative_error)
-        row(f"numpy {method} (same step)", t_np, k_np, np.nan)
+        row(f"numpy {method} (same step)", t_np, k_np, e_np)
         print(f"    speed-up benign/numpy {method}: {t_np / res.seconds:.1f}x")
     tr = benign_time(obj, "trust-region", X0, repeat, 500)
     row("benign trust-region", tr.seconds, tr.iterations, tr.relative_error)
+    w = np.asarray(inst.operator.weights)
+    c = obj.loss.factor(obj.operator.m)
+    pymanopt_rows(pymanopt_time(completion_callbacks(rows, cols, w, b, n, c), X0, Z, repeat, 500), tr)
     print("    cvxpy trace minimisation: skipped: above the convex size limit (n <= 30)")
 
 

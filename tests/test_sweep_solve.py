@@ -7,7 +7,8 @@ import pytest
 
 import benign
 from benign.experiments import load_results, load_spec, run_sweep
-from benign.experiments.solve_trial import solve_batch, solve_stacked, solve_trial
+from benign.experiments.solve_trial import solve_batch, solve_trial
+from benign.solvers import solve_stacked
 
 SPEC = {"sweep": {"seeds": 3, "batch_size": 3},
         "grid": {"m": [24], "rank": [1, 2]},

@@ -196,12 +196,21 @@ def _noise(rng: np.random.Generator, clean: np.ndarray, kind: str, sigma: float,
     return np.where(mask, vals, 0.0), mask
 
 
+_FORWARD: list = []
+
+
+def _clean_measurements(operator: Operator, L: np.ndarray, R: np.ndarray) -> np.ndarray:
+    """``A(L R^T)`` in one compiled call (instances are built by the thousand in sweeps)."""
+    if not _FORWARD:
+        from benign._jax import jax
+
+        _FORWARD.append(jax.jit(lambda op, U, V: op.forward_factored(U, V)))
+    return np.asarray(_FORWARD[0](operator, L, R))
+
+
 def _finish(operator: Operator, L: np.ndarray, R: np.ndarray | None, noise_rng: np.random.Generator,
             params: dict, name: str, nonnegative: bool) -> Instance:
-    from benign._jax import jnp
-
-    Rm = L if R is None else R
-    clean = np.asarray(operator.forward_factored(jnp.asarray(L), jnp.asarray(Rm)))
+    clean = _clean_measurements(operator, L, L if R is None else R)
     s, mask = _noise(noise_rng, clean, params.get("noise", "none"), params.get("sigma", 0.0),
                      params.get("p", 0.0), params.get("outlier", "gaussian"), params.get("scale"))
     meta = {k: v for k, v in params.items()}

@@ -176,13 +176,14 @@ def _hvp_impl(obj: Objective, X, D):
     _, w1, w2 = _weights(obj, X)
     op = obj.operator
     if obj.symmetric:
-        dA = op.forward_factored(D, X) + op.forward_factored(X, D)
+        # A(D X^T + X D^T) in one pass over the operator
+        dA = op.forward_factored(jnp.concatenate([D, X], axis=1), jnp.concatenate([X, D], axis=1))
         w = w2 * dA
         return (op.adjoint_matmul(w, X) + op.adjoint_rmatmul(w, X)
                 + op.adjoint_matmul(w1, D) + op.adjoint_rmatmul(w1, D))
     U, V = obj.split(X)
     dU, dV = obj.split(D)
-    dA = op.forward_factored(dU, V) + op.forward_factored(U, dV)
+    dA = op.forward_factored(jnp.concatenate([dU, U], axis=1), jnp.concatenate([V, dV], axis=1))  # A(dU V' + U dV')
     w = w2 * dA
     hU = op.adjoint_matmul(w, V) + op.adjoint_matmul(w1, dV)
     hV = op.adjoint_rmatmul(w, U) + op.adjoint_rmatmul(w1, dU)

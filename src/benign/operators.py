@@ -21,6 +21,7 @@ so they can be passed through ``jit`` and ``vmap`` without retracing.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -79,38 +80,121 @@ class Operator:
         raise NotImplementedError
 
 
-@_pytree(data=("A",), meta=("shape", "is_symmetric", "kind"))
+@lru_cache(maxsize=None)
+def _triu_tables(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Static index tables of the packed upper triangle of an ``n x n`` matrix (order of ``np.triu_indices``).
+
+    Returns ``(upper, weight, full)``: ``upper[p]`` is the row-major flat index ``j*n + k`` of the ``p``-th
+    pair ``j <= k``; ``weight[p]`` is ``1/2`` on the diagonal and ``1`` off it; ``full[j, k] = full[k, j]`` is
+    the packed position of the pair ``(min(j,k), max(j,k))``. Read-only NumPy arrays, so they enter a traced
+    computation as constants.
+    """
+    j, k = np.triu_indices(n)
+    upper = (j * n + k).astype(np.int32)
+    weight = np.where(j == k, 0.5, 1.0)
+    full = np.empty((n, n), dtype=np.int32)
+    full[j, k] = np.arange(j.size, dtype=np.int32)
+    full[k, j] = full[j, k]
+    for a in (upper, weight, full):
+        a.setflags(write=False)
+    return upper, weight, full
+
+
+def pack_symmetric(M):
+    """``pack(M)``: the weights against which the packed sensing rows are contracted.
+
+    For an ``n x n`` matrix ``M`` (symmetric or not), entry ``(j, k)``, ``j <= k`` (``np.triu_indices``
+    order), is ``M_jj`` on the diagonal and ``M_jk + M_kj`` off it, i.e. the upper triangle of
+    ``M + M^T`` with the diagonal halved. Then ``<S, M> = packed(S) . pack(M)`` for every symmetric ``S``,
+    where ``packed(S)`` is the upper triangle of ``S`` (see :class:`DenseSensing`). Works on NumPy and JAX
+    arrays (a gather of ``n(n+1)/2`` entries, static indices).
+    """
+    n = M.shape[-1]
+    upper, weight, _ = _triu_tables(n)
+    flat = (M + M.T).reshape(-1)
+    return flat[upper] * weight
+
+
+def unpack_symmetric(v, n: int):
+    """The symmetric ``n x n`` matrix whose upper triangle (``np.triu_indices`` order) is ``v``
+    (one gather of ``n^2`` entries, static indices)."""
+    return v[_triu_tables(n)[2]]
+
+
+def packed_rows(A: np.ndarray, n: int) -> np.ndarray:
+    """The packed copy of flat symmetric sensing rows: ``(m, n*n) -> (m, n(n+1)/2)``.
+
+    Entry ``(i, p)`` for the pair ``p = (j, k)``, ``j <= k``, is ``((A_i)_jk + (A_i)_kj) / 2`` -- exactly
+    ``(A_i)_jk`` when ``A_i`` is exactly symmetric, and the rows of the symmetric part otherwise.
+    """
+    A = np.asarray(A)
+    j, k = np.triu_indices(n)
+    out = A[:, j * n + k]
+    out += A[:, k * n + j]
+    out *= 0.5
+    return out
+
+
+@_pytree(data=("A", "P"), meta=("shape", "is_symmetric", "kind"))
 @dataclass(frozen=True)
 class DenseSensing(Operator):
     """Dense sensing matrices stored flat: ``A`` has shape ``(m, d1*d2)``, row ``i`` is ``vec(A_i)`` (row-major).
 
-    ``forward_factored`` forms ``U V^T`` first (``d1 d2 r`` flops) and then reads ``A`` once
-    (``m d1 d2``), which is cheaper than the factored contraction (``m d1 d2 r``); the cost is
+    ``forward_factored`` forms ``U V^T`` first (``d1 d2 r`` flops) and then reads ``A`` (or ``P``, below)
+    once (``m d1 d2``), which is cheaper than the factored contraction (``m d1 d2 r``); the cost is
     memory-bandwidth bound in ``A``.
+
+    Packed symmetric copy ``P``: when every ``A_i`` is symmetric, ``P`` (shape ``(m, n(n+1)/2)``) holds
+    the upper triangle of each ``A_i`` -- entries ``(A_i)_jk``, ``j <= k``, in ``np.triu_indices(n)``
+    order -- and every primitive reads ``P`` instead of ``A``, i.e. about half the memory traffic:
+
+    * ``A(M)_i = sum_j (A_i)_jj M_jj + sum_{j<k} (A_i)_jk (M_jk + M_kj) = P_i . pack(M)`` for every
+      (not necessarily symmetric) ``M``, ``pack(M)`` = upper triangle of ``M + M^T`` with the diagonal
+      halved (:func:`pack_symmetric`);
+    * ``A*(y) = sum_i y_i A_i`` is the symmetric matrix with upper triangle ``P^T y``
+      (:func:`unpack_symmetric`), so ``A*(y)^T = A*(y)``.
+
+    The constructors of this module build ``P`` for symmetric operators (:func:`dense_operator`); it is
+    not derived in ``__post_init__`` because JAX rebuilds the dataclass from its leaves inside ``jit`` and
+    ``vmap``. ``P`` is ``None`` for asymmetric operators, and an operator built directly with
+    ``P=None`` uses ``A`` throughout (same results up to rounding). Memory: ``P`` costs
+    ``m n(n+1)/2`` further floats, i.e. the operator holds about 1.5 times the size of ``A``; ``A`` stays
+    because other modules read the full sensing matrices. ``P`` is not saved (:meth:`arrays`): it is
+    rebuilt from ``A`` on loading.
     """
 
     A: Any
     shape: tuple[int, int]
     is_symmetric: bool = False
     kind: str = "dense"
+    P: Any = None
 
     @property
     def m(self) -> int:
         return int(self.A.shape[0])
 
+    def _packed(self) -> bool:
+        return self.P is not None
+
     def forward(self, M):
+        if self._packed():
+            return self.P @ pack_symmetric(M)
         return self.A @ M.reshape(-1)
 
     def adjoint(self, y):
+        if self._packed():
+            return unpack_symmetric(y @ self.P, self.shape[0])
         return (y @ self.A).reshape(self.shape)
 
     def forward_factored(self, U, V):
-        return self.A @ (U @ V.T).reshape(-1)
+        return self.forward(U @ V.T)
 
     def adjoint_matmul(self, y, V):
         return self.adjoint(y) @ V
 
     def adjoint_rmatmul(self, y, U):
+        if self._packed():  # A*(y) is symmetric
+            return self.adjoint(y) @ U
         return self.adjoint(y).T @ U
 
     def matrices(self) -> np.ndarray:
@@ -215,14 +299,40 @@ def _sym_tol(a: np.ndarray) -> float:
     return 1e-12 * max(1.0, float(np.max(np.abs(a))) if a.size else 1.0)
 
 
+def dense_operator(A: Any, shape: tuple[int, int], symmetric: bool, kind: str = "dense") -> DenseSensing:
+    """A :class:`DenseSensing` from flat rows ``A`` (``(m, d1*d2)``, row-major ``vec(A_i)``).
+
+    When ``symmetric`` (every ``A_i`` symmetric, square shape) the packed copy ``P`` is built, and rows
+    that are symmetric only up to rounding are replaced by their symmetric parts, so that ``A`` and ``P``
+    describe the same operator exactly (exactly symmetric rows are left untouched).
+    """
+    shape = (int(shape[0]), int(shape[1]))
+    A = np.asarray(A)
+    if not symmetric:
+        return DenseSensing(jnp.asarray(A), shape, False, kind)
+    n = shape[0]
+    if shape[1] != n or A.ndim != 2 or A.shape[1] != n * n:
+        raise ValueError(f"symmetric dense sensing needs rows of length n*n for a square shape, got rows "
+                         f"{A.shape} for shape {shape}")
+    mats = A.reshape(-1, n, n)
+    if not np.array_equal(mats, mats.transpose(0, 2, 1)):
+        A = (0.5 * (mats + mats.transpose(0, 2, 1))).reshape(A.shape)
+    # rows now exactly symmetric: the packed copy is their upper triangles (= packed_rows(A, n)), gathered in NumPy
+    return DenseSensing(jnp.asarray(A), shape, True, kind, jnp.asarray(A[:, _triu_tables(n)[0]]))
+
+
 def from_matrices(matrices: Any) -> DenseSensing:
-    """An operator from explicit sensing matrices, an array of shape ``(m, d1, d2)``."""
+    """An operator from explicit sensing matrices, an array of shape ``(m, d1, d2)``.
+
+    Matrices that are all symmetric up to ``1e-12 * max |entry|`` give a symmetric operator, stored with
+    their exact symmetric parts (see :func:`dense_operator`).
+    """
     mats = check_array("sensing matrices", matrices, ndim=3)
     m, d1, d2 = mats.shape
     if m == 0 or d1 == 0 or d2 == 0:
         raise ValueError(f"sensing matrices must have m, d1, d2 >= 1, got shape {mats.shape}")
     sym = d1 == d2 and bool(np.all(np.abs(mats - mats.transpose(0, 2, 1)) <= _sym_tol(mats)))
-    return DenseSensing(jnp.asarray(mats.reshape(m, d1 * d2)), (d1, d2), sym, "explicit")
+    return dense_operator(mats.reshape(m, d1 * d2), (d1, d2), sym, "explicit")
 
 
 def gaussian_sensing(rng: np.random.Generator, m: int, d1: int, d2: int | None = None,
@@ -236,7 +346,7 @@ def gaussian_sensing(rng: np.random.Generator, m: int, d1: int, d2: int | None =
     G = rng.standard_normal((m, d1, d2)) / np.sqrt(m)
     if symmetric:
         G = 0.5 * (G + G.transpose(0, 2, 1))
-    return DenseSensing(jnp.asarray(G.reshape(m, d1 * d2)), (d1, d2), symmetric, "gaussian")
+    return dense_operator(G.reshape(m, d1 * d2), (d1, d2), symmetric, "gaussian")
 
 
 def rank_one_projections(rng: np.random.Generator, m: int, d1: int, d2: int | None = None,
@@ -357,7 +467,7 @@ def from_kernel(H: Any, *, rtol: float = 1e-10) -> DenseSensing:
     sym = bool(np.all(np.abs(mats - mats.transpose(0, 2, 1)) <= 1e-9 * max(1.0, np.abs(mats).max())))
     if sym:
         A = (0.5 * (mats + mats.transpose(0, 2, 1))).reshape(-1, N)
-    return DenseSensing(jnp.asarray(A), (n, n), sym, "kernel")
+    return dense_operator(A, (n, n), sym, "kernel")
 
 
 def kernel(op: Operator) -> np.ndarray:
@@ -370,7 +480,7 @@ def operator_from_arrays(kind: str, arrays: dict[str, np.ndarray], shape: tuple[
                          symmetric: bool) -> Operator:
     """Rebuild an operator saved with :meth:`Operator.arrays` (see :mod:`benign.io`)."""
     if kind in ("dense", "gaussian", "explicit", "kernel"):
-        return DenseSensing(jnp.asarray(arrays["A"]), tuple(shape), bool(symmetric), kind)
+        return dense_operator(arrays["A"], tuple(shape), bool(symmetric), kind)
     if kind == "completion":
         return EntrySampling(jnp.asarray(arrays["rows"]), jnp.asarray(arrays["cols"]),
                              jnp.asarray(arrays["weights"]), tuple(shape))

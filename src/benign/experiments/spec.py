@@ -419,6 +419,8 @@ def trial_key(trial: str, params: Mapping, seed: int, version: str | None = None
 
 def _expand(trial_name: str, kind, grid: dict, template: dict, seeds: tuple,
             where: Expr | None) -> list[Trial]:
+    from benign import __version__ as version
+
     keys = list(grid)
     trials: list[Trial] = []
     index = 0
@@ -437,7 +439,7 @@ def _expand(trial_name: str, kind, grid: dict, template: dict, seeds: tuple,
             except (KeyError, ValueError, IndexError) as exc:
                 raise ValueError(f"cannot fill the [trial] templates for grid point {point}: {exc}") from None
             try:
-                _canon(params)
+                key = trial_key(trial_name, params, seed, version)
             except (TypeError, ValueError):
                 raise ValueError(f"[trial] parameters for grid point {point} are not plain numbers/strings: "
                                  f"{params!r}") from None
@@ -446,6 +448,6 @@ def _expand(trial_name: str, kind, grid: dict, template: dict, seeds: tuple,
                     kind.validate(params)
                 except (ValueError, TypeError) as exc:
                     raise type(exc)(f"grid point {point}, seed {seed}: {exc}") from None
-            trials.append(Trial(trial_key(trial_name, params, seed), index, point, params, seed))
+            trials.append(Trial(key, index, point, params, seed))
             index += 1
     return trials

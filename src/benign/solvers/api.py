@@ -120,7 +120,9 @@ def _rule(solver: Solver, control) -> str:
 
 
 def _result(state, obj, solver: Solver, control, seconds: float, compile_s: float, setup_s: float,
-            extra: dict[str, Any]) -> Result:
+            extra: dict[str, Any], err: float | None = None) -> Result:
+    """The :class:`Result` of a finished (NumPy) state; ``err`` is the final relative error when already computed
+    (by the same formula), else it is computed here."""
     code = int(state.status)
     status, message = loop.status_message(code, control, _rule(solver, control))
     if code == loop.RUNNING:  # cannot happen after a full run; kept honest rather than silent
@@ -129,7 +131,10 @@ def _result(state, obj, solver: Solver, control, seconds: float, compile_s: floa
                "gradient_threshold": float(state.ctx.thresh), "initial_loss": float(state.ctx.f0)}
     details.update(solver.summary(state.aux))
     details.update(extra)
-    err = float(obj.relative_error(state.x)) if obj.truth is not None else math.nan  # jitted in objective
+    if obj.truth is None:
+        err = math.nan
+    elif err is None:
+        err = float(obj.relative_error(state.x))  # jitted in objective
     state = state._replace(err=np.asarray(err))
     return Result(x=np.asarray(state.x), loss=float(state.f), relative_error=err,
                   grad_norm=float(state.meas), iterations=int(state.k), seconds=seconds, status=status,
@@ -232,18 +237,14 @@ def solve_many(obj, method: str | Solver = "gd", x0s: Any = None, *, starts: int
 
 
 def _to_numpy(state):
+    """The final state(s) read back to NumPy at once (the run's key is dropped: results do not use it)."""
     import jax
 
-    return jax.tree_util.tree_map(lambda v: np.asarray(v) if not _is_key(v) else v, state)
-
-
-def _is_key(v) -> bool:
-    import jax
-
-    return hasattr(v, "dtype") and jax.dtypes.issubdtype(v.dtype, jax.dtypes.prng_key)
+    return jax.tree_util.tree_map(np.asarray, state._replace(key=None))
 
 
 def _index(state, i: int):
+    """Member ``i`` of a batched NumPy state."""
     import jax
 
     return jax.tree_util.tree_map(lambda v: v[i], state)

@@ -90,24 +90,54 @@ def _scale_stats(operator, y, v0, L, R, symmetric: bool, iters: int):
     return sigma, jnp.mean(jax.vmap(one)(L, R))
 
 
+def _scale_inputs(obj, rank: int, seed: int, probes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The start vector and the rank-``rank`` Gaussian probes, from NumPy's PCG64 seeded with ``seed``."""
+    rng = np.random.default_rng(np.random.SeedSequence([check_int("seed", seed, minimum=0), 7_777_777]))
+    d1, d2 = obj.operator.shape
+    r = min(rank, d1, d2)
+    v0 = rng.standard_normal((d1 if obj.symmetric else d2, 1))
+    L = rng.standard_normal((probes, d1, r))
+    R = L if obj.symmetric else rng.standard_normal((probes, d2, r))
+    return v0, L, R
+
+
+def _scale_of(obj, sigma, gain) -> ProblemScale:
+    """The loss scaling applied to the raw statistics; non-finite or non-positive values fall back to 1."""
+    c = obj.loss.factor(obj.operator.m)
+    sigma, gain = c * float(sigma), c * float(gain)
+    return ProblemScale(sigma=sigma if np.isfinite(sigma) and sigma > 0 else 1.0,
+                        gain=gain if np.isfinite(gain) and gain > 0 else 1.0, rows=obj.rows)
+
+
 def problem_scale(obj, rank: int = 1, seed: int = 0, iters: int = 30, probes: int = 4) -> ProblemScale:
     """``sigma`` and ``gain`` of :class:`~benign.solvers.base.ProblemScale` (a few operator applications).
 
     The start vector and the rank-``rank`` Gaussian probes come from NumPy's PCG64 seeded with ``seed``.
     """
     rank = check_int("rank", rank, minimum=1)
-    rng = np.random.default_rng(np.random.SeedSequence([check_int("seed", seed, minimum=0), 7_777_777]))
-    d1, d2 = obj.operator.shape
-    r = min(rank, d1, d2)
-    c = obj.loss.factor(obj.operator.m)
-    v0 = rng.standard_normal((d1 if obj.symmetric else d2, 1))
-    L = rng.standard_normal((probes, d1, r))
-    R = L if obj.symmetric else rng.standard_normal((probes, d2, r))
+    v0, L, R = _scale_inputs(obj, rank, seed, probes)
     sigma, gain = _scale_stats(obj.operator, obj.b, jnp.asarray(v0), jnp.asarray(L), jnp.asarray(R),
                                obj.symmetric, iters)
-    sigma, gain = c * float(sigma), c * float(gain)
-    return ProblemScale(sigma=sigma if np.isfinite(sigma) and sigma > 0 else 1.0,
-                        gain=gain if np.isfinite(gain) and gain > 0 else 1.0, rows=obj.rows)
+    return _scale_of(obj, sigma, gain)
+
+
+@partial(jax.jit, static_argnames=("symmetric", "iters"))
+def _scale_stats_map(operators, ys, v0s, Ls, Rs, symmetric: bool, iters: int):
+    """:func:`_scale_stats` of every member of stacked operators (``lax.map``: each member as when alone)."""
+    return jax.lax.map(lambda a: _scale_stats.__wrapped__(*a, symmetric, iters), (operators, ys, v0s, Ls, Rs))
+
+
+def problem_scales(objs: list, stacked, rank: int, seeds: list[int], iters: int = 30,
+                   probes: int = 4) -> list[ProblemScale]:
+    """``[problem_scale(o, rank, s) for o, s in zip(objs, seeds)]`` in one compiled call over ``stacked`` (the
+    objectives stacked along a leading axis; same shapes). The statistics are the same numbers as
+    :func:`problem_scale`'s (``lax.map`` runs each member's computation as it runs alone; tested)."""
+    rank = check_int("rank", rank, minimum=1)
+    inputs = [_scale_inputs(o, rank, s, probes) for o, s in zip(objs, seeds)]
+    v0, L, R = (np.stack([x[j] for x in inputs]) for j in range(3))
+    sig, gain = _scale_stats_map(stacked.operator, stacked.b, v0, L, R, objs[0].symmetric, iters)
+    sig, gain = np.asarray(sig), np.asarray(gain)
+    return [_scale_of(o, sig[i], gain[i]) for i, o in enumerate(objs)]
 
 
 def _spectral(obj, rank: int, key, iters: int = 50):

@@ -34,6 +34,8 @@ from benign.solvers.base import Ctx, Solver, relative_error, truth_basis
 from benign.solvers.result import HISTORY_KEYS, STATUSES
 
 RUNNING, CONVERGED, MAX_ITERATIONS, DIVERGED, STALLED = range(5)
+#: the rows of the recorded history array in the loop state
+HIST_ROWS = ("loss", "error", "grad_norm", "step")
 MESSAGES = {
     CONVERGED: "converged: {rule}",
     MAX_ITERATIONS: "reached max_iter = {max_iter} iterations",
@@ -89,7 +91,7 @@ class State(NamedTuple):
     cp_meas: Any
     ctx: Ctx
     key: Any
-    hist: dict
+    hist: Any  # (4, hist_len): rows HIST_ROWS
     basis: Any  # the truth's QR factors (None without a truth), for the error in every iteration
 
 
@@ -111,9 +113,8 @@ def init_state(solver: Solver, obj, x0, key, control: Control) -> State:
     aux = solver.init(obj, x0, f, g, ctx)
     basis = truth_basis(obj)
     err = _error(obj, x0, basis)
-    nan = jnp.full((control.hist_len,), jnp.nan, dtype=jnp.float64)
-    hist = {"loss": nan.at[0].set(f), "error": nan.at[0].set(err), "grad_norm": nan.at[0].set(meas),
-            "step": nan.at[0].set(0.0)}
+    hist = jnp.full((len(HIST_ROWS), control.hist_len), jnp.nan, dtype=jnp.float64)
+    hist = hist.at[:, 0].set(jnp.stack([f, err, meas, jnp.zeros_like(f)]))
     finite = jnp.isfinite(f) & jnp.all(jnp.isfinite(x0))
     conv = _converged(solver, obj, meas, err, ctx, aux, control)
     status = jnp.where(~finite, DIVERGED,
@@ -145,8 +146,8 @@ def _body(solver: Solver, obj, control: Control, s: State) -> State:
                            None)
     # history (thinned)
     idx = jnp.minimum(k // control.every, control.hist_len - 1)
-    vals = {"loss": f, "error": err, "grad_norm": meas, "step": step}
-    hist = {name: arr.at[idx].set(jnp.where(rec, vals[name], arr[idx])) for name, arr in s.hist.items()}
+    column = jnp.where(rec, jnp.stack([f, err, meas, step]), s.hist[:, idx])
+    hist = jax.lax.dynamic_update_slice(s.hist, column[:, None], (jnp.zeros_like(idx), idx))
     # stopping rules
     best = jnp.minimum(s.best, f)
     best_meas = jnp.minimum(s.best_meas, meas)
@@ -246,7 +247,8 @@ def history_of(state: State, every: int) -> dict[str, np.ndarray]:
     """The recorded history of one (unbatched, NumPy) state, with the final iterate appended if not on the grid."""
     k = int(state.k)
     n = k // every + 1
-    hist = {name: np.asarray(state.hist[name])[:n].copy() for name in ("loss", "error", "grad_norm", "step")}
+    rows = np.asarray(state.hist)
+    hist = {name: rows[i, :n].copy() for i, name in enumerate(HIST_ROWS)}
     hist["iteration"] = np.arange(n, dtype=np.int64) * every
     if k % every:
         last = {"loss": state.f, "error": state.err, "grad_norm": state.meas, "step": state.step}

@@ -1,0 +1,71 @@
+"""``solve_stacked``: one compiled run over many objectives gives what ``solve`` gives each of them, bit for bit."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import benign
+from benign.solvers import NotStackable, problem_scale, solve, solve_stacked
+from benign.solvers.init import problem_scales
+from benign.solvers.stacked import _stack
+
+
+def _objs(spec: str, seeds, loss: str = "l2"):
+    return [benign.make_objective(benign.build(spec.format(seed=s)), loss) for s in seeds]
+
+
+CASES = [  # (instance spec, loss, method, solve keywords)
+    ("sensing:n=6,r=1,m=30,seed={seed}", "l2", "perturbed-gd", dict(rank=2, max_iter=120, rule="noise")),
+    ("sensing:n=6,r=1,m=30,truth=nonneg,seed={seed}", "l2", "projected-gd", dict(max_iter=120)),
+    ("sensing:n=6,r=2,m=40,cond=10,seed={seed}", "l2", "scaled-gd", dict(init="small", max_iter=80)),
+    ("sensing:n=5,d2=4,r=1,m=30,seed={seed}", "l2", "gd", dict(rank=2, max_iter=100, init="spectral")),
+    ("sensing:n=6,r=1,m=40,noise=outliers,p=0.1,seed={seed}", "l1", "subgradient", dict(max_iter=100)),
+    ("completion:n=12,r=1,rate=0.5,seed={seed}", "l2", "trust-region", dict(max_iter=20)),
+]
+
+
+@pytest.mark.parametrize("spec,loss,method,kw", CASES, ids=[c[2] for c in CASES])
+def test_stacked_equals_solve_for_every_family(spec, loss, method, kw):
+    seeds = [3, 0, 7]
+    objs = _objs(spec, seeds, loss)
+    if len({o.operator.m for o in objs}) > 1:  # completion: Bernoulli sampling gives different |Omega|
+        with pytest.raises(NotStackable):
+            solve_stacked(objs, method, seeds, **kw)
+        objs = [objs[0]] * 3
+    stacked = solve_stacked(objs, method, seeds, history_every=10, **kw)
+    for obj, s, res in zip(objs, seeds, stacked):
+        ref = solve(obj, method, seed=s, history_every=10, **kw)
+        np.testing.assert_array_equal(res.x, ref.x)
+        assert (res.loss, res.relative_error, res.grad_norm, res.iterations, res.status, repr(res.options)) == \
+            (ref.loss, ref.relative_error, ref.grad_norm, ref.iterations, ref.status, repr(ref.options))
+        for k in ref.history:
+            np.testing.assert_array_equal(res.history[k], ref.history[k])
+        assert res.details["batch_size"] == 3 and res.details["seed"] == s
+
+
+def test_batched_problem_scales_equal_the_single_ones():
+    seeds = [0, 5, 11, 2]
+    for spec in ("sensing:n=7,r=2,m=50,seed={seed}", "sensing:n=6,d2=5,r=1,m=40,seed={seed}"):
+        objs = _objs(spec, seeds)
+        batch = problem_scales(objs, _stack(objs), 2, seeds)
+        assert batch == [problem_scale(o, 2, s) for o, s in zip(objs, seeds)]
+
+
+def test_stacking_refuses_what_cannot_share_a_run():
+    a = _objs("sensing:n=5,r=1,m=20,seed={seed}", [0])[0]
+    b = _objs("sensing:n=5,r=1,m=24,seed={seed}", [0])[0]
+    c = benign.make_objective(benign.build("sensing:n=5,r=1,m=20,seed=1"), "huber")  # another loss: static
+    with pytest.raises(NotStackable, match="shape"):
+        solve_stacked([a, b], "gd")
+    with pytest.raises(NotStackable):
+        solve_stacked([a, c], "gd")
+    with pytest.raises(NotStackable, match="jitted"):
+        solve_stacked([a, a], "convex")
+    with pytest.raises(ValueError, match="2 seeds for 3"):
+        solve_stacked([a, a, a], "gd", [0, 1])
+    with pytest.raises(ValueError, match="strategy"):
+        solve_stacked([a], "gd", strategy="pmap")
+    with pytest.raises(ValueError, match="at least one"):
+        solve_stacked([], "gd")
+    with pytest.raises(TypeError, match="Objective"):
+        solve_stacked([a, "x"], "gd")
