@@ -165,3 +165,33 @@ def test_stack_and_vmap(symmetric):
         assert rel(fwd[b], ref.forward_factored(U[b], V[b])) < 1e-13
         assert rel(adj[b], ref.adjoint_matmul(y[b], V[b])) < 1e-13
         assert rel(radj[b], ref.adjoint_rmatmul(y[b], U[b])) < 1e-13
+
+
+def test_rows_flagged_symmetric_must_be_symmetric():
+    rng = np.random.default_rng(3)
+    A = rng.standard_normal((6, 16))
+    with pytest.raises(ValueError, match="flagged symmetric"):
+        ops.dense_operator(A, (4, 4), True)
+    mats = A.reshape(6, 4, 4)
+    sym = 0.5 * (mats + mats.transpose(0, 2, 1))
+    nearly = sym + 1e-14 * rng.standard_normal(sym.shape)  # rounding-level asymmetry is accepted and removed
+    op = ops.dense_operator(nearly.reshape(6, 16), (4, 4), True)
+    M = np.asarray(op.A).reshape(6, 4, 4)
+    assert np.array_equal(M, M.transpose(0, 2, 1))
+
+
+def test_hessian_products_for_a_symmetric_flagged_operator_without_packed_copy():
+    """The Jacobian shortcut 2 A_i X needs exactly symmetric A_i (guaranteed with P); a DenseSensing built by hand
+    with is_symmetric=True and P=None (rows not symmetric) must still get the exact Hessian products."""
+    from benign.certify.spectral import hessian_matmat
+    from benign.instances import from_arrays
+    from benign.objective import make_objective
+
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((30, 25)) / np.sqrt(30)
+    op = ops.DenseSensing(jnp.asarray(A), (5, 5), True, "dense")
+    obj = make_objective(from_arrays(op, rng.standard_normal((5, 1))), "l2")
+    X = jnp.asarray(rng.standard_normal((5, 2)))
+    V = rng.standard_normal((10, 3))
+    H = np.asarray(obj.hessian(X))
+    np.testing.assert_allclose(hessian_matmat(obj, X)(V), H @ V, rtol=1e-12, atol=1e-12 * np.abs(H).max())

@@ -303,8 +303,9 @@ def dense_operator(A: Any, shape: tuple[int, int], symmetric: bool, kind: str = 
     """A :class:`DenseSensing` from flat rows ``A`` (``(m, d1*d2)``, row-major ``vec(A_i)``).
 
     When ``symmetric`` (every ``A_i`` symmetric, square shape) the packed copy ``P`` is built, and rows
-    that are symmetric only up to rounding are replaced by their symmetric parts, so that ``A`` and ``P``
-    describe the same operator exactly (exactly symmetric rows are left untouched).
+    that are symmetric only up to rounding (``1e-12 max |entry|``) are replaced by their symmetric parts, so that
+    ``A`` and ``P`` describe the same operator exactly (exactly symmetric rows are left untouched); rows further
+    from symmetric raise ``ValueError``.
     """
     shape = (int(shape[0]), int(shape[1]))
     A = np.asarray(A)
@@ -316,6 +317,10 @@ def dense_operator(A: Any, shape: tuple[int, int], symmetric: bool, kind: str = 
                          f"{A.shape} for shape {shape}")
     mats = A.reshape(-1, n, n)
     if not np.array_equal(mats, mats.transpose(0, 2, 1)):
+        gap = float(np.max(np.abs(mats - mats.transpose(0, 2, 1))))
+        if gap > _sym_tol(mats):
+            raise ValueError(f"sensing matrices flagged symmetric are not: max |A_i - A_i^T| = {gap:.3g} (allowed "
+                             f"{_sym_tol(mats):.3g}); store them as an asymmetric operator")
         A = (0.5 * (mats + mats.transpose(0, 2, 1))).reshape(A.shape)
     # rows now exactly symmetric: the packed copy is their upper triangles (= packed_rows(A, n)), gathered in NumPy
     return DenseSensing(jnp.asarray(A), shape, True, kind, jnp.asarray(A[:, _triu_tables(n)[0]]))

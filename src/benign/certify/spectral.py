@@ -254,7 +254,7 @@ def _sym_jacobian(obj, X):
     op = obj.operator
     n, r = X.shape
     AX = (op.A.reshape(op.m * n, n) @ X).reshape(op.m, n * r)  # one GEMM: rows vec(A_i X)
-    if op.symmetric:  # A_i = A_i^T: the Jacobian is 2 A_i X
+    if getattr(op, "P", None) is not None:  # packed: every A_i exactly symmetric, the Jacobian is 2 A_i X
         return 2.0 * AX
     mats = op.A.reshape(op.m, n, n)
     return AX + jnp.einsum("mji,jk->mik", mats, X).reshape(op.m, n * r)

@@ -18,9 +18,9 @@ method's stationarity measure), ``iterations``, ``solver_seconds`` (loop time; a
 ``history = K``: lists ``history_iter``, ``history_loss``, ``history_relative_error``, ``history_grad_norm``
 (every ``max_iter // K`` iterations, plus the last).
 
-Batching: the seeds of one grid point run as one vmapped solver run when their instances have the same shapes
-(:func:`solve_batch`, through :func:`benign.solvers.solve_stacked`); the numbers are bit-for-bit those of
-:func:`solve_trial` (tested).
+Batching: the seeds of one grid point run as one compiled solver run when their instances have the same shapes
+(:func:`solve_batch`, through :func:`benign.solvers.solve_stacked`); with the default ``map`` strategy the numbers
+are bit-for-bit those of :func:`solve_trial` (tested), with ``vmap`` the same to rounding.
 """
 from __future__ import annotations
 
@@ -157,7 +157,8 @@ def solve_trial(params: dict, seed: int) -> dict:
 
 def solve_batch(params_list: list[dict], seeds: list[int], strategy: str = "map") -> list[dict]:
     """Several seeds of one grid point in one compiled solver run (:func:`benign.solvers.solve_stacked`, which
-    gives each member what :func:`benign.solvers.solve` gives it, bit for bit).
+    gives each member what :func:`benign.solvers.solve` gives it: bit for bit with ``strategy="map"``, to rounding
+    with ``"vmap"``).
 
     Raises :class:`NotBatchable` when the trials differ in more than their instance and seed, when shapes or
     static settings differ, or when the method is not a jitted loop (the convex baseline).

@@ -27,6 +27,7 @@ from benign.solvers.stacked import NotStackable, solve_stacked
 from benign.solvers.subgradient import Subgradient
 from benign.solvers.trust_region import TrustRegion
 
-__all__ = ["solve", "solve_many", "solve_stacked", "NotStackable", "Result", "METHODS", "initial_point", "problem_scale", "make_solver", "Solver",
+__all__ = ["solve", "solve_many", "solve_stacked", "NotStackable",
+           "Result", "METHODS", "initial_point", "problem_scale", "make_solver", "Solver",
            "ProblemScale", "GradientDescent", "ProjectedGD", "PerturbedGD", "Subgradient", "ScaledGD", "PrecGD",
            "TrustRegion", "ConvexBaseline", "solve_convex", "INITS", "STATUSES"]

@@ -34,8 +34,8 @@ from benign.solvers.base import Ctx, Solver, relative_error, truth_basis
 from benign.solvers.result import HISTORY_KEYS, STATUSES
 
 RUNNING, CONVERGED, MAX_ITERATIONS, DIVERGED, STALLED = range(5)
-#: the rows of the recorded history array in the loop state
-HIST_ROWS = ("loss", "error", "grad_norm", "step")
+#: the rows of the recorded history array in the loop state (the recorded keys of a Result's history)
+HIST_ROWS = tuple(k for k in HISTORY_KEYS if k != "iteration")
 MESSAGES = {
     CONVERGED: "converged: {rule}",
     MAX_ITERATIONS: "reached max_iter = {max_iter} iterations",
@@ -252,7 +252,7 @@ def history_of(state: State, every: int) -> dict[str, np.ndarray]:
     hist["iteration"] = np.arange(n, dtype=np.int64) * every
     if k % every:
         last = {"loss": state.f, "error": state.err, "grad_norm": state.meas, "step": state.step}
-        for name in ("loss", "error", "grad_norm", "step"):
+        for name in HIST_ROWS:
             hist[name] = np.append(hist[name], float(last[name]))
         hist["iteration"] = np.append(hist["iteration"], k)
     return {name: hist[name] for name in HISTORY_KEYS}

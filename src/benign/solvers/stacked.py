@@ -1,7 +1,8 @@
 """``solve_stacked``: many objectives of one shape (e.g. the seeds of one sweep grid point) in one compiled run.
 
-``solve_stacked(objs, method, seeds, ...)`` returns ``[solve(objs[i], method, seed=seeds[i], ...) for i]`` -- the
-same numbers, bit for bit (tested) -- but pays the per-run costs once per batch instead of once per objective:
+``solve_stacked(objs, method, seeds, ...)`` returns ``[solve(objs[i], method, seed=seeds[i], ...) for i]`` -- with
+the default ``strategy="map"`` the same numbers, bit for bit (tested); with ``"vmap"`` the same up to rounding -- but
+pays the per-run costs once per batch instead of once per objective:
 
 * set-up: the objectives and the resolved solvers are stacked along a leading axis; the problem scales behind the
   default step sizes and initial scales come from one compiled call (:func:`~benign.solvers.init.problem_scales`),
@@ -45,7 +46,8 @@ def solve_stacked(objs: Sequence, method: Any = "gd", seeds: Sequence[int] | Non
                   history_every: int = 1, rtol: float | None = None, stall_window: int = DEFAULT_STALL_WINDOW,
                   stall_rtol: float = DEFAULT_STALL_RTOL, diverge_factor: float = DEFAULT_DIVERGE_FACTOR,
                   **options: Any) -> list[Result]:
-    """``[solve(objs[i], method, seed=seeds[i], ...) for i]`` in one compiled run (see the module docstring).
+    """``[solve(objs[i], method, seed=seeds[i], ...) for i]`` in one compiled run (bit for bit with ``"map"``, to
+    rounding with ``"vmap"``; see the module docstring).
 
     ``seeds`` defaults to ``0, 1, ...``; the other keywords are those of :func:`~benign.solvers.solve` and apply to
     every member. ``seconds`` of each result is the batch's loop time divided by the batch size
