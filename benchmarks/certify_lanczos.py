@@ -1,7 +1,8 @@
 """Matrix-free (Lanczos) vs dense Hessian spectrum on the horizontal space, dense Gaussian sensing.
 
 Reference: building the dense Hessian with ``Objective.hessian`` (a vmap of ``N r`` Hessian-vector products), then
-``eigh`` of its compression to the horizontal space. Matrix-free: ``benign.certify.spectral`` (Lanczos with full
+``eigh`` of its compression to the horizontal space. Also printed: the dense Hessian from the residual Jacobian
+(``benign.certify.spectral.dense_hessian``, what ``method="dense"`` uses for packed symmetric dense sensing). Matrix-free: ``benign.certify.spectral`` (Lanczos with full
 reorthogonalisation on the horizontal space, products through the residual Jacobian). Both are timed after a warm-up
 call (compilation excluded), best of ``--repeats``, at two points:
 
@@ -40,7 +41,7 @@ def main() -> None:
 
     from benign._jax import jax, jnp
     from benign.certify.published import gradient_descent
-    from benign.certify.spectral import extreme_eigs, hessian_matmat, hessian_spectrum
+    from benign.certify.spectral import dense_hessian, extreme_eigs, hessian_matmat, hessian_spectrum
     from benign.certify.symmetry import horizontal_basis, vertical_space
     from benign.instances import sensing
     from benign.objective import make_objective
@@ -61,6 +62,9 @@ def main() -> None:
         def build():
             return np.asarray(obj.hessian(X))
 
+        def build_jacobian():
+            return dense_hessian(obj, X)
+
         def dense_eig(H):
             Hb = horizontal_basis(vert, size)
             return np.linalg.eigvalsh(Hb.T @ H @ Hb)
@@ -71,8 +75,9 @@ def main() -> None:
         def mf_both():
             return hessian_spectrum(obj, X, vert, method="lanczos")
 
-        build(), mf_min(), mf_both()  # warm-up (compilation)
+        build(), build_jacobian(), mf_min(), mf_both()  # warm-up (compilation)
         t_build, H = _best(build, args.repeats)
+        t_jac, HJ = _best(build_jacobian, args.repeats)
         t_eig, w = _best(lambda: dense_eig(H), args.repeats)
         t_min, ex = _best(mf_min, args.repeats)
         t_both, sp = _best(mf_both, args.repeats)
@@ -80,12 +85,15 @@ def main() -> None:
         print(f"\n[{name}] horizontal lambda_min {w[0]:+.10e}, lambda_max {w[-1]:+.10e} "
               f"(vertical dim {vert.dim}, ||grad f|| = {float(jnp.linalg.norm(obj.grad(X))):.3g})")
         print(f"  dense: build Hessian {t_build:7.3f} s, + eigh on H_X {t_eig:6.3f} s")
+        print(f"  dense from the Jacobian (certify's dense method): build {t_jac:7.3f} s "
+              f"(max |difference| {np.abs(HJ - H).max() / np.abs(H).max():.1e} relative)")
         print(f"  matrix-free lambda_min only: {t_min:7.3f} s ({ex.matvecs} products), "
               f"rel. error {abs(ex.lambda_min - w[0]) / scale:.1e}")
         print(f"  matrix-free both ends:       {t_both:7.3f} s ({sp.matvecs} products), rel. errors "
               f"{abs(sp.lambda_min - w[0]) / scale:.1e} / {abs(sp.lambda_max - w[-1]) / scale:.1e}")
         print(f"  speed-up: build / lambda_min-only = {t_build / t_min:.1f}x; "
-              f"(build + eigh) / both ends = {(t_build + t_eig) / t_both:.1f}x")
+              f"(build + eigh) / both ends = {(t_build + t_eig) / t_both:.1f}x; "
+              f"(Jacobian build + eigh) / both ends = {(t_jac + t_eig) / t_both:.1f}x")
 
 
 if __name__ == "__main__":

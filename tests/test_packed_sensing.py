@@ -195,3 +195,22 @@ def test_hessian_products_for_a_symmetric_flagged_operator_without_packed_copy()
     V = rng.standard_normal((10, 3))
     H = np.asarray(obj.hessian(X))
     np.testing.assert_allclose(hessian_matmat(obj, X)(V), H @ V, rtol=1e-12, atol=1e-12 * np.abs(H).max())
+
+
+@pytest.mark.parametrize("loss", ["l2", "mixed:lam=0.5,l=4"])
+def test_dense_hessian_from_the_jacobian_equals_the_hvp_build(loss):
+    from benign.certify.spectral import _packed_jacobian_ok, dense_hessian
+    from benign.objective import make_objective
+
+    rng = np.random.default_rng(5)
+    inst = I.sensing(6, 2, 40, seed=5)
+    obj = make_objective(inst, loss)
+    X = jnp.asarray(rng.standard_normal((6, 3)))
+    assert _packed_jacobian_ok(obj, X)
+    H = dense_hessian(obj, X)
+    ref = np.asarray(obj.hessian(X))
+    assert np.abs(H - ref).max() <= 1e-12 * np.abs(ref).max()
+    comp = make_objective(I.completion(8, 1, seed=0, rate=0.5), loss)  # not dense sensing: the HVP build
+    Y = jnp.asarray(rng.standard_normal((8, 2)))
+    assert not _packed_jacobian_ok(comp, Y)
+    np.testing.assert_array_equal(dense_hessian(comp, Y), np.asarray(comp.hessian(Y)))
