@@ -240,7 +240,7 @@ class EntrySampling(Operator):
         return jnp.zeros(self.shape, dtype=jnp.result_type(y, float)).at[self.rows, self.cols].add(self.weights * y)
 
     def forward_factored(self, U, V):
-        if U.shape[1] <= _COLUMN_GATHER_MAX:  # XLA's CPU gather is far faster on scalars than on rows of r > 1
+        if 0 < U.shape[1] <= _COLUMN_GATHER_MAX:  # XLA's CPU gather is far faster on scalars than on rows of r > 1
             acc = U[:, 0][self.rows] * V[:, 0][self.cols]
             for j in range(1, U.shape[1]):
                 acc = acc + U[:, j][self.rows] * V[:, j][self.cols]

@@ -298,8 +298,8 @@ def hessian_matmat(obj, X) -> Callable[[np.ndarray], np.ndarray]:
     """``V -> nabla^2 f(X) V`` for blocks ``V`` of shape ``(N r, b)``, never forming the ``N r x N r`` Hessian.
 
     Symmetric dense sensing with ``m N r <= JACOBIAN_MAX``: through the residual Jacobian ``J`` (``m x N r``,
-    formed once in ``m n^2 r`` flops): ``H = J^T diag(c psi'') J + I_r (x) (S + S^T)`` (MATH.md §3), two thin
-    matrix products per block. Otherwise a ``vmap`` of Hessian-vector products at the fixed ``X`` (for symmetric
+    formed once in ``m n^2 r`` flops): ``H = J^T diag(c psi'') J + (S + S^T) (x) I_r`` (row-major ``vec``;
+    MATH.md §3), two thin matrix products per block. Otherwise a ``vmap`` of Hessian-vector products at the fixed ``X`` (for symmetric
     objectives with the direction-independent parts precomputed). Jitted; tested against :meth:`Objective.hvp`.
     """
     X = jnp.asarray(X)
@@ -316,7 +316,7 @@ def hessian_matmat(obj, X) -> Callable[[np.ndarray], np.ndarray]:
         def jac_mm(V):
             V = np.asarray(V, dtype=float).reshape(J.shape[1], -1)
             b = V.shape[1]
-            curv = (S2 @ V.reshape(n, r * b)).reshape(n * r, b)  # (I_r (x) S2) V, V's rows in vec(X) order
+            curv = (S2 @ V.reshape(n, r * b)).reshape(n * r, b)  # (S2 (x) I_r) V, V's rows in row-major vec(X) order
             return J.T @ (w2[:, None] * (J @ V)) + curv
         return jac_mm
     return lambda V: np.asarray(_block_hvp(obj, X, parts, jnp.asarray(V)))
@@ -336,10 +336,19 @@ def dense_hessian(obj, X) -> np.ndarray:
     X = jnp.asarray(X)
     if not _packed_jacobian_ok(obj, X):
         return np.asarray(obj.hessian(X))
-    J = np.asarray(_sym_jacobian(obj, X))
-    _, w2, S2 = (np.asarray(p) for p in _sym_hvp_parts(obj, X))
-    H = J.T @ (w2[:, None] * J) + np.kron(S2, np.eye(X.shape[1]))
-    return 0.5 * (H + H.T)
+    return np.asarray(_jacobian_hessian(obj, X))
+
+
+@jax.jit
+def _jacobian_hessian(obj, X):
+    """``J^T diag(w2) J + S2 (x) I_r`` (row-major ``vec``), on the objective's device. Every loss offered has
+    ``psi'' >= 0``, so the Gauss--Newton part is the Gram matrix of ``sqrt(w2) J`` (half the flops, exactly
+    symmetric); a negative weight falls back to the general product."""
+    J = _sym_jacobian(obj, X)
+    _, w2, S2 = _sym_hvp_parts(obj, X)
+    K = jnp.sqrt(jnp.maximum(w2, 0.0))[:, None] * J
+    gn = jax.lax.cond(jnp.all(w2 >= 0), lambda: K.T @ K, lambda: J.T @ (w2[:, None] * J))
+    return gn + jnp.kron(S2, jnp.eye(X.shape[1], dtype=X.dtype))
 
 
 def hessian_spectrum(obj, X, vertical: VerticalSpace, *, method: str = "auto", seed: int = 0,
