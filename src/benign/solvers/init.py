@@ -163,6 +163,16 @@ def _check_init(init: str) -> str:
     return init
 
 
+def start_scale(init: str, scale: float | None, rows: int, problem) -> float:
+    """The factor ``s`` of a random or small start ``s G``: ``scale`` when given (validated), ``SMALL_SCALE`` for
+    ``small``, else ``sqrt(sigma / gain) / sqrt(N)`` from ``problem()`` (a :class:`ProblemScale`, computed only then)."""
+    if scale is not None:
+        return check_float("init_scale", scale, lo=0.0, lo_open=True)
+    if init == "small":
+        return SMALL_SCALE
+    return problem().factor_scale / np.sqrt(rows)
+
+
 def initial_point(obj, rank: int, init: str = "random", scale: float | None = None, seed: int = 0,
                   count: int | None = None, *, problem: ProblemScale | None = None) -> np.ndarray:
     """An initial point of shape ``(N, rank)`` (or ``(count, N, rank)`` for ``count`` starts).
@@ -190,12 +200,7 @@ def initial_point(obj, rank: int, init: str = "random", scale: float | None = No
         X = np.asarray(_spectral(obj, rank, jax.random.fold_in(base, 0)))
         out = np.broadcast_to(X, (count or 1, N, rank)).copy()
     else:
-        if scale is None:
-            if init == "small":
-                scale = SMALL_SCALE
-            else:
-                problem = problem or problem_scale(obj, rank, seed)
-                scale = problem.factor_scale / np.sqrt(N)
+        scale = start_scale(init, scale, N, lambda: problem or problem_scale(obj, rank, seed))
         keys = jax.vmap(lambda i: jax.random.fold_in(base, i))(jnp.arange(count or 1))
         G = jax.vmap(lambda kk: jax.random.normal(kk, (N, rank), dtype=jnp.float64))(keys)
         out = scale * np.asarray(G)

@@ -24,7 +24,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from benign._jax import jax, jnp
-from benign.errors import check_float, check_int
+from benign.errors import check_int
 from benign.objective import relative_error
 from benign.solvers import init as sinit
 from benign.solvers import loop
@@ -145,16 +145,9 @@ def _starts(objs: list, r: int, init: str, init_scale: float | None, seeds: list
     draw = _jitted(("draw", N, r), lambda: jax.jit(jax.vmap(
         lambda s: jax.random.normal(jax.random.fold_in(jax.random.key(s), 0), (N, r), dtype=jnp.float64))))
     G = np.asarray(draw(np.asarray(seeds, dtype=np.int64)))
-    if init_scale is not None:
-        fixed = check_float("init_scale", init_scale, lo=0.0, lo_open=True)
-    elif init == "small":
-        fixed = sinit.SMALL_SCALE
-    else:
-        fixed = None
     out = []
     for i, o in enumerate(objs):
-        scale = fixed if fixed is not None else scales.get(i).factor_scale / np.sqrt(N)
-        x = scale * G[i]
+        x = sinit.start_scale(init, init_scale, N, lambda i=i: scales.get(i)) * G[i]
         out.append(np.abs(x) if o.nonnegative else x)
     return np.stack(out)
 
