@@ -13,6 +13,16 @@ def suggest(word: str, choices: Iterable[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+def check_choice(what: str, value: Any, choices: Iterable[str], extra: str = "") -> Any:
+    """``value`` when it is one of ``choices``; else ``ValueError: unknown <what> <value> (did you mean ...?); choose
+    from ...`` (``extra`` is appended to the list, e.g. ``" or all"``)."""
+    choices = list(choices)
+    if value not in choices:
+        raise ValueError(f"unknown {what} {value!r}{suggest(str(value), choices)}; choose from "
+                         f"{', '.join(choices)}{extra}")
+    return value
+
+
 def check_int(name: str, value: Any, *, minimum: int | None = None) -> int:
     """Return ``value`` as an int, or raise naming ``name`` and ``value``."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from benign.errors import check_float, check_int
+from benign.errors import check_choice, check_float, check_int
 
 
 def _jnp():
@@ -110,10 +110,7 @@ class Loss:
 def make_loss(name: str = "l2", *, l: int = 4, lam: float = 0.0, delta: float = 1.0,
               scale: str = "sum") -> Loss:
     """Validated constructor: ``l`` even and ``>= 4`` (``lp``) or ``>= 2`` (mixed), ``lam >= 0``, ``delta > 0``."""
-    from benign.errors import suggest
-
-    if name not in LOSS_NAMES:
-        raise ValueError(f"unknown loss {name!r}{suggest(name, LOSS_NAMES)}; choose from {', '.join(LOSS_NAMES)}")
+    check_choice("loss", name, LOSS_NAMES)
     if scale not in SCALES:
         raise ValueError(f"loss scale must be 'sum' or 'mean', got {scale!r}")
     l = check_int("l", l, minimum=2)

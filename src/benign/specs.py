@@ -23,7 +23,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from benign.errors import suggest
+from benign.errors import check_choice, suggest
 
 
 @dataclass(frozen=True)
@@ -200,7 +200,7 @@ def parse_loss(text: str):
         raise TypeError(f"a loss spec must be a string, got {type(text).__name__}")
     kind, items = _split(text, "loss")
     if kind not in LOSS_KEYS:
-        raise ValueError(f"unknown loss {kind!r}{suggest(kind, LOSS_NAMES)}; choose from {', '.join(LOSS_NAMES)}")
+        check_choice("loss", kind, LOSS_NAMES)
     scale = items.pop("scale", "sum")
     params = _convert(kind, items, LOSS_KEYS[kind], "loss")
     return make_loss(kind, scale=scale, **params)

@@ -236,6 +236,13 @@ def certify_l1(obj: Any, X: Any, instance: Any = None, *, tol: float = 1e-8, gam
 
 # --------------------------------------------------------------------------------------------- level 3
 
+def _quadratic_coordinates(C: np.ndarray, W, symmetric: bool) -> tuple[np.ndarray, float]:
+    """``a_i = <C_i, W W^T>`` (symmetric ``W``) or ``<C_i, W_0 W_1^T>`` (a pair), and ``||W||_F^2``."""
+    if symmetric:
+        return np.einsum("ijk,jq,kq->i", C, W, W), float(np.sum(W * W))
+    return np.einsum("ijk,jq,kq->i", C, W[0], W[1]), float(np.sum(W[0] ** 2) + np.sum(W[1] ** 2))
+
+
 def _level3(obj, X, rho, f0, model, red, thr, gamma_min, searches, iters, sdp, seed, details):
     """Strict-saddle search; returns ``(direction, c, check)`` or ``None``."""
     from benign.certify import _l1_search as srch
@@ -267,12 +274,7 @@ def _level3(obj, X, rho, f0, model, red, thr, gamma_min, searches, iters, sdp, s
                 starts.append((_fit_cols(Uu[:, :q] * np.sqrt(sv[:q]), q), _fit_cols(Vt[:q].T * np.sqrt(sv[:q]), q)))
     cands = []
     for st in starts:
-        if obj.symmetric:
-            a = np.einsum("ijk,jq,kq->i", C, st, st)
-            den = float(np.sum(st * st))
-        else:
-            a = np.einsum("ijk,jq,kq->i", C, st[0], st[1])
-            den = float(np.sum(st[0] ** 2) + np.sum(st[1] ** 2))
+        a, den = _quadratic_coordinates(C, st, obj.symmetric)
         if den > 0:
             cands.append((float(model.L_of_a(a)) / den, st, "relaxation_truncated"))
     if searches > 0:
@@ -288,12 +290,7 @@ def _level3(obj, X, rho, f0, model, red, thr, gamma_min, searches, iters, sdp, s
         return None
     # recompute the ratio exactly for the best candidate
     ratio, Wb, how = min(cands, key=lambda t: t[0])
-    if obj.symmetric:
-        a = np.einsum("ijk,jq,kq->i", C, Wb, Wb)
-        nrm2 = float(np.sum(Wb * Wb))
-    else:
-        a = np.einsum("ijk,jq,kq->i", C, Wb[0], Wb[1])
-        nrm2 = float(np.sum(Wb[0] ** 2) + np.sum(Wb[1] ** 2))
+    a, nrm2 = _quadratic_coordinates(C, Wb, obj.symmetric)
     Lw = float(model.L_of_a(a))
     cval = -Lw / nrm2
     info.update(best_from=how, L_WWt=Lw, W_norm2=nrm2, c=cval)

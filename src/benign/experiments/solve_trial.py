@@ -39,6 +39,10 @@ _SOLVER_KEYS = ("init", "init_scale", "max_iter", "gtol")
 _LOOP_KEYS = ("history_every", "rtol", "stall_window", "stall_rtol", "diverge_factor")
 
 
+_INT_PARAMS = {"rank": 1, "max_iter": 0, "history": 0}  # name -> minimum
+_NONNEGATIVE_PARAMS = ("gtol", "init_scale", "balance")
+
+
 def validate(params: dict) -> None:
     """Check one trial's parameters (pure Python: spec strings parsed, types checked)."""
     from benign.errors import check_float, check_int
@@ -51,18 +55,12 @@ def validate(params: dict) -> None:
     _parse_loss_cached(params.get("loss", "l2"))
     if not isinstance(params.get("method", "gd"), str):
         raise TypeError(f"method must be a string, got {params.get('method')!r}")
-    if "rank" in params:
-        check_int("rank", params["rank"], minimum=1)
-    if "max_iter" in params:
-        check_int("max_iter", params["max_iter"], minimum=0)
-    if "gtol" in params:
-        check_float("gtol", params["gtol"], lo=0.0)
-    if "init_scale" in params:
-        check_float("init_scale", params["init_scale"], lo=0.0)
-    if "balance" in params:
-        check_float("balance", params["balance"], lo=0.0)
-    if "history" in params:
-        check_int("history", params["history"], minimum=0)
+    for key, minimum in _INT_PARAMS.items():
+        if key in params:
+            check_int(key, params[key], minimum=minimum)
+    for key in _NONNEGATIVE_PARAMS:
+        if key in params:
+            check_float(key, params[key], lo=0.0)
     for key in ("options", "certify_options"):
         if key in params and not isinstance(params[key], dict):
             raise TypeError(f"{key} must be a table, got {params[key]!r}")

@@ -15,10 +15,9 @@ STUDIES = {"high-order-loss": "benign.reproduce.high_order", "nonnegative": "ben
 
 def run_study(name: str, out_dir: str, quick: bool = False, options=None) -> dict:
     """Run one study by name (see :data:`STUDIES`) into ``out_dir``."""
-    from benign.errors import suggest
+    from benign.errors import check_choice
     from benign.reproduce.common import RunOptions
 
-    if name not in STUDIES:
-        raise ValueError(f"unknown study {name!r}{suggest(name, STUDIES)}; choose from {', '.join(STUDIES)} or all")
+    check_choice("study", name, STUDIES, " or all")
     module = importlib.import_module(STUDIES[name])
     return module.run(out_dir, quick=quick, options=options or RunOptions())

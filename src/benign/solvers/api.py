@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from benign.errors import check_array, check_float, check_int, suggest
+from benign.errors import check_array, check_choice, check_float, check_int
 from benign.solvers import loop
 from benign.solvers.base import ProblemScale, Solver, with_options
 from benign.solvers.convex import ConvexBaseline, solve_convex
@@ -60,10 +60,7 @@ def make_solver(method: str | Solver, options: dict[str, Any] | None = None) -> 
         return with_options(method, options) if options else method
     if not isinstance(method, str):
         raise TypeError(f"method must be a name or a solver object, got {type(method).__name__}")
-    cls = METHODS.get(method)
-    if cls is None:
-        raise ValueError(f"unknown method {method!r}{suggest(method, METHODS)}; choose from {', '.join(METHODS)}")
-    return with_options(cls(), options)
+    return with_options(METHODS[check_choice("method", method, METHODS)](), options)
 
 
 def _check_objective(obj) -> None:

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from benign.errors import check_float, check_int, suggest
+from benign.errors import check_choice, check_float, check_int
 from benign.solvers.base import Solver, relative_error
 from benign.solvers.result import Result
 
@@ -56,12 +56,8 @@ class ConvexBaseline(Solver):
     jitted = False
 
     def validate(self, obj) -> None:
-        if self.mode not in MODES:
-            raise ValueError(f"unknown convex mode {self.mode!r}{suggest(str(self.mode), MODES)}; "
-                             f"choose from {', '.join(MODES)}")
-        if self.solver not in SOLVERS:
-            raise ValueError(f"unknown convex solver {self.solver!r}{suggest(str(self.solver), SOLVERS)}; "
-                             f"choose from {', '.join(SOLVERS)}")
+        check_choice("convex mode", self.mode, MODES)
+        check_choice("convex solver", self.solver, SOLVERS)
         check_float("trace_weight", self.trace_weight, lo=0.0)
         check_float("feas_tol", self.feas_tol, lo=0.0, lo_open=True)
         check_float("rank_tol", self.rank_tol, lo=0.0, lo_open=True)

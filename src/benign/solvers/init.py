@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from benign._jax import jax, jnp
-from benign.errors import check_float, check_int, suggest
+from benign.errors import check_choice, check_float, check_int
 from benign.solvers.base import ProblemScale
 
 INITS = ("random", "small", "spectral")
@@ -158,9 +158,7 @@ def _spectral(obj, rank: int, key, iters: int = 50):
 
 
 def _check_init(init: str) -> str:
-    if init not in INITS:
-        raise ValueError(f"unknown init {init!r}{suggest(str(init), INITS)}; choose from {', '.join(INITS)}")
-    return init
+    return check_choice("init", init, INITS)
 
 
 def start_scale(init: str, scale: float | None, rows: int, problem) -> float:

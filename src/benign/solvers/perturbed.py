@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from benign._jax import jax, jnp
-from benign.errors import check_float, suggest
+from benign.errors import check_choice, check_float
 from benign.solvers.base import ProblemScale, Solver, f64, fro, i64, opt_float, opt_int, solver_class
 from benign.solvers.gradient import default_step
 
@@ -43,9 +43,7 @@ class PerturbedGD(Solver):
     name = "perturbed-gd"
 
     def resolve(self, obj, scale: ProblemScale, x0) -> "PerturbedGD":
-        if self.rule not in RULES:
-            raise ValueError(f"unknown perturbation rule {self.rule!r}{suggest(str(self.rule), RULES)}; "
-                             f"choose from {', '.join(RULES)}")
+        check_choice("perturbation rule", self.rule, RULES)
         step = opt_float("step", self.step, lo=0.0, lo_open=True)
         g_thres = opt_float("g_thres", self.g_thres, lo=0.0)
         radius = opt_float("radius", self.radius, lo=0.0)

@@ -49,6 +49,18 @@ def default_scaled_step(obj, scale: ProblemScale) -> float:
     return (0.1 if obj.symmetric else 0.2) / max(scale.gain, 1e-300)
 
 
+def _resolved_step(step, obj, scale: ProblemScale):
+    step = opt_float("step", step, lo=0.0, lo_open=True)
+    return f64(default_scaled_step(obj, scale) if step is None else step)
+
+
+def _scaled_update(obj, x, g, aux, step, damping):
+    """One preconditioned step ``x - step * direction`` with the new loss and gradient (the loop's update tuple)."""
+    x1 = x - step * preconditioned_direction(obj, x, g, damping)
+    f1, g1 = obj.value_and_grad(x1)
+    return x1, f1, g1, aux, step
+
+
 @solver_class()
 class ScaledGD(Solver):
     """ScaledGD; see the module docstring. Stops on ``||grad f||_F <= gtol * max(1, ||grad f(X0)||_F)``."""
@@ -59,14 +71,11 @@ class ScaledGD(Solver):
     name = "scaled-gd"
 
     def resolve(self, obj, scale: ProblemScale, x0) -> "ScaledGD":
-        step = opt_float("step", self.step, lo=0.0, lo_open=True)
-        return ScaledGD(step=f64(default_scaled_step(obj, scale) if step is None else step),
+        return ScaledGD(step=_resolved_step(self.step, obj, scale),
                         damping=f64(check_float("damping", self.damping, lo=0.0)))
 
     def update(self, obj, x, f, g, aux, k, key, ctx):  # noqa: D102  (see the module docstring)
-        x1 = x - self.step * preconditioned_direction(obj, x, g, self.damping)
-        f1, g1 = obj.value_and_grad(x1)
-        return x1, f1, g1, aux, self.step
+        return _scaled_update(obj, x, g, aux, self.step, self.damping)
 
 
 @solver_class()
@@ -79,12 +88,8 @@ class PrecGD(Solver):
     name = "prec-gd"
 
     def resolve(self, obj, scale: ProblemScale, x0) -> "PrecGD":
-        step = opt_float("step", self.step, lo=0.0, lo_open=True)
-        return PrecGD(step=f64(default_scaled_step(obj, scale) if step is None else step),
+        return PrecGD(step=_resolved_step(self.step, obj, scale),
                       damping_scale=f64(check_float("damping_scale", self.damping_scale, lo=0.0)))
 
     def update(self, obj, x, f, g, aux, k, key, ctx):  # noqa: D102  (see the module docstring)
-        lam = self.damping_scale * jnp.sqrt(jnp.maximum(f, 0.0))
-        x1 = x - self.step * preconditioned_direction(obj, x, g, lam)
-        f1, g1 = obj.value_and_grad(x1)
-        return x1, f1, g1, aux, self.step
+        return _scaled_update(obj, x, g, aux, self.step, self.damping_scale * jnp.sqrt(jnp.maximum(f, 0.0)))

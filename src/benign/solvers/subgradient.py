@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from benign._jax import jnp
-from benign.errors import check_float, suggest
+from benign.errors import check_choice, check_float
 from benign.solvers.base import ProblemScale, Solver, f64, opt_float, solver_class
 
 SCHEDULES = ("geometric", "polyak")
@@ -43,9 +43,7 @@ class Subgradient(Solver):
     measure_name = "||subgradient||_F"
 
     def resolve(self, obj, scale: ProblemScale, x0) -> "Subgradient":
-        if self.schedule not in SCHEDULES:
-            raise ValueError(f"unknown step schedule {self.schedule!r}{suggest(str(self.schedule), SCHEDULES)}; "
-                             f"choose from {', '.join(SCHEDULES)}")
+        check_choice("step schedule", self.schedule, SCHEDULES)
         step = opt_float("step", self.step, lo=0.0, lo_open=True)
         if step is None:
             step = default_l1_step(obj, scale)
