@@ -118,8 +118,8 @@ def test_few_measurements_truth_is_not_a_local_min():
     escapes = sum(r in ("non_stationary", "strict_saddle", "not_local_min") for r in regimes)
     assert escapes >= 5, regimes
     assert regimes.count("strict_saddle") >= 3, regimes
-    X = few[0][0].padded_truth(3)
     for inst, res in few:
+        X = inst.padded_truth(3)
         cert = res["certificate"]
         assert cert.details["at_truth"]
         assert cert.details["set_rule"] == ("outlier_mask" if inst.outlier_mask.any() else "noiseless")

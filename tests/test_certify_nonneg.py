@@ -138,8 +138,10 @@ def test_copositive_with_free_block():
     t = np.linspace(-3, 3, 241)
     g = np.linspace(0, 1, 41)
     vals = [np.array([a, b, c]) @ Q @ np.array([a, b, c]) for a in t for b in g for c in g]
-    if res.copositive:
-        assert min(vals) >= -1e-12
-    else:
-        x = res.witness
-        assert np.all(x[1:] >= 0) and x @ Q @ x < 0 and min(vals) < 0
+    # minimising over the free coordinate leaves (b^2 + c^2)/2 + 2bc >= 0 on b, c >= 0: copositive
+    assert res.copositive is True and min(vals) >= -1e-12
+    Q2 = Q.copy()
+    Q2[1, 2] = Q2[2, 1] = -1.5  # now (b^2 + c^2)/2 - 2bc < 0 at b = c: not copositive, with a witness
+    res2 = copositive(Q2, 1)
+    x = res2.witness
+    assert res2.copositive is False and np.all(x[1:] >= 0) and x @ Q2 @ x < 0

@@ -25,8 +25,10 @@ def test_slices_match_pointwise_values(tmp_path):
             lmin = np.linalg.eigvalsh(np.asarray(obj.hessian(P)))[0]
             assert abs(res["lambda_min"][i, j] - lmin) <= 1e-10 * max(1.0, abs(lmin))
     one = slice_1d(obj, X, D1, a)
-    assert np.allclose(one["f"], res["f"][:, 0] if b[0] == 0 else
-                       [float(obj.value(jnp.asarray(X + t * D1))) for t in a], rtol=1e-12)
+    assert np.allclose(one["f"], [float(obj.value(jnp.asarray(X + t * D1))) for t in a], rtol=1e-12)
+    for i in (0, 3):
+        lmin = np.linalg.eigvalsh(np.asarray(obj.hessian(jnp.asarray(X + a[i] * D1))))[0]
+        assert abs(one["lambda_min"][i] - lmin) <= 1e-10 * max(1.0, abs(lmin))
     fig = plot_slice(res, title="test")
     assert save_figure(fig, str(tmp_path / "s.png")) and (tmp_path / "s.png").stat().st_size > 1000
     fig1 = plot_slice(one)
