@@ -196,26 +196,17 @@ def _noise(rng: np.random.Generator, clean: np.ndarray, kind: str, sigma: float,
     return np.where(mask, vals, 0.0), mask
 
 
-_FORWARD: list = []
-
-
-def _clean_measurements(operator: Operator, L: np.ndarray, R: np.ndarray) -> np.ndarray:
-    """``A(L R^T)`` in one compiled call (instances are built by the thousand in sweeps)."""
-    if not _FORWARD:
-        from benign._jax import jax
-
-        _FORWARD.append(jax.jit(lambda op, U, V: op.forward_factored(U, V)))
-    return np.asarray(_FORWARD[0](operator, L, R))
-
-
 def _finish(operator: Operator, L: np.ndarray, R: np.ndarray | None, noise_rng: np.random.Generator,
-            params: dict, name: str, nonnegative: bool) -> Instance:
-    clean = _clean_measurements(operator, L, L if R is None else R)
+            params: dict, name: str, nonnegative: bool, device: bool) -> Instance:
+    """The instance of a host-built operator (NumPy arrays): ``b = A(L R^T) + s`` computed in NumPy, then the
+    operator moved to the device in one call unless ``device=False``."""
+    clean = np.asarray(operator.forward_factored(L, L if R is None else R))
     s, mask = _noise(noise_rng, clean, params.get("noise", "none"), params.get("sigma", 0.0),
                      params.get("p", 0.0), params.get("outlier", "gaussian"), params.get("scale"))
     meta = {k: v for k, v in params.items()}
     meta.setdefault("noise", "none")
-    return Instance(operator, clean + s, L, R, s, mask, nonnegative, name, meta)
+    return Instance(ops.on_device(operator) if device else operator, clean + s, L, R, s, mask, nonnegative, name,
+                    meta)
 
 
 def _shape(n: int, d2: int | None, r: int, asym: bool) -> tuple[int, int, int, bool]:
@@ -244,45 +235,48 @@ def _optional(d2, symmetric, cond, noise, sigma, p, outlier, scale) -> dict:
 def sensing(n: int, r: int = 1, m: int | None = None, seed: int = 0, *, d2: int | None = None,
             asym: bool = False, op: str = "gaussian", truth: str = "gaussian", cond: float | None = None,
             tscale: float = 1.0, noise: str = "none", sigma: float = 0.0, p: float = 0.0,
-            outlier: str = "gaussian", scale: float | None = None) -> Instance:
-    """Gaussian (or rank-one projection) sensing instance; asymmetric when ``d2`` is given or ``asym``."""
+            outlier: str = "gaussian", scale: float | None = None, device: bool = True) -> Instance:
+    """Gaussian (or rank-one projection) sensing instance; asymmetric when ``d2`` is given or ``asym``.
+
+    ``device=False`` keeps the operator's arrays in NumPy (see :mod:`benign.operators`); the numbers are the
+    same either way."""
     if m is None:
         raise ValueError("sensing needs the number of measurements m")
     m = check_int("m", m, minimum=1)
     n, d2v, r, symmetric = _shape(n, d2, r, asym)
     op_rng, t_rng, n_rng = _rngs(seed)
     if op == "gaussian":
-        operator = ops.gaussian_sensing(op_rng, m, n, d2v, symmetric)
+        operator = ops.gaussian_sensing(op_rng, m, n, d2v, symmetric, device=False)
     elif op == "rankone":
-        operator = ops.rank_one_projections(op_rng, m, n, d2v, symmetric)
+        operator = ops.rank_one_projections(op_rng, m, n, d2v, symmetric, device=False)
     else:
         raise ValueError(f"unknown sensing operator {op!r}; choose gaussian or rankone")
     L, R = _truth_pair(t_rng, n, d2v, r, symmetric, truth, cond, tscale)
     params = dict(kind="sensing", n=n, r=r, m=m, seed=seed, op=op, truth=truth, noise=noise)
     params.update(_optional(d2v, symmetric, cond, noise, sigma, p, outlier, scale))
     return _finish(operator, L, R, n_rng, params, f"sensing(n={n},r={r},m={m},seed={seed})",
-                   truth == "nonneg" and symmetric)
+                   truth == "nonneg" and symmetric, device)
 
 
 def completion(n: int, r: int = 1, seed: int = 0, *, rate: float | None = None, count: int | None = None,
                d2: int | None = None, asym: bool = False, truth: str = "incoherent", cond: float | None = None,
                tscale: float = 1.0, noise: str = "none", sigma: float = 0.0, p: float = 0.0,
-               outlier: str = "gaussian", scale: float | None = None) -> Instance:
+               outlier: str = "gaussian", scale: float | None = None, device: bool = True) -> Instance:
     """Matrix completion: entries sampled independently over the whole ``d1 x d2`` matrix (Bernoulli ``rate``
-    or exactly ``count``), weight 1; ``O(|Omega|)`` memory at every step."""
+    or exactly ``count``), weight 1; ``O(|Omega|)`` memory at every step. ``device``: see :func:`sensing`."""
     n, d2v, r, symmetric = _shape(n, d2, r, asym)
     op_rng, t_rng, n_rng = _rngs(seed)
     rows, cols = ops.sample_entries(op_rng, n, d2v, rate=rate, count=count)
-    operator = ops.entry_sampling(rows, cols, (n, d2v))
+    operator = ops.entry_sampling(rows, cols, (n, d2v), device=False)
     L, R = _truth_pair(t_rng, n, d2v, r, symmetric, truth, cond, tscale)
     params = dict(kind="completion", n=n, r=r, m=int(rows.size), seed=seed, truth=truth, noise=noise)
     params.update({k: v for k, v in dict(rate=rate, count=count).items() if v is not None})
     params.update(_optional(d2v, symmetric, cond, noise, sigma, p, outlier, scale))
     return _finish(operator, L, R, n_rng, params, f"completion(n={n},r={r},m={rows.size},seed={seed})",
-                   truth == "nonneg" and symmetric)
+                   truth == "nonneg" and symmetric, device)
 
 
-def yalcin(n: int, eps: float = 0.3) -> Instance:
+def yalcin(n: int, eps: float = 0.3, device: bool = True) -> Instance:
     """The weighted-completion family of Yalcin et al. 2022 (MATH.md §8), fully observed.
 
     ``w_ij = 1`` if ``i = j``, ``i = 2j`` or ``j = 2i`` (1-based), else ``eps``; the weight multiplies the residual,
@@ -292,14 +286,15 @@ def yalcin(n: int, eps: float = 0.3) -> Instance:
     eps = check_float("eps", eps, lo=0.0, hi=1.0, lo_open=True)
     i, j = np.meshgrid(np.arange(1, n + 1), np.arange(1, n + 1), indexing="ij")
     w = np.where((i == j) | (i == 2 * j) | (j == 2 * i), 1.0, eps)
-    operator = ops.entry_sampling((i - 1).ravel(), (j - 1).ravel(), (n, n), w.ravel())
+    operator = ops.entry_sampling((i - 1).ravel(), (j - 1).ravel(), (n, n), w.ravel(), device=False)
     z = np.zeros((n, 1))
     z[0::2, 0] = 1.0
     params = dict(kind="yalcin", n=n, eps=eps, m=n * n, r=1)
-    return _finish(operator, z, None, np.random.default_rng(0), params, f"yalcin(n={n},eps={eps:g})", False)
+    return _finish(operator, z, None, np.random.default_rng(0), params, f"yalcin(n={n},eps={eps:g})", False,
+                   device)
 
 
-def zsl_half() -> Instance:
+def zsl_half(device: bool = True) -> Instance:
     """The ``delta = 1/2`` operator of Zhang--Sojoudi--Lavaei (MATH.md §6): ``n = 2``, ``Z = e1``,
     ``||A(M)||^2 = M11^2 + M11 M22 + M22^2 + 3 M12^2`` on symmetric ``M`` (kernel vanishing on antisymmetric ``M``).
     ``X = e2/sqrt(2)`` is a spurious, degenerate second-order point of the l2 loss."""
@@ -307,10 +302,10 @@ def zsl_half() -> Instance:
     H[0, 0] = H[3, 3] = 1.0
     H[0, 3] = H[3, 0] = 0.5
     H[1, 1] = H[2, 2] = H[1, 2] = H[2, 1] = 0.75
-    operator = ops.from_kernel(H)
+    operator = ops.from_kernel(H, device=False)
     Z = np.array([[1.0], [0.0]])
     params = dict(kind="zsl-half", n=2, r=1, m=operator.m, delta=0.5)
-    return _finish(operator, Z, None, np.random.default_rng(0), params, "zsl-half", False)
+    return _finish(operator, Z, None, np.random.default_rng(0), params, "zsl-half", False, device)
 
 
 def from_arrays(operator: Operator, truth_left: Any, truth_right: Any | None = None, *, noise: Any | None = None,
@@ -353,16 +348,19 @@ def with_noise(inst: Instance, seed: int, **noise) -> Instance:
 BUILDERS = {"sensing": sensing, "completion": completion, "yalcin": yalcin}
 
 
-def build(spec: str | Spec) -> Instance:
-    """Instance from a spec string (see :mod:`benign.specs`) or a parsed :class:`Spec`."""
+def build(spec: str | Spec, *, device: bool = True) -> Instance:
+    """Instance from a spec string (see :mod:`benign.specs`) or a parsed :class:`Spec`.
+
+    ``device=False`` keeps the operator's arrays in NumPy (generated instances; a saved one is loaded as usual),
+    e.g. to stack many small instances into one transfer per array (:func:`benign.solvers.solve_stacked`)."""
     sp = parse_instance(spec) if isinstance(spec, str) else spec
     if sp.kind == "file":
         from benign.io import load_instance
 
         return load_instance(sp.params["path"])
     if sp.kind == "zsl-half":
-        return zsl_half()
-    inst = BUILDERS[sp.kind](**sp.params)
+        return zsl_half(device=device)
+    inst = BUILDERS[sp.kind](**sp.params, device=device)
     meta = dict(inst.meta)
     meta["spec"] = sp.text
     return replace(inst, meta=meta, name=sp.text)

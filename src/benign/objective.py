@@ -31,7 +31,7 @@ import numpy as np
 from benign._jax import jax, jnp
 from benign.errors import check_array, check_float
 from benign.losses import Loss, make_loss
-from benign.operators import Operator
+from benign.operators import Operator, on_host
 
 FACTORIZATIONS = ("symmetric", "asymmetric")
 
@@ -318,7 +318,8 @@ def make_objective(instance: Any, loss: Loss | str | None = None, *, factorizati
     """Objective for an :class:`~benign.instances.Instance` and a loss (a :class:`Loss` or a spec string).
 
     ``factorization`` defaults to the instance's (symmetric for a symmetric truth); ``nonnegative`` defaults
-    to the instance's flag (set for nonnegative truths); ``balance`` is ``mu`` (asymmetric only).
+    to the instance's flag (set for nonnegative truths); ``balance`` is ``mu`` (asymmetric only). The objective's
+    arrays live where the operator's do (NumPy for an instance built with ``device=False``).
     """
     from benign.specs import parse_loss
 
@@ -339,5 +340,6 @@ def make_objective(instance: Any, loss: Loss | str | None = None, *, factorizati
     nn = instance.nonnegative if nonnegative is None else bool(nonnegative)
     if nn and fact != "symmetric":
         raise ValueError("the nonnegative constraint is implemented for the symmetric factorisation only")
-    truth = jnp.asarray(instance.truth_point) if fact == ("symmetric" if instance.symmetric else "asymmetric") else None
-    return Objective(instance.operator, jnp.asarray(instance.b), loss, fact, balance, nn, truth)
+    put = np.asarray if on_host(instance.operator) else jnp.asarray  # the objective lives where its operator does
+    truth = put(instance.truth_point) if fact == ("symmetric" if instance.symmetric else "asymmetric") else None
+    return Objective(instance.operator, put(instance.b), loss, fact, balance, nn, truth)

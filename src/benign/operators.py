@@ -17,10 +17,15 @@ with ``G_i`` i.i.d. ``N(0, 1/m)`` (symmetric); in both cases ``E ||A(M)||^2 = ||
 
 Operators are frozen dataclasses registered as JAX pytrees (arrays are leaves, shapes are static),
 so they can be passed through ``jit`` and ``vmap`` without retracing.
+
+Where the arrays live: the constructors put them on the default JAX device. With ``device=False`` they keep
+NumPy arrays (no transfer; every method still works, on NumPy inputs in NumPy): that is how instances are drawn
+on the host and how thousands of small ones are stacked into one transfer per array (sweeps). :func:`on_device`
+moves such an operator (or any pytree holding one, e.g. an objective) to the device in one call.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
@@ -28,6 +33,22 @@ import numpy as np
 
 from benign._jax import jax, jnp
 from benign.errors import check_array, check_float, check_int
+
+
+def _leaf(x: Any, device: bool):
+    """An operator array: on the default JAX device, or the NumPy array itself (``device=False``)."""
+    return jnp.asarray(x) if device else np.asarray(x)
+
+
+def on_device(tree: Any) -> Any:
+    """``tree`` (an operator, an objective, any pytree) with its NumPy leaves on the default JAX device, in one
+    transfer call; device arrays are kept as they are."""
+    return jax.device_put(tree)
+
+
+def on_host(tree: Any) -> bool:
+    """True when every array leaf of ``tree`` is a NumPy array (built with ``device=False``)."""
+    return all(isinstance(leaf, np.ndarray) for leaf in jax.tree_util.tree_leaves(tree))
 
 
 def _pytree(data: tuple[str, ...], meta: tuple[str, ...]):
@@ -159,8 +180,10 @@ class DenseSensing(Operator):
     ``vmap``. ``P`` is ``None`` for asymmetric operators, and an operator built directly with
     ``P=None`` uses ``A`` throughout (same results up to rounding). Memory: ``P`` costs
     ``m n(n+1)/2`` further floats, i.e. the operator holds about 1.5 times the size of ``A``; ``A`` stays
-    because other modules read the full sensing matrices. ``P`` is not saved (:meth:`arrays`): it is
-    rebuilt from ``A`` on loading.
+    because other modules read the full sensing matrices (:meth:`full_rows`). ``A`` may be ``None`` when ``P``
+    is given (:meth:`without_full_rows`, e.g. in stacked solver runs, which read ``P`` only): :meth:`full_rows`
+    then unpacks the rows from ``P``, exactly. ``P`` is not saved (:meth:`arrays`): it is rebuilt from ``A`` on
+    loading.
     """
 
     A: Any
@@ -171,7 +194,17 @@ class DenseSensing(Operator):
 
     @property
     def m(self) -> int:
-        return int(self.A.shape[0])
+        return int((self.P if self.A is None else self.A).shape[0])
+
+    def full_rows(self):
+        """The flat rows ``vec(A_i)``, shape ``(m, d1*d2)``: ``A``, or unpacked from ``P`` when ``A`` is ``None``."""
+        if self.A is not None:
+            return self.A
+        return self.P[:, _triu_tables(self.shape[0])[2].reshape(-1)]
+
+    def without_full_rows(self) -> "DenseSensing":
+        """The same operator without ``A`` when the primitives read only ``P`` (unchanged otherwise)."""
+        return replace(self, A=None) if self._packed() else self
 
     def _packed(self) -> bool:
         return self.P is not None
@@ -198,10 +231,10 @@ class DenseSensing(Operator):
         return self.adjoint(y).T @ U
 
     def matrices(self) -> np.ndarray:
-        return np.asarray(self.A).reshape((self.m,) + tuple(self.shape))
+        return np.asarray(self.full_rows()).reshape((self.m,) + tuple(self.shape))
 
     def arrays(self) -> dict[str, np.ndarray]:
-        return {"A": np.asarray(self.A)}
+        return {"A": np.asarray(self.full_rows())}
 
 
 #: ``EntrySampling.forward_factored`` gathers column by column up to this many columns (measured on CPU at n = 1000,
@@ -289,7 +322,7 @@ class RankOneProjections(Operator):
         return (self.a * y[:, None]).T @ self.c
 
     def forward_factored(self, U, V):
-        return jnp.sum((self.a @ U) * (self.c @ V), axis=1)
+        return ((self.a @ U) * (self.c @ V)).sum(axis=1)
 
     def adjoint_matmul(self, y, V):
         return self.a.T @ (y[:, None] * (self.c @ V))
@@ -309,7 +342,8 @@ def _sym_tol(a: np.ndarray) -> float:
     return 1e-12 * max(1.0, float(np.max(np.abs(a))) if a.size else 1.0)
 
 
-def dense_operator(A: Any, shape: tuple[int, int], symmetric: bool, kind: str = "dense") -> DenseSensing:
+def dense_operator(A: Any, shape: tuple[int, int], symmetric: bool, kind: str = "dense", *,
+                   device: bool = True) -> DenseSensing:
     """A :class:`DenseSensing` from flat rows ``A`` (``(m, d1*d2)``, row-major ``vec(A_i)``).
 
     When ``symmetric`` (every ``A_i`` symmetric, square shape) the packed copy ``P`` is built, and rows
@@ -320,7 +354,7 @@ def dense_operator(A: Any, shape: tuple[int, int], symmetric: bool, kind: str = 
     shape = (int(shape[0]), int(shape[1]))
     A = np.asarray(A)
     if not symmetric:
-        return DenseSensing(jnp.asarray(A), shape, False, kind)
+        return DenseSensing(_leaf(A, device), shape, False, kind)
     n = shape[0]
     if shape[1] != n or A.ndim != 2 or A.shape[1] != n * n:
         raise ValueError(f"symmetric dense sensing needs rows of length n*n for a square shape, got rows "
@@ -333,7 +367,7 @@ def dense_operator(A: Any, shape: tuple[int, int], symmetric: bool, kind: str = 
                              f"{_sym_tol(mats):.3g}); store them as an asymmetric operator")
         A = (0.5 * (mats + mats.transpose(0, 2, 1))).reshape(A.shape)
     # rows now exactly symmetric: the packed copy is their upper triangles (= packed_rows(A, n)), gathered in NumPy
-    return DenseSensing(jnp.asarray(A), shape, True, kind, jnp.asarray(A[:, _triu_tables(n)[0]]))
+    return DenseSensing(_leaf(A, device), shape, True, kind, _leaf(A[:, _triu_tables(n)[0]], device))
 
 
 def from_matrices(matrices: Any) -> DenseSensing:
@@ -351,8 +385,8 @@ def from_matrices(matrices: Any) -> DenseSensing:
 
 
 def gaussian_sensing(rng: np.random.Generator, m: int, d1: int, d2: int | None = None,
-                     symmetric: bool = True) -> DenseSensing:
-    """Dense Gaussian sensing with the normalisation of the module docstring."""
+                     symmetric: bool = True, *, device: bool = True) -> DenseSensing:
+    """Dense Gaussian sensing with the normalisation of the module docstring (``device``: see there)."""
     m = check_int("m", m, minimum=1)
     d1 = check_int("n", d1, minimum=1)
     d2 = d1 if d2 is None else check_int("d2", d2, minimum=1)
@@ -361,11 +395,11 @@ def gaussian_sensing(rng: np.random.Generator, m: int, d1: int, d2: int | None =
     G = rng.standard_normal((m, d1, d2)) / np.sqrt(m)
     if symmetric:
         G = 0.5 * (G + G.transpose(0, 2, 1))
-    return dense_operator(G.reshape(m, d1 * d2), (d1, d2), symmetric, "gaussian")
+    return dense_operator(G.reshape(m, d1 * d2), (d1, d2), symmetric, "gaussian", device=device)
 
 
 def rank_one_projections(rng: np.random.Generator, m: int, d1: int, d2: int | None = None,
-                         symmetric: bool = True) -> RankOneProjections:
+                         symmetric: bool = True, *, device: bool = True) -> RankOneProjections:
     """Gaussian rank-one projections ``A_i = a_i c_i^T``, entries ``N(0, 1)/m^{1/4}``.
 
     Then ``E <A_i, M>^2 = (||M||_F^2 + ...)/sqrt(m)`` only up to a kurtosis term: these operators
@@ -380,7 +414,7 @@ def rank_one_projections(rng: np.random.Generator, m: int, d1: int, d2: int | No
     scale = m ** -0.25
     a = rng.standard_normal((m, d1)) * scale
     c = a if symmetric else rng.standard_normal((m, d2)) * scale
-    return RankOneProjections(jnp.asarray(a), jnp.asarray(c), (d1, d2), symmetric)
+    return RankOneProjections(_leaf(a, device), _leaf(c, device), (d1, d2), symmetric)
 
 
 def rank_one_from_vectors(a: Any, c: Any | None = None) -> RankOneProjections:
@@ -390,8 +424,10 @@ def rank_one_from_vectors(a: Any, c: Any | None = None) -> RankOneProjections:
     return RankOneProjections(jnp.asarray(a), jnp.asarray(cc), (a.shape[1], cc.shape[1]), c is None)
 
 
-def entry_sampling(rows: Any, cols: Any, shape: tuple[int, int], weights: Any | None = None) -> EntrySampling:
-    """Completion operator observing ``M[rows_k, cols_k]``, each multiplied by ``weights_k`` (default 1)."""
+def entry_sampling(rows: Any, cols: Any, shape: tuple[int, int], weights: Any | None = None, *,
+                   device: bool = True) -> EntrySampling:
+    """Completion operator observing ``M[rows_k, cols_k]``, each multiplied by ``weights_k`` (default 1);
+    ``device``: see the module docstring."""
     d1 = check_int("shape[0]", shape[0], minimum=1)
     d2 = check_int("shape[1]", shape[1], minimum=1)
     r = check_array("rows", rows, ndim=1, dtype=np.int64)
@@ -403,7 +439,7 @@ def entry_sampling(rows: Any, cols: Any, shape: tuple[int, int], weights: Any | 
     if c.min() < 0 or c.max() >= d2:
         raise ValueError(f"cols must lie in [0, {d2}), got a value {int(c.min() if c.min() < 0 else c.max())}")
     w = np.ones(r.shape[0]) if weights is None else check_array("weights", weights, shape=(r.shape[0],))
-    return EntrySampling(jnp.asarray(r), jnp.asarray(c), jnp.asarray(w), (d1, d2))
+    return EntrySampling(_leaf(r, device), _leaf(c, device), _leaf(w, device), (d1, d2))
 
 
 def sample_entries(rng: np.random.Generator, d1: int, d2: int, *, rate: float | None = None,
@@ -451,7 +487,7 @@ def symmetric_basis(n: int) -> np.ndarray:
     return np.stack(cols, axis=1)
 
 
-def from_kernel(H: Any, *, rtol: float = 1e-10) -> DenseSensing:
+def from_kernel(H: Any, *, rtol: float = 1e-10, device: bool = True) -> DenseSensing:
     """An operator with ``||A(M)||^2 = vec(M)^T H vec(M)`` from a PSD kernel ``H`` on ``vec`` space.
 
     ``H`` is ``(n^2, n^2)`` (row-major ``vec``). It is symmetrised, checked PSD up to ``rtol * ||H||_2``
@@ -482,7 +518,7 @@ def from_kernel(H: Any, *, rtol: float = 1e-10) -> DenseSensing:
     sym = bool(np.all(np.abs(mats - mats.transpose(0, 2, 1)) <= 1e-9 * max(1.0, np.abs(mats).max())))
     if sym:
         A = (0.5 * (mats + mats.transpose(0, 2, 1))).reshape(-1, N)
-    return dense_operator(A, (n, n), sym, "kernel")
+    return dense_operator(A, (n, n), sym, "kernel", device=device)
 
 
 def kernel(op: Operator) -> np.ndarray:

@@ -118,7 +118,7 @@ def full_rank_spectrum(op: Operator, symmetric: bool = True) -> dict:
                                                f"m < {dim} so lambda_min = 0")
         else:
             if isinstance(op, DenseSensing):
-                mats = np.asarray(op.A).reshape((op.m,) + tuple(op.shape))
+                mats = np.asarray(op.full_rows()).reshape((op.m,) + tuple(op.shape))
             else:
                 mats = op.matrices()
             R = _svec_rows(mats) if symmetric else mats.reshape(op.m, -1)

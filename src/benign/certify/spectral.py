@@ -260,10 +260,10 @@ def _sym_jacobian(obj, X):
     """``J[i, :] = vec((A_i + A_i^T) X)``: the Jacobian of ``D -> A(D X^T + X D^T)`` (dense sensing, ``m x N r``)."""
     op = obj.operator
     n, r = X.shape
-    AX = (op.A.reshape(op.m * n, n) @ X).reshape(op.m, n * r)  # one GEMM: rows vec(A_i X)
+    AX = (op.full_rows().reshape(op.m * n, n) @ X).reshape(op.m, n * r)  # one GEMM: rows vec(A_i X)
     if getattr(op, "P", None) is not None:  # packed: every A_i exactly symmetric, the Jacobian is 2 A_i X
         return 2.0 * AX
-    mats = op.A.reshape(op.m, n, n)
+    mats = op.full_rows().reshape(op.m, n, n)
     return AX + jnp.einsum("mji,jk->mik", mats, X).reshape(op.m, n * r)
 
 

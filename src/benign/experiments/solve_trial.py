@@ -93,11 +93,12 @@ def _check_method(method: str, options: dict) -> None:
     make_solver(method, opts)
 
 
-def _objective(params: dict):
+def _objective(params: dict, device: bool = True):
+    """The trial's instance and objective (``device=False``: NumPy arrays, for stacking a batch in one transfer)."""
     from benign.instances import build
     from benign.objective import make_objective
 
-    inst = build(params["instance"])
+    inst = build(params["instance"], device=device)
     kw: dict[str, Any] = {}
     if "factorization" in params:
         kw["factorization"] = params["factorization"]
@@ -137,8 +138,9 @@ def _record(res: Any, params: dict, obj, inst) -> dict:
             rec[f"history_{name}"] = hist[key]
     if params.get("certify", False):
         from benign.certify import certify
+        from benign.operators import on_device
 
-        cert = certify(obj, res.x, instance=inst, **params.get("certify_options", {}))
+        cert = certify(on_device(obj), res.x, instance=inst, **params.get("certify_options", {}))
         rec.update(verdict=cert.verdict, spurious=cert.spurious, lambda_min=cert.lambda_min,
                    lambda_max=cert.lambda_max)
     return normalize_output(rec)
@@ -167,7 +169,7 @@ def solve_batch(params_list: list[dict], seeds: list[int], strategy: str = "map"
     if any(r != rest[0] for r in rest[1:]):
         raise NotBatchable("the trials differ in more than the instance")
     params = params_list[0]
-    built = [_objective(p) for p in params_list]
+    built = [_objective(p, device=False) for p in params_list]  # stacked by solve_stacked: one transfer per array
     insts = [b[0] for b in built]
     objs = [b[1] for b in built]
     try:

@@ -81,7 +81,7 @@ def _measure(cp, op, M):
     if kind == "rank-one":
         a, c = np.asarray(op.a), np.asarray(op.c)
         return cp.sum(cp.multiply(a @ M, c), axis=1)
-    A = np.asarray(op.A)  # dense: rows are row-major vec(A_i)
+    A = np.asarray(op.full_rows())  # dense: rows are row-major vec(A_i)
     return A @ cp.vec(M, order="C")
 
 

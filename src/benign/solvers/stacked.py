@@ -18,6 +18,7 @@ Every member must have the same shapes and static settings (operator kind, loss,
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any, Sequence
 
@@ -70,7 +71,7 @@ def solve_stacked(objs: Sequence, method: Any = "gd", seeds: Sequence[int] | Non
         raise NotStackable(f"method {solver.name!r} is not a jitted loop")
     for o in objs:
         solver.validate(o)
-    stacked_objs = _stack(objs)
+    stacked_objs = _stack([_loop_view(o) for o in objs])
     r = _resolve_rank(objs[0], None, rank)
     scales = _Scales(objs, stacked_objs, r, seeds)
     X0 = _starts(objs, r, init, init_scale, seeds, scales)
@@ -93,6 +94,13 @@ def solve_stacked(objs: Sequence, method: Any = "gd", seeds: Sequence[int] | Non
             for i in range(B)]
 
 
+def _loop_view(obj):
+    """The objective without operator arrays that no primitive reads (a packed symmetric dense operator's full
+    rows ``A``: the solvers read ``P``), so that they are neither stacked nor transferred."""
+    strip = getattr(obj.operator, "without_full_rows", None)
+    return obj if strip is None else dataclasses.replace(obj, operator=strip())
+
+
 def _stack(trees: list):
     """Stack pytrees of one structure and leaf shapes along a new leading axis; :class:`NotStackable` otherwise."""
     ref = jax.tree_util.tree_structure(trees[0])
@@ -101,8 +109,11 @@ def _stack(trees: list):
     leaves = [jax.tree_util.tree_leaves(t) for t in trees]
     if len({tuple(np.shape(x) for x in ls) for ls in leaves}) != 1:
         raise NotStackable("the objectives differ in shape")
-    stacked = [jnp.stack(col) if isinstance(col[0], jax.Array) else jnp.asarray(np.stack(col))
-               for col in ([ls[j] for ls in leaves] for j in range(len(leaves[0])))]
+    columns = [[ls[j] for ls in leaves] for j in range(len(leaves[0]))]
+    # host columns: stacked in NumPy and moved in one transfer call (device_put is cheaper than jnp.asarray)
+    host = [j for j, col in enumerate(columns) if not isinstance(col[0], jax.Array)]
+    moved = dict(zip(host, jax.device_put([np.stack(columns[j]) for j in host])))
+    stacked = [moved[j] if j in moved else jnp.stack(col) for j, col in enumerate(columns)]
     return jax.tree_util.tree_unflatten(ref, stacked)
 
 
