@@ -72,3 +72,59 @@ def test_stacked_host_objectives_match_solve_bit_for_bit():
         alone = solve(make_objective(I.build(s)), "gd", seed=seed, max_iter=300)
         assert np.array_equal(res.x, alone.x) and res.iterations == alone.iterations
         assert res.relative_error == alone.relative_error
+
+
+BATCH_KINDS = ["sensing:n=7,r=1,m=40,op=rankone,seed={s}", "completion:n=10,r=2,count=70,seed={s}",
+               "sensing:n=6,d2=5,r=2,m=60,seed={s}", "sensing:n=7,r=2,m=50,noise=gaussian,sigma=0.01,seed={s}",
+               "yalcin:n=5,eps=0.3"]
+
+
+@pytest.mark.parametrize("spec", BATCH_KINDS, ids=lambda s: s.split(",")[0] + ("-rankone" if "rankone" in s else ""))
+def test_batched_trials_equal_single_trials_bit_for_bit(spec):
+    """The sweep's batch (host-built, stacked in one transfer per array) gives each trial what the trial gives
+    alone (device-built), for every instance kind."""
+    from benign.experiments.solve_trial import solve_batch, solve_trial
+
+    seeds = [4, 0, 9]
+    params = [{"instance": spec.format(s=s), "method": "gd", "rank": 2, "max_iter": 150, "history": 4}
+              for s in seeds]
+    drop = lambda d: {k: v for k, v in d.items() if k != "solver_seconds"}  # noqa: E731
+    batched = solve_batch(params, seeds)
+    assert [drop(b) for b in batched] == [drop(solve_trial(p, s)) for p, s in zip(params, seeds)]
+
+
+def test_stacked_runs_never_read_the_full_rows():
+    """Stacking leaves out ``A`` (the loop reads ``P``): NaN in ``A`` changes nothing, and the stacked operator
+    carries no ``A`` at all."""
+    from dataclasses import replace
+
+    from benign.solvers.stacked import _loop_view, _stack
+
+    objs = [make_objective(I.build(f"sensing:n=6,r=1,m=30,seed={s}", device=False)) for s in range(3)]
+    poisoned = [replace(o, operator=replace(o.operator, A=np.full(o.operator.A.shape, np.nan))) for o in objs]
+    assert _stack([_loop_view(o) for o in poisoned]).operator.A is None
+    clean = solve_stacked(objs, "gd", seeds=[0, 1, 2], max_iter=100)
+    dirty = solve_stacked(poisoned, "gd", seeds=[0, 1, 2], max_iter=100)
+    for a, b in zip(clean, dirty):
+        assert np.array_equal(a.x, b.x) and a.iterations == b.iterations and np.isfinite(a.loss)
+    # the loop's trace-time choice (error unconditional or behind a branch) is the same with and without A
+    from benign.solvers.loop import _error_is_cheap
+
+    for n, r, m in [(20, 3, 10), (6, 1, 30), (30, 2, 400)]:
+        obj = make_objective(I.build(f"sensing:n={n},r={r},m={m},seed=0"))
+        x = np.zeros((n, r))
+        assert _error_is_cheap(obj, x) == _error_is_cheap(_loop_view(obj), x)
+
+
+def test_host_arrays_are_read_only_copies_and_saved_instances_load_on_the_device(tmp_path):
+    A = np.random.default_rng(0).standard_normal((5, 9))
+    op = ops.dense_operator(A, (3, 3), False, device=False)
+    assert op.A is not A and not op.A.flags.writeable
+    A[0, 0] = 1e9  # the caller's array is not the operator's
+    assert op.A[0, 0] != 1e9
+    from benign.io import save_instance
+
+    path = str(tmp_path / "inst.npz")
+    save_instance(path, I.build("sensing:n=4,r=1,m=12,seed=0"))
+    loaded = I.build(path, device=False)  # a saved instance is loaded as usual (on the device)
+    assert not ops.on_host(loaded.operator)

@@ -198,8 +198,9 @@ def _noise(rng: np.random.Generator, clean: np.ndarray, kind: str, sigma: float,
 
 def _finish(operator: Operator, L: np.ndarray, R: np.ndarray | None, noise_rng: np.random.Generator,
             params: dict, name: str, nonnegative: bool, device: bool) -> Instance:
-    """The instance of a host-built operator (NumPy arrays): ``b = A(L R^T) + s`` computed in NumPy, then the
-    operator moved to the device in one call unless ``device=False``."""
+    """The instance of a host-built operator (NumPy arrays): ``b = A(L R^T) + s`` from the operator's factored
+    forward map on NumPy inputs (it runs in NumPy), then the operator moved to the device
+    in one call unless ``device=False``."""
     clean = np.asarray(operator.forward_factored(L, L if R is None else R))
     s, mask = _noise(noise_rng, clean, params.get("noise", "none"), params.get("sigma", 0.0),
                      params.get("p", 0.0), params.get("outlier", "gaussian"), params.get("scale"))
@@ -276,7 +277,7 @@ def completion(n: int, r: int = 1, seed: int = 0, *, rate: float | None = None, 
                    truth == "nonneg" and symmetric, device)
 
 
-def yalcin(n: int, eps: float = 0.3, device: bool = True) -> Instance:
+def yalcin(n: int, eps: float = 0.3, *, device: bool = True) -> Instance:
     """The weighted-completion family of Yalcin et al. 2022 (MATH.md §8), fully observed.
 
     ``w_ij = 1`` if ``i = j``, ``i = 2j`` or ``j = 2i`` (1-based), else ``eps``; the weight multiplies the residual,
@@ -294,7 +295,7 @@ def yalcin(n: int, eps: float = 0.3, device: bool = True) -> Instance:
                    device)
 
 
-def zsl_half(device: bool = True) -> Instance:
+def zsl_half(*, device: bool = True) -> Instance:
     """The ``delta = 1/2`` operator of Zhang--Sojoudi--Lavaei (MATH.md §6): ``n = 2``, ``Z = e1``,
     ``||A(M)||^2 = M11^2 + M11 M22 + M22^2 + 3 M12^2`` on symmetric ``M`` (kernel vanishing on antisymmetric ``M``).
     ``X = e2/sqrt(2)`` is a spurious, degenerate second-order point of the l2 loss."""

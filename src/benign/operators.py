@@ -19,9 +19,11 @@ Operators are frozen dataclasses registered as JAX pytrees (arrays are leaves, s
 so they can be passed through ``jit`` and ``vmap`` without retracing.
 
 Where the arrays live: the constructors put them on the default JAX device. With ``device=False`` they keep
-NumPy arrays (no transfer; every method still works, on NumPy inputs in NumPy): that is how instances are drawn
-on the host and how thousands of small ones are stacked into one transfer per array (sweeps). :func:`on_device`
-moves such an operator (or any pytree holding one, e.g. an objective) to the device in one call.
+read-only NumPy copies (no transfer). Every method accepts NumPy inputs; ``forward_factored`` (what the instance
+generators use for ``b``) then runs in NumPy, the other methods may return JAX arrays. That
+is how instances are drawn on the host and how thousands of small ones are stacked into one transfer per array
+(sweeps). :func:`on_device` moves such an operator (or any pytree holding one, e.g. an objective) to the device in
+one call.
 """
 from __future__ import annotations
 
@@ -36,8 +38,13 @@ from benign.errors import check_array, check_float, check_int
 
 
 def _leaf(x: Any, device: bool):
-    """An operator array: on the default JAX device, or the NumPy array itself (``device=False``)."""
-    return jnp.asarray(x) if device else np.asarray(x)
+    """An operator array: on the default JAX device, or a read-only NumPy copy (``device=False``: the operator is a
+    frozen dataclass, and ``A`` and ``P`` must stay consistent)."""
+    if device:
+        return jnp.asarray(x)
+    out = np.array(x)
+    out.setflags(write=False)
+    return out
 
 
 def on_device(tree: Any) -> Any:
@@ -278,7 +285,7 @@ class EntrySampling(Operator):
             for j in range(1, U.shape[1]):
                 acc = acc + U[:, j][self.rows] * V[:, j][self.cols]
             return self.weights * acc
-        return self.weights * jnp.sum(U[self.rows] * V[self.cols], axis=1)
+        return self.weights * (U[self.rows] * V[self.cols]).sum(axis=1)
 
     def adjoint_matmul(self, y, V):
         return jax.ops.segment_sum((self.weights * y)[:, None] * V[self.cols], self.rows,

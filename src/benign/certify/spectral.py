@@ -162,7 +162,9 @@ def extreme_eigs(matmat: Callable[[np.ndarray], np.ndarray], dim: int, *, constr
         k += nb
         # next block of the Krylov space: the residual of the new block against the whole basis (CGS, with a
         # second pass when cancellation is severe -- "twice is enough")
-        R = HW - Qr[:k].T @ h  # HW is orthogonal to C (mm projects), and so is every basis vector
+        R = HW - Qr[:k].T @ h
+        if C is not None:
+            R -= C @ (C.T @ R)
         if np.linalg.norm(R) < 0.7 * np.linalg.norm(HW):  # one more pass: CGS twice is enough (Giraud et al.)
             R = _orth_against(R, Qr[:k].T, C, passes=1)
         if R.shape[1] == 1:  # single vector: QR is a normalisation
