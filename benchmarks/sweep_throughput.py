@@ -81,7 +81,10 @@ def main() -> None:
         summary = run_sweep(spec, db=os.path.join(tmp, db), progress=False, **kw)
         rows.append((label, time.perf_counter() - t))
         assert summary["ok"] == n_trials, summary
-        got = load_results(spec, db=os.path.join(tmp, db))["relative_error"].to_numpy(float)
+        df = load_results(spec, db=os.path.join(tmp, db))
+        if kw.get("batch") and not (df["batched"] > 1).all():  # a broken batched path falls back one by one
+            raise SystemExit(f"{label}: some units ran one by one (the batched path failed; see the warning)")
+        got = df["relative_error"].to_numpy(float)
         same = np.array_equal(got, ref, equal_nan=True)
         diff = np.nanmax(np.abs(got - ref) / np.maximum(np.abs(ref), 1e-300))
         print(f"  {label}: relative errors identical to the plain loop's: {'yes' if same else 'no'} "

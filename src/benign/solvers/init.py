@@ -199,15 +199,27 @@ def initial_point(obj, rank: int, init: str = "random", scale: float | None = No
         out = np.broadcast_to(X, (count or 1, N, rank)).copy()
     else:
         scale = start_scale(init, scale, N, lambda: problem or problem_scale(obj, rank, seed))
-        keys = jax.vmap(lambda i: jax.random.fold_in(base, i))(jnp.arange(count or 1))
-        G = jax.vmap(lambda kk: jax.random.normal(kk, (N, rank), dtype=jnp.float64))(keys)
-        out = scale * np.asarray(G)
+        out = scale * np.asarray(_normal_starts(np.int64(seed), count or 1, N, rank))
     if obj.nonnegative:
         out = np.abs(out)
     return out if count is not None else out[0]
 
 
-def run_keys(seed: int, count: int) -> Any:
-    """Keys for the solvers' own randomness (perturbations), one per start, independent of the init keys."""
+@partial(jax.jit, static_argnames=("count", "rows", "rank"))
+def _normal_starts(seed, count: int, rows: int, rank: int):
+    """``count`` standard normal ``rows x rank`` draws, start ``i`` from ``fold_in(key(seed), i)`` (one compiled
+    call: eager ``vmap`` re-traces on every call, about 1 ms)."""
+    base = jax.random.key(seed)
+    keys = jax.vmap(lambda i: jax.random.fold_in(base, i))(jnp.arange(count))
+    return jax.vmap(lambda kk: jax.random.normal(kk, (rows, rank), dtype=jnp.float64))(keys)
+
+
+@partial(jax.jit, static_argnames=("count",))
+def _run_keys(seed, count: int):
     base = jax.random.fold_in(jax.random.key(seed), 1_000_003)
     return jax.vmap(lambda i: jax.random.fold_in(base, i))(jnp.arange(count))
+
+
+def run_keys(seed: int, count: int) -> Any:
+    """Keys for the solvers' own randomness (perturbations), one per start, independent of the init keys."""
+    return _run_keys(jnp.asarray(seed, dtype=jnp.int64), int(count))  # seed may be traced (solve_stacked)
