@@ -84,3 +84,25 @@ def test_vmap_strategy_gives_the_same_runs_up_to_rounding():
         assert b.relative_error == pytest.approx(a.relative_error, rel=1e-9)
         for k in a.history:
             np.testing.assert_allclose(b.history[k], a.history[k], rtol=1e-9, atol=1e-15)
+
+
+def test_compiled_start_and_key_draws_equal_the_documented_streams():
+    """``initial_point`` (random) and ``run_keys`` draw in compiled calls; the numbers are those of the documented
+    rule: start ``i`` is ``N(0, 1)`` from ``fold_in(key(seed), i)``, run key ``i`` is ``fold_in(fold_in(key(seed),
+    1000003), i)``."""
+    import jax
+    import jax.numpy as jnp
+
+    from benign.solvers import initial_point
+    from benign.solvers.init import run_keys
+
+    obj = _objs("sensing:n=7,r=2,m=40,seed={seed}", [0])[0]
+    for seed, count in [(0, 1), (5, 3), (2**40 + 7, 2)]:
+        base = jax.random.key(seed)
+        G = np.stack([np.asarray(jax.random.normal(jax.random.fold_in(base, i), (7, 2), dtype=jnp.float64))
+                      for i in range(count)])
+        X = initial_point(obj, 2, "random", scale=0.5, seed=seed, count=count)
+        np.testing.assert_array_equal(X, 0.5 * G)
+        rb = jax.random.fold_in(base, 1_000_003)
+        want = np.stack([np.asarray(jax.random.key_data(jax.random.fold_in(rb, i))) for i in range(count)])
+        np.testing.assert_array_equal(np.asarray(jax.random.key_data(run_keys(seed, count))), want)
