@@ -190,6 +190,8 @@ def test_random_and_small_share_the_gaussian_draw(well):
     (lambda o: solve(o, "convex", max_dim=5), "max_dim = 5"),
     (lambda o: solve_many(o, "convex", starts=2), "takes no starting point"),
     (lambda o: solve(object(), "gd"), "Objective"),
+    (lambda o: solve(o, "gd", seed=2**63), "seed must be <= 9223372036854775807"),
+    (lambda o: solve(o, "gd", seed=-1), "seed must be >= 0"),
 ])
 def test_validation_errors(well, call, needle):
     _, obj = well

@@ -23,7 +23,11 @@ def check_choice(what: str, value: Any, choices: Iterable[str], extra: str = "")
     return value
 
 
-def check_int(name: str, value: Any, *, minimum: int | None = None) -> int:
+#: the largest seed: JAX keys are made from a signed 64-bit integer
+MAX_SEED = 2**63 - 1
+
+
+def check_int(name: str, value: Any, *, minimum: int | None = None, maximum: int | None = None) -> int:
     """Return ``value`` as an int, or raise naming ``name`` and ``value``."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         if isinstance(value, (float, np.floating)) and float(value).is_integer():
@@ -33,7 +37,14 @@ def check_int(name: str, value: Any, *, minimum: int | None = None) -> int:
     value = int(value)
     if minimum is not None and value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be <= {maximum}, got {value}")
     return value
+
+
+def check_seed(value: Any, name: str = "seed") -> int:
+    """A seed for NumPy and JAX generators: an integer in ``[0, 2**63 - 1]``."""
+    return check_int(name, value, minimum=0, maximum=MAX_SEED)
 
 
 def check_float(name: str, value: Any, *, lo: float | None = None, hi: float | None = None,

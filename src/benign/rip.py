@@ -142,11 +142,11 @@ def rip_search(op: Operator, rank: int, *, symmetric: bool = True, starts: int =
     an explicit rank-``k`` matrix, so ``max_ratio <= sup`` and ``min_ratio >= inf`` are certified (up to rounding).
     """
     from benign._jax import jax
-    from benign.errors import check_int
+    from benign.errors import check_int, check_seed
 
     k = check_int("rank", rank, minimum=1)
     starts = check_int("starts", starts, minimum=1)
-    seed = check_int("seed", seed, minimum=0)
+    seed = check_seed(seed)
     maxiter = check_int("maxiter", maxiter, minimum=1)
     d1, d2 = op.shape
     if symmetric and d1 != d2:
@@ -302,7 +302,7 @@ def random_rank_ratios(op: Operator, rank: int, count: int = 64, *, symmetric: b
     the typical distortion; the spread shows the concentration. Not a bound on ``delta_k``.
     """
     from benign._jax import jax
-    from benign.errors import check_int
+    from benign.errors import check_int, check_seed
 
     k = check_int("rank", rank, minimum=1)
     count = check_int("count", count, minimum=1)
@@ -310,7 +310,7 @@ def random_rank_ratios(op: Operator, rank: int, count: int = 64, *, symmetric: b
         raise ValueError(f"symmetric RIP needs a square operator, got {op.shape}")
     if k > min(op.shape):
         raise ValueError(f"rank must be <= min(d1, d2) = {min(op.shape)}, got {k}")
-    key = jax.random.fold_in(jax.random.key(check_int("seed", seed, minimum=0)), 7)
+    key = jax.random.fold_in(jax.random.key(check_seed(seed)), 7)
     vals = np.asarray(_ratios_jit(op, key, count, k, bool(symmetric)))
     return {"count": count, "mean": float(vals.mean()), "std": float(vals.std(ddof=1)) if count > 1 else 0.0,
             "min": float(vals.min()), "max": float(vals.max())}

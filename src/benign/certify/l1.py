@@ -54,7 +54,7 @@ from benign.certify import _l1_lp as lp
 from benign.certify import _l1_model as mdl
 from benign.certify.verdicts import (GLOBAL_MIN, NOT_CRITICAL, NOT_LOCAL_MIN, SHARP_LOCAL_MIN, STRICT_SADDLE,
                                      UNCERTIFIED, Certificate)
-from benign.errors import check_float, check_int
+from benign.errors import check_float, check_int, check_seed
 
 REGIMES = ("non_stationary", "strict_saddle", "not_local_min", "local_min", "global_min", "uncertified")
 _REGIME_OF = {NOT_CRITICAL: "non_stationary", STRICT_SADDLE: "strict_saddle", NOT_LOCAL_MIN: "not_local_min",
@@ -144,7 +144,7 @@ def certify_l1(obj: Any, X: Any, instance: Any = None, *, tol: float = 1e-8, gam
     gamma_min = check_float("gamma_min", gamma_min, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
     searches = check_int("searches", searches, minimum=0)
     iters = check_int("iters", iters, minimum=1)
-    seed = check_int("seed", seed, minimum=0)
+    seed = check_seed(seed)
     rank_rtol = check_float("rank_rtol", rank_rtol, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
     if not isinstance(sdp, bool):
         raise TypeError(f"sdp must be a bool, got {sdp!r}")

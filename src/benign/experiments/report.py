@@ -257,7 +257,7 @@ def _convergence(plots, df, spec, x, y, fpoint, ftitle, path, pdf) -> list[str]:
     cmap = colormaps["viridis"]
     for ax, yv in zip(axes, panels):
         part = sel if yv is None else sel[sel[y] == yv]
-        series, xs = {}, {}
+        series = {}
         for j, xv in enumerate(xvals):
             g = part if xv is None else part[part[x] == xv]
             if g.empty:

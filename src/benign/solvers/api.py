@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from benign.errors import check_array, check_choice, check_float, check_int
+from benign.errors import check_array, check_choice, check_float, check_int, check_seed
 from benign.solvers import loop
 from benign.solvers.base import ProblemScale, Solver, with_options
 from benign.solvers.convex import ConvexBaseline, solve_convex
@@ -142,7 +142,7 @@ def _result(state, obj, solver: Solver, control, seconds: float, compile_s: floa
 def _prepare(obj, method, options, x0s, rank, init, init_scale, seed, count):
     """Shared set-up: solver, rank, starting points ``(count, N, r)``, resolved solver."""
     _check_objective(obj)
-    seed = check_int("seed", seed, minimum=0)
+    seed = check_seed(seed)
     solver = make_solver(method, options)
     solver.validate(obj)
     if not solver.jitted:  # the convex baseline takes no starting point

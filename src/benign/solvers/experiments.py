@@ -13,7 +13,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from benign.errors import check_float, check_int
+from benign.errors import check_float, check_int, check_seed
 
 
 def perturbed_gd_experiment(seed: int, lam_values: Sequence[float] = (0.0, 1.0), *, n: int = 5, r: int = 3,
@@ -35,7 +35,7 @@ def perturbed_gd_experiment(seed: int, lam_values: Sequence[float] = (0.0, 1.0),
     from benign.solvers.api import solve
     from benign.solvers.perturbed import PerturbedGD
 
-    seed = check_int("seed", seed, minimum=0)
+    seed = check_seed(seed)
     n = check_int("n", n, minimum=1)
     r = check_int("r", r, minimum=1)
     m = check_int("m", m, minimum=1)

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from benign._jax import jax, jnp
-from benign.errors import check_choice, check_float, check_int
+from benign.errors import check_choice, check_float, check_int, check_seed
 from benign.solvers.base import ProblemScale
 
 INITS = ("random", "small", "spectral")
@@ -92,7 +92,7 @@ def _scale_stats(operator, y, v0, L, R, symmetric: bool, iters: int):
 
 def _scale_inputs(obj, rank: int, seed: int, probes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The start vector and the rank-``rank`` Gaussian probes, from NumPy's PCG64 seeded with ``seed``."""
-    rng = np.random.default_rng(np.random.SeedSequence([check_int("seed", seed, minimum=0), 7_777_777]))
+    rng = np.random.default_rng(np.random.SeedSequence([check_seed(seed), 7_777_777]))
     d1, d2 = obj.operator.shape
     r = min(rank, d1, d2)
     v0 = rng.standard_normal((d1 if obj.symmetric else d2, 1))
@@ -184,7 +184,7 @@ def initial_point(obj, rank: int, init: str = "random", scale: float | None = No
         raise TypeError(f"obj must be an Objective, got {type(obj).__name__}")
     rank = check_int("rank", rank, minimum=1)
     init = _check_init(init)
-    seed = check_int("seed", seed, minimum=0)
+    seed = check_seed(seed)
     if scale is not None:
         scale = check_float("init_scale", scale, lo=0.0, lo_open=True)
     if count is not None:

@@ -25,7 +25,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from benign._jax import jax, jnp
-from benign.errors import check_int
+from benign.errors import check_seed
 from benign.objective import relative_error
 from benign.solvers import init as sinit
 from benign.solvers import loop
@@ -60,7 +60,7 @@ def solve_stacked(objs: Sequence, method: Any = "gd", seeds: Sequence[int] | Non
         raise ValueError("solve_stacked needs at least one objective")
     for o in objs:
         _check_objective(o)
-    seeds = list(range(len(objs))) if seeds is None else [check_int("seed", s, minimum=0) for s in seeds]
+    seeds = list(range(len(objs))) if seeds is None else [check_seed(s) for s in seeds]
     if len(seeds) != len(objs):
         raise ValueError(f"got {len(seeds)} seeds for {len(objs)} objectives")
     if strategy not in STRATEGIES:
