@@ -189,6 +189,33 @@ def test_extreme_eigs_with_constraint_and_multiplicity():
     assert np.allclose(P.T @ C, 0.0, atol=1e-12)
 
 
+@pytest.mark.parametrize("case", ["restart", "invariant"])
+def test_single_vector_lanczos_leaves_its_fast_path_honestly(case):
+    """Thick restarts (a small basis) and an invariant Krylov space (few distinct eigenvalues) take Lanczos off its
+    three-term path; the extremes, the constraint and the reported residuals stay right."""
+    rng = np.random.default_rng(1)
+    n = 200
+    Qm, _ = np.linalg.qr(rng.standard_normal((n, n)))
+    if case == "restart":  # a basis of 24 vectors cannot hold the converged pair: thick restarts
+        w, C = np.linspace(-2.0, 7.0, n), np.linalg.qr(rng.standard_normal((n, 5)))[0]
+    else:  # three distinct eigenvalues left by the constraint: the Krylov space is invariant after 3 products
+        w, C = np.concatenate([[-2.0], np.ones(n - 2), [7.0]]), Qm[:, 3:8]
+    M = (Qm * w) @ Qm.T
+    Pc = np.eye(n) - C @ C.T
+    B = np.linalg.svd(Pc)[0][:, : n - 5]  # orthonormal basis of the complement of C
+    ref = np.linalg.eigvalsh(B.T @ M @ B)
+    ex = extreme_eigs(lambda V: M @ V, n, constraint=C, tol=1e-10, max_dim=24 if case == "restart" else None)
+    assert ex.converged
+    assert abs(ex.lambda_min - ref[0]) <= 1e-8 * 7 and abs(ex.lambda_max - ref[-1]) <= 1e-8 * 7
+    true = []
+    for lam, v in ((ex.lambda_min, ex.vec_min), (ex.lambda_max, ex.vec_max)):
+        assert np.linalg.norm(C.T @ v) <= 1e-10
+        true.append(np.linalg.norm(Pc @ (M @ v) - lam * v))
+        assert true[-1] <= 1e-9 * 7
+    # the reported residuals are those of the restricted map (no component along the constraint counted)
+    assert np.allclose(ex.residuals, true, rtol=1e-3, atol=1e-12)
+
+
 # ------------------------------------------------------------------------------------ convex certificate
 
 def test_symmetric_certificate_against_dense_reference():

@@ -79,6 +79,30 @@ def _orth_against(W: np.ndarray, Q: np.ndarray | None, C: np.ndarray | None, pas
     return W
 
 
+def _tridiagonal_eigenpair(d: np.ndarray, e: np.ndarray, index: int, vector: bool = True):
+    """Eigenvalue ``index`` (ascending, from 0) of the symmetric tridiagonal matrix with diagonal ``d`` and
+    off-diagonal ``e``, and its unit eigenvector (``None`` unless ``vector``): LAPACK ``dstebz`` (bisection) and
+    ``dstein`` (inverse iteration), what ``scipy.linalg.eigh_tridiagonal(select="i")`` runs -- the same numbers --
+    without its per-call checks (the Ritz test of every Lanczos run calls this dozens of times)."""
+    from scipy.linalg.lapack import dstebz, dstein
+
+    m, w, iblock, isplit, info = dstebz(d, e, 2, 0.0, 1.0, index + 1, index + 1, 0.0, "B")
+    if info != 0 or m != 1:
+        from scipy.linalg import eigh_tridiagonal
+
+        val, vec = eigh_tridiagonal(d, e, select="i", select_range=(index, index))
+        return float(val[0]), (vec[:, 0] if vector else None)
+    if not vector:
+        return float(w[0]), None
+    z, info = dstein(d, e, w[:1], iblock, isplit)
+    if info != 0:
+        from scipy.linalg import eigh_tridiagonal
+
+        val, vec = eigh_tridiagonal(d, e, select="i", select_range=(index, index))
+        return float(val[0]), vec[:, 0]
+    return float(w[0]), z[:, 0]
+
+
 def extreme_eigs(matmat: Callable[[np.ndarray], np.ndarray], dim: int, *, constraint: np.ndarray | None = None,
                  block: int = 1, tol: float = LANCZOS_TOL, max_dim: int | None = None,
                  max_products: int | None = None,
@@ -104,10 +128,9 @@ def extreme_eigs(matmat: Callable[[np.ndarray], np.ndarray], dim: int, *, constr
         raise ValueError("the constraint leaves no room: the restricted space is trivial")
     count = [0]
 
-    def mm(V):
+    def mm(V):  # the raw product H V (projected below, with the coefficients the basis products give anyway)
         count[0] += V.shape[1]
-        out = np.asarray(matmat(V), dtype=float).reshape(dim, V.shape[1])
-        return out if C is None else out - C @ (C.T @ out)
+        return np.asarray(matmat(V), dtype=float).reshape(dim, V.shape[1])
 
     if free <= max(dense_max, 3 * block, 2):
         basis = None
@@ -123,7 +146,13 @@ def extreme_eigs(matmat: Callable[[np.ndarray], np.ndarray], dim: int, *, constr
     limit = max_products if max_products is not None else 50 * dim
     which = {"both": (True, True), "min": (True, False), "max": (False, True)}[ends]
     rng = np.random.default_rng(seed)
-    Qr = np.zeros((max_dim, dim))  # basis vectors as rows (contiguous slices)
+    c = 0 if C is None else C.shape[1]
+    # the constraint's columns, then the Krylov basis vectors, as rows of one array (contiguous slices): one pair of
+    # matrix-vector products orthogonalises against both
+    Bz = np.zeros((c + max_dim, dim))
+    if c:
+        Bz[:c] = C.T
+    Qr = Bz[c:]
     HQr = np.zeros((max_dim, dim))
     T = np.zeros((max_dim, max_dim))
     W, _ = np.linalg.qr(_orth_against(rng.standard_normal((dim, b)), None, C))
@@ -132,45 +161,74 @@ def extreme_eigs(matmat: Callable[[np.ndarray], np.ndarray], dim: int, *, constr
     last_check = 0
     hmax = 0.0  # largest projected entry seen: the scale at which a Krylov residual counts as vanishing
 
-    def ritz(kk):
-        """Extreme Ritz values / coefficient vectors of T[:kk, :kk]."""
+    def ritz(kk, vectors=which):
+        """Extreme Ritz values / coefficient vectors of T[:kk, :kk] (a tridiagonal T: the vector of an end not in
+        ``vectors`` is not computed (None); its value only scales the stopping test)."""
         Tk = T[:kk, :kk]
         if tridiagonal and kk > 2:
-            from scipy.linalg import eigh_tridiagonal
-
             d = np.diag(Tk).copy()
             e = 0.5 * (np.diag(Tk, 1) + np.diag(Tk, -1))
-            lo = eigh_tridiagonal(d, e, select="i", select_range=(0, 0))
-            hi = eigh_tridiagonal(d, e, select="i", select_range=(kk - 1, kk - 1))
-            return lo[0][0], lo[1][:, 0], hi[0][0], hi[1][:, 0]
+            t0, y0 = _tridiagonal_eigenpair(d, e, 0, vectors[0])
+            t1, y1 = _tridiagonal_eigenpair(d, e, kk - 1, vectors[1])
+            return t0, y0, t1, y1
         th, Y = np.linalg.eigh(0.5 * (Tk + Tk.T))
         return th[0], Y[:, 0], th[-1], Y[:, -1]
 
     def finish(kk, t0, y0, t1, y1, done, res):
+        if y0 is None or y1 is None:  # the other end's Ritz vector, reported as well
+            t0, y0, t1, y1 = ritz(kk, (True, True))
         v0, v1 = y0 @ Qr[:kk], y1 @ Qr[:kk]
         return Extremes(float(v0 @ (y0 @ HQr[:kk])), v0, float(v1 @ (y1 @ HQr[:kk])), v1,
                         "lanczos" if b == 1 else "block-lanczos", count[0], converged=bool(done), residuals=res)
+
+    def leave_tridiagonal(kk):
+        """The general path stores projected products ``P H q``; the single-vector path stored raw ``H q``."""
+        nonlocal tridiagonal
+        if tridiagonal and c:
+            HQr[:kk] -= (HQr[:kk] @ Bz[:c].T) @ Bz[:c]
+        tridiagonal = False
 
     while True:
         nb = W.shape[1]
         HW = mm(W)
         Qr[k:k + nb] = W.T
-        HQr[k:k + nb] = HW.T
-        h = Qr[:k + nb] @ HW  # the new columns of T = Q^T H Q (also the Gram-Schmidt coefficients)
-        T[:k + nb, k:k + nb] = h
-        T[k:k + nb, :k] = h[:k].T
-        k += nb
-        # next block of the Krylov space: the residual of the new block against the whole basis (CGS, with a
-        # second pass when cancellation is severe -- "twice is enough")
-        R = HW - Qr[:k].T @ h
-        if C is not None:
-            R -= C @ (C.T @ R)
-        if np.linalg.norm(R) < 0.7 * np.linalg.norm(HW):  # one more pass: CGS twice is enough (Giraud et al.)
-            R = _orth_against(R, Qr[:k].T, C, passes=1)
-        if R.shape[1] == 1:  # single vector: QR is a normalisation
+        if tridiagonal:
+            # single-vector Lanczos: the three-term recurrence r = H q_k - alpha_k q_k - beta_(k-1) q_(k-1), then
+            # one reorthogonalisation pass against the constraint and the whole basis together (a second when the
+            # first removed much: "twice is enough", Giraud et al.); T gets alpha_k and beta_k only (its other
+            # entries vanish up to rounding) and HQr the raw products (vectors of the basis are orthogonal to C)
+            alpha = float(W[:, 0] @ HW[:, 0])
+            h = np.array([alpha, T[k, k - 1] if k else 0.0])  # this step's entries of T (for hmax)
+            R = HW - alpha * W
+            if k:
+                R -= T[k, k - 1] * Qr[k - 1][:, None]
+            HQr[k] = HW[:, 0]
+            T[k, k] = alpha
+            k += 1
+            n0 = float(np.linalg.norm(R))
+            R -= Bz[:c + k].T @ (Bz[:c + k] @ R)
             nr = float(np.linalg.norm(R))
+            if nr < 0.7 * n0:
+                R -= Bz[:c + k].T @ (Bz[:c + k] @ R)
+                nr = float(np.linalg.norm(R))
+            if k < max_dim:
+                T[k, k - 1] = T[k - 1, k] = nr
             Wn, Rf = R / (nr if nr > 0 else 1.0), np.array([[nr]])
         else:
+            coef = Bz[:c + k + nb] @ HW  # C^T H W, then the new columns of T = Q^T H Q (Gram-Schmidt coefficients)
+            h = coef[c:]
+            if c:
+                HW -= Bz[:c].T @ coef[:c]  # P H W: the product restricted to the complement of the constraint
+            HQr[k:k + nb] = HW.T
+            T[:k + nb, k:k + nb] = h
+            T[k:k + nb, :k] = h[:k].T
+            k += nb
+            # next block of the Krylov space: the residual of the new block against the whole basis (CGS, with a
+            # second pass against the constraint and the basis together when cancellation is severe)
+            R = HW - Qr[:k].T @ h
+            nr = float(np.linalg.norm(R))
+            if nr < 0.7 * np.linalg.norm(HW):
+                R -= Bz[:c + k].T @ (Bz[:c + k] @ R)
             Wn, Rf = np.linalg.qr(R)
         full = k + b > max_dim
         # Ritz test every 4 products at first, then every k/16 (at most ~6% extra products, far fewer tests)
@@ -191,6 +249,7 @@ def extreme_eigs(matmat: Callable[[np.ndarray], np.ndarray], dim: int, *, constr
             if done or count[0] >= limit or k >= free:
                 return finish(k, t0, y0, t1, y1, done, res)
             if full:  # thick restart from the b lowest and b highest Ritz vectors
+                leave_tridiagonal(k)
                 th, Y = np.linalg.eigh(0.5 * (T[:k, :k] + T[:k, :k].T))
                 keep = np.concatenate([np.arange(b), np.arange(k - b, k)])
                 Qk, HQk = Qr[:k].T @ Y[:, keep], HQr[:k].T @ Y[:, keep]
@@ -198,14 +257,13 @@ def extreme_eigs(matmat: Callable[[np.ndarray], np.ndarray], dim: int, *, constr
                 Qr[:k], HQr[:k] = Qk.T, HQk.T
                 T[:k, :k] = Qk.T @ HQk
                 last_check = k
-                tridiagonal = False
                 Wn, Rf = np.linalg.qr(_orth_against(HQk, Qk, C))  # continue from the kept vectors' residuals
         hmax = max(hmax, float(np.max(np.abs(h))))
         small = np.abs(np.diag(Rf)) <= 1e-10 * max(hmax, 1e-300)
         if np.any(small):  # Krylov space (nearly) invariant: continue with random directions
             Wn[:, small] = rng.standard_normal((dim, int(small.sum())))
             Wn, _ = np.linalg.qr(_orth_against(Wn, Qr[:k].T, C))
-            tridiagonal = False
+            leave_tridiagonal(k)
         W = Wn[:, : max_dim - k] if k + Wn.shape[1] > max_dim else Wn
 
 
