@@ -24,9 +24,9 @@ from benign.certify.symmetry import VerticalSpace, horizontal_basis
 #: ``method="auto"`` forms the dense Hessian when ``N * r`` is at most this (else Lanczos) ...
 DENSE_MAX = 600
 #: ... or at most this for packed symmetric dense sensing, whose dense Hessian comes from one GEMM on the residual
-#: Jacobian (:func:`dense_hessian`): at ``N r = m = 1000`` it takes 0.04 s (+ 0.08 s eigh) where Lanczos needs
-#: 0.07 s at a generic point but 0.25 s near a critical point (clustered small eigenvalues) -- the points that get
-#: certified are mostly near-critical
+#: Jacobian (:func:`dense_hessian`): at ``N r = m = 1000`` it takes 0.03 s (+ 0.08 s eigh) where Lanczos needs
+#: 0.05-0.07 s at a generic point but 0.17-0.18 s near a critical point (clustered small eigenvalues) -- the points
+#: that get certified are mostly near-critical
 DENSE_MAX_JACOBIAN = 1500
 #: relative tolerance passed to ARPACK
 LANCZOS_TOL = 1e-9
@@ -117,8 +117,12 @@ def extreme_eigs(matmat: Callable[[np.ndarray], np.ndarray], dim: int, *, constr
     residual of an eigenvalue). When the basis would exceed ``max_dim`` columns it restarts from the ``block``
     lowest and highest Ritz vectors (thick restart). Products are blocks of ``block`` columns, so a matrix-free
     operator can batch them; ``block = 1`` (single-vector Lanczos) needs the fewest products in our measurements
-    and is the default (a block > 1 helps with clustered or repeated extreme eigenvalues). The start block is drawn
-    from ``numpy.random.default_rng(seed)``. ``dim <= dense_max`` (after the constraint): dense.
+    and is the default (a block > 1 helps with clustered or repeated extreme eigenvalues). Single-vector steps (until
+    a restart or an invariant Krylov space) use the three-term recurrence ``r = H q_k - alpha_k q_k - beta_(k-1)
+    q_(k-1)`` and then one Gram-Schmidt pass against the constraint and the whole basis (a second one when the first
+    removed much, "twice is enough"); ``T`` is then tridiagonal and the residual of a Ritz pair is
+    ``beta_k |y_k|``. The start block is drawn from ``numpy.random.default_rng(seed)``. ``dim <= dense_max`` (after
+    the constraint): dense. ``ends`` names the pairs the stopping test waits for (both are returned).
     """
     if dim <= 0:
         raise ValueError(f"dimension must be positive, got {dim}")
