@@ -189,6 +189,27 @@ def test_extreme_eigs_with_constraint_and_multiplicity():
     assert np.allclose(P.T @ C, 0.0, atol=1e-12)
 
 
+@pytest.mark.parametrize("block,max_dim", [(1, None), (1, 16), (2, None), (2, 16)])
+def test_lanczos_with_a_constraint_the_map_couples_strongly_into(block, max_dim):
+    """``H`` maps the complement of ``C`` far into ``span(C)`` (coupling 1e4 against a unit restricted spectrum):
+    the restricted extremes are still found, converged, and the returned vectors stay orthogonal to ``C``."""
+    rng = np.random.default_rng(0)
+    n, c = 200, 6
+    C = np.linalg.qr(rng.standard_normal((n, c)))[0]
+    P = np.eye(n) - C @ C.T
+    A = rng.standard_normal((n, n))
+    A = P @ (A + A.T) @ P / np.sqrt(8 * n)
+    X = rng.standard_normal((n, c)) / np.sqrt(n)
+    M = A + 1e4 * (P @ X @ C.T + C @ X.T @ P)
+    B = np.linalg.svd(P)[0][:, : n - c]
+    ref = np.linalg.eigvalsh(B.T @ M @ B)
+    ex = extreme_eigs(lambda V: M @ V, n, constraint=C, tol=1e-9, block=block, max_dim=max_dim)
+    scale = max(abs(ref[0]), abs(ref[-1]))
+    assert ex.converged
+    assert abs(ex.lambda_min - ref[0]) <= 1e-8 * scale and abs(ex.lambda_max - ref[-1]) <= 1e-8 * scale
+    assert np.linalg.norm(C.T @ ex.vec_min) <= 1e-12 and np.linalg.norm(C.T @ ex.vec_max) <= 1e-12
+
+
 @pytest.mark.parametrize("case", ["restart", "invariant"])
 def test_single_vector_lanczos_leaves_its_fast_path_honestly(case):
     """Thick restarts (a small basis) and an invariant Krylov space (few distinct eigenvalues) take Lanczos off its

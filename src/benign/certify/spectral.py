@@ -121,7 +121,8 @@ def extreme_eigs(matmat: Callable[[np.ndarray], np.ndarray], dim: int, *, constr
     a restart or an invariant Krylov space) use the three-term recurrence ``r = H q_k - alpha_k q_k - beta_(k-1)
     q_(k-1)`` and then one Gram-Schmidt pass against the constraint and the whole basis (a second one when the first
     removed much, "twice is enough"); ``T`` is then tridiagonal and the residual of a Ritz pair is
-    ``beta_k |y_k|``. The start block is drawn from ``numpy.random.default_rng(seed)``. ``dim <= dense_max`` (after
+    ``beta_k |y_k|``. Reported residuals include ``eps sqrt(k) max ||H q||`` for the rounding that the Krylov
+    formulas leave out. The start block is drawn from ``numpy.random.default_rng(seed)``. ``dim <= dense_max`` (after
     the constraint): dense. ``ends`` names the pairs the stopping test waits for (both are returned).
     """
     if dim <= 0:
@@ -164,6 +165,7 @@ def extreme_eigs(matmat: Callable[[np.ndarray], np.ndarray], dim: int, *, constr
     tridiagonal = b == 1  # single-vector Lanczos: T is tridiagonal (full reorthogonalisation) until a restart
     last_check = 0
     hmax = 0.0  # largest projected entry seen: the scale at which a Krylov residual counts as vanishing
+    hnorm = 0.0  # largest ||H q|| seen (raw products): the scale of the rounding in every computed residual
 
     def ritz(kk, vectors=which):
         """Extreme Ritz values / coefficient vectors of T[:kk, :kk] (a tridiagonal T: the vector of an end not in
@@ -195,6 +197,7 @@ def extreme_eigs(matmat: Callable[[np.ndarray], np.ndarray], dim: int, *, constr
     while True:
         nb = W.shape[1]
         HW = mm(W)
+        hnorm = max(hnorm, float(np.max(np.linalg.norm(HW, axis=0))))
         Qr[k:k + nb] = W.T
         if tridiagonal:
             # single-vector Lanczos: the three-term recurrence r = H q_k - alpha_k q_k - beta_(k-1) q_(k-1), then
@@ -219,19 +222,20 @@ def extreme_eigs(matmat: Callable[[np.ndarray], np.ndarray], dim: int, *, constr
                 T[k, k - 1] = T[k - 1, k] = nr
             Wn, Rf = R / (nr if nr > 0 else 1.0), np.array([[nr]])
         else:
-            coef = Bz[:c + k + nb] @ HW  # C^T H W, then the new columns of T = Q^T H Q (Gram-Schmidt coefficients)
-            h = coef[c:]
-            if c:
-                HW -= Bz[:c].T @ coef[:c]  # P H W: the product restricted to the complement of the constraint
+            if c:  # P H W first: with H coupling the complement strongly into span(C), coefficients taken from the
+                # raw product would carry |Q^T C| |C^T H W| of error
+                HW -= Bz[:c].T @ (Bz[:c] @ HW)
+            h = Qr[:k + nb] @ HW  # the new columns of T = Q^T H Q (also the Gram-Schmidt coefficients)
             HQr[k:k + nb] = HW.T
             T[:k + nb, k:k + nb] = h
             T[k:k + nb, :k] = h[:k].T
             k += nb
-            # next block of the Krylov space: the residual of the new block against the whole basis (CGS, with a
-            # second pass against the constraint and the basis together when cancellation is severe)
+            # next block of the Krylov space: the residual of the new block against the whole basis (CGS; the
+            # constraint removed again, and a second pass against both when cancellation is severe)
             R = HW - Qr[:k].T @ h
-            nr = float(np.linalg.norm(R))
-            if nr < 0.7 * np.linalg.norm(HW):
+            if c:
+                R -= Bz[:c].T @ (Bz[:c] @ R)
+            if np.linalg.norm(R) < 0.7 * np.linalg.norm(HW):
                 R -= Bz[:c + k].T @ (Bz[:c + k] @ R)
             Wn, Rf = np.linalg.qr(R)
         full = k + b > max_dim
@@ -246,9 +250,12 @@ def extreme_eigs(matmat: Callable[[np.ndarray], np.ndarray], dim: int, *, constr
                 if not want:
                     continue
                 if tridiagonal:  # ||H v - theta v|| = beta_k |y_k| for Lanczos
-                    res.append(float(np.linalg.norm(Rf @ y[k - nb:])))
+                    r_est = float(np.linalg.norm(Rf @ y[k - nb:]))
                 else:
-                    res.append(float(np.linalg.norm(y @ HQr[:k] - th * (y @ Qr[:k]))))
+                    r_est = float(np.linalg.norm(y @ HQr[:k] - th * (y @ Qr[:k])))
+                # both formulas leave out the rounding of the products and of the basis, of order eps sqrt(k) ||H||:
+                # added, so that a reported residual bounds the true one
+                res.append(r_est + np.finfo(float).eps * np.sqrt(k) * hnorm)
             done = max(res) <= tol * scale
             if done or count[0] >= limit or k >= free:
                 return finish(k, t0, y0, t1, y1, done, res)
