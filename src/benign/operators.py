@@ -37,12 +37,13 @@ from benign._jax import jax, jnp
 from benign.errors import check_array, check_float, check_int
 
 
-def _leaf(x: Any, device: bool):
-    """An operator array: on the default JAX device, or a read-only NumPy copy (``device=False``: the operator is a
-    frozen dataclass, and ``A`` and ``P`` must stay consistent)."""
+def _leaf(x: Any, device: bool, owned: bool = False):
+    """An operator array: on the default JAX device, or a read-only NumPy array (``device=False``: the operator is a
+    frozen dataclass, and ``A`` and ``P`` must stay consistent) -- a copy, unless the constructor made ``x`` itself
+    (``owned``: large generated operators are not copied twice)."""
     if device:
         return jnp.asarray(x)
-    out = np.array(x)
+    out = np.asarray(x) if owned else np.array(x)
     out.setflags(write=False)
     return out
 
@@ -358,10 +359,16 @@ def dense_operator(A: Any, shape: tuple[int, int], symmetric: bool, kind: str = 
     ``A`` and ``P`` describe the same operator exactly (exactly symmetric rows are left untouched); rows further
     from symmetric raise ``ValueError``.
     """
+    return _dense_operator(A, shape, symmetric, kind, device, owned=False)
+
+
+def _dense_operator(A: Any, shape: tuple[int, int], symmetric: bool, kind: str, device: bool,
+                    owned: bool) -> DenseSensing:
+    """:func:`dense_operator`; ``owned``: ``A`` was made by the calling constructor (no defensive host copy)."""
     shape = (int(shape[0]), int(shape[1]))
     A = np.asarray(A)
     if not symmetric:
-        return DenseSensing(_leaf(A, device), shape, False, kind)
+        return DenseSensing(_leaf(A, device, owned), shape, False, kind)
     n = shape[0]
     if shape[1] != n or A.ndim != 2 or A.shape[1] != n * n:
         raise ValueError(f"symmetric dense sensing needs rows of length n*n for a square shape, got rows "
@@ -373,8 +380,10 @@ def dense_operator(A: Any, shape: tuple[int, int], symmetric: bool, kind: str = 
             raise ValueError(f"sensing matrices flagged symmetric are not: max |A_i - A_i^T| = {gap:.3g} (allowed "
                              f"{_sym_tol(mats):.3g}); store them as an asymmetric operator")
         A = (0.5 * (mats + mats.transpose(0, 2, 1))).reshape(A.shape)
+        owned = True
     # rows now exactly symmetric: the packed copy is their upper triangles (= packed_rows(A, n)), gathered in NumPy
-    return DenseSensing(_leaf(A, device), shape, True, kind, _leaf(A[:, _triu_tables(n)[0]], device))
+    return DenseSensing(_leaf(A, device, owned), shape, True, kind,
+                        _leaf(A[:, _triu_tables(n)[0]], device, owned=True))
 
 
 def from_matrices(matrices: Any) -> DenseSensing:
@@ -402,7 +411,7 @@ def gaussian_sensing(rng: np.random.Generator, m: int, d1: int, d2: int | None =
     G = rng.standard_normal((m, d1, d2)) / np.sqrt(m)
     if symmetric:
         G = 0.5 * (G + G.transpose(0, 2, 1))
-    return dense_operator(G.reshape(m, d1 * d2), (d1, d2), symmetric, "gaussian", device=device)
+    return _dense_operator(G.reshape(m, d1 * d2), (d1, d2), symmetric, "gaussian", device, owned=True)
 
 
 def rank_one_projections(rng: np.random.Generator, m: int, d1: int, d2: int | None = None,
@@ -421,7 +430,7 @@ def rank_one_projections(rng: np.random.Generator, m: int, d1: int, d2: int | No
     scale = m ** -0.25
     a = rng.standard_normal((m, d1)) * scale
     c = a if symmetric else rng.standard_normal((m, d2)) * scale
-    return RankOneProjections(_leaf(a, device), _leaf(c, device), (d1, d2), symmetric)
+    return RankOneProjections(_leaf(a, device, owned=True), _leaf(c, device, owned=True), (d1, d2), symmetric)
 
 
 def rank_one_from_vectors(a: Any, c: Any | None = None) -> RankOneProjections:
@@ -525,7 +534,7 @@ def from_kernel(H: Any, *, rtol: float = 1e-10, device: bool = True) -> DenseSen
     sym = bool(np.all(np.abs(mats - mats.transpose(0, 2, 1)) <= 1e-9 * max(1.0, np.abs(mats).max())))
     if sym:
         A = (0.5 * (mats + mats.transpose(0, 2, 1))).reshape(-1, N)
-    return dense_operator(A, (n, n), sym, "kernel", device=device)
+    return _dense_operator(A, (n, n), sym, "kernel", device, owned=True)
 
 
 def kernel(op: Operator) -> np.ndarray:
