@@ -55,7 +55,9 @@ def test_pack_weights_by_hand():
     assert abs(upper @ np.array(expected) - np.sum(S * M)) <= 1e-13 * np.sum(np.abs(S * M))
     assert np.array_equal(np.asarray(ops.unpack_symmetric(jnp.asarray(upper), n)), S)
     A = np.stack([S.reshape(-1), (2 * S).reshape(-1)])
-    assert np.array_equal(ops.packed_rows(A, n), np.stack([upper, 2 * upper]))
+    assert np.array_equal(np.asarray(ops.dense_operator(A, (n, n), True).P), np.stack([upper, 2 * upper]))
+    # a stack of packed rows unpacks row by row
+    assert np.array_equal(np.asarray(ops.unpack_symmetric(np.stack([upper, 2 * upper]), n)), np.stack([S, 2 * S]))
 
 
 @pytest.mark.parametrize("name,op", SYM, ids=[c[0] for c in SYM])

@@ -108,6 +108,11 @@ class Operator:
         """The arrays that define the operator (for saving)."""
         raise NotImplementedError
 
+    def without_full_rows(self) -> "Operator":
+        """The operator holding only the arrays its primitives read (what a stacked solver run transfers); the
+        operator itself unless a redundant copy can be left out (:class:`DenseSensing`)."""
+        return self
+
 
 @lru_cache(maxsize=None)
 def _triu_tables(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -145,23 +150,9 @@ def pack_symmetric(M):
 
 
 def unpack_symmetric(v, n: int):
-    """The symmetric ``n x n`` matrix whose upper triangle (``np.triu_indices`` order) is ``v``
-    (one gather of ``n^2`` entries, static indices)."""
-    return v[_triu_tables(n)[2]]
-
-
-def packed_rows(A: np.ndarray, n: int) -> np.ndarray:
-    """The packed copy of flat symmetric sensing rows: ``(m, n*n) -> (m, n(n+1)/2)``.
-
-    Entry ``(i, p)`` for the pair ``p = (j, k)``, ``j <= k``, is ``((A_i)_jk + (A_i)_kj) / 2`` -- exactly
-    ``(A_i)_jk`` when ``A_i`` is exactly symmetric, and the rows of the symmetric part otherwise.
-    """
-    A = np.asarray(A)
-    j, k = np.triu_indices(n)
-    out = A[:, j * n + k]
-    out += A[:, k * n + j]
-    out *= 0.5
-    return out
+    """The symmetric ``n x n`` matrix whose upper triangle (``np.triu_indices`` order) is ``v``, or one per row
+    of a stack ``v`` of shape ``(..., n(n+1)/2)`` (one gather of ``n^2`` entries each, static indices)."""
+    return v[..., _triu_tables(n)[2]]
 
 
 @_pytree(data=("A", "P"), meta=("shape", "is_symmetric", "kind"))
@@ -208,7 +199,7 @@ class DenseSensing(Operator):
         """The flat rows ``vec(A_i)``, shape ``(m, d1*d2)``: ``A``, or unpacked from ``P`` when ``A`` is ``None``."""
         if self.A is not None:
             return self.A
-        return self.P[:, _triu_tables(self.shape[0])[2].reshape(-1)]
+        return unpack_symmetric(self.P, self.shape[0]).reshape(self.m, -1)
 
     def without_full_rows(self) -> "DenseSensing":
         """The same operator without ``A`` when the primitives read only ``P`` (unchanged otherwise)."""
@@ -381,7 +372,7 @@ def _dense_operator(A: Any, shape: tuple[int, int], symmetric: bool, kind: str, 
                              f"{_sym_tol(mats):.3g}); store them as an asymmetric operator")
         A = (0.5 * (mats + mats.transpose(0, 2, 1))).reshape(A.shape)
         owned = True
-    # rows now exactly symmetric: the packed copy is their upper triangles (= packed_rows(A, n)), gathered in NumPy
+    # rows now exactly symmetric: the packed copy is their upper triangles, gathered in NumPy
     return DenseSensing(_leaf(A, device, owned), shape, True, kind,
                         _leaf(A[:, _triu_tables(n)[0]], device, owned=True))
 

@@ -85,7 +85,7 @@ def full_rank_spectrum(op: Operator, symmetric: bool = True) -> dict:
 
     Returns ``{"available": False, "reason": ...}`` when the eigenproblem would exceed ``MAX_EIG_SIDE``.
     """
-    from benign.operators import DenseSensing, EntrySampling, RankOneProjections
+    from benign.operators import EntrySampling, RankOneProjections
 
     d1, d2 = op.shape
     if symmetric and d1 != d2:
@@ -117,10 +117,7 @@ def full_rank_spectrum(op: Operator, symmetric: bool = True) -> dict:
             mu, L, how = 0.0, float(lam[-1]), (f"Gram matrix (a_i^T a_j)^2 ({op.m} x {op.m}); "
                                                f"m < {dim} so lambda_min = 0")
         else:
-            if isinstance(op, DenseSensing):
-                mats = np.asarray(op.full_rows()).reshape((op.m,) + tuple(op.shape))
-            else:
-                mats = op.matrices()
+            mats = op.matrices()
             R = _svec_rows(mats) if symmetric else mats.reshape(op.m, -1)
             mu, L, how = _spectrum_from_rows(R, dim)
     out = {"available": True, "rank": "full", "space": space, "lambda_min": mu, "lambda_max": L,

@@ -194,13 +194,12 @@ def _check_ranges(kind: str, p: dict[str, Any]) -> None:
 
 def parse_loss(text: str):
     """Parse a loss spec into a :class:`benign.losses.Loss`."""
-    from benign.losses import LOSS_NAMES, make_loss
+    from benign.losses import make_loss
 
     if not isinstance(text, str):
         raise TypeError(f"a loss spec must be a string, got {type(text).__name__}")
     kind, items = _split(text, "loss")
-    if kind not in LOSS_KEYS:
-        check_choice("loss", kind, LOSS_NAMES)
+    check_choice("loss", kind, LOSS_KEYS)
     scale = items.pop("scale", "sum")
     params = _convert(kind, items, LOSS_KEYS[kind], "loss")
     return make_loss(kind, scale=scale, **params)

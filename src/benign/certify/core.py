@@ -21,9 +21,8 @@ def certify(obj, X: Any, *, instance: Any = None, gtol: float = 1e-6, htol: floa
     """Certify the point ``X`` of the objective ``obj`` (an :class:`~benign.objective.Objective`).
 
     ``gtol``: scale-aware stationarity tolerance; ``htol``: relative curvature tolerance; ``method``: ``"auto"``
-    (dense Hessian when ``N r <= 600``, ``<= 1500`` for symmetric dense sensing whose Jacobian fits), ``"dense"`` or ``"lanczos"``
-    (matrix-free); ``verify``: evaluate ``f``
-    along every returned escape direction. Extra keywords go to the certifier (``ftol``, ``ctol``, ``rank_rtol``,
+    (dense Hessian when ``N r <= 600``, ``<= 1500`` for symmetric dense sensing whose Jacobian fits), ``"dense"``
+    or ``"lanczos"`` (matrix-free); ``verify``: evaluate ``f`` along every returned escape direction. Extra keywords go to the certifier (``ftol``, ``ctol``, ``rank_rtol``,
     ``seed``; ``xtol``, ``max_enum`` for nonnegative points; the l1 certifier's own options).
     A point with fewer columns than the truth's rank is used as given (search rank = its number of columns).
     """

@@ -13,7 +13,8 @@ from benign.cli._common import (JSON_OPT, LOSS_OPT, UserError, app, emit, load_i
 
 CERT_POINT_OPT = typer.Option(None, "--point", help="Point: a file (.npz/.npy/.csv), inline '1,0,1' / '1,0;0,1', "
                                                     "'truth' or 'truth:r=K' (the truth padded to rank K).")
-METHOD_OPT = typer.Option("auto", "--method", help="Hessian spectrum: auto (dense when N*r <= 600, <= 1500 for symmetric dense sensing whose Jacobian fits), dense, lanczos.")
+METHOD_OPT = typer.Option("auto", "--method", help="Hessian spectrum: auto (dense when N*r <= 600, <= 1500 for "
+                                                    "symmetric dense sensing whose Jacobian fits), dense, lanczos.")
 OPT_OPT = typer.Option(None, "--opt", help="Extra certifier option key=value (ftol, ctol, rank_rtol, seed, xtol, "
                                            "max_enum, ...); repeatable.")
 

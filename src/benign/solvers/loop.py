@@ -17,8 +17,8 @@ History: arrays of length ``max_iter // every + 1`` (rounded up to a power of tw
 iteration ``k`` is written at index ``k // every`` when ``k % every == 0``. The error (the cancellation-free
 formula of :func:`~benign.solvers.base.matrix_distance`) is used only on recorded iterations and when the ``rtol``
 rule is active; it is evaluated behind a ``lax.cond`` unless it is cheap next to the objective (then unconditionally
-and masked, which is faster than the branch; see :func:`_error_is_cheap`). The loop can be advanced in chunks (``stop_at``) so that the caller can show progress; the
-chunks give the same iterates as one call.
+and masked, which is faster than the branch; see :func:`_error_is_cheap`). The loop can be advanced in chunks
+(``stop_at``) so that the caller can show progress; the chunks give the same iterates as one call.
 """
 from __future__ import annotations
 
@@ -96,6 +96,12 @@ class State(NamedTuple):
     basis: Any  # the truth's QR factors (None without a truth), for the error in every iteration
 
 
+def _hist_column(f, err, meas, step):
+    """One recorded iteration as a column of the history array (rows in :data:`HIST_ROWS` order)."""
+    values = {"loss": f, "error": err, "grad_norm": meas, "step": step}
+    return jnp.stack([values[name] for name in HIST_ROWS])
+
+
 def _error(obj, x, basis):
     return relative_error(obj, x, basis)
 
@@ -105,8 +111,7 @@ def _error_is_cheap(obj, x) -> bool:
     size of its arrays, read at least once per iteration). Then the loop evaluates the error unconditionally and masks it:
     on CPU a ``lax.cond`` in the loop body costs more than that work (measured: 2.5 us of a 13 us GD iteration at
     n = 20), while a large completion problem (error work far above ``|Omega| r``) keeps the branch."""
-    op = obj.operator
-    read = op.without_full_rows() if hasattr(op, "without_full_rows") else op  # the arrays the primitives read
+    read = obj.operator.without_full_rows()  # the arrays the primitives read
     data = sum(int(np.prod(np.shape(v))) for v in jax.tree_util.tree_leaves(read))
     return int(np.prod(np.shape(x))) * (int(np.shape(x)[-1]) + int(np.shape(obj.truth)[-1])) <= 0.1 * data
 
@@ -126,7 +131,7 @@ def init_state(solver: Solver, obj, x0, key, control: Control) -> State:
     basis = truth_basis(obj)
     err = _error(obj, x0, basis)
     hist = jnp.full((len(HIST_ROWS), control.hist_len), jnp.nan, dtype=jnp.float64)
-    hist = hist.at[:, 0].set(jnp.stack([f, err, meas, jnp.zeros_like(f)]))
+    hist = hist.at[:, 0].set(_hist_column(f, err, meas, jnp.zeros_like(f)))
     finite = jnp.isfinite(f) & jnp.all(jnp.isfinite(x0))
     conv = _converged(solver, obj, meas, err, ctx, aux, control)
     status = jnp.where(~finite, DIVERGED,
@@ -161,7 +166,7 @@ def _body(solver: Solver, obj, control: Control, s: State) -> State:
                                lambda _: jnp.asarray(jnp.nan, jnp.float64), None)
     # history (thinned)
     idx = jnp.minimum(k // control.every, control.hist_len - 1)
-    column = jnp.where(rec, jnp.stack([f, err, meas, step]), s.hist[:, idx])
+    column = jnp.where(rec, _hist_column(f, err, meas, step), s.hist[:, idx])
     hist = jax.lax.dynamic_update_slice(s.hist, column[:, None], (jnp.zeros_like(idx), idx))
     # stopping rules
     best = jnp.minimum(s.best, f)

@@ -25,7 +25,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from benign._jax import jax, jnp
-from benign.errors import check_seed
+from benign.errors import check_choice, check_seed
 from benign.objective import relative_error
 from benign.solvers import init as sinit
 from benign.solvers import loop
@@ -63,8 +63,7 @@ def solve_stacked(objs: Sequence, method: Any = "gd", seeds: Sequence[int] | Non
     seeds = list(range(len(objs))) if seeds is None else [check_seed(s) for s in seeds]
     if len(seeds) != len(objs):
         raise ValueError(f"got {len(seeds)} seeds for {len(objs)} objectives")
-    if strategy not in STRATEGIES:
-        raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
+    check_choice("strategy", strategy, STRATEGIES)
     sinit._check_init(init)
     solver = make_solver(method, options)
     if not solver.jitted:
@@ -95,10 +94,9 @@ def solve_stacked(objs: Sequence, method: Any = "gd", seeds: Sequence[int] | Non
 
 
 def _loop_view(obj):
-    """The objective without operator arrays that no primitive reads (a packed symmetric dense operator's full
-    rows ``A``: the solvers read ``P``), so that they are neither stacked nor transferred."""
-    strip = getattr(obj.operator, "without_full_rows", None)
-    return obj if strip is None else dataclasses.replace(obj, operator=strip())
+    """The objective without operator arrays that no primitive reads (:meth:`Operator.without_full_rows`), so that
+    they are neither stacked nor transferred."""
+    return dataclasses.replace(obj, operator=obj.operator.without_full_rows())
 
 
 def _stack(trees: list):
@@ -153,8 +151,7 @@ def _starts(objs: list, r: int, init: str, init_scale: float | None, seeds: list
     if init == "spectral":
         return np.stack([sinit.initial_point(o, r, "spectral", init_scale, s) for o, s in zip(objs, seeds)])
     N = objs[0].rows
-    draw = _jitted(("draw", N, r), lambda: jax.jit(jax.vmap(
-        lambda s: jax.random.normal(jax.random.fold_in(jax.random.key(s), 0), (N, r), dtype=jnp.float64))))
+    draw = _jitted(("draw", N, r), lambda: jax.jit(jax.vmap(lambda s: sinit._normal_starts(s, 1, N, r)[0])))
     G = np.asarray(draw(np.asarray(seeds, dtype=np.int64)))
     out = []
     for i, o in enumerate(objs):
