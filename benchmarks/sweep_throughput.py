@@ -6,7 +6,8 @@
 
 Every mode computes the same trials (GD on ``sensing:n=10,r=1,m=...``, search rank 1, at most 500 iterations);
 the script checks that they give the same numbers (bit for bit, except ``vmap``: same up to rounding) and prints,
-for each mode, the wall time, trials per second and the ratio to the plain loop measured in the same run:
+for each mode, the wall time, trials per second, the ratio to the plain loop measured in the same run, the time
+per trial and the solver loop's share of it (and, once, the time to draw one instance on the host):
 
 * ``plain loop``: ``for trial in spec.trials: solve_trial(params, seed)`` (no store, no batching);
 * ``sweep, one by one``: ``run_sweep(..., batch=False)`` (adds the SQLite store);
@@ -73,15 +74,16 @@ def main() -> None:
     sp = load_spec(spec, db=os.path.join(tmp, "plain.db"))
     t0 = time.perf_counter()
     plain = [solve_trial(t.params, t.seed) for t in sp.trials]
-    rows.append(("plain loop", time.perf_counter() - t0))
+    rows.append(("plain loop", time.perf_counter() - t0, sum(p["solver_seconds"] for p in plain)))
     ref = np.array([p["relative_error"] for p in plain])
 
     def timed(label: str, db: str, **kw) -> None:
         t = time.perf_counter()
         summary = run_sweep(spec, db=os.path.join(tmp, db), progress=False, **kw)
-        rows.append((label, time.perf_counter() - t))
+        wall = time.perf_counter() - t
         assert summary["ok"] == n_trials, summary
         df = load_results(spec, db=os.path.join(tmp, db))
+        rows.append((label, wall, float(df["solver_seconds"].sum())))
         if kw.get("batch") and not (df["batched"] > 1).all():  # a broken batched path falls back one by one
             raise SystemExit(f"{label}: some units ran one by one (the batched path failed; see the warning)")
         got = df["relative_error"].to_numpy(float)
@@ -106,12 +108,22 @@ def main() -> None:
                   file=sys.stderr)
             timed(f"sweep, {args.workers} workers, map", "workers.db", scheduler=client, batch="map")
 
+    from benign.instances import build
+
+    t0 = time.perf_counter()
+    for t in sp.trials:
+        build(t.params["instance"], device=False)
+    draw_ms = (time.perf_counter() - t0) / n_trials * 1e3
+
     base = rows[0][1]
     print(f"\n{n_trials} trials (sensing n=10, r=1, m in {ms}, GD <= 500 iterations), batch_size "
           f"{args.batch_size}; warm-up {warm_s:.1f} s; {os.cpu_count()} CPUs")
-    print(f"{'mode':28s} {'seconds':>9s} {'trials/s':>9s} {'x plain':>8s}")
-    for label, sec in rows:
-        print(f"{label:28s} {sec:9.2f} {n_trials / sec:9.1f} {base / sec:8.2f}")
+    print(f"{'mode':28s} {'seconds':>9s} {'trials/s':>9s} {'x plain':>8s} {'ms/trial':>9s} {'loop ms':>8s}")
+    for label, sec, loop_s in rows:
+        print(f"{label:28s} {sec:9.2f} {n_trials / sec:9.1f} {base / sec:8.2f} {sec / n_trials * 1e3:9.3f} "
+              f"{loop_s / n_trials * 1e3:8.3f}")
+    print(f"(loop ms: the solver loop's own time per trial, from the results' solver_seconds; drawing one instance "
+          f"on the host, build(spec, device=False): {draw_ms:.3f} ms)")
 
 
 if __name__ == "__main__":
