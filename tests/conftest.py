@@ -1,12 +1,50 @@
 """Shared fixtures: small random instances of every operator and factorisation."""
 from __future__ import annotations
 
+import dataclasses
 import numpy as np
 import pytest
 
 import benign  # noqa: F401
 from benign import instances as I
 from benign import operators as ops
+from benign._jax import jax
+
+#: XLA on the CPU is deterministic and a batched (stacked) program reduces in the same order as the single one, so
+#: the tests that compare two routes to the same numbers ask for equality there. On an accelerator, reductions are
+#: ordered differently from one program to another and scatter-adds (completion) use atomics, so two routes agree
+#: to rounding only, amplified along an iteration: there they compare within ACCELERATOR_RTOL (relative) and
+#: ACCELERATOR_ATOL (absolute, for values that converge to 0).
+ON_CPU = jax.default_backend() == "cpu"
+ACCELERATOR_RTOL, ACCELERATOR_ATOL = 1e-9, 1e-12
+
+
+def assert_same_numbers(actual, desired, path: str = "value", *, rtol: float | None = None) -> None:
+    """Equal (NaN equals NaN) on the CPU; within the accelerator tolerances elsewhere (``rtol`` overrides
+    ``ACCELERATOR_RTOL``). Recurses into dicts, lists, tuples and dataclasses; non-numeric leaves (strings, ints,
+    bools, None) must always be equal."""
+    if dataclasses.is_dataclass(desired):
+        assert type(actual) is type(desired), f"{path}: {type(actual)} != {type(desired)}"
+        actual, desired = vars(actual), vars(desired)
+    if isinstance(desired, dict):
+        assert isinstance(actual, dict) and actual.keys() == desired.keys(), f"{path}: keys differ"
+        for k in desired:
+            assert_same_numbers(actual[k], desired[k], f"{path}[{k!r}]", rtol=rtol)
+        return
+    if isinstance(desired, (list, tuple)) and not all(isinstance(v, float) for v in desired):
+        assert isinstance(actual, (list, tuple)) and len(actual) == len(desired), f"{path}: lengths differ"
+        for i, (a, d) in enumerate(zip(actual, desired)):
+            assert_same_numbers(a, d, f"{path}[{i}]", rtol=rtol)
+        return
+    if isinstance(desired, (str, bool, int, type(None))) and not isinstance(desired, np.ndarray):
+        assert actual == desired, f"{path}: {actual!r} != {desired!r}"
+        return
+    a, d = np.asarray(actual, dtype=float), np.asarray(desired, dtype=float)
+    if ON_CPU:
+        assert np.array_equal(a, d, equal_nan=True), f"{path}: {a} != {d}"
+    else:
+        np.testing.assert_allclose(a, d, rtol=ACCELERATOR_RTOL if rtol is None else rtol, atol=ACCELERATOR_ATOL,
+                                   equal_nan=True, err_msg=path)
 
 
 def rel(a, b) -> float:

@@ -72,7 +72,7 @@ def test_random_pairs_verified_equals_sdp(seed, n, r, rs):
     X, Z = rng.standard_normal((n, r)), rng.standard_normal((n, rs))
     red = counterexample(X, Z)
     direct = counterexample(X, Z, method="direct", build=False)
-    assert red.status == "optimal"
+    assert red.status in ("optimal", "optimal_inaccurate")  # never trusted: the checks below re-verify
     assert abs(red.delta - direct.delta) <= 1e-6
     assert abs(red.verified_delta - red.delta) <= 1e-6
     assert abs(red.duality_gap) <= 1e-6 and abs(direct.duality_gap) <= 1e-6

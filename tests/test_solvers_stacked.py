@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import assert_same_numbers
 
 import benign
 from benign.solvers import NotStackable, problem_scale, solve, solve_stacked
@@ -33,13 +34,16 @@ def test_stacked_equals_solve_for_every_family(spec, loss, method, kw):
             solve_stacked(objs, method, seeds, **kw)
         objs = [objs[0]] * 3
     stacked = solve_stacked(objs, method, seeds, history_every=10, **kw)
+    # (accelerators only) the subgradient method's residual signs near zero amplify last-bit differences
+    rtol = 1e-6 if method == "subgradient" else None
     for obj, s, res in zip(objs, seeds, stacked):
         ref = solve(obj, method, seed=s, history_every=10, **kw)
-        np.testing.assert_array_equal(res.x, ref.x)
-        assert (res.loss, res.relative_error, res.grad_norm, res.iterations, res.status, repr(res.options)) == \
-            (ref.loss, ref.relative_error, ref.grad_norm, ref.iterations, ref.status, repr(ref.options))
+        assert_same_numbers(res.x, ref.x, rtol=rtol)
+        assert_same_numbers((res.loss, res.relative_error, res.grad_norm, res.iterations, res.status),
+                            (ref.loss, ref.relative_error, ref.grad_norm, ref.iterations, ref.status), rtol=rtol)
+        assert_same_numbers(res.options, ref.options)
         for k in ref.history:
-            np.testing.assert_array_equal(res.history[k], ref.history[k])
+            assert_same_numbers(res.history[k], ref.history[k], k, rtol=rtol)
         assert res.details["batch_size"] == 3 and res.details["seed"] == s
 
 
@@ -48,7 +52,7 @@ def test_batched_problem_scales_equal_the_single_ones():
     for spec in ("sensing:n=7,r=2,m=50,seed={seed}", "sensing:n=6,d2=5,r=1,m=40,seed={seed}"):
         objs = _objs(spec, seeds)
         batch = problem_scales(objs, _stack(objs), 2, seeds)
-        assert batch == [problem_scale(o, 2, s) for o, s in zip(objs, seeds)]
+        assert_same_numbers(batch, [problem_scale(o, 2, s) for o, s in zip(objs, seeds)])
 
 
 def test_stacking_refuses_what_cannot_share_a_run():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import ON_CPU, assert_same_numbers
 
 import benign
 from benign.experiments import load_results, load_spec, run_sweep
@@ -31,9 +32,9 @@ def test_stacked_runs_equal_solve_bit_for_bit(strategy):
     stacked = solve_stacked(objs, "gd", seeds, strategy=strategy, **kw)
     for obj, s, res in zip(objs, seeds, stacked):
         ref = solve(obj, "gd", seed=s, **kw)
-        np.testing.assert_array_equal(res.x, ref.x)
-        assert (res.loss, res.relative_error, res.grad_norm, res.iterations, res.status) == \
-            (ref.loss, ref.relative_error, ref.grad_norm, ref.iterations, ref.status)
+        assert_same_numbers(res.x, ref.x)
+        assert_same_numbers((res.loss, res.relative_error, res.grad_norm, res.iterations, res.status),
+                            (ref.loss, ref.relative_error, ref.grad_norm, ref.iterations, ref.status))
         for k in ref.history:  # vmap evaluates both branches of the loop's error switch: last-bit differences
             np.testing.assert_allclose(res.history[k], ref.history[k], rtol=1e-14 if strategy == "vmap" else 0,
                                        atol=0)
@@ -121,5 +122,9 @@ def test_solve_sweep_identical_in_process_two_workers_and_cluster(tmp_path):
     cols = ["m", "rank", "seed", "status", "status_out", "loss", "relative_error", "grad_norm", "iterations",
             "history_loss", "success"]
     a = load_results(spec, db=str(tmp_path / "a.db"))[cols]
-    for other in ("b.db", "c.db"):
-        assert a.equals(load_results(spec, db=str(tmp_path / other))[cols])
+    for other in ("b.db", "c.db"):  # on a GPU each process picks its own kernels: equal to rounding there
+        b = load_results(spec, db=str(tmp_path / other))[cols]
+        if ON_CPU:
+            assert a.equals(b)
+        else:
+            assert_same_numbers(b.to_dict("list"), a.to_dict("list"))
