@@ -35,9 +35,11 @@ def test_stacked_runs_equal_solve_bit_for_bit(strategy):
         assert_same_numbers(res.x, ref.x)
         assert_same_numbers((res.loss, res.relative_error, res.grad_norm, res.iterations, res.status),
                             (ref.loss, ref.relative_error, ref.grad_norm, ref.iterations, ref.status))
-        for k in ref.history:  # vmap evaluates both branches of the loop's error switch: last-bit differences
-            np.testing.assert_allclose(res.history[k], ref.history[k], rtol=1e-14 if strategy == "vmap" else 0,
-                                       atol=0)
+        for k in ref.history:
+            if strategy == "vmap" and ON_CPU:  # vmap evaluates both branches of the loop's error switch: last bits
+                np.testing.assert_allclose(res.history[k], ref.history[k], rtol=1e-14, atol=0)
+            else:
+                assert_same_numbers(res.history[k], ref.history[k], k)
         assert res.details["batch_size"] == 3
 
 
@@ -47,7 +49,7 @@ def test_batch_function_matches_trial_function_and_refuses_mixed_shapes(tmp_path
     batched = solve_batch([t.params for t in unit], [t.seed for t in unit])
     single = [solve_trial(t.params, t.seed) for t in unit]
     drop = lambda d: {k: v for k, v in d.items() if k != "solver_seconds"}  # noqa: E731
-    assert [drop(b) for b in batched] == [drop(x) for x in single]
+    assert_same_numbers([drop(b) for b in batched], [drop(x) for x in single])
     assert len(batched[0]["history_iter"]) >= 2 and batched[0]["history_iter"][0] == 0
     from benign.experiments import NotBatchable
 
@@ -68,8 +70,8 @@ def test_sweep_records_what_solve_returns_and_finds_the_truth(tmp_path):
         inst = benign.build(f"sensing:n=5,r=1,m=24,seed={row['seed']}")
         res = solve(benign.make_objective(inst, "l2"), "gd", rank=int(row["rank"]), seed=int(row["seed"]),
                     max_iter=400, history_every=50)
-        assert (row["relative_error"], row["iterations"], row["status_out"]) == \
-            (res.relative_error, res.iterations, res.status)
+        assert_same_numbers((row["relative_error"], int(row["iterations"]), row["status_out"]),
+                            (res.relative_error, res.iterations, res.status))
         # independent check of the recorded error: dense ||X X^T - Z Z^T||_F / ||Z Z^T||_F
         Z = inst.truth_left
         dense = np.linalg.norm(res.x @ res.x.T - Z @ Z.T) / np.linalg.norm(Z @ Z.T)
