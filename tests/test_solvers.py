@@ -139,6 +139,36 @@ def test_scaled_gd_iterations_insensitive_to_condition_number():
     assert counts["gd", 100] >= 10 * counts["gd", 1]
 
 
+@pytest.mark.parametrize("r", [1, 2, 3, 4, 5])
+def test_spd_inverse_matches_numpy_and_is_nan_when_indefinite(r):
+    """The preconditioner's inverse (the unrolled Cholesky used on accelerators for r <= 4, and the library route)
+    against numpy.linalg.inv, at condition numbers 1e0 .. 1e6 (error <= 1e-13 kappa relative), and NaN on an
+    indefinite or singular matrix."""
+    import jax
+
+    from benign.solvers.scaled import UNROLLED_MAX_RANK, _unrolled_spd_inverse, spd_inverse
+
+    rng = np.random.default_rng(r)
+    routes = [jax.jit(spd_inverse)]
+    if r <= UNROLLED_MAX_RANK:
+        routes.append(jax.jit(lambda P: 0.5 * (_unrolled_spd_inverse(P) + _unrolled_spd_inverse(P).T)))
+    for inv in routes:
+        for kappa in (1.0, 1e3, 1e6):
+            Q, _ = np.linalg.qr(rng.standard_normal((r, r)))
+            P = (Q * np.geomspace(1.0, 1.0 / kappa, r)) @ Q.T
+            P = 0.5 * (P + P.T)
+            got, ref = np.asarray(inv(P)), np.linalg.inv(P)
+            assert np.array_equal(got, got.T)
+            assert np.abs(got - ref).max() <= 1e-13 * kappa * np.abs(ref).max()
+        bad = np.eye(r)
+        bad[-1, -1] = -1.0
+        assert np.isnan(np.asarray(inv(bad))).any()
+        if r > 1:
+            v = rng.standard_normal((r, 1))
+            out = np.asarray(inv(v @ v.T))  # rank one: a zero pivot up to rounding
+            assert not np.isfinite(out).all() or np.abs(out).max() >= 1e10 * np.abs(v).max() ** -2
+
+
 def test_prec_gd_linear_when_overparameterised():
     """r = 3 > r* = 2: PrecGD keeps linear convergence, plain GD slows to a sublinear rate."""
     inst = I.build("sensing:n=10,r=2,m=150,seed=0")
