@@ -21,8 +21,8 @@ ACCELERATOR_RTOL, ACCELERATOR_ATOL = 1e-9, 1e-12
 
 def assert_same_numbers(actual, desired, path: str = "value", *, rtol: float | None = None) -> None:
     """Equal (NaN equals NaN) on the CPU; within the accelerator tolerances elsewhere (``rtol`` overrides
-    ``ACCELERATOR_RTOL``). Recurses into dicts, lists, tuples and dataclasses; non-numeric leaves (strings, ints,
-    bools, None) must always be equal."""
+    ``ACCELERATOR_RTOL``). Recurses into dicts, lists, tuples (of the same type) and dataclasses; leaves must have the
+    same kind (float, integer or bool; or both strings / None), and only floats are compared with a tolerance."""
     if dataclasses.is_dataclass(desired):
         assert type(actual) is type(desired), f"{path}: {type(actual)} != {type(desired)}"
         actual, desired = vars(actual), vars(desired)
@@ -31,17 +31,19 @@ def assert_same_numbers(actual, desired, path: str = "value", *, rtol: float | N
         for k in desired:
             assert_same_numbers(actual[k], desired[k], f"{path}[{k!r}]", rtol=rtol)
         return
-    if isinstance(desired, (list, tuple)) and not all(isinstance(v, float) for v in desired):
-        assert isinstance(actual, (list, tuple)) and len(actual) == len(desired), f"{path}: lengths differ"
+    if isinstance(desired, (list, tuple)):
+        assert type(actual) is type(desired) and len(actual) == len(desired), f"{path}: {actual!r} != {desired!r}"
         for i, (a, d) in enumerate(zip(actual, desired)):
             assert_same_numbers(a, d, f"{path}[{i}]", rtol=rtol)
         return
-    if isinstance(desired, (str, bool, int, type(None))) and not isinstance(desired, np.ndarray):
+    if isinstance(desired, (str, type(None))) or isinstance(actual, (str, type(None))):
         assert actual == desired, f"{path}: {actual!r} != {desired!r}"
         return
-    a, d = np.asarray(actual, dtype=float), np.asarray(desired, dtype=float)
-    if ON_CPU:
-        assert np.array_equal(a, d, equal_nan=True), f"{path}: {a} != {d}"
+    a, d = np.asarray(actual), np.asarray(desired)
+    kind = lambda x: {"u": "i"}.get(x.dtype.kind, x.dtype.kind)  # noqa: E731
+    assert kind(a) == kind(d) and kind(d) in "fib" and a.shape == d.shape, f"{path}: {actual!r} != {desired!r}"
+    if ON_CPU or kind(d) != "f":
+        assert np.array_equal(a, d, equal_nan=kind(d) == "f"), f"{path}: {a} != {d}"
     else:
         np.testing.assert_allclose(a, d, rtol=ACCELERATOR_RTOL if rtol is None else rtol, atol=ACCELERATOR_ATOL,
                                    equal_nan=True, err_msg=path)

@@ -76,6 +76,7 @@ def test_random_pairs_verified_equals_sdp(seed, n, r, rs):
     assert abs(red.delta - direct.delta) <= 1e-6
     assert abs(red.verified_delta - red.delta) <= 1e-6
     assert abs(red.duality_gap) <= 1e-6 and abs(direct.duality_gap) <= 1e-6
+    assert red.dual_residual <= 1e-6 and direct.dual_residual <= 1e-6  # the gap bounds the minimum: dual feasible
     assert red.delta >= first_order_lower_bound(X, Z) - 1e-8
     assert red.first_order_residual <= 1e-7 * red.gradient_scale
     assert red.second_order_margin >= -1e-6 * np.abs(red.hessian_lambda_min) - 1e-7

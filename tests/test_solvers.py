@@ -163,6 +163,7 @@ def test_spd_inverse_matches_numpy_and_is_nan_when_indefinite(r):
         bad = np.eye(r)
         bad[-1, -1] = -1.0
         assert np.isnan(np.asarray(inv(bad))).any()
+        assert np.isnan(np.asarray(inv(np.zeros((r, r))))).all()  # a zero pivot: NaN, as LAPACK
         if r > 1:
             v = rng.standard_normal((r, 1))
             out = np.asarray(inv(v @ v.T))  # rank one: a zero pivot up to rounding

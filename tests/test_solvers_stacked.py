@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import assert_same_numbers
+from conftest import ON_CPU, assert_same_numbers
 
 import benign
 from benign.solvers import NotStackable, problem_scale, solve, solve_stacked
@@ -41,7 +41,10 @@ def test_stacked_equals_solve_for_every_family(spec, loss, method, kw):
         assert_same_numbers(res.x, ref.x, rtol=rtol)
         assert_same_numbers((res.loss, res.relative_error, res.grad_norm, res.iterations, res.status),
                             (ref.loss, ref.relative_error, ref.grad_norm, ref.iterations, ref.status), rtol=rtol)
-        assert_same_numbers(res.options, ref.options)
+        if ON_CPU:
+            assert repr(res.options) == repr(ref.options)
+        else:
+            assert_same_numbers(res.options, ref.options)
         for k in ref.history:
             assert_same_numbers(res.history[k], ref.history[k], k, rtol=rtol)
         assert res.details["batch_size"] == 3 and res.details["seed"] == s

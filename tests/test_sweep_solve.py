@@ -130,3 +130,30 @@ def test_solve_sweep_identical_in_process_two_workers_and_cluster(tmp_path):
             assert a.equals(b)
         else:
             assert_same_numbers(b.to_dict("list"), a.to_dict("list"))
+
+
+def test_default_batch_strategy_is_map_on_the_cpu_and_vmap_on_an_accelerator(monkeypatch, tmp_path):
+    """``solve_batch`` without a strategy takes ``default_strategy()`` where it runs; the CPU default is exact."""
+    import benign.solvers.stacked as stacked
+    from benign._jax import jax
+
+    sp = load_spec(SPEC, db=str(tmp_path / "x.db"))
+    unit = [t for t in sp.trials if t.point["rank"] == 1]
+    params, seeds = [t.params for t in unit], [t.seed for t in unit]
+    if ON_CPU:
+        assert stacked.default_strategy() == "map"
+        drop = lambda rows: [{k: v for k, v in r.items() if k != "solver_seconds"} for r in rows]  # noqa: E731
+        assert drop(solve_batch(params, seeds)) == drop(solve_batch(params, seeds, strategy="map"))
+    seen = []
+    real = stacked.solve_stacked
+
+    def spy(*args, strategy="map", **kw):
+        seen.append(strategy)
+        return real(*args, strategy=strategy, **kw)
+
+    monkeypatch.setattr("benign.solvers.solve_stacked", spy)
+    monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
+    assert stacked.default_strategy() == "vmap"
+    solve_batch(params, seeds)
+    solve_batch(params, seeds, strategy="map")
+    assert seen == ["vmap", "map"]

@@ -19,8 +19,9 @@ method's stationarity measure), ``iterations``, ``solver_seconds`` (loop time; a
 (every ``max_iter // K`` iterations, plus the last).
 
 Batching: the seeds of one grid point run as one compiled solver run when their instances have the same shapes
-(:func:`solve_batch`, through :func:`benign.solvers.solve_stacked`); with the default ``map`` strategy the numbers
-are bit-for-bit those of :func:`solve_trial` (tested), with ``vmap`` the same to rounding.
+(:func:`solve_batch`, through :func:`benign.solvers.solve_stacked`); on the CPU the default strategy is ``map`` and
+the numbers are bit-for-bit those of :func:`solve_trial` (tested); with ``vmap`` (the default on an accelerator) and
+on any accelerator they are the same to rounding.
 """
 from __future__ import annotations
 
@@ -155,15 +156,17 @@ def solve_trial(params: dict, seed: int) -> dict:
     return _record(res, params, obj, inst)
 
 
-def solve_batch(params_list: list[dict], seeds: list[int], strategy: str = "map") -> list[dict]:
+def solve_batch(params_list: list[dict], seeds: list[int], strategy: str | None = None) -> list[dict]:
     """Several seeds of one grid point in one compiled solver run (:func:`benign.solvers.solve_stacked`, which
-    gives each member what :func:`benign.solvers.solve` gives it: bit for bit with ``strategy="map"``, to rounding
-    with ``"vmap"``).
+    gives each member what :func:`benign.solvers.solve` gives it: bit for bit with ``strategy="map"`` on the CPU, to
+    rounding with ``"vmap"``). ``strategy=None``: :func:`benign.solvers.stacked.default_strategy`, decided where the
+    batch runs (``"map"`` on the CPU, ``"vmap"`` on an accelerator).
 
     Raises :class:`NotBatchable` when the trials differ in more than their instance and seed, when shapes or
     static settings differ, or when the method is not a jitted loop (the convex baseline).
     """
     from benign.solvers import NotStackable, solve_stacked
+    from benign.solvers.stacked import default_strategy
 
     rest = [{k: v for k, v in p.items() if k != "instance"} for p in params_list]
     if any(r != rest[0] for r in rest[1:]):
@@ -173,7 +176,8 @@ def solve_batch(params_list: list[dict], seeds: list[int], strategy: str = "map"
     insts = [b[0] for b in built]
     objs = [b[1] for b in built]
     try:
-        results = solve_stacked(objs, params.get("method", "gd"), list(seeds), strategy=strategy,
+        results = solve_stacked(objs, params.get("method", "gd"), list(seeds),
+                                strategy=default_strategy() if strategy is None else strategy,
                                 **_solver_kwargs(params, insts[0]))
     except NotStackable as exc:
         raise NotBatchable(str(exc)) from None

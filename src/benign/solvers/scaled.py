@@ -33,12 +33,13 @@ UNROLLED_MAX_RANK = 4
 def _unrolled_spd_inverse(P):
     """``P^{-1}`` for a small symmetric positive definite ``P`` (``r <= UNROLLED_MAX_RANK``): ``P = L L^T``
     (Cholesky, column by column), ``W = L^{-1}`` (forward substitution), ``P^{-1} = W^T W``; NaN when ``P`` is not
-    positive definite (square root of a negative pivot), as LAPACK's Cholesky."""
+    positive definite (a pivot <= 0 becomes NaN), as LAPACK's Cholesky; reads the lower triangle."""
     r = P.shape[0]
     zero = jnp.zeros((), P.dtype)
     L = [[zero] * r for _ in range(r)]
     for j in range(r):
-        L[j][j] = jnp.sqrt(P[j, j] - sum((L[j][k] * L[j][k] for k in range(j)), zero))
+        pivot = P[j, j] - sum((L[j][k] * L[j][k] for k in range(j)), zero)
+        L[j][j] = jnp.sqrt(jnp.where(pivot > 0, pivot, jnp.nan))
         for i in range(j + 1, r):
             L[i][j] = (P[i, j] - sum((L[i][k] * L[j][k] for k in range(j)), zero)) / L[j][j]
     W = [[zero] * r for _ in range(r)]
@@ -50,15 +51,20 @@ def _unrolled_spd_inverse(P):
     return Wm.T @ Wm
 
 
+def _library_spd_inverse(P):
+    eye = jnp.eye(P.shape[0], dtype=P.dtype)
+    return jax.scipy.linalg.cho_solve(jax.scipy.linalg.cho_factor(P), eye)
+
+
 def spd_inverse(P):
     """``P^{-1}`` for a symmetric positive definite ``r x r`` ``P``, symmetrised; NaN when ``P`` is not positive
-    definite (the loop reports that as divergence). Unrolled for ``r <= UNROLLED_MAX_RANK`` on an accelerator (the
-    default backend at trace time), else Cholesky through ``jax.scipy.linalg``."""
-    if P.shape[0] <= UNROLLED_MAX_RANK and jax.default_backend() != "cpu":
-        Pinv = _unrolled_spd_inverse(P)
+    definite (the loop reports that as divergence). Cholesky through ``jax.scipy.linalg`` on the CPU and for
+    ``r > UNROLLED_MAX_RANK``; unrolled on other platforms (chosen where the program is lowered, from the platform
+    it runs on: ``jax.lax.platform_dependent``)."""
+    if P.shape[0] > UNROLLED_MAX_RANK:
+        Pinv = _library_spd_inverse(P)
     else:
-        eye = jnp.eye(P.shape[0], dtype=P.dtype)
-        Pinv = jax.scipy.linalg.cho_solve(jax.scipy.linalg.cho_factor(P), eye)
+        Pinv = jax.lax.platform_dependent(P, cpu=_library_spd_inverse, default=_unrolled_spd_inverse)
     return 0.5 * (Pinv + Pinv.T)
 
 

@@ -38,6 +38,14 @@ from benign.solvers.result import Result
 STRATEGIES = ("map", "vmap")
 
 
+def default_strategy() -> str:
+    """The faster strategy for JAX's default backend: ``"map"`` on the CPU (also bit for bit with single runs there),
+    ``"vmap"`` on an accelerator, where a loop pays a kernel launch per operation and a host round trip per
+    iteration once per batch instead of once per member (1000 small GD trials on an H100: 555 trials/s with
+    ``"vmap"``, 150 with ``"map"``), and where no strategy is bit for bit with single runs."""
+    return "map" if jax.default_backend() == "cpu" else "vmap"
+
+
 class NotStackable(ValueError):
     """The objectives (or the method) cannot share one compiled run; solve them one by one."""
 
@@ -48,8 +56,8 @@ def solve_stacked(objs: Sequence, method: Any = "gd", seeds: Sequence[int] | Non
                   history_every: int = 1, rtol: float | None = None, stall_window: int = DEFAULT_STALL_WINDOW,
                   stall_rtol: float = DEFAULT_STALL_RTOL, diverge_factor: float = DEFAULT_DIVERGE_FACTOR,
                   **options: Any) -> list[Result]:
-    """``[solve(objs[i], method, seed=seeds[i], ...) for i]`` in one compiled run (bit for bit with ``"map"``, to
-    rounding with ``"vmap"``; see the module docstring).
+    """``[solve(objs[i], method, seed=seeds[i], ...) for i]`` in one compiled run (bit for bit with ``"map"`` on the
+    CPU, to rounding with ``"vmap"`` or on an accelerator; see the module docstring).
 
     ``seeds`` defaults to ``0, 1, ...``; the other keywords are those of :func:`~benign.solvers.solve` and apply to
     every member. ``seconds`` of each result is the batch's loop time divided by the batch size
