@@ -48,7 +48,13 @@ def reproduce(
                          "headline": _headline(name, summary)}
         if not as_json:
             print(f"[{name}] done in {seconds:.0f} s: {results[name]['headline']}", file=sys.stderr)
-    emit(results, as_json)
+    emit(results, as_json, human=_reports)
+
+
+def _reports(results: dict) -> None:
+    """Human output: one line per study with its report (the headlines are already on stderr)."""
+    for name, r in results.items():
+        print(f"{name}: {r['report']} ({r['seconds']:.0f} s)")
 
 
 def _headline(name: str, s: dict) -> str:
