@@ -13,6 +13,7 @@
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -77,6 +78,13 @@ def _orth_against(W: np.ndarray, Q: np.ndarray | None, C: np.ndarray | None, pas
         if Q is not None and Q.shape[1]:
             W = W - Q @ (Q.T @ W)
     return W
+
+
+def _max_column_norm(V: np.ndarray) -> float:
+    """``max_j ||V[:, j]||`` (one dot product for a single column: the Lanczos step's hot path)."""
+    if V.shape[1] == 1:
+        return math.sqrt(float(V[:, 0] @ V[:, 0]))
+    return float(np.max(np.linalg.norm(V, axis=0)))
 
 
 def _tridiagonal_eigenpair(d: np.ndarray, e: np.ndarray, index: int, vector: bool = True):
@@ -197,7 +205,7 @@ def extreme_eigs(matmat: Callable[[np.ndarray], np.ndarray], dim: int, *, constr
     while True:
         nb = W.shape[1]
         HW = mm(W)
-        hnorm = max(hnorm, float(np.max(np.linalg.norm(HW, axis=0))))
+        hnorm = max(hnorm, _max_column_norm(HW))
         Qr[k:k + nb] = W.T
         if tridiagonal:
             # single-vector Lanczos: the three-term recurrence r = H q_k - alpha_k q_k - beta_(k-1) q_(k-1), then
@@ -205,19 +213,19 @@ def extreme_eigs(matmat: Callable[[np.ndarray], np.ndarray], dim: int, *, constr
             # first removed much: "twice is enough", Giraud et al.); T gets alpha_k and beta_k only (its other
             # entries vanish up to rounding) and HQr the raw products (vectors of the basis are orthogonal to C)
             alpha = float(W[:, 0] @ HW[:, 0])
-            h = np.array([alpha, T[k, k - 1] if k else 0.0])  # this step's entries of T (for hmax)
+            hstep = max(abs(alpha), abs(T[k, k - 1]) if k else 0.0)  # this step's entries of T (for hmax)
             R = HW - alpha * W
             if k:
                 R -= T[k, k - 1] * Qr[k - 1][:, None]
             HQr[k] = HW[:, 0]
             T[k, k] = alpha
             k += 1
-            n0 = float(np.linalg.norm(R))
+            n0 = _max_column_norm(R)
             R -= Bz[:c + k].T @ (Bz[:c + k] @ R)
-            nr = float(np.linalg.norm(R))
+            nr = _max_column_norm(R)
             if nr < 0.7 * n0:
                 R -= Bz[:c + k].T @ (Bz[:c + k] @ R)
-                nr = float(np.linalg.norm(R))
+                nr = _max_column_norm(R)
             if k < max_dim:
                 T[k, k - 1] = T[k - 1, k] = nr
             Wn, Rf = R / (nr if nr > 0 else 1.0), np.array([[nr]])
@@ -226,6 +234,7 @@ def extreme_eigs(matmat: Callable[[np.ndarray], np.ndarray], dim: int, *, constr
                 # raw product would carry |Q^T C| |C^T H W| of error
                 HW -= Bz[:c].T @ (Bz[:c] @ HW)
             h = Qr[:k + nb] @ HW  # the new columns of T = Q^T H Q (also the Gram-Schmidt coefficients)
+            hstep = float(np.max(np.abs(h)))
             HQr[k:k + nb] = HW.T
             T[:k + nb, k:k + nb] = h
             T[k:k + nb, :k] = h[:k].T
@@ -269,9 +278,11 @@ def extreme_eigs(matmat: Callable[[np.ndarray], np.ndarray], dim: int, *, constr
                 T[:k, :k] = Qk.T @ HQk
                 last_check = k
                 Wn, Rf = np.linalg.qr(_orth_against(HQk, Qk, C))  # continue from the kept vectors' residuals
-        hmax = max(hmax, float(np.max(np.abs(h))))
-        small = np.abs(np.diag(Rf)) <= 1e-10 * max(hmax, 1e-300)
-        if np.any(small):  # Krylov space (nearly) invariant: continue with random directions
+        hmax = max(hmax, hstep)
+        floor = 1e-10 * max(hmax, 1e-300)
+        if (abs(Rf[0, 0]) <= floor) if Rf.shape == (1, 1) else bool(np.any(np.abs(np.diag(Rf)) <= floor)):
+            # Krylov space (nearly) invariant: continue with random directions
+            small = np.abs(np.diag(Rf)) <= floor
             Wn[:, small] = rng.standard_normal((dim, int(small.sum())))
             Wn, _ = np.linalg.qr(_orth_against(Wn, Qr[:k].T, C))
             leave_tridiagonal(k)
