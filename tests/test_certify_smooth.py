@@ -330,3 +330,15 @@ def test_export_record_is_self_contained():
     e = (xp @ xp.T - z @ z.T).reshape(-1)
     assert abs(0.5 * e @ H @ e - rec["certificate"]["loss"]) <= 1e-14
     assert rec["certificate"]["verdict"] == "degenerate" and rec["certificate"]["tolerances"]["gtol"] == 1e-6
+
+
+def test_unknown_certificate_setting_is_named():
+    """A misspelt keyword is a ValueError naming it and listing the certifier's settings (not a TypeError from
+    deep inside)."""
+    import benign
+    from benign.certify import certify
+
+    inst = benign.build("zsl-half")
+    obj = benign.make_objective(inst, "l2")
+    with pytest.raises(ValueError, match="unknown setting 'ftl'.*did you mean 'ftol'"):
+        certify(obj, np.array([[0.0], [2 ** -0.5]]), ftl=1e-9)

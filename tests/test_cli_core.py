@@ -57,6 +57,34 @@ def test_bad_input_fails_before_importing_jax(argv):
     assert out.stdout.split() == ["2", "False"], out.stdout + out.stderr
 
 
+@pytest.mark.parametrize("argv", [
+    ["instance", "sensing:n=5,r=1,m=20", "--save", "{bad}/x.npz"],
+    ["solve", "sensing:n=5,r=1,m=20", "--save", "{bad}/x.npz"],
+    ["solve", "sensing:n=5,r=1,m=20", "--history", "{bad}/h.csv"],
+    ["certify", "zsl-half", "--point", "0,1", "--export", "{bad}/c.json"],
+    ["landscape", "zsl-half", "--point", "0,1", "--dir1", "1,0", "--out", "{bad}/s.png"],
+    ["landscape", "zsl-half", "--point", "0,1", "--dir1", "1,0", "--out", "{tmp}/s.bmpx"],
+    ["counterexample", "--x", "0,0.7", "--z", "1,0", "--save", "{bad}/cx.npz"],
+    ["hunt", "zsl-half", "--rank", "1", "--save-dir", "{bad}/d"],
+    ["reproduce", "high-order-loss", "--quick", "--out", "{bad}/rep"],
+    ["sweep", "report", "examples/gd_success.toml", "--out", "{bad}/rep"],
+    ["sweep", "run", "examples/gd_success.toml", "--db", "{bad}/x.db"],
+    ["solve", "sensing:n=5,r=1,m=20", "--save", "{tmp}"],  # an existing folder where a file is expected
+])
+def test_unwritable_output_fails_first_in_one_line(argv, tmp_path):
+    """An output that cannot be written (below a regular file, a folder in place of a file, an unknown figure
+    format) is a one-line error with status 2, raised before any work (JAX is never imported)."""
+    blocker = tmp_path / "plain-file"
+    blocker.write_text("")
+    argv = [a.format(bad=blocker, tmp=tmp_path) for a in argv]
+    code = ("import sys; sys.argv = ['benign'] + " + repr(argv) + "\nfrom benign.cli import main\n"
+            "try:\n    main()\nexcept SystemExit as e:\n    print(e.code, 'jax' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.split() == ["2", "False"], out.stdout + out.stderr
+    lines = [ln for ln in out.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:") and "--" in lines[0], out.stderr
+
+
 def test_usage_error_exit_status():
     res = run("rip", "zsl-half")  # --rank missing
     assert res.returncode == 2 and "Traceback" not in res.stderr and "rank" in res.stderr

@@ -143,3 +143,17 @@ def test_cli_rip():
     bad = subprocess.run([sys.executable, "-m", "benign.cli", "rip", "sensing:n=5,r=1,m=40", "--rank", "9"],
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "--rank" in bad.stderr
+
+
+def test_bracket_closed_at_the_exact_value_within_rounding():
+    """Entry sampling with unit weights: the exact full-rank sup ratio is 1 and the searched quotient may exceed it
+    by rounding; the reported bracket is ordered (lower <= upper) on both sides."""
+    from benign.instances import build
+    from benign.rip import rip_bounds
+
+    inst = build("completion:n=60,r=2,rate=0.3,seed=0")
+    out = rip_bounds(inst.operator, 2, symmetric=True, starts=4, seed=0)
+    for side in ("sup_ratio", "inf_ratio"):
+        lo, up = out[side]["lower"], out[side]["upper"]
+        if lo is not None and up is not None:
+            assert lo <= up, (side, lo, up)

@@ -59,7 +59,9 @@ def _open(path: str):
     try:
         return np.load(path, allow_pickle=False)
     except Exception as exc:  # noqa: BLE001 -- any reader failure is a bad file
-        raise ValueError(f"cannot read {path!r} as .npz/.npy: {exc}") from None
+        # NumPy reads an unknown format as a pickle and refuses it: say what the file is not
+        why = "not a NumPy .npz/.npy file" if "pickle" in str(exc) else str(exc)
+        raise ValueError(f"cannot read {path!r} as .npz/.npy: {why}") from None
 
 
 def load_instance(path: str):
@@ -105,8 +107,8 @@ def load_point(path: str, key: str | None = None) -> np.ndarray:
     if path.endswith(".csv"):
         try:
             arr = np.loadtxt(path, delimiter=",", ndmin=1)
-        except ValueError as exc:
-            raise ValueError(f"cannot read point file {path!r}: {exc}") from None
+        except ValueError as exc:  # NumPy's own advice ("use usecols ...") does not apply to a point
+            raise ValueError(f"cannot read point file {path!r}: {str(exc).split(';')[0]}") from None
         return check_array(f"point in {path}", arr, ndim=(1, 2))
     data = _open(path)
     if isinstance(data, np.ndarray):

@@ -19,6 +19,9 @@ import numpy as np
 
 from benign.operators import Operator, kernel, symmetric_basis
 
+#: relative rounding margin within which a computed quotient is clamped to the exact full-rank bracket
+BRACKET_RTOL = 1e-12
+
 
 def restricted_kernel(op: Operator, symmetric: bool = True) -> np.ndarray:
     """The kernel in an orthonormal basis of symmetric matrices (``n(n+1)/2`` square) or of all matrices."""
@@ -340,6 +343,13 @@ def rip_bounds(op: Operator, rank: int, *, symmetric: bool | None = None, starts
         L, mu = full["lambda_max"], full["lambda_min"]
         if at_full:
             Lhat, muhat = L, mu  # exact at full rank (the search values stay under "search")
+        # a quotient evaluated in floating point may pass the exact full-rank value by rounding (entry sampling:
+        # 1 + 6e-15 against exactly 1): within BRACKET_RTOL the bracket is closed at the exact value; a larger
+        # excess is left visible (it would mean a wrong bound)
+        if L < Lhat <= L + BRACKET_RTOL * abs(L):
+            Lhat = L
+        if mu - BRACKET_RTOL * abs(mu) <= muhat < mu:
+            muhat = mu
         out["upper"] = max(L - 1.0, 1.0 - mu)
         upper_method = f"exact full-rank constant ({full['method']}); rank-{k} matrices are a subset"
         sup_up, inf_lo = L, mu

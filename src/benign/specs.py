@@ -213,10 +213,11 @@ def parse_point_text(text: str):
     try:
         data = [[float(v) for v in r.split(",")] for r in rows]
     except ValueError:
-        raise ValueError(f"cannot read point {text!r}: expected numbers like '1,0,1' or '1,0;0,1'") from None
-    widths = {len(r) for r in data}
-    if len(widths) != 1:
-        raise ValueError(f"point {text!r} has rows of different lengths {sorted(widths)}")
+        raise ValueError(f"cannot read point {text!r}: expected numbers like '1,0,1' or '1,0;0,1', "
+                         f"or a .npz/.npy/.csv file") from None
+    widths = [len(r) for r in data]
+    if len(set(widths)) != 1:
+        raise ValueError(f"point {text!r} has rows of different lengths {widths}")
     arr = np.asarray(data, dtype=float)
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"point {text!r} contains a non-finite value")

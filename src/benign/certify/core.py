@@ -38,16 +38,34 @@ def certify(obj, X: Any, *, instance: Any = None, gtol: float = 1e-6, htol: floa
             from benign.certify.l1 import certify_l1
         except ImportError as exc:
             raise NotImplementedError(f"the l1 certifier (benign.certify.l1) is not available: {exc}") from None
-        return certify_l1(obj, X, instance=instance, **kw)
+        return certify_l1(obj, X, instance=instance, **_settings(certify_l1, "l1", kw))
     if obj.nonnegative:
         from benign.certify.nonneg import certify_nonneg
 
-        cert = certify_nonneg(obj, X, instance=instance, gtol=gtol, htol=htol, method=method, verify=verify, **kw)
+        cert = certify_nonneg(obj, X, instance=instance, gtol=gtol, htol=htol, method=method, verify=verify,
+                              **_settings(certify_nonneg, "nonnegative", kw))
     else:
         from benign.certify.smooth import certify_smooth
 
-        cert = certify_smooth(obj, X, instance=instance, gtol=gtol, htol=htol, method=method, verify=verify, **kw)
+        cert = certify_smooth(obj, X, instance=instance, gtol=gtol, htol=htol, method=method, verify=verify,
+                              **_settings(certify_smooth, "smooth", kw))
     return localize_spurious(cert, obj, X, instance)
+
+
+def _settings(certifier, kind: str, kw: dict) -> dict:
+    """``kw`` if every key is a keyword of ``certifier``; else ``ValueError`` naming the key and listing them."""
+    import inspect
+
+    from benign.errors import suggest
+
+    params = inspect.signature(certifier).parameters
+    names = [n for n, p in params.items() if p.kind == p.KEYWORD_ONLY and n not in ("instance", "gtol", "htol",
+                                                                                    "method", "verify")]
+    for key in kw:
+        if key not in names:
+            raise ValueError(f"unknown setting {key!r} for the {kind} certificate{suggest(key, names)}; "
+                             f"settings: {', '.join(names)}")
+    return kw
 
 
 SPURIOUS_RTOL = 1e-3

@@ -29,6 +29,34 @@ class UserError(Exception):
     """Bad input detected by a command; printed as one line, exit status 2."""
 
 
+def output_path(path: str | None, option: str, *, directory: bool = False) -> str | None:
+    """Check, before any work is done, that ``path`` can be written: a file (``directory=False``) must not be an
+    existing folder, and the nearest existing folder above it must be a writable folder (missing folders in between
+    are created when writing). Returns ``path``; raises :class:`UserError` naming the option and the path."""
+    import os
+
+    if path is None:
+        return None
+    if not path:
+        raise UserError(f"{option} needs a path, got an empty string")
+    full = os.path.abspath(path)
+    if os.path.exists(full):
+        if os.path.isdir(full) != directory:
+            raise UserError(f"cannot write {option} {path!r}: it is an existing "
+                            f"{'file, not a folder' if directory else 'folder, not a file'}")
+        if not os.access(full, os.W_OK):
+            raise UserError(f"cannot write {option} {path!r}: permission denied")
+        return path
+    parent = os.path.dirname(full)
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise UserError(f"cannot write {option} {path!r}: {parent!r} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UserError(f"cannot write {option} {path!r}: folder {parent!r} is not writable")
+    return path
+
+
 def emit(result: Any, as_json: bool, human: Callable[[Any], None] | None = None) -> None:
     """Print ``result`` as JSON (``as_json``) or through ``human`` (default: indented key: value lines)."""
     if as_json:

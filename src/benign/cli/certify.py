@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 from typing import List, Optional
 
 import typer
 
-from benign.cli._common import (JSON_OPT, LOSS_OPT, UserError, app, emit, load_instance_arg,
-                                load_loss_arg, load_point_arg, parse_options, to_jsonable)
+from benign.cli._common import (JSON_OPT, LOSS_OPT, UserError, app, emit, load_instance_arg, load_loss_arg,
+                                load_point_arg, output_path, parse_options, to_jsonable)
+from benign.errors import check_float
 
 CERT_POINT_OPT = typer.Option(None, "--point", help="Point: a file (.npz/.npy/.csv), inline '1,0,1' / '1,0;0,1', "
                                                     "'truth' or 'truth:r=K' (the truth padded to rank K).")
@@ -17,6 +19,10 @@ METHOD_OPT = typer.Option("auto", "--method", help="Hessian spectrum: auto (dens
                                                     "symmetric dense sensing whose Jacobian fits), dense, lanczos.")
 OPT_OPT = typer.Option(None, "--opt", help="Extra certifier option key=value (ftol, ctol, rank_rtol, seed, xtol, "
                                            "max_enum, ...); repeatable.")
+
+
+#: the extensions matplotlib's ``savefig`` writes with its default backend
+FIGURE_FORMATS = ("png", "pdf", "svg", "svgz", "eps", "ps", "jpg", "jpeg", "tif", "tiff", "webp", "pgf", "raw", "rgba")
 
 
 def _status(message: str, quiet: bool):
@@ -41,7 +47,19 @@ def _point(text: Optional[str], inst, required: bool = True):
             return inst.padded_truth(int(val))
         except ValueError as exc:
             raise UserError(f"bad point {text!r}: {exc}") from None
+    if text is not None:
+        _check_word(text, ("truth", "truth:r=K"))
     return load_point_arg(text, required)
+
+
+def _check_word(text: str, words: tuple[str, ...]) -> None:
+    """A point or direction that starts with a letter and is no file: name what is accepted (and a near miss)."""
+    t = text.strip()
+    if t[:1].isalpha() and not os.path.exists(t):
+        from benign.errors import suggest
+
+        raise UserError(f"cannot read {text!r}: not a file; expected numbers like '1,0;0,1', a .npz/.npy/.csv file "
+                        f"or {' / '.join(repr(w) for w in words)}{suggest(t.split(':')[0], ['truth'])}")
 
 
 def _objective(inst, loss_spec: str, balance: float, factorization: Optional[str], nonneg: Optional[bool]):
@@ -100,7 +118,11 @@ def certify(
     """Certify a point: critical?, Hessian spectrum modulo symmetry, global certificate, verdict."""
     if method not in ("auto", "dense", "lanczos"):
         raise UserError(f"--method must be auto, dense or lanczos, got {method!r}")
+    check_float("--gtol", gtol, lo=0.0)
+    check_float("--htol", htol, lo=0.0)
+    check_float("--balance", balance, lo=0.0)
     extra = parse_options(opt)
+    output_path(export, "--export")
     load_loss_arg(loss)  # validate the cheap arguments before building anything (no JAX import on bad input)
     inst = load_instance_arg(instance)
     X = _point(point, inst)
@@ -156,6 +178,7 @@ def _direction(text: Optional[str], inst, X):
             raise UserError("--dir 'truth' needs a point with at least the truth's rank")
         T = np.concatenate([T, np.zeros((T.shape[0], X.shape[1] - T.shape[1]))], axis=1)
         return T - X
+    _check_word(text, ("truth",))
     D = np.asarray(load_point_arg(text), dtype=float)
     return D[:, None] if D.ndim == 1 else D
 
@@ -178,6 +201,12 @@ def landscape(
 ) -> None:
     """Slices of f and lambda_min(Hessian) through a point (1-D with --dir1, 2-D with --dir1 and --dir2)."""
     lo, hi = _parse_range(range_)
+    if out is not None:
+        output_path(out, "--out")
+        ext = out.rsplit(".", 1)[-1].lower() if "." in out else ""
+        if ext not in FIGURE_FORMATS:
+            raise UserError(f"--out {out!r}: the figure format is taken from the extension; choose one of "
+                            f"{', '.join('.' + f for f in FIGURE_FORMATS)}")
     if grid < 2:
         raise UserError(f"--grid must be >= 2, got {grid}")
     if instance.strip() == "seed001":

@@ -8,7 +8,7 @@ from typing import Iterator, Optional
 
 import typer
 
-from benign.cli._common import JSON_OPT, UserError, app, emit, load_instance_arg, load_point_arg
+from benign.cli._common import JSON_OPT, UserError, app, emit, load_instance_arg, load_point_arg, output_path
 
 
 @contextmanager
@@ -81,6 +81,7 @@ def counterexample(
         raise UserError(f"--method must be reduced or direct, got {method!r}")
     if margin < 0:
         raise UserError(f"--margin must be >= 0, got {margin}")
+    output_path(save, "--save")
     if family is not None:
         if not 0.0 < family < 1.0:
             raise UserError(f"--nonneg-family must lie in (0, 1), got {family}")

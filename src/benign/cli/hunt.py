@@ -6,7 +6,10 @@ from typing import List, Optional
 
 import typer
 
-from benign.cli._common import JSON_OPT, LOSS_OPT, UserError, app, emit, load_instance_arg, load_loss_arg, parse_options
+from benign.cli._common import (JSON_OPT, LOSS_OPT, UserError, app, emit, load_instance_arg, load_loss_arg,
+                                output_path, parse_options)
+from benign.cli._methods import check_init, check_method_options
+from benign.errors import check_float
 
 
 @app.command()
@@ -19,8 +22,9 @@ def hunt(
     method: Optional[str] = typer.Option(None, "--method", help="Local method (default: gd, projected-gd for "
                                          "nonnegative truths, subgradient for l1)."),
     init: str = typer.Option("random", "--init", help="random | small | spectral"),
-    init_scale: Optional[float] = typer.Option(None, "--init-scale"),
-    seed: int = typer.Option(0, "--seed"),
+    init_scale: Optional[float] = typer.Option(None, "--init-scale", help="Scale of the random/small starts "
+                                               "(default: from the problem's scale; small: 1e-3)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the random starts."),
     opt: Optional[List[str]] = typer.Option(None, "--opt", help="Solver option key=value (repeatable)."),
     save_dir: Optional[str] = typer.Option(None, "--save-dir", help="Write each spurious point as instance+point .npz."),
     as_json: bool = JSON_OPT,
@@ -32,8 +36,13 @@ def hunt(
         raise UserError(f"--starts must be >= 1, got {starts}")
     if instances < 1:
         raise UserError(f"--instances must be >= 1, got {instances}")
+    output_path(save_dir, "--save-dir", directory=True)
+    check_init(init)
+    if init_scale is not None:
+        check_float("--init-scale", init_scale, lo=0.0, lo_open=True)
+    # without --method the hunter runs gd or projected-gd, which take the same settings
+    options = check_method_options(method or "gd", parse_options(opt))
     loss_obj = load_loss_arg(loss)
-    options = parse_options(opt)
     if "{seed}" in instance:
         insts = [load_instance_arg(instance.replace("{seed}", str(s))) for s in range(instances)]
     else:

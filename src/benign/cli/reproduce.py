@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from benign.cli._common import JSON_OPT, UserError, app, emit
+from benign.cli._common import JSON_OPT, UserError, app, emit, output_path
 
 STUDY_NAMES = ("high-order-loss", "nonnegative", "robust-l1", "all")
 
@@ -27,6 +27,7 @@ def reproduce(
 
     if study not in STUDY_NAMES:
         raise UserError(f"unknown study {study!r}{suggest(study, STUDY_NAMES)}; choose from {', '.join(STUDY_NAMES)}")
+    output_path(out, "--out", directory=True)
     if workers is not None and workers < 0:
         raise UserError(f"--workers must be >= 0, got {workers}")
     if workers and workers > 1 and scheduler:

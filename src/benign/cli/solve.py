@@ -6,8 +6,10 @@ from typing import List, Optional
 
 import typer
 
-from benign.cli._common import JSON_OPT, LOSS_OPT, UserError, app, emit, load_instance_arg, load_loss_arg, \
-    load_point_arg, parse_options
+from benign.cli._common import (JSON_OPT, LOSS_OPT, UserError, app, emit, load_instance_arg, load_loss_arg,
+                                load_point_arg, output_path, parse_options)
+from benign.cli._methods import check_init, check_method, check_method_options
+from benign.errors import check_float, check_int
 
 CONSTRAINTS = ("auto", "none", "nonneg")
 
@@ -59,7 +61,19 @@ def solve_cmd(
     """Run a local method from a start (or the convex SDP baseline) and report the final point."""
     if constraint not in CONSTRAINTS:
         raise UserError(f"--constraint must be one of {', '.join(CONSTRAINTS)}, got {constraint!r}")
-    options = parse_options(opt)
+    output_path(save, "--save")
+    output_path(history, "--history")
+    check_method(method)
+    check_init(init)
+    if rank is not None:
+        check_int("--rank", rank, minimum=1)
+    if max_iter is not None:
+        check_int("--max-iter", max_iter, minimum=0)
+    check_int("--history-every", history_every, minimum=1)
+    for name, value in (("--init-scale", init_scale), ("--gtol", gtol), ("--rtol", rtol)):
+        if value is not None:
+            check_float(name, value, lo=0.0, lo_open=name == "--init-scale")
+    options = check_method_options(method, parse_options(opt))
     loss_obj = load_loss_arg(loss)
     start = load_point_arg(x0, required=False)
     inst = load_instance_arg(instance)

@@ -5,7 +5,7 @@ from typing import Optional
 
 import typer
 
-from benign.cli._common import JSON_OPT, UserError, app, emit
+from benign.cli._common import JSON_OPT, UserError, app, emit, output_path
 
 sweep_app = typer.Typer(help="Declarative parameter sweeps: run (resumable), status, report, export.",
                         no_args_is_help=True)
@@ -17,6 +17,7 @@ DB_OPT = typer.Option(None, "--db", help="Results file (SQLite); default: the db
 
 
 def _spec(path: str, db: Optional[str]):
+    output_path(db, "--db")
     from benign.experiments.spec import load_spec
 
     try:
@@ -92,6 +93,7 @@ def report(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Aggregates (Wilson intervals), figures and a Markdown summary of SPEC's stored results."""
+    output_path(out, "--out", directory=True)
     sp = _spec(spec, db)
     from benign.experiments.report import sweep_report
 
@@ -109,6 +111,7 @@ def export(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Write SPEC's results (one row per trial, metrics included) to Parquet or CSV."""
+    output_path(out, "--out")
     sp = _spec(spec, db)
     from benign.experiments.results import export_results
 

@@ -1,0 +1,68 @@
+"""The local methods' names, starts and settings, as the command line checks them before importing JAX.
+
+The solver classes in :mod:`benign.solvers` are the source of truth; this table mirrors their fields so that a
+misspelt method, setting or value is reported in a fraction of a second instead of after JAX has loaded
+(``tests/test_cli_methods.py`` checks that the table and the classes agree, field by field and choice by choice).
+Ranges (``step > 0`` and the like) are still checked by the classes themselves.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from benign.errors import suggest
+
+INITS = ("random", "small", "spectral")
+
+_GD = {"step": float, "armijo": bool, "c": float, "shrink": float, "grow": float, "max_backtracks": int}
+
+#: setting name -> ``float``, ``int``, ``bool`` or a tuple of allowed strings, per method
+METHOD_OPTIONS: dict[str, dict[str, Any]] = {
+    "gd": _GD,
+    "perturbed-gd": {"step": float, "rule": ("jin", "noise"), "g_thres": float, "radius": float, "t_thres": int,
+                     "f_thres": float, "threshold": float, "sigma": float},
+    "projected-gd": _GD,
+    "subgradient": {"step": float, "q": float, "schedule": ("geometric", "polyak"), "f_star": float, "ftol": float},
+    "scaled-gd": {"step": float, "damping": float},
+    "prec-gd": {"step": float, "damping_scale": float},
+    "trust-region": {"radius": float, "max_radius": float, "eta": float, "kappa": float, "theta": float,
+                     "cg_max_iter": int, "lanczos_steps": int, "curvature_tol": float},
+    "convex": {"mode": ("trace", "loss"), "trace_weight": float, "solver": ("auto", "clarabel", "scs"),
+               "max_dim": int, "feas_tol": float, "rank_tol": float, "verbose": bool},
+}
+
+
+def check_method(method: str) -> str:
+    """``method`` if it names a local method, else ``ValueError`` with the choices."""
+    if method not in METHOD_OPTIONS:
+        raise ValueError(f"unknown method {method!r}{suggest(method, METHOD_OPTIONS)}; "
+                         f"choose from {', '.join(METHOD_OPTIONS)}")
+    return method
+
+
+def check_init(init: str) -> str:
+    if init not in INITS:
+        raise ValueError(f"--init must be one of {', '.join(INITS)}, got {init!r}{suggest(init, INITS)}")
+    return init
+
+
+def check_method_options(method: str, options: dict[str, Any]) -> dict[str, Any]:
+    """Names and value types of ``--opt key=value`` settings for ``method`` (values as parsed by the CLI: int,
+    float, bool or str); ``ValueError`` naming the setting and the value."""
+    table = METHOD_OPTIONS[check_method(method)]
+    for key, value in options.items():
+        if key not in table:
+            raise ValueError(f"unknown setting {key!r} for method {method!r}{suggest(key, table)}; "
+                             f"settings: {', '.join(table)}")
+        kind = table[key]
+        if isinstance(kind, tuple):
+            ok = isinstance(value, str) and value in kind
+            want = "one of " + ", ".join(kind)
+        elif kind is bool:
+            ok, want = isinstance(value, bool), "true or false"
+        elif kind is int:
+            ok, want = isinstance(value, int) and not isinstance(value, bool), "an integer"
+        else:
+            ok, want = isinstance(value, (int, float)) and not isinstance(value, bool), "a number"
+        if not ok:
+            raise ValueError(f"setting {key}={value!r} of method {method!r}: expected {want}")
+    return options

@@ -1,0 +1,77 @@
+"""The CLI's JAX-free table of methods, starts and settings agrees with the solver classes it mirrors."""
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+
+import pytest
+
+from benign.cli._methods import INITS, METHOD_OPTIONS, check_method_options
+from benign.solvers import METHODS
+from benign.solvers import convex, init, perturbed, subgradient
+
+
+def test_methods_and_starts_match_the_solvers():
+    assert list(METHOD_OPTIONS) == list(METHODS)
+    assert INITS == init.INITS
+    assert METHOD_OPTIONS["gd"] == METHOD_OPTIONS["projected-gd"]  # the hunter's default is one of the two
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+def test_settings_match_the_solver_fields(method):
+    fields = {f.name: f.default for f in dataclasses.fields(METHODS[method])}
+    table = METHOD_OPTIONS[method]
+    assert list(table) == list(fields)
+    for name, kind in table.items():
+        default = fields[name]
+        if isinstance(kind, tuple):
+            assert default in kind
+        elif default is not None:
+            assert type(default) is kind or (kind is float and type(default) is int), (name, default, kind)
+
+
+def test_string_choices_match_the_solvers():
+    assert METHOD_OPTIONS["perturbed-gd"]["rule"] == perturbed.RULES
+    assert METHOD_OPTIONS["subgradient"]["schedule"] == subgradient.SCHEDULES
+    assert METHOD_OPTIONS["convex"]["mode"] == convex.MODES
+    assert METHOD_OPTIONS["convex"]["solver"] == convex.SOLVERS
+
+
+@pytest.mark.parametrize("method,options,needle", [
+    ("gd", {"stpe": 0.1}, "did you mean 'step'"),
+    ("gd", {"step": "abc"}, "expected a number"),
+    ("gd", {"armijo": 1}, "expected true or false"),
+    ("gd", {"max_backtracks": 2.5}, "expected an integer"),
+    ("subgradient", {"schedule": "polyack"}, "one of geometric, polyak"),
+    ("gdd", {}, "did you mean 'gd'"),
+])
+def test_bad_settings_are_named(method, options, needle):
+    with pytest.raises(ValueError, match=needle):
+        check_method_options(method, options)
+
+
+def test_good_settings_pass():
+    assert check_method_options("gd", {"step": 1, "armijo": True, "max_backtracks": 10}) == \
+        {"step": 1, "armijo": True, "max_backtracks": 10}
+
+
+@pytest.mark.parametrize("argv", [
+    ["solve", "sensing:n=5,r=1,m=20", "--max-iter", "-5"],
+    ["solve", "sensing:n=5,r=1,m=20", "--history-every", "0"],
+    ["solve", "sensing:n=5,r=1,m=20", "--opt", "step=abc"],
+    ["solve", "sensing:n=5,r=1,m=20", "--opt", "stpe=1"],
+    ["solve", "sensing:n=5,r=1,m=20", "--method", "gdd"],
+    ["solve", "sensing:n=5,r=1,m=20", "--init", "spectal"],
+    ["solve", "sensing:n=5,r=1,m=20", "--init-scale", "-1"],
+    ["solve", "sensing:n=5,r=1,m=20", "--rank", "0"],
+    ["hunt", "zsl-half", "--rank", "1", "--init", "rand"],
+    ["hunt", "zsl-half", "--rank", "1", "--opt", "armijo=2"],
+])
+def test_bad_solver_arguments_fail_before_importing_jax(argv):
+    code = ("import sys; sys.argv = ['benign'] + " + repr(argv) + "\nfrom benign.cli import main\n"
+            "try:\n    main()\nexcept SystemExit as e:\n    print(e.code, 'jax' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.split() == ["2", "False"], out.stdout + out.stderr
+    lines = [ln for ln in out.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:"), out.stderr
