@@ -85,6 +85,14 @@ def test_unwritable_output_fails_first_in_one_line(argv, tmp_path):
     assert len(lines) == 1 and lines[0].startswith("error:") and "--" in lines[0], out.stderr
 
 
-def test_usage_error_exit_status():
-    res = run("rip", "zsl-half")  # --rank missing
-    assert res.returncode == 2 and "Traceback" not in res.stderr and "rank" in res.stderr
+@pytest.mark.parametrize("args,needle", [
+    (("rip", "zsl-half"), "Missing option '--rank'"),
+    (("sweep", "run", "examples/gd_success.toml", "--workers", "-1"), "'--workers'"),
+    (("nosuchcmd",), "No such command"),
+])
+def test_usage_errors_are_one_line_with_status_2(args, needle):
+    res = run(*args)
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert res.returncode == 2 and len(lines) == 1 and lines[0].startswith("error:") and needle in lines[0], \
+        res.stderr
+    assert "--help" in lines[0]

@@ -36,6 +36,14 @@ def main() -> None:
         sys.exit(130)
     except Exception as exc:  # usage errors of the (vendored) click inside Typer, and the like
         show, code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
+        message = getattr(exc, "format_message", None)
+        if callable(message) and isinstance(code, int):  # one line, as every other bad input
+            text = message().strip()
+            if text:  # (empty when the help was shown for a bare command group)
+                ctx = getattr(exc, "ctx", None)
+                where = f" (see {ctx.command_path} --help)" if ctx is not None else ""
+                print(f"error: {text}{where}", file=sys.stderr)
+            sys.exit(code)
         if callable(show) and isinstance(code, int):
             show()
             sys.exit(code)
