@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from benign.errors import check_array, check_float
+from benign.errors import check_array, check_bool, check_float
 from benign.instances import Instance
 
 VARIANTS = ("full", "span")
@@ -198,6 +198,7 @@ def counterexample(X: Any, Z: Any, *, variant: str = "full", solver: str = "clar
     ``build=False`` skips building and verifying the operator (needed for ``n > MAX_BUILD_N``).
     """
     Xa, Za, margin = _validate(X, Z, variant, solver, margin, method, nonneg=False)
+    build, fallback = check_bool("build", build), check_bool("fallback", fallback)
     from benign import _cx_formulation as F
 
     t0 = time.perf_counter()
@@ -229,6 +230,7 @@ def nonneg_counterexample(X: Any, Z: Any, *, margin: float = 0.0, variant: str =
     objective (KKT residuals, second-order test on the critical cone) and independently by ``benign.certify``.
     """
     Xa, Za, margin = _validate(X, Z, variant, solver, margin, "direct", nonneg=True)
+    build, fallback = check_bool("build", build), check_bool("fallback", fallback)
     from benign import _cx_formulation as F
 
     t0 = time.perf_counter()

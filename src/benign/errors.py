@@ -62,12 +62,21 @@ def check_float(name: str, value: Any, *, lo: float | None = None, hi: float | N
     return value
 
 
+def check_bool(name: str, value: Any) -> bool:
+    """``value`` if it is a bool (Python or NumPy); a string such as ``"false"`` is refused, not read as truthy."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise TypeError(f"{name} must be True or False, got {value!r}")
+
+
 def check_array(name: str, value: Any, *, ndim: int | tuple[int, ...] | None = None,
                 shape: tuple[int | None, ...] | None = None, dtype: Any = np.float64) -> np.ndarray:
     """Return ``value`` as a finite NumPy array of ``dtype``; raise naming ``name`` otherwise.
 
     ``shape`` entries that are ``None`` are free.
     """
+    if np.iscomplexobj(value) and not np.issubdtype(np.dtype(dtype), np.complexfloating):
+        raise TypeError(f"{name} must be real, got a complex array")
     try:
         arr = np.asarray(value, dtype=dtype)
     except (TypeError, ValueError) as exc:

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from benign import operators as ops
-from benign.errors import check_array, check_float, check_int
+from benign.errors import check_array, check_bool, check_float, check_int
 from benign.operators import Operator
 from benign.specs import Spec, parse_instance
 
@@ -169,7 +169,7 @@ def make_truth(rng: np.random.Generator, d: int, r: int, kind: str = "gaussian",
         Q = np.linalg.qr(F)[0]
         sv = np.geomspace(1.0, 1.0 / cond, r) if r > 1 else np.ones(1)
         F = Q * np.sqrt(sv) * np.sqrt(d)
-    return scale * F
+    return check_float("tscale", scale, lo=0.0, lo_open=True) * F
 
 
 def _noise(rng: np.random.Generator, clean: np.ndarray, kind: str, sigma: float, p: float, outlier: str,
@@ -185,6 +185,8 @@ def _noise(rng: np.random.Generator, clean: np.ndarray, kind: str, sigma: float,
     mask = rng.random(m) < p
     if scale is None:
         scale = 10.0 * float(np.sqrt(np.mean(clean ** 2))) or 10.0
+    else:
+        scale = check_float("scale", scale, lo=0.0, lo_open=True)
     if outlier == "gaussian":
         vals = scale * rng.standard_normal(m)
     elif outlier == "uniform":
@@ -206,14 +208,14 @@ def _finish(operator: Operator, L: np.ndarray, R: np.ndarray | None, noise_rng: 
                      params.get("p", 0.0), params.get("outlier", "gaussian"), params.get("scale"))
     meta = {k: v for k, v in params.items()}
     meta.setdefault("noise", "none")
-    return Instance(ops.on_device(operator) if device else operator, clean + s, L, R, s, mask, nonnegative, name,
-                    meta)
+    return Instance(ops.on_device(operator) if device else operator, _finite_b(clean + s), L, R, s, mask, nonnegative,
+                    name, meta)
 
 
 def _shape(n: int, d2: int | None, r: int, asym: bool) -> tuple[int, int, int, bool]:
     """Validated ``(n, d2, r, symmetric)``: symmetric unless ``d2`` is given or ``asym``."""
     n = check_int("n", n, minimum=1)
-    symmetric = d2 is None and not asym
+    symmetric = d2 is None and not check_bool("asym", asym)
     d2v = n if d2 is None else check_int("d2", d2, minimum=1)
     r = check_int("r", r, minimum=1)
     if r > min(n, d2v):
@@ -330,12 +332,29 @@ def from_arrays(operator: Operator, truth_left: Any, truth_right: Any | None = N
     m.setdefault("noise", "custom" if noise is not None else "none")
     if nonnegative and np.any(L < 0):
         raise ValueError("nonnegative=True needs a nonnegative truth factor")
-    return Instance(operator, clean + s, L, R, s, mask, nonnegative, name, m)
+    return Instance(operator, _finite_b(clean + s), L, R, s, mask, nonnegative, name, m)
+
+
+def _finite_b(b: np.ndarray) -> np.ndarray:
+    """The measurements, refused when not finite (a truth or operator so large that ``A(M*)`` overflows)."""
+    if not np.all(np.isfinite(b)):
+        raise ValueError(f"the measurements b = A(M*) + noise are not finite (largest |entry| of the finite ones: "
+                         f"{np.max(np.abs(b[np.isfinite(b)]), initial=0.0):.3g}); scale the truth or the operator down")
+    return b
+
+
+NOISE_KEYS = ("noise", "sigma", "p", "outlier", "scale")
 
 
 def with_noise(inst: Instance, seed: int, **noise) -> Instance:
     """The same operator and truth with new noise (keys as in :func:`sensing`), drawn from the noise child stream
     of ``seed`` (so ``with_noise(sensing(..., seed=s), s, ...)`` equals ``sensing(..., seed=s, ...)``)."""
+    unknown = sorted(set(noise) - set(NOISE_KEYS))
+    if unknown:
+        from benign.errors import suggest
+
+        raise ValueError(f"unknown noise setting {unknown[0]!r}{suggest(unknown[0], NOISE_KEYS)}; "
+                         f"settings: {', '.join(NOISE_KEYS)}")
     clean = inst.b - (inst.noise if inst.noise is not None else 0.0)
     rng = _rngs(seed)[2]
     s, mask = _noise(rng, clean, noise.get("noise", "none"), noise.get("sigma", 0.0), noise.get("p", 0.0),

@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from benign._jax import jax, jnp
-from benign.errors import check_array, check_float
+from benign.errors import check_array, check_bool, check_float
 from benign.losses import Loss, make_loss
 from benign.operators import Operator, on_host
 
@@ -66,7 +66,14 @@ class Objective:
         return self.factorization == "symmetric"
 
     def check_point(self, X: Any, name: str = "point") -> jnp.ndarray:
-        """Validate and return ``X`` as a float64 ``(N, r)`` array; a vector is read as ``r = 1``."""
+        """Validate and return ``X`` as a float64 ``(N, r)`` array; a vector is read as ``r = 1``; a nonnegative
+        objective also requires ``X >= 0``."""
+        arr = self._point_array(X, name)
+        if self.nonnegative and np.any(arr < 0):
+            raise ValueError(f"{name} must be elementwise nonnegative, got min {arr.min():.3g}")
+        return jnp.asarray(arr)
+
+    def _point_array(self, X: Any, name: str) -> np.ndarray:
         arr = check_array(name, X, ndim=(1, 2))
         if arr.ndim == 1:
             arr = arr[:, None]
@@ -75,8 +82,18 @@ class Objective:
             raise ValueError(f"{name} must have {self.rows} rows ({what}), got shape {arr.shape}")
         if arr.shape[1] < 1:
             raise ValueError(f"{name} must have at least one column, got shape {arr.shape}")
-        if self.nonnegative and np.any(arr < 0):
-            raise ValueError(f"{name} must be elementwise nonnegative, got min {arr.min():.3g}")
+        return arr
+
+    def _arg(self, X: Any, name: str = "X", like: Any = None):
+        """The input check of the methods below: a concrete ``X`` (NumPy array, list, JAX array) must be a finite real
+        ``(N, r)`` array (a vector is read as ``r = 1``), and a direction must have the point's shape (``like``);
+        traced values (inside ``jit``, ``vmap``, ``grad``) pass unchecked (tracing checks their shapes). Points
+        outside ``X >= 0`` are allowed here (the loss is defined everywhere)."""
+        if isinstance(X, jax.core.Tracer):
+            return X
+        arr = self._point_array(X, name)
+        if like is not None and not isinstance(like, jax.core.Tracer) and arr.shape != np.shape(like):
+            raise ValueError(f"{name} must have the point's shape {tuple(np.shape(like))}, got {arr.shape}")
         return jnp.asarray(arr)
 
     def split(self, X):
@@ -93,38 +110,50 @@ class Objective:
     # ---------------------------------------------------------------- jitted API
     def residual(self, X):
         """``rho = A(M) - b``."""
+        X = self._arg(X)
         return _residual(self, X)
 
     def value(self, X):
+        X = self._arg(X)
         return _value(self, X)
 
     def grad(self, X):
+        X = self._arg(X)
         return _grad(self, X)
 
     def hvp(self, X, U):
         """Hessian-vector product ``nabla^2 f(X)[U]`` (closed form)."""
+        X = self._arg(X)
+        U = self._arg(U, "U", like=X)
         return _hvp(self, X, U)
 
     def hessian(self, X):
         """Dense Hessian on ``vec(X)`` (row-major), shape ``(N r, N r)``: ``H[:, k] = vec(Hess[e_k])``."""
+        X = self._arg(X)
         return _hessian(self, X)
 
     def value_and_grad(self, X):
+        X = self._arg(X)
         return _value_and_grad(self, X)
 
     def distance(self, X):
         """``||M(X) - M*||_F`` from the factors (no ``n x n`` array); NaN when the truth is unknown."""
+        X = self._arg(X)
         return _distance(self, X)
 
     def relative_error(self, X):
         """``||M(X) - M*||_F / ||M*||_F``; NaN when the truth is unknown."""
+        X = self._arg(X)
         return _relative_error(self, X)
 
     # autodiff references (tests compare the closed forms against these)
     def grad_autodiff(self, X):
+        X = self._arg(X)
         return _grad_ad(self, X)
 
     def hvp_autodiff(self, X, U):
+        X = self._arg(X)
+        U = self._arg(U, "U", like=X)
         return _hvp_ad(self, X, U)
 
     def with_loss(self, loss: Loss) -> "Objective":
@@ -337,7 +366,7 @@ def make_objective(instance: Any, loss: Loss | str | None = None, *, factorizati
     balance = check_float("balance", balance, lo=0.0)
     if balance and fact == "symmetric":
         raise ValueError("balance (mu) applies to the asymmetric factorisation only")
-    nn = instance.nonnegative if nonnegative is None else bool(nonnegative)
+    nn = instance.nonnegative if nonnegative is None else check_bool("nonnegative", nonnegative)
     if nn and fact != "symmetric":
         raise ValueError("the nonnegative constraint is implemented for the symmetric factorisation only")
     put = np.asarray if on_host(instance.operator) else jnp.asarray  # the objective lives where its operator does

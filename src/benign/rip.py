@@ -15,9 +15,17 @@
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
+from benign.errors import check_bool
 from benign.operators import Operator, kernel, symmetric_basis
+
+def _check_operator(op: Any) -> None:
+    if not isinstance(op, Operator):
+        raise TypeError(f"op must be a benign Operator (e.g. instance.operator), got {type(op).__name__}")
+
 
 #: relative rounding margin within which a computed quotient is clamped to the exact full-rank bracket
 BRACKET_RTOL = 1e-12
@@ -34,6 +42,8 @@ def restricted_kernel(op: Operator, symmetric: bool = True) -> np.ndarray:
 
 def full_rank_rip(op: Operator, symmetric: bool = True) -> dict:
     """Exact full-rank RIP constant and the scale-optimal one (see the module docstring)."""
+    _check_operator(op)
+    symmetric = check_bool("symmetric", symmetric)
     if symmetric and op.shape[0] != op.shape[1]:
         raise ValueError(f"symmetric RIP needs a square operator, got {op.shape}")
     lam = np.linalg.eigvalsh(restricted_kernel(op, symmetric))
@@ -88,6 +98,8 @@ def full_rank_spectrum(op: Operator, symmetric: bool = True) -> dict:
 
     Returns ``{"available": False, "reason": ...}`` when the eigenproblem would exceed ``MAX_EIG_SIDE``.
     """
+    _check_operator(op)
+    symmetric = check_bool("symmetric", symmetric)
     from benign.operators import EntrySampling, RankOneProjections
 
     d1, d2 = op.shape

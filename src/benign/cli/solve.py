@@ -8,8 +8,8 @@ import typer
 
 from benign.cli._common import (JSON_OPT, LOSS_OPT, UserError, app, emit, load_instance_arg, load_loss_arg,
                                 load_point_arg, output_path, parse_options)
-from benign.cli._methods import check_init, check_method, check_method_options
 from benign.errors import check_float, check_int
+from benign.solver_options import check_init, check_method, check_method_options
 
 CONSTRAINTS = ("auto", "none", "nonneg")
 

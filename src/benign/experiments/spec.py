@@ -49,7 +49,9 @@ import string
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from benign.errors import suggest
+import numpy as np
+
+from benign.errors import MAX_SEED, suggest
 from benign.experiments.expr import Expr, compile_expr
 
 TOP_KEYS = ("sweep", "grid", "trial", "metrics", "report")
@@ -155,7 +157,7 @@ def load_spec(source: Any, *, db: str | None = None) -> SweepSpec:
             raise ValueError(f"cannot read sweep spec {path!r}: {exc}") from None
         text = raw.decode("utf-8")
     elif isinstance(source, Mapping):
-        data = dict(source)
+        data = _plain(dict(source))
         text = json.dumps(data, sort_keys=True, default=str)
     else:
         raise TypeError(f"a sweep spec must be a TOML file path or a dict, got {type(source).__name__}")
@@ -260,6 +262,26 @@ def _check_keys(table: Mapping, valid: tuple, where: str) -> None:
 
 
 def _seeds(value: Any) -> tuple[int, ...]:
+    seeds = _seed_values(value)
+    if max(seeds) > MAX_SEED:
+        raise ValueError(f"[sweep] seeds must be at most 2**63 - 1 = {MAX_SEED}, got {max(seeds)}")
+    return seeds
+
+
+def _plain(value: Any) -> Any:
+    """NumPy scalars and arrays in a dict spec as the Python values a TOML file would give."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _plain(value.tolist())
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _seed_values(value: Any) -> tuple[int, ...]:
     if isinstance(value, bool):
         raise TypeError(f"[sweep] seeds must be an integer, a list or {{start, count}}, got {value!r}")
     if isinstance(value, int):

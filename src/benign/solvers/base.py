@@ -126,6 +126,10 @@ def with_options(solver: Solver, options: dict[str, Any]) -> Solver:
         if key not in valid:
             raise ValueError(f"unknown option {key!r} for method {solver.name!r}{suggest(key, valid)}; "
                              f"valid options: {', '.join(valid) or 'none'}")
+    from benign.solver_options import METHOD_OPTIONS, check_method_options
+
+    if solver.name in METHOD_OPTIONS:  # value types (a user-defined solver class checks its own)
+        check_method_options(solver.name, options, optional=tuple(f.name for f in fields(solver) if f.default is None))
     return replace(solver, **options)
 
 

@@ -47,6 +47,10 @@ MESSAGES = {
 }
 
 
+#: most history records a run keeps (4 float64 rows: 128 MiB after rounding up to a power of two)
+MAX_HISTORY = 1 << 22
+
+
 @partial(jax.tree_util.register_dataclass,
          data_fields=["gtol", "rtol", "stall_rtol", "diverge_factor", "max_iter", "every", "stall_window"],
          meta_fields=["hist_len"])
@@ -71,6 +75,9 @@ def make_control(*, gtol: float, rtol: float | None, stall_rtol: float, stall_wi
     f = lambda v: np.asarray(v, dtype=np.float64)  # noqa: E731
     i = lambda v: np.asarray(v, dtype=np.int64)  # noqa: E731
     needed = int(max_iter // every + 1)
+    if needed > MAX_HISTORY:
+        raise ValueError(f"max_iter // history_every + 1 = {needed} history records exceed {MAX_HISTORY} (the loop "
+                         f"keeps them in memory): raise history_every to at least {-(-int(max_iter) // MAX_HISTORY)}")
     hist_len = max(1 << max(needed - 1, 1).bit_length(), min_hist)  # fewer distinct compilations
     return Control(f(gtol), f(-1.0 if rtol is None else rtol), f(stall_rtol), f(diverge_factor), i(max_iter),
                    i(every), i(stall_window), hist_len)

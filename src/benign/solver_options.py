@@ -1,13 +1,16 @@
-"""The local methods' names, starts and settings, as the command line checks them before importing JAX.
+"""The local methods' names, starts and settings, checkable without importing JAX.
 
 The solver classes in :mod:`benign.solvers` are the source of truth; this table mirrors their fields so that a
-misspelt method, setting or value is reported in a fraction of a second instead of after JAX has loaded
-(``tests/test_cli_methods.py`` checks that the table and the classes agree, field by field and choice by choice).
-Ranges (``step > 0`` and the like) are still checked by the classes themselves.
+misspelt method, setting or value is reported at once -- by the command line before JAX loads, and by
+:func:`benign.solvers.make_solver` (``solve(..., armijo="false")`` is refused, not read as a true string).
+``tests/test_solver_options.py`` checks that the table and the classes agree, field by field and choice by choice.
+Ranges (``step > 0`` and the like) are checked by the classes themselves.
 """
 from __future__ import annotations
 
 from typing import Any
+
+import numpy as np
 
 from benign.errors import suggest
 
@@ -45,24 +48,31 @@ def check_init(init: str) -> str:
     return init
 
 
-def check_method_options(method: str, options: dict[str, Any]) -> dict[str, Any]:
-    """Names and value types of ``--opt key=value`` settings for ``method`` (values as parsed by the CLI: int,
-    float, bool or str); ``ValueError`` naming the setting and the value."""
+def check_method_options(method: str, options: dict[str, Any], *, optional: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Names and value types of the settings of ``method`` (``ValueError`` naming the setting and the value):
+    numbers may be Python or NumPy scalars (or 0-d arrays), booleans must be booleans (a string is refused), choices
+    are strings from the list; ``None`` is accepted for the names in ``optional`` (settings whose default is
+    ``None``: "problem-dependent")."""
     table = METHOD_OPTIONS[check_method(method)]
     for key, value in options.items():
         if key not in table:
             raise ValueError(f"unknown setting {key!r} for method {method!r}{suggest(key, table)}; "
                              f"settings: {', '.join(table)}")
+        if value is None and key in optional:
+            continue
         kind = table[key]
+        scalar = value.item() if isinstance(value, np.ndarray) and value.ndim == 0 else value
         if isinstance(kind, tuple):
-            ok = isinstance(value, str) and value in kind
-            want = "one of " + ", ".join(kind)
+            ok = isinstance(scalar, str) and scalar in kind
+            want = "one of " + ", ".join(kind) + (suggest(scalar, kind) if isinstance(scalar, str) else "")
         elif kind is bool:
-            ok, want = isinstance(value, bool), "true or false"
+            ok, want = isinstance(scalar, (bool, np.bool_)), "true or false"
         elif kind is int:
-            ok, want = isinstance(value, int) and not isinstance(value, bool), "an integer"
+            ok = isinstance(scalar, (int, np.integer)) and not isinstance(scalar, (bool, np.bool_))
+            want = "an integer"
         else:
-            ok, want = isinstance(value, (int, float)) and not isinstance(value, bool), "a number"
+            ok = isinstance(scalar, (int, float, np.integer, np.floating)) and not isinstance(scalar, (bool, np.bool_))
+            want = "a number"
         if not ok:
             raise ValueError(f"setting {key}={value!r} of method {method!r}: expected {want}")
     return options

@@ -1,4 +1,4 @@
-"""The CLI's JAX-free table of methods, starts and settings agrees with the solver classes it mirrors."""
+"""The JAX-free table of methods, starts and settings agrees with the solver classes it mirrors."""
 from __future__ import annotations
 
 import dataclasses
@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from benign.cli._methods import INITS, METHOD_OPTIONS, check_method_options
+from benign.solver_options import INITS, METHOD_OPTIONS, check_method_options
 from benign.solvers import METHODS
 from benign.solvers import convex, init, perturbed, subgradient
 

@@ -1,0 +1,103 @@
+"""Bad input to the Python API is refused early, naming the value (found by an audit of the public entry points)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import benign
+from benign.solvers import solve
+
+
+@pytest.fixture(scope="module")
+def obj():
+    return benign.make_objective(benign.build("sensing:n=6,r=2,m=60,seed=0"), "l2")
+
+
+def _nan_point():
+    X = np.ones((6, 2))
+    X[0, 0] = np.nan
+    return X
+
+
+@pytest.mark.parametrize("method", ["value", "grad", "hessian", "relative_error", "value_and_grad", "residual"])
+@pytest.mark.parametrize("X,error,needle", [
+    (_nan_point(), ValueError, "non-finite value"),
+    (np.ones((6, 2)) + 1j, TypeError, "must be real"),
+    (np.ones((6, 0)), ValueError, "at least one column"),
+    (np.ones((5, 2)), ValueError, "must have 6 rows"),
+    (np.ones((6, 2, 1)), ValueError, "1 or 2 dimensions"),
+    (np.array([["a", "b"]] * 6), TypeError, "numeric array"),
+])
+def test_objective_methods_check_the_point(obj, method, X, error, needle):
+    with pytest.raises(error, match=needle):
+        getattr(obj, method)(X)
+
+
+def test_objective_accepts_lists_vectors_and_checks_directions(obj):
+    X = np.random.default_rng(0).standard_normal((6, 2))
+    assert float(obj.value(X.tolist())) == float(obj.value(X))
+    assert np.asarray(obj.grad(X[:, 0])).shape == (6, 1)  # a vector is one column
+    with pytest.raises(ValueError, match="point's shape"):
+        obj.hvp(X, np.ones((6, 3)))
+    with pytest.raises(ValueError, match="non-finite"):
+        obj.hvp(X, _nan_point())
+
+
+def test_generators_refuse_non_finite_and_truthy_strings():
+    with pytest.raises(ValueError, match="tscale must be finite"):
+        benign.sensing(5, m=40, tscale=float("nan"))
+    with pytest.raises(ValueError, match="scale must be finite"):
+        benign.sensing(5, m=40, noise="outliers", p=0.5, scale=float("inf"))
+    with pytest.raises(TypeError, match="asym must be True or False"):
+        benign.sensing(5, m=40, asym="no")
+    inst = benign.sensing(5, m=40)
+    with pytest.raises(ValueError, match="did you mean 'noise'"):
+        benign.with_noise(inst, 0, nois="gaussian", sigma=1.0)
+    with pytest.raises(TypeError, match="nonnegative must be True or False"):
+        benign.make_objective(inst, nonnegative="no")
+    with pytest.raises(TypeError, match="must be real"):
+        benign.from_matrices(np.ones((3, 2, 2)) + 1j)
+
+
+def test_solver_settings_are_typed(obj):
+    with pytest.raises(ValueError, match="armijo='false'.*true or false"):
+        solve(obj, "gd", armijo="false")  # a non-empty string is not read as True
+    with pytest.raises(ValueError, match="expected a number"):
+        solve(obj, "gd", step="big")
+    assert solve(obj, "gd", step=np.float64(0.01), max_iter=3).iterations == 3  # NumPy scalars are numbers
+    with pytest.raises(ValueError, match="raise history_every"):
+        solve(obj, "gd", max_iter=2 ** 40)
+
+
+def test_rip_functions_check_their_arguments():
+    from benign.rip import full_rank_rip
+
+    inst = benign.build("sensing:n=4,r=1,m=20,seed=0")
+    with pytest.raises(TypeError, match="instance.operator"):
+        full_rank_rip(inst)
+    with pytest.raises(TypeError, match="symmetric must be True or False"):
+        full_rank_rip(inst.operator, symmetric="no")
+
+
+def test_counterexample_flags_are_booleans():
+    from benign.counterexamples import counterexample
+
+    with pytest.raises(TypeError, match="build must be True or False"):
+        counterexample(np.array([[0.0], [0.7]]), np.array([[1.0], [0.0]]), build="no")
+
+
+def test_sweep_spec_takes_numpy_integers_and_bounds_seeds(tmp_path):
+    from benign.experiments import load_spec
+
+    spec = {"sweep": {"name": "x", "seeds": np.int64(2), "batch_size": np.int64(4)},
+            "grid": {"m": [np.int64(30)]},
+            "trial": {"instance": "sensing:n=5,r=1,m={m},seed={seed}", "method": "gd", "rank": 1}}
+    assert len(load_spec(spec, db=str(tmp_path / "a.db")).trials) == 2
+    with pytest.raises(ValueError, match="at most 2\\*\\*63 - 1"):
+        load_spec(dict(spec, sweep={"name": "x", "seeds": [0, 2 ** 63]}), db=str(tmp_path / "b.db"))
+
+
+def test_overflowing_measurements_are_refused():
+    inst = benign.sensing(5, m=40)
+    with pytest.raises(ValueError, match="not finite"):
+        benign.from_arrays(inst.operator, np.ones((5, 1)) * 1e200)
