@@ -101,3 +101,21 @@ def test_overflowing_measurements_are_refused():
     inst = benign.sensing(5, m=40)
     with pytest.raises(ValueError, match="not finite"):
         benign.from_arrays(inst.operator, np.ones((5, 1)) * 1e200)
+
+
+def test_wrong_object_types_are_named():
+    from benign.hunt import hunt
+
+    with pytest.raises(TypeError, match="spec string"):
+        benign.build(None)
+    with pytest.raises(TypeError, match="needs an Instance"):
+        benign.make_objective("sensing:n=4,r=1,m=10")
+    with pytest.raises(TypeError, match="got a string"):
+        hunt("zsl-half", rank=1)
+    inst = benign.build("zsl-half")
+    with pytest.raises(TypeError, match="progress must be a callable"):
+        hunt(inst, rank=1, progress=3)
+    with pytest.raises(TypeError, match="solver_options must be a dict"):
+        hunt(inst, rank=1, solver_options=[1])
+    with pytest.raises(TypeError, match="progress must be a callable"):
+        solve(benign.make_objective(inst), "gd", progress=5)

@@ -145,9 +145,21 @@ def hunt(instances: Any, loss: Any = "l2", *, rank: int, starts: int = 32, metho
     from benign.objective import make_objective
     from benign.solvers import solve_many
 
-    insts: Sequence[Any] = [instances] if hasattr(instances, "operator") else list(instances)
+    from benign.instances import Instance
+
+    if isinstance(instances, str):
+        raise TypeError("hunt needs Instance objects (e.g. benign.build(spec)), got a string")
+    insts: Sequence[Any] = [instances] if isinstance(instances, Instance) else list(instances)
     if not insts:
         raise ValueError("hunt needs at least one instance")
+    for k, inst in enumerate(insts):
+        if not isinstance(inst, Instance):
+            raise TypeError(f"instance {k} is a {type(inst).__name__}, not an Instance")
+    for name, opts in (("solver_options", solver_options), ("certify_options", certify_options)):
+        if opts is not None and not isinstance(opts, dict):
+            raise TypeError(f"{name} must be a dict, got {opts!r}")
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress must be a callable progress(done, total) or None, got {progress!r}")
     rank = check_int("rank", rank, minimum=1)
     starts = check_int("starts", starts, minimum=1)
     dedupe_rtol = check_float("dedupe_rtol", dedupe_rtol, lo=0.0, lo_open=True)

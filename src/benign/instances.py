@@ -373,6 +373,8 @@ def build(spec: str | Spec, *, device: bool = True) -> Instance:
 
     ``device=False`` keeps the operator's arrays in NumPy (generated instances; a saved one is loaded as usual),
     e.g. to stack many small instances into one transfer per array (:func:`benign.solvers.solve_stacked`)."""
+    if not isinstance(spec, (str, Spec)):
+        raise TypeError(f"build needs a spec string such as 'sensing:n=10,r=2,m=150', got {type(spec).__name__}")
     sp = parse_instance(spec) if isinstance(spec, str) else spec
     if sp.kind == "file":
         from benign.io import load_instance

@@ -350,8 +350,12 @@ def make_objective(instance: Any, loss: Loss | str | None = None, *, factorizati
     to the instance's flag (set for nonnegative truths); ``balance`` is ``mu`` (asymmetric only). The objective's
     arrays live where the operator's do (NumPy for an instance built with ``device=False``).
     """
+    from benign.instances import Instance
     from benign.specs import parse_loss
 
+    if not isinstance(instance, Instance):
+        raise TypeError(f"make_objective needs an Instance (e.g. benign.build('sensing:n=10,r=2,m=150')), got "
+                        f"{type(instance).__name__}")
     if loss is None:
         loss = make_loss("l2")
     elif isinstance(loss, str):

@@ -53,6 +53,11 @@ class _LazyScale:
     factor_scale = property(lambda self: self.value.factor_scale)
 
 
+def _check_progress(progress: Any) -> None:
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress must be a callable progress(k, max_iter) or None, got {progress!r}")
+
+
 def make_solver(method: str | Solver, options: dict[str, Any] | None = None) -> Solver:
     """A solver from a CLI name (``METHODS``) or an instance, with ``options`` applied."""
     options = dict(options or {})
@@ -175,6 +180,7 @@ def solve(obj, method: str | Solver = "gd", x0: Any = None, *, rank: int | None 
     """
     t0 = time.perf_counter()
     _check_objective(obj)
+    _check_progress(progress)
     x0s = None if x0 is None else _check_start(obj, x0, "x0")[None]
     solver, r, X0, _ = _prepare(obj, method, options, x0s, rank, init, init_scale, seed, None)
     if not solver.jitted:
@@ -206,6 +212,7 @@ def solve_many(obj, method: str | Solver = "gd", x0s: Any = None, *, starts: int
     """
     t0 = time.perf_counter()
     _check_objective(obj)
+    _check_progress(progress)
     if x0s is not None:
         arr = check_array("x0s", x0s, ndim=3)
         if starts is not None and check_int("starts", starts, minimum=1) != arr.shape[0]:
