@@ -119,3 +119,19 @@ def test_wrong_object_types_are_named():
         hunt(inst, rank=1, solver_options=[1])
     with pytest.raises(TypeError, match="progress must be a callable"):
         solve(benign.make_objective(inst), "gd", progress=5)
+
+
+def test_hunt_checks_certificate_settings_before_solving():
+    from benign.hunt import hunt
+
+    with pytest.raises(ValueError, match="unknown setting 'fto'.*did you mean 'ftol'"):
+        hunt(benign.build("yalcin:n=5,eps=0.3"), rank=1, starts=2, certify_options={"fto": 1e-9})
+
+
+def test_solve_stacked_says_which_member_differs():
+    from benign.solvers import NotStackable, solve_stacked
+
+    a = benign.make_objective(benign.build("sensing:n=6,r=1,m=20,seed=0"))
+    b = benign.make_objective(benign.build("sensing:n=6,r=1,m=20,seed=1"), "huber")
+    with pytest.raises(NotStackable, match="member 1 differs from member 0.*huber"):
+        solve_stacked([a, b], "gd")

@@ -33,31 +33,42 @@ def certify(obj, X: Any, *, instance: Any = None, gtol: float = 1e-6, htol: floa
     check_method(method)
     if not isinstance(verify, bool):
         raise TypeError(f"verify must be a bool, got {verify!r}")
+    certifier = _certifier(obj)
+    check_certify_options(obj, kw)
+    if obj.loss.name == "l1":
+        return certifier(obj, X, instance=instance, **kw)
+    cert = certifier(obj, X, instance=instance, gtol=gtol, htol=htol, method=method, verify=verify, **kw)
+    return localize_spurious(cert, obj, X, instance)
+
+
+def _certifier(obj):
+    """The certifier :func:`certify` uses for ``obj``: l1, nonnegative or smooth."""
     if obj.loss.name == "l1":
         try:
             from benign.certify.l1 import certify_l1
         except ImportError as exc:
             raise NotImplementedError(f"the l1 certifier (benign.certify.l1) is not available: {exc}") from None
-        return certify_l1(obj, X, instance=instance, **_settings(certify_l1, "l1", kw))
+        return certify_l1
     if obj.nonnegative:
         from benign.certify.nonneg import certify_nonneg
 
-        cert = certify_nonneg(obj, X, instance=instance, gtol=gtol, htol=htol, method=method, verify=verify,
-                              **_settings(certify_nonneg, "nonnegative", kw))
-    else:
-        from benign.certify.smooth import certify_smooth
+        return certify_nonneg
+    from benign.certify.smooth import certify_smooth
 
-        cert = certify_smooth(obj, X, instance=instance, gtol=gtol, htol=htol, method=method, verify=verify,
-                              **_settings(certify_smooth, "smooth", kw))
-    return localize_spurious(cert, obj, X, instance)
+    return certify_smooth
 
 
-def _settings(certifier, kind: str, kw: dict) -> dict:
-    """``kw`` if every key is a keyword of ``certifier``; else ``ValueError`` naming the key and listing them."""
+def check_certify_options(obj, kw: dict) -> dict:
+    """``kw`` if every key is a setting of the certifier :func:`certify` uses for ``obj``; else ``ValueError``
+    naming the key and listing the settings (callers that certify many points check once, up front)."""
     import inspect
 
     from benign.errors import suggest
 
+    if not isinstance(kw, dict):
+        raise TypeError(f"certificate settings must be a dict, got {kw!r}")
+    certifier = _certifier(obj)
+    kind = {"certify_l1": "l1", "certify_nonneg": "nonnegative"}.get(certifier.__name__, "smooth")
     params = inspect.signature(certifier).parameters
     names = [n for n, p in params.items() if p.kind == p.KEYWORD_ONLY and n not in ("instance", "gtol", "htol",
                                                                                     "method", "verify")]

@@ -111,11 +111,21 @@ def _loop_view(obj):
 def _stack(trees: list):
     """Stack pytrees of one structure and leaf shapes along a new leading axis; :class:`NotStackable` otherwise."""
     ref = jax.tree_util.tree_structure(trees[0])
-    if any(jax.tree_util.tree_structure(t) != ref for t in trees[1:]):
-        raise NotStackable("the objectives (or their solvers) differ in kind or static settings")
+    for k, t in enumerate(trees[1:], start=1):
+        other = jax.tree_util.tree_structure(t)
+        if other != ref:
+            a, b = str(ref), str(other)
+            i = next((j for j, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+            raise NotStackable(f"member {k} differs from member 0 in kind or static settings (operator kind, loss, "
+                               f"factorisation or a static solver option), first at ...{a[max(i - 30, 0):i + 30]}... "
+                               f"against ...{b[max(i - 30, 0):i + 30]}...")
     leaves = [jax.tree_util.tree_leaves(t) for t in trees]
-    if len({tuple(np.shape(x) for x in ls) for ls in leaves}) != 1:
-        raise NotStackable("the objectives differ in shape")
+    shapes = [tuple(np.shape(x) for x in ls) for ls in leaves]
+    for k, sh in enumerate(shapes[1:], start=1):
+        if sh != shapes[0]:
+            j = next(j for j, (x, y) in enumerate(zip(shapes[0], sh)) if x != y)
+            raise NotStackable(f"the objectives differ in shape: member {k} has an array of shape {sh[j]} where "
+                               f"member 0 has {shapes[0][j]}")
     columns = [[ls[j] for ls in leaves] for j in range(len(leaves[0]))]
     # host columns: stacked in NumPy and moved in one transfer call (device_put is cheaper than jnp.asarray)
     host = [j for j, col in enumerate(columns) if not isinstance(col[0], jax.Array)]
