@@ -135,3 +135,10 @@ def test_solve_stacked_says_which_member_differs():
     b = benign.make_objective(benign.build("sensing:n=6,r=1,m=20,seed=1"), "huber")
     with pytest.raises(NotStackable, match="member 1 differs from member 0.*huber"):
         solve_stacked([a, b], "gd")
+
+
+def test_an_overflowing_start_is_reported_as_such(obj):
+    res = solve(obj, "gd", x0=np.ones((6, 2)) * 1e200)
+    assert res.status == "diverged" and res.iterations == 0 and "starting point is not finite" in res.message
+    big_step = solve(obj, "gd", step=1e6, max_iter=10)
+    assert big_step.status == "diverged" and "smaller step" in big_step.message

@@ -129,6 +129,9 @@ def _result(state, obj, solver: Solver, control, seconds: float, compile_s: floa
     status, message = loop.status_message(code, control, _rule(solver, control))
     if code == loop.RUNNING:  # cannot happen after a full run; kept honest rather than silent
         status, message = "max_iterations", "stopped while running"
+    if code == loop.DIVERGED and not np.isfinite(float(state.ctx.f0)):
+        message = ("diverged at the start: the loss at the starting point is not finite (an overflowing start? "
+                   f"largest |entry| {float(np.max(np.abs(np.asarray(state.x)))):.3g})")
     details = {"compile_seconds": compile_s, "setup_seconds": setup_s, "measure": solver.measure_name,
                "gradient_threshold": float(state.ctx.thresh), "initial_loss": float(state.ctx.f0)}
     details.update(solver.summary(state.aux))
