@@ -60,9 +60,9 @@ def test_generators_refuse_non_finite_and_truthy_strings():
 
 
 def test_solver_settings_are_typed(obj):
-    with pytest.raises(ValueError, match="armijo='false'.*true or false"):
+    with pytest.raises(TypeError, match="armijo='false'.*true or false"):
         solve(obj, "gd", armijo="false")  # a non-empty string is not read as True
-    with pytest.raises(ValueError, match="expected a number"):
+    with pytest.raises(TypeError, match="expected a number"):
         solve(obj, "gd", step="big")
     assert solve(obj, "gd", step=np.float64(0.01), max_iter=3).iterations == 3  # NumPy scalars are numbers
     with pytest.raises(ValueError, match="raise history_every"):
@@ -142,3 +142,10 @@ def test_an_overflowing_start_is_reported_as_such(obj):
     assert res.status == "diverged" and res.iterations == 0 and "starting point is not finite" in res.message
     big_step = solve(obj, "gd", step=1e6, max_iter=10)
     assert big_step.status == "diverged" and "smaller step" in big_step.message
+
+
+def test_hunt_accepts_the_common_certificate_settings():
+    from benign.hunt import hunt
+
+    cat = hunt(benign.build("yalcin:n=5,eps=0.3"), rank=1, starts=2, certify_options={"gtol": 1e-5, "verify": False})
+    assert cat.to_dict()["instances"] == 1

@@ -5,6 +5,7 @@ import dataclasses
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from benign.solver_options import INITS, METHOD_OPTIONS, check_method_options
@@ -38,22 +39,23 @@ def test_string_choices_match_the_solvers():
     assert METHOD_OPTIONS["convex"]["solver"] == convex.SOLVERS
 
 
-@pytest.mark.parametrize("method,options,needle", [
-    ("gd", {"stpe": 0.1}, "did you mean 'step'"),
-    ("gd", {"step": "abc"}, "expected a number"),
-    ("gd", {"armijo": 1}, "expected true or false"),
-    ("gd", {"max_backtracks": 2.5}, "expected an integer"),
-    ("subgradient", {"schedule": "polyack"}, "one of geometric, polyak"),
-    ("gdd", {}, "did you mean 'gd'"),
+@pytest.mark.parametrize("method,options,error,needle", [
+    ("gd", {"stpe": 0.1}, ValueError, "did you mean 'step'"),
+    ("gd", {"step": "abc"}, TypeError, "expected a number"),
+    ("gd", {"armijo": 1}, TypeError, "expected true or false"),
+    ("gd", {"max_backtracks": 2.5}, TypeError, "expected an integer"),
+    ("gd", {"max_backtracks": float("inf")}, TypeError, "expected an integer"),
+    ("subgradient", {"schedule": "polyack"}, ValueError, "one of geometric, polyak"),
+    ("gdd", {}, ValueError, "did you mean 'gd'"),
 ])
-def test_bad_settings_are_named(method, options, needle):
-    with pytest.raises(ValueError, match=needle):
+def test_bad_settings_are_named(method, options, error, needle):
+    with pytest.raises(error, match=needle):
         check_method_options(method, options)
 
 
 def test_good_settings_pass():
-    assert check_method_options("gd", {"step": 1, "armijo": True, "max_backtracks": 10}) == \
-        {"step": 1, "armijo": True, "max_backtracks": 10}
+    good = {"step": 1, "armijo": True, "max_backtracks": 10.0, "c": np.float32(1e-4)}  # a whole float is an integer
+    assert check_method_options("gd", good) == good
 
 
 @pytest.mark.parametrize("argv", [

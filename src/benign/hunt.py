@@ -170,7 +170,7 @@ def hunt(instances: Any, loss: Any = "l2", *, rank: int, starts: int = 32, metho
     meth = method
     for i, inst in enumerate(insts):
         obj = make_objective(inst, loss, nonnegative=nonnegative)
-        check_certify_options(obj, certify_options or {})  # before the solves, not at the first certificate
+        check_certify_options(obj, certify_options or {}, common=True)  # before the solves, not at a certificate
         meth = method or default_method(obj)
         results = solve_many(obj, meth, starts=starts, rank=rank, init=init, init_scale=init_scale,
                              seed=seed + 1000 * i, **(solver_options or {}))

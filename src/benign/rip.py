@@ -358,9 +358,10 @@ def rip_bounds(op: Operator, rank: int, *, symmetric: bool | None = None, starts
         # a quotient evaluated in floating point may pass the exact full-rank value by rounding (entry sampling:
         # 1 + 6e-15 against exactly 1): within BRACKET_RTOL the bracket is closed at the exact value; a larger
         # excess is left visible (it would mean a wrong bound)
-        if L < Lhat <= L + BRACKET_RTOL * abs(L):
+        slack = BRACKET_RTOL * max(abs(L), abs(mu))  # eigenvalue rounding scales with the largest one
+        if L < Lhat <= L + slack:
             Lhat = L
-        if mu - BRACKET_RTOL * abs(mu) <= muhat < mu:
+        if mu - slack <= muhat < mu:
             muhat = mu
         out["upper"] = max(L - 1.0, 1.0 - mu)
         upper_method = f"exact full-rank constant ({full['method']}); rank-{k} matrices are a subset"

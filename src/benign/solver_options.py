@@ -49,10 +49,11 @@ def check_init(init: str) -> str:
 
 
 def check_method_options(method: str, options: dict[str, Any], *, optional: tuple[str, ...] = ()) -> dict[str, Any]:
-    """Names and value types of the settings of ``method`` (``ValueError`` naming the setting and the value):
-    numbers may be Python or NumPy scalars (or 0-d arrays), booleans must be booleans (a string is refused), choices
-    are strings from the list; ``None`` is accepted for the names in ``optional`` (settings whose default is
-    ``None``: "problem-dependent")."""
+    """Names and value types of the settings of ``method``: an unknown name or choice is a ``ValueError``, a value
+    of the wrong type a ``TypeError``, both naming the setting and the value. Numbers may be Python or NumPy
+    scalars (an integer setting also takes a whole float, as ``check_int``), booleans must be booleans (a string is
+    refused), choices are strings from the list; ``None`` is accepted for the names in ``optional`` (settings whose
+    default is ``None``: "problem-dependent")."""
     table = METHOD_OPTIONS[check_method(method)]
     for key, value in options.items():
         if key not in table:
@@ -61,18 +62,18 @@ def check_method_options(method: str, options: dict[str, Any], *, optional: tupl
         if value is None and key in optional:
             continue
         kind = table[key]
-        scalar = value.item() if isinstance(value, np.ndarray) and value.ndim == 0 else value
+        number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
         if isinstance(kind, tuple):
-            ok = isinstance(scalar, str) and scalar in kind
-            want = "one of " + ", ".join(kind) + (suggest(scalar, kind) if isinstance(scalar, str) else "")
+            if isinstance(value, str) and value not in kind:
+                raise ValueError(f"setting {key}={value!r} of method {method!r}: expected one of "
+                                 f"{', '.join(kind)}{suggest(value, kind)}")
+            ok, want = isinstance(value, str), "one of " + ", ".join(kind)
         elif kind is bool:
-            ok, want = isinstance(scalar, (bool, np.bool_)), "true or false"
+            ok, want = isinstance(value, (bool, np.bool_)), "true or false"
         elif kind is int:
-            ok = isinstance(scalar, (int, np.integer)) and not isinstance(scalar, (bool, np.bool_))
-            want = "an integer"
+            ok, want = number and bool(np.isfinite(float(value))) and float(value) == int(value), "an integer"
         else:
-            ok = isinstance(scalar, (int, float, np.integer, np.floating)) and not isinstance(scalar, (bool, np.bool_))
-            want = "a number"
+            ok, want = number, "a number"
         if not ok:
-            raise ValueError(f"setting {key}={value!r} of method {method!r}: expected {want}")
+            raise TypeError(f"setting {key}={value!r} of method {method!r}: expected {want}")
     return options

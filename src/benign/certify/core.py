@@ -58,9 +58,14 @@ def _certifier(obj):
     return certify_smooth
 
 
-def check_certify_options(obj, kw: dict) -> dict:
-    """``kw`` if every key is a setting of the certifier :func:`certify` uses for ``obj``; else ``ValueError``
-    naming the key and listing the settings (callers that certify many points check once, up front)."""
+#: the settings :func:`certify` takes itself (and passes on to the smooth and nonnegative certifiers)
+COMMON_SETTINGS = ("gtol", "htol", "method", "verify")
+
+
+def check_certify_options(obj, kw: dict, *, common: bool = False) -> dict:
+    """``kw`` if every key is a setting of the certifier :func:`certify` uses for ``obj`` (with ``common``, also
+    :data:`COMMON_SETTINGS`: for callers that pass ``kw`` to :func:`certify` whole); else ``ValueError`` naming the
+    key and listing the settings (callers that certify many points check once, up front)."""
     import inspect
 
     from benign.errors import suggest
@@ -70,8 +75,8 @@ def check_certify_options(obj, kw: dict) -> dict:
     certifier = _certifier(obj)
     kind = {"certify_l1": "l1", "certify_nonneg": "nonnegative"}.get(certifier.__name__, "smooth")
     params = inspect.signature(certifier).parameters
-    names = [n for n, p in params.items() if p.kind == p.KEYWORD_ONLY and n not in ("instance", "gtol", "htol",
-                                                                                    "method", "verify")]
+    names = [n for n, p in params.items() if p.kind == p.KEYWORD_ONLY and n not in COMMON_SETTINGS + ("instance",)]
+    names += list(COMMON_SETTINGS) if common else []
     for key in kw:
         if key not in names:
             raise ValueError(f"unknown setting {key!r} for the {kind} certificate{suggest(key, names)}; "

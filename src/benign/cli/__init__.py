@@ -25,6 +25,8 @@ def main() -> None:
     except (ValueError, TypeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
+    except BrokenPipeError:  # the output's reader went away (`benign ... --json | head`): nothing to report
+        sys.exit(0)
     except OSError as exc:  # a file that cannot be read or written (paths are checked early; this is the fallback)
         where = f" {exc.filename!r}" if exc.filename else ""
         print(f"error: cannot access{where}: {exc.strerror or exc}", file=sys.stderr)

@@ -149,6 +149,7 @@ def certify(
         if theory:
             record["theory"] = out["theory"]
         try:
+            os.makedirs(os.path.dirname(os.path.abspath(export)), exist_ok=True)
             with open(export, "w") as fh:
                 json.dump(to_jsonable(record), fh)
         except OSError as exc:
@@ -203,8 +204,8 @@ def landscape(
     lo, hi = _parse_range(range_)
     if out is not None:
         output_path(out, "--out")
-        ext = out.rsplit(".", 1)[-1].lower() if "." in out else ""
-        if ext not in FIGURE_FORMATS:
+        ext = os.path.splitext(out)[1].lower().lstrip(".")
+        if ext and ext not in FIGURE_FORMATS:  # no extension: PNG
             raise UserError(f"--out {out!r}: the figure format is taken from the extension; choose one of "
                             f"{', '.join('.' + f for f in FIGURE_FORMATS)}")
     if grid < 2:

@@ -40,9 +40,9 @@ def hunt(
     check_init(init)
     if init_scale is not None:
         check_float("--init-scale", init_scale, lo=0.0, lo_open=True)
-    # without --method the hunter runs gd or projected-gd, which take the same settings
-    options = check_method_options(method or "gd", parse_options(opt))
     loss_obj = load_loss_arg(loss)
+    # without --method the hunter runs subgradient (l1), else gd or projected-gd (the same settings)
+    options = check_method_options(method or ("subgradient" if loss_obj.name == "l1" else "gd"), parse_options(opt))
     if "{seed}" in instance:
         insts = [load_instance_arg(instance.replace("{seed}", str(s))) for s in range(instances)]
     else:

@@ -32,6 +32,9 @@ def _write_history(path: str, history: dict) -> str:
 
     keys = ("iteration", "loss", "error", "grad_norm", "step")
     data = np.column_stack([np.asarray(history[k], dtype=float) for k in keys])
+    import os
+
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     np.savetxt(path, data, delimiter=",", header=",".join(keys), comments="", fmt="%.17g")
     return path
 

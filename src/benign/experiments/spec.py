@@ -268,6 +268,15 @@ def _seeds(value: Any) -> tuple[int, ...]:
     return seeds
 
 
+#: most seeds a sweep may list (each is at least one trial, stored as one row)
+MAX_SEEDS = 10_000_000
+
+
+def _check_count(count: int) -> None:
+    if count > MAX_SEEDS:
+        raise ValueError(f"[sweep] {count} seeds is more than {MAX_SEEDS:,} (each one at least one trial)")
+
+
 def _plain(value: Any) -> Any:
     """NumPy scalars and arrays in a dict spec as the Python values a TOML file would give."""
     if isinstance(value, Mapping):
@@ -287,6 +296,7 @@ def _seed_values(value: Any) -> tuple[int, ...]:
     if isinstance(value, int):
         if value < 1:
             raise ValueError(f"[sweep] seeds must be >= 1, got {value}")
+        _check_count(value)
         return tuple(range(value))
     if isinstance(value, Mapping):
         _check_keys(value, ("start", "count"), "[sweep] seeds")
@@ -295,6 +305,9 @@ def _seed_values(value: Any) -> tuple[int, ...]:
             raise ValueError(f"[sweep] seeds.start must be an integer >= 0, got {start!r}")
         if not isinstance(count, int) or isinstance(count, bool) or count < 1:
             raise ValueError(f"[sweep] seeds.count must be an integer >= 1, got {count!r}")
+        _check_count(count)
+        if start + count - 1 > MAX_SEED:
+            raise ValueError(f"[sweep] seeds must be at most 2**63 - 1 = {MAX_SEED}, got up to {start + count - 1}")
         return tuple(range(start, start + count))
     if isinstance(value, (list, tuple)):
         if not value:
