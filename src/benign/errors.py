@@ -62,6 +62,13 @@ def check_float(name: str, value: Any, *, lo: float | None = None, hi: float | N
     return value
 
 
+def check_callable(name: str, value: Any, signature: str) -> Any:
+    """``value`` if it is ``None`` or callable (e.g. a progress callback); ``TypeError`` naming it otherwise."""
+    if value is not None and not callable(value):
+        raise TypeError(f"{name} must be a callable {signature} or None, got {value!r}")
+    return value
+
+
 def check_bool(name: str, value: Any) -> bool:
     """``value`` if it is a bool (Python or NumPy); a string such as ``"false"`` is refused, not read as truthy."""
     if isinstance(value, (bool, np.bool_)):

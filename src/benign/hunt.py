@@ -19,7 +19,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from benign.errors import check_float, check_int
+from benign.errors import check_callable, check_float, check_int
 
 
 def default_method(obj) -> str:
@@ -143,10 +143,9 @@ def hunt(instances: Any, loss: Any = "l2", *, rank: int, starts: int = 32, metho
     """
     from benign.certify import certify
     from benign.certify.core import check_certify_options
+    from benign.instances import Instance
     from benign.objective import make_objective
     from benign.solvers import solve_many
-
-    from benign.instances import Instance
 
     if isinstance(instances, str):
         raise TypeError("hunt needs Instance objects (e.g. benign.build(spec)), got a string")
@@ -159,8 +158,7 @@ def hunt(instances: Any, loss: Any = "l2", *, rank: int, starts: int = 32, metho
     for name, opts in (("solver_options", solver_options), ("certify_options", certify_options)):
         if opts is not None and not isinstance(opts, dict):
             raise TypeError(f"{name} must be a dict, got {opts!r}")
-    if progress is not None and not callable(progress):
-        raise TypeError(f"progress must be a callable progress(done, total) or None, got {progress!r}")
+    check_callable("progress", progress, "progress(done, total)")
     rank = check_int("rank", rank, minimum=1)
     starts = check_int("starts", starts, minimum=1)
     dedupe_rtol = check_float("dedupe_rtol", dedupe_rtol, lo=0.0, lo_open=True)

@@ -22,6 +22,7 @@ import numpy as np
 from benign.errors import check_bool
 from benign.operators import Operator, kernel, symmetric_basis
 
+
 def _check_operator(op: Any) -> None:
     if not isinstance(op, Operator):
         raise TypeError(f"op must be a benign Operator (e.g. instance.operator), got {type(op).__name__}")

@@ -1,10 +1,10 @@
 """The local methods' names, starts and settings, checkable without importing JAX.
 
-The solver classes in :mod:`benign.solvers` are the source of truth; this table mirrors their fields so that a
-misspelt method, setting or value is reported at once -- by the command line before JAX loads, and by
-:func:`benign.solvers.make_solver` (``solve(..., armijo="false")`` is refused, not read as a true string).
-``tests/test_solver_options.py`` checks that the table and the classes agree, field by field and choice by choice.
-Ranges (``step > 0`` and the like) are checked by the classes themselves.
+The names of the starts and of the string choices are defined here and imported by the solver modules; the
+settings' names mirror the solver classes' fields (``tests/test_solver_options.py`` checks that they agree, field by
+field). A misspelt method, setting or value is reported at once -- by the command line before JAX loads, and by
+:func:`benign.solvers.make_solver` (``solve(..., armijo="false")`` is refused, not read as a true string). Ranges
+(``step > 0`` and the like) are checked by the classes themselves.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from benign.errors import suggest
+from benign.errors import check_choice, suggest
 
 INITS = ("random", "small", "spectral")
 
@@ -34,27 +34,13 @@ METHOD_OPTIONS: dict[str, dict[str, Any]] = {
 }
 
 
-def check_method(method: str) -> str:
-    """``method`` if it names a local method, else ``ValueError`` with the choices."""
-    if method not in METHOD_OPTIONS:
-        raise ValueError(f"unknown method {method!r}{suggest(method, METHOD_OPTIONS)}; "
-                         f"choose from {', '.join(METHOD_OPTIONS)}")
-    return method
-
-
-def check_init(init: str) -> str:
-    if init not in INITS:
-        raise ValueError(f"--init must be one of {', '.join(INITS)}, got {init!r}{suggest(init, INITS)}")
-    return init
-
-
 def check_method_options(method: str, options: dict[str, Any], *, optional: tuple[str, ...] = ()) -> dict[str, Any]:
     """Names and value types of the settings of ``method``: an unknown name or choice is a ``ValueError``, a value
     of the wrong type a ``TypeError``, both naming the setting and the value. Numbers may be Python or NumPy
     scalars (an integer setting also takes a whole float, as ``check_int``), booleans must be booleans (a string is
     refused), choices are strings from the list; ``None`` is accepted for the names in ``optional`` (settings whose
     default is ``None``: "problem-dependent")."""
-    table = METHOD_OPTIONS[check_method(method)]
+    table = METHOD_OPTIONS[check_choice("method", method, METHOD_OPTIONS)]
     for key, value in options.items():
         if key not in table:
             raise ValueError(f"unknown setting {key!r} for method {method!r}{suggest(key, table)}; "

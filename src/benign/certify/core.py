@@ -22,8 +22,9 @@ def certify(obj, X: Any, *, instance: Any = None, gtol: float = 1e-6, htol: floa
 
     ``gtol``: scale-aware stationarity tolerance; ``htol``: relative curvature tolerance; ``method``: ``"auto"``
     (dense Hessian when ``N r <= 600``, ``<= 1500`` for symmetric dense sensing whose Jacobian fits), ``"dense"``
-    or ``"lanczos"`` (matrix-free); ``verify``: evaluate ``f`` along every returned escape direction. Extra keywords go to the certifier (``ftol``, ``ctol``, ``rank_rtol``,
-    ``seed``; ``xtol``, ``max_enum`` for nonnegative points; the l1 certifier's own options).
+    or ``"lanczos"`` (matrix-free); ``verify``: evaluate ``f`` along every returned escape direction. Extra
+    keywords go to the certifier (``ftol``, ``ctol``, ``rank_rtol``, ``seed``; ``xtol``, ``max_enum`` for
+    nonnegative points; the l1 certifier's own options), checked by :func:`check_certify_options`.
     A point with fewer columns than the truth's rank is used as given (search rank = its number of columns).
     """
     from benign.objective import Objective

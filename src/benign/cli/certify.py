@@ -11,7 +11,7 @@ import typer
 
 from benign.cli._common import (JSON_OPT, LOSS_OPT, UserError, app, emit, load_instance_arg, load_loss_arg,
                                 load_point_arg, output_path, parse_options, to_jsonable)
-from benign.errors import check_float
+from benign.errors import check_float, suggest
 
 CERT_POINT_OPT = typer.Option(None, "--point", help="Point: a file (.npz/.npy/.csv), inline '1,0,1' / '1,0;0,1', "
                                                     "'truth' or 'truth:r=K' (the truth padded to rank K).")
@@ -56,8 +56,6 @@ def _check_word(text: str, words: tuple[str, ...]) -> None:
     """A point or direction that starts with a letter and is no file: name what is accepted (and a near miss)."""
     t = text.strip()
     if t[:1].isalpha() and not os.path.exists(t):
-        from benign.errors import suggest
-
         raise UserError(f"cannot read {text!r}: not a file; expected numbers like '1,0;0,1', a .npz/.npy/.csv file "
                         f"or {' / '.join(repr(w) for w in words)}{suggest(t.split(':')[0], ['truth'])}")
 

@@ -1,6 +1,7 @@
 """``benign solve``: run a local method (or the convex baseline) on an instance."""
 from __future__ import annotations
 
+import os
 import sys
 from typing import List, Optional
 
@@ -8,8 +9,8 @@ import typer
 
 from benign.cli._common import (JSON_OPT, LOSS_OPT, UserError, app, emit, load_instance_arg, load_loss_arg,
                                 load_point_arg, output_path, parse_options)
-from benign.errors import check_float, check_int
-from benign.solver_options import check_init, check_method, check_method_options
+from benign.errors import check_choice, check_float, check_int
+from benign.solver_options import INITS, METHOD_OPTIONS, check_method_options
 
 CONSTRAINTS = ("auto", "none", "nonneg")
 
@@ -32,8 +33,6 @@ def _write_history(path: str, history: dict) -> str:
 
     keys = ("iteration", "loss", "error", "grad_norm", "step")
     data = np.column_stack([np.asarray(history[k], dtype=float) for k in keys])
-    import os
-
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     np.savetxt(path, data, delimiter=",", header=",".join(keys), comments="", fmt="%.17g")
     return path
@@ -66,8 +65,8 @@ def solve_cmd(
         raise UserError(f"--constraint must be one of {', '.join(CONSTRAINTS)}, got {constraint!r}")
     output_path(save, "--save")
     output_path(history, "--history")
-    check_method(method)
-    check_init(init)
+    check_choice("method", method, METHOD_OPTIONS)
+    check_choice("init", init, INITS)
     if rank is not None:
         check_int("--rank", rank, minimum=1)
     if max_iter is not None:

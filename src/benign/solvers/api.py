@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from benign.errors import check_array, check_choice, check_float, check_int, check_seed
+from benign.errors import check_array, check_callable, check_choice, check_float, check_int, check_seed
 from benign.solvers import loop
 from benign.solvers.base import ProblemScale, Solver, with_options
 from benign.solvers.convex import ConvexBaseline, solve_convex
@@ -51,11 +51,6 @@ class _LazyScale:
     gain = property(lambda self: self.value.gain)
     rows = property(lambda self: self._args[0].rows)
     factor_scale = property(lambda self: self.value.factor_scale)
-
-
-def _check_progress(progress: Any) -> None:
-    if progress is not None and not callable(progress):
-        raise TypeError(f"progress must be a callable progress(k, max_iter) or None, got {progress!r}")
 
 
 def make_solver(method: str | Solver, options: dict[str, Any] | None = None) -> Solver:
@@ -183,7 +178,7 @@ def solve(obj, method: str | Solver = "gd", x0: Any = None, *, rank: int | None 
     """
     t0 = time.perf_counter()
     _check_objective(obj)
-    _check_progress(progress)
+    check_callable("progress", progress, "progress(k, max_iter)")
     x0s = None if x0 is None else _check_start(obj, x0, "x0")[None]
     solver, r, X0, _ = _prepare(obj, method, options, x0s, rank, init, init_scale, seed, None)
     if not solver.jitted:
@@ -215,7 +210,7 @@ def solve_many(obj, method: str | Solver = "gd", x0s: Any = None, *, starts: int
     """
     t0 = time.perf_counter()
     _check_objective(obj)
-    _check_progress(progress)
+    check_callable("progress", progress, "progress(k, max_iter)")
     if x0s is not None:
         arr = check_array("x0s", x0s, ndim=3)
         if starts is not None and check_int("starts", starts, minimum=1) != arr.shape[0]:

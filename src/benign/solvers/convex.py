@@ -33,11 +33,12 @@ from typing import Any
 import numpy as np
 
 from benign.errors import check_choice, check_float, check_int
+from benign.solver_options import METHOD_OPTIONS
 from benign.solvers.base import Solver, relative_error
 from benign.solvers.result import Result
 
-MODES = ("trace", "loss")
-SOLVERS = ("auto", "clarabel", "scs")
+MODES = METHOD_OPTIONS["convex"]["mode"]
+SOLVERS = METHOD_OPTIONS["convex"]["solver"]
 
 
 @dataclass(frozen=True)

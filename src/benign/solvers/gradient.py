@@ -46,7 +46,8 @@ class GradientDescent(Solver):
 
     def resolve(self, obj, scale: ProblemScale, x0) -> "GradientDescent":
         step = opt_float("step", self.step, lo=0.0, lo_open=True)
-        return type(self)(step=f64(default_step(scale) if step is None else step), armijo=check_bool("armijo", self.armijo),
+        return type(self)(step=f64(default_step(scale) if step is None else step),
+                          armijo=check_bool("armijo", self.armijo),
                           c=f64(check_float("c", self.c, lo=0.0, hi=1.0, lo_open=True, hi_open=True)),
                           shrink=f64(check_float("shrink", self.shrink, lo=0.0, hi=1.0, lo_open=True,
                                                  hi_open=True)),

@@ -25,9 +25,9 @@ import numpy as np
 
 from benign._jax import jax, jnp
 from benign.errors import check_choice, check_float, check_int, check_seed
+from benign.solver_options import INITS
 from benign.solvers.base import ProblemScale
 
-INITS = ("random", "small", "spectral")
 SMALL_SCALE = 1e-3
 
 

@@ -21,10 +21,11 @@ import numpy as np
 
 from benign._jax import jax, jnp
 from benign.errors import check_choice, check_float
+from benign.solver_options import METHOD_OPTIONS
 from benign.solvers.base import ProblemScale, Solver, f64, fro, i64, opt_float, opt_int, solver_class
 from benign.solvers.gradient import default_step
 
-RULES = ("jin", "noise")
+RULES = METHOD_OPTIONS["perturbed-gd"]["rule"]
 
 
 @solver_class(static=("rule",))

@@ -24,9 +24,9 @@ from benign.solvers.base import ProblemScale, Solver, f64, opt_float, solver_cla
 
 
 #: on an accelerator, ranks up to this invert ``X^T X`` by an unrolled Cholesky in plain array operations (fused by
-#: XLA) instead of a cuSOLVER call, which dominates a small iteration there (ScaledGD at n = 20 on an H100: 245 us per
-#: iteration with cuSOLVER, 50 us unrolled, as GD). On the CPU the LAPACK call is cheaper than the unrolled scalar operations inside the loop
-#: (ScaledGD at n = 20, r = 2: 14-15 us against 15-17 us per iteration), so the CPU always calls LAPACK.
+#: XLA) instead of a cuSOLVER call, which dominates a small iteration there (ScaledGD at n = 20 on an H100, measured
+#: with benchmarks/solvers.py: 245 us per iteration with cuSOLVER, 50 us unrolled, as GD). On the CPU the LAPACK call
+#: was the faster of the two inside the loop (an ad-hoc timing at n = 20, r = 2), so the CPU always calls LAPACK.
 UNROLLED_MAX_RANK = 4
 
 

@@ -1,9 +1,8 @@
 """``solve_stacked``: many objectives of one shape (e.g. the seeds of one sweep grid point) in one compiled run.
 
 ``solve_stacked(objs, method, seeds, ...)`` returns ``[solve(objs[i], method, seed=seeds[i], ...) for i]`` -- with
-the default ``strategy="map"`` the same numbers, bit for bit on the CPU (tested); with ``"vmap"``, or on a GPU, the same
-up to rounding -- but
-pays the per-run costs once per batch instead of once per objective:
+the default ``strategy="map"`` the same numbers, bit for bit on the CPU (tested); with ``"vmap"``, or on a GPU, the
+same up to rounding -- but pays the per-run costs once per batch instead of once per objective:
 
 * set-up: the objectives and the resolved solvers are stacked along a leading axis; the problem scales behind the
   default step sizes and initial scales come from one compiled call (:func:`~benign.solvers.init.problem_scales`),

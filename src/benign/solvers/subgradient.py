@@ -23,9 +23,10 @@ import numpy as np
 
 from benign._jax import jnp
 from benign.errors import check_choice, check_float
+from benign.solver_options import METHOD_OPTIONS
 from benign.solvers.base import ProblemScale, Solver, f64, opt_float, solver_class
 
-SCHEDULES = ("geometric", "polyak")
+SCHEDULES = METHOD_OPTIONS["subgradient"]["schedule"]
 
 
 @solver_class(static=("schedule",))
