@@ -141,15 +141,15 @@ def test_scaled_gd_iterations_insensitive_to_condition_number():
 
 @pytest.mark.parametrize("r", [1, 2, 3, 4, 5])
 def test_spd_inverse_matches_numpy_and_is_nan_when_indefinite(r):
-    """The preconditioner's inverse (the unrolled Cholesky used on accelerators for r <= 4, and the library route)
+    """The preconditioner's inverse (the unrolled Cholesky used for r <= 4, and the library route used above)
     against numpy.linalg.inv, at condition numbers 1e0 .. 1e6 (error <= 1e-13 kappa relative), and NaN on an
     indefinite or singular matrix."""
     import jax
 
-    from benign.solvers.scaled import UNROLLED_MAX_RANK, _unrolled_spd_inverse, spd_inverse
+    from benign.solvers.scaled import UNROLLED_MAX_RANK, _library_spd_inverse, _unrolled_spd_inverse, spd_inverse
 
     rng = np.random.default_rng(r)
-    routes = [jax.jit(spd_inverse)]
+    routes = [jax.jit(spd_inverse), jax.jit(lambda P: 0.5 * (_library_spd_inverse(P) + _library_spd_inverse(P).T))]
     if r <= UNROLLED_MAX_RANK:
         routes.append(jax.jit(lambda P: 0.5 * (_unrolled_spd_inverse(P) + _unrolled_spd_inverse(P).T)))
     for inv in routes:

@@ -97,6 +97,19 @@ def test_history_thinning_and_bookkeeping(well):
     json.dumps(res.to_dict(include_history=True))  # JSON-ready
 
 
+def test_history_buffer_sizes():
+    """A thinned history keeps a 16-slot buffer; a longer one a power of two, at least ``min_hist`` (so that runs
+    with different ``max_iter`` share one compiled program); the recorded history is the same either way."""
+    from benign.solvers.loop import make_control
+
+    kw = dict(gtol=0.0, rtol=None, stall_rtol=0.0, stall_window=0, diverge_factor=10.0)
+    assert make_control(**kw, max_iter=5000, every=5000, min_hist=16384).hist_len == 16
+    assert make_control(**kw, max_iter=150, every=10, min_hist=16384).hist_len == 16
+    assert make_control(**kw, max_iter=200, every=1, min_hist=16384).hist_len == 16384
+    assert make_control(**kw, max_iter=40_000, every=1, min_hist=16384).hist_len == 65536
+    assert make_control(**kw, max_iter=200, every=1).hist_len == 256
+
+
 def test_rtol_stall_and_max_iterations(well):
     inst, obj = well
     loose = solve(obj, "gd", seed=1, rtol=1e-3)

@@ -39,9 +39,10 @@ def test_cli_run_status_report_export(tmp_path):
     out = json.loads(res.stdout)
     assert (out["total"], out["ran"], out["pending"]) == (16, 5, 11)
     assert out["db"] == str(tmp_path / "toy.db")
-    res = cli("run", str(spec), "--json")
+    res = cli("run", str(spec), "--json", "--threads", "2")
     out = json.loads(res.stdout)
     assert (out["skipped"], out["ran"], out["ok"] + 4, out["failed"]) == (5, 11, 12, 3)
+    assert out["mode"] == "in-process(2 threads)"
     st = json.loads(cli("status", str(spec), "--json").stdout)
     assert (st["done"], st["failed"], st["error_types"]) == (16, 4, {"RuntimeError": 4})
     human = cli("status", str(spec))

@@ -188,6 +188,22 @@ def test_identical_results_in_process_two_workers_and_cluster(tmp_path):
     assert len(workers) >= 1 and f":{os.getpid()}" not in "".join(workers)
 
 
+def test_threads_give_the_same_numbers_and_default_to_one_for_an_undeclared_kind(tmp_path):
+    spec = toy_spec(tmp_path, seeds=3)
+    ref = run_sweep(spec, db=str(tmp_path / "one.db"))
+    assert ref["mode"] == "in-process"  # sweep_toys:quad is not registered threadsafe: one unit at a time
+    s3 = run_sweep(spec, db=str(tmp_path / "three.db"), threads=3)
+    assert s3["mode"] == "in-process(3 threads)" and (s3["ok"], s3["pending"]) == (18, 0)
+    a = load_results(spec, db=str(tmp_path / "one.db"))
+    b = load_results(spec, db=str(tmp_path / "three.db"))
+    assert a[NUMBERS].equals(b[NUMBERS]) and list(a["key"]) == list(b["key"])
+    expected(b)
+    # more threads than units: one per unit
+    assert run_sweep(spec, db=str(tmp_path / "few.db"), limit=2, threads=8)["mode"] == "in-process"
+    with pytest.raises(ValueError, match="threads must be >= 1"):
+        run_sweep(spec, db=str(tmp_path / "e.db"), threads=0)
+
+
 def test_runner_argument_errors(tmp_path):
     spec = toy_spec(tmp_path)
     with pytest.raises(ValueError, match="either workers"):

@@ -112,6 +112,29 @@ def test_certified_sweep(tmp_path):
     assert (r1["lambda_min"] > 0).all() and (r1["relative_error"] < 1e-6).all()
 
 
+def test_solve_sweeps_run_units_on_threads_with_the_same_numbers(tmp_path):
+    """``solve`` is registered threadsafe: an in-process sweep overlaps its units on CPU count + 1 threads (at most
+    8), with the numbers of a one-thread run (exact on the CPU)."""
+    import os
+
+    from benign.experiments.runner import MAX_DEFAULT_THREADS, default_threads
+    from benign.experiments.trials import get_trial
+
+    expect = max(1, min((os.cpu_count() or 1) + 1, MAX_DEFAULT_THREADS))
+    assert get_trial("solve").threadsafe and default_threads(get_trial("solve")) == expect >= 2
+    spec = dict(SPEC, sweep={"seeds": 4, "batch_size": 2})  # 4 units
+    s = run_sweep(spec, db=str(tmp_path / "t.db"))
+    assert s["mode"] == f"in-process({min(expect, 4)} threads)" and s["ok"] == 8
+    run_sweep(spec, db=str(tmp_path / "one.db"), threads=1)
+    cols = ["m", "rank", "seed", "status_out", "loss", "relative_error", "grad_norm", "iterations", "history_loss"]
+    a = load_results(spec, db=str(tmp_path / "one.db"))[cols]
+    b = load_results(spec, db=str(tmp_path / "t.db"))[cols]
+    if ON_CPU:
+        assert a.equals(b)
+    else:
+        assert_same_numbers(b.to_dict("list"), a.to_dict("list"))
+
+
 @pytest.mark.slow
 def test_solve_sweep_identical_in_process_two_workers_and_cluster(tmp_path):
     from distributed import LocalCluster

@@ -37,6 +37,9 @@ def run(
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Re-run trials that failed before."),
     limit: Optional[int] = typer.Option(None, "--limit", min=0, help="Run at most this many pending trials."),
     batch: Optional[str] = typer.Option(None, "--batch", help="Override the spec's batching: on, off, map, vmap."),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="Units run at once in this process "
+                                          "(default: CPU count + 1, at most 8, for thread-safe trial kinds such as "
+                                          "solve; else 1)."),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Run every trial of SPEC not yet stored (a killed sweep resumes where it stopped)."""
@@ -51,7 +54,8 @@ def run(
     from benign.experiments.runner import run_sweep
 
     summary = run_sweep(sp, workers=workers, scheduler=scheduler, retry_failed=retry_failed,
-                        progress=(not as_json) and sys.stderr.isatty(), limit=limit, batch=choices[batch])
+                        progress=(not as_json) and sys.stderr.isatty(), limit=limit, batch=choices[batch],
+                        threads=threads)
     emit(summary, as_json)
 
 

@@ -3,7 +3,8 @@
 * A **unit** is up to ``batch_size`` seeds of one grid point. With batching on (``batch = true``, or ``"auto"``
   and a kind that has a batched function) a unit runs in one batched call; otherwise its trials run one by one.
   A batched call that fails falls back to one by one, so an error is recorded against the trial that raised it.
-* Units run in this process (default, and for ``workers <= 1``), on an embedded ``dask.distributed.LocalCluster``
+* Units run in this process (default, and for ``workers <= 1``; several at a time on a thread pool when the trial kind
+  is registered ``threadsafe``, see :func:`default_threads`), on an embedded ``dask.distributed.LocalCluster``
   with ``workers`` single-threaded processes, or on an existing cluster (``scheduler="tcp://host:port"`` or a
   ``distributed.Client``). Workers only compute; this process writes every finished unit to the store at once.
 * Resuming: trials whose key is already stored are skipped (failed ones too, unless ``retry_failed``), so
@@ -134,9 +135,39 @@ def _pending_units(spec: SweepSpec, pending: set, limit: int | None) -> list[lis
     return units
 
 
+#: most threads :func:`default_threads` gives an in-process sweep
+MAX_DEFAULT_THREADS = 8
+
+
+def default_threads(kind) -> int:
+    """Threads of an in-process sweep when none are asked for: ``1`` unless the trial kind is ``threadsafe``, else
+    one more than the CPU count (at most :data:`MAX_DEFAULT_THREADS`). A unit's compiled solver run releases the
+    GIL, so while one thread is inside XLA another draws its instances and records its results in Python; one spare
+    thread keeps every core busy through those Python stretches (1000 small GD trials on 2 cores: 3 threads ran
+    1.4-1.7x the rate of one, 2 threads 1.1-1.4x; ``benchmarks/sweep_throughput.py``)."""
+    if not kind.threadsafe:
+        return 1
+    return max(1, min((os.cpu_count() or 1) + 1, MAX_DEFAULT_THREADS))
+
+
+def _run_threads(units: list[list[Trial]], run_unit: Callable, finish: Callable, threads: int) -> None:
+    """``finish(unit, run_unit(unit))`` for every unit, ``run_unit`` on a pool of ``threads`` threads and ``finish``
+    (the store) in this thread, in order of completion. On an exception (e.g. Ctrl-C) the units not started are
+    cancelled and the running ones are waited for (their results are dropped, and run again on resuming)."""
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    pool = ThreadPoolExecutor(threads, thread_name_prefix="benign-unit")
+    try:
+        futures = {pool.submit(run_unit, unit): unit for unit in units}
+        for fut in as_completed(futures):
+            finish(futures[fut], fut.result())
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 def run_sweep(spec: Any, *, workers: int | None = None, scheduler: Any = None, db: str | None = None,
               retry_failed: bool = False, progress: bool | None = None, limit: int | None = None,
-              batch: bool | None = None) -> dict[str, Any]:
+              batch: bool | None = None, threads: int | None = None) -> dict[str, Any]:
     """Run every trial of ``spec`` not yet in its store; return a summary dict.
 
     ``spec``: a TOML path, a dict or a :class:`SweepSpec`. ``workers``: processes of an embedded
@@ -144,7 +175,9 @@ def run_sweep(spec: Any, *, workers: int | None = None, scheduler: Any = None, d
     (or a ``distributed.Client``). ``db``: the results file (default from the spec). ``retry_failed``: re-run
     stored failures. ``progress``: a Rich bar on stderr (default: when stderr is a terminal). ``limit``: run at
     most this many trials. ``batch``: override the spec's batching (``True``/``False``/``"map"``/``"vmap"``;
-    ``None`` keeps the spec's).
+    ``None`` keeps the spec's). ``threads``: units run at once in this process (in-process runs only; default
+    :func:`default_threads`: several for a ``threadsafe`` trial kind such as ``solve``, else 1). The numbers do not
+    depend on ``threads``; only the order in which units reach the store does.
 
     Summary keys: ``name``, ``db``, ``total`` (trials in the spec), ``skipped`` (already stored), ``ran``, ``ok``,
     ``failed`` (in this run), ``pending`` (left after this run), ``seconds`` (wall time of this run),
@@ -162,6 +195,10 @@ def run_sweep(spec: Any, *, workers: int | None = None, scheduler: Any = None, d
         from benign.errors import check_int
 
         limit = check_int("limit", limit, minimum=0)
+    if threads is not None:
+        from benign.errors import check_int
+
+        threads = check_int("threads", threads, minimum=1)
     if workers and workers > 1 and scheduler is not None:
         raise ValueError("give either workers (an embedded cluster) or scheduler (an existing one), not both")
     kind = get_trial(spec.trial)
@@ -189,10 +226,17 @@ def run_sweep(spec: Any, *, workers: int | None = None, scheduler: Any = None, d
 
         with bar:
             if scheduler is None and (not workers or workers <= 1):
-                mode = "in-process"
-                for unit in units:
-                    finish(unit, execute_unit(kind.fn, kind.batch, [t.params for t in unit],
-                                              [t.seed for t in unit], use_batch, strategy))
+                def run_unit(unit: list[Trial]) -> list[dict]:
+                    return execute_unit(kind.fn, kind.batch, [t.params for t in unit], [t.seed for t in unit],
+                                        use_batch, strategy)
+
+                n_threads = min(default_threads(kind) if threads is None else threads, max(len(units), 1))
+                mode = "in-process" if n_threads == 1 else f"in-process({n_threads} threads)"
+                if n_threads == 1:
+                    for unit in units:
+                        finish(unit, run_unit(unit))
+                else:
+                    _run_threads(units, run_unit, finish, n_threads)
             else:
                 mode = _run_dask(spec, kind, units, use_batch, strategy, workers, scheduler, finish)
         ran = counts["ok"] + counts["error"]

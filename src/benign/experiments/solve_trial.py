@@ -185,4 +185,4 @@ def solve_batch(params_list: list[dict], seeds: list[int], strategy: str | None 
 
 
 register_trial("solve", solve_trial, batch=solve_batch, params=PARAMS, required=REQUIRED, outputs=OUTPUTS,
-               validate=validate)
+               validate=validate, threadsafe=True)

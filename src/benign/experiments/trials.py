@@ -21,7 +21,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from benign.errors import suggest
+from benign.errors import check_bool, suggest
 
 
 class NotBatchable(Exception):
@@ -31,7 +31,8 @@ class NotBatchable(Exception):
 @dataclass(frozen=True)
 class TrialKind:
     """A registered trial kind. ``params``: accepted ``[trial]`` keys (``None`` = anything); ``outputs``: the keys
-    the function returns (``None`` = unknown), used to check metric expressions before running."""
+    the function returns (``None`` = unknown), used to check metric expressions before running; ``threadsafe``: the
+    functions may run in several threads of one process at once (then an in-process sweep overlaps its units)."""
 
     name: str
     fn: Callable[[dict, int], dict]
@@ -40,6 +41,7 @@ class TrialKind:
     required: tuple = ()
     outputs: tuple | None = None
     validate: Callable[[dict], None] | None = None
+    threadsafe: bool = False
 
     @property
     def ref(self) -> str | None:
@@ -56,11 +58,14 @@ _REGISTRY: dict[str, TrialKind] = {}
 def register_trial(name: str, fn: Callable[[dict, int], dict], *, batch: Callable | None = None,
                    params: tuple | list | None = None, required: tuple | list = (),
                    outputs: tuple | list | None = None, validate: Callable[[dict], None] | None = None,
-                   replace: bool = False) -> TrialKind:
+                   threadsafe: bool = False, replace: bool = False) -> TrialKind:
     """Register ``fn(params, seed) -> dict`` as trial kind ``name`` (see the module docstring).
 
     ``validate(params)`` is called on every trial's resolved parameters when a spec is loaded and should raise
-    ``ValueError``/``TypeError`` naming the problem. Re-registering a name needs ``replace=True``.
+    ``ValueError``/``TypeError`` naming the problem. ``threadsafe=True`` declares that ``fn`` and ``batch`` may run
+    in several threads at once (no shared mutable state): an in-process sweep then runs several units at a time
+    (see :func:`benign.experiments.run_sweep`); the default runs them one after the other. Re-registering a name
+    needs ``replace=True``.
     """
     if not isinstance(name, str) or not name or ":" in name:
         raise ValueError(f"a trial kind name must be a non-empty string without ':', got {name!r}")
@@ -71,7 +76,7 @@ def register_trial(name: str, fn: Callable[[dict, int], dict], *, batch: Callabl
     if name in _REGISTRY and not replace and _REGISTRY[name].fn is not fn:
         raise ValueError(f"trial kind {name!r} is already registered (pass replace=True to override)")
     kind = TrialKind(name, fn, batch, tuple(params) if params is not None else None, tuple(required),
-                     tuple(outputs) if outputs is not None else None, validate)
+                     tuple(outputs) if outputs is not None else None, validate, check_bool("threadsafe", threadsafe))
     _REGISTRY[name] = kind
     return kind
 

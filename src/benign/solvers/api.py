@@ -191,8 +191,7 @@ def solve(obj, method: str | Solver = "gd", x0: Any = None, *, rank: int | None 
     keys = run_keys(seed, 1)[0]
     setup = time.perf_counter() - t0
     state, seconds, compile_s = loop.run(solver, obj, X0, keys, control, batched=False, progress=progress)
-    state = _to_numpy(state)
-    return _result(state, obj, solver, control, seconds, compile_s, setup, {"seed": seed})
+    return _result(state, obj, solver, control, seconds, compile_s, setup, {"seed": seed}, err=float(state.err))
 
 
 def solve_many(obj, method: str | Solver = "gd", x0s: Any = None, *, starts: int | None = None,
@@ -229,24 +228,13 @@ def solve_many(obj, method: str | Solver = "gd", x0s: Any = None, *, starts: int
     setup = time.perf_counter() - t0
     state, seconds, compile_s = loop.run(solver, obj, np.asarray(X0), keys, control, batched=True,
                                          progress=progress)
-    state = _to_numpy(state)
-    out = []
-    for i in range(B):
-        one = _index(state, i)
-        out.append(_result(one, obj, solver, control, seconds, compile_s, setup,
-                           {"seed": seed, "start": i, "batch_size": B}))
-    return out
+    return [_result(one, obj, solver, control, seconds, compile_s, setup, {"seed": seed, "start": i, "batch_size": B},
+                    err=float(one.err)) for i, one in enumerate(_members(state, B))]
 
 
-def _to_numpy(state):
-    """The final state(s) read back to NumPy at once (the run's key is dropped: results do not use it)."""
+def _members(state, count: int) -> list:
+    """The ``count`` members of a batched NumPy state (the tree flattened once, not once per member)."""
     import jax
 
-    return jax.tree_util.tree_map(np.asarray, state._replace(key=None))
-
-
-def _index(state, i: int):
-    """Member ``i`` of a batched NumPy state."""
-    import jax
-
-    return jax.tree_util.tree_map(lambda v: v[i], state)
+    leaves, treedef = jax.tree_util.tree_flatten(state)
+    return [jax.tree_util.tree_unflatten(treedef, [v[i] for v in leaves]) for i in range(count)]

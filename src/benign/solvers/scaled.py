@@ -20,13 +20,14 @@ from typing import Any
 
 from benign._jax import jax, jnp
 from benign.errors import check_float
+from benign.operators import small_matmul
 from benign.solvers.base import ProblemScale, Solver, f64, opt_float, solver_class
 
 
-#: on an accelerator, ranks up to this invert ``X^T X`` by an unrolled Cholesky in plain array operations (fused by
-#: XLA) instead of a cuSOLVER call, which dominates a small iteration there (ScaledGD at n = 20 on an H100, measured
-#: with benchmarks/solvers.py: 245 us per iteration with cuSOLVER, 50 us unrolled, as GD). On the CPU the LAPACK call
-#: was the faster of the two inside the loop (an ad-hoc timing at n = 20, r = 2), so the CPU always calls LAPACK.
+#: ranks up to this invert ``X^T X`` by an unrolled Cholesky in plain array operations, which XLA fuses with the rest
+#: of the iteration, instead of a LAPACK / cuSOLVER call. Measured with ScaledGD at n = 20, r = 2: on an H100 245 us
+#: per iteration with cuSOLVER, 50 us unrolled; on the 2-core CPU 10.3 us with LAPACK, 9.6-9.8 us unrolled (once the
+#: small products around it were fused too, see ``benign.operators.small_matmul``; before that LAPACK was the faster)
 UNROLLED_MAX_RANK = 4
 
 
@@ -48,7 +49,7 @@ def _unrolled_spd_inverse(P):
         for j in range(i):
             W[i][j] = -sum((L[i][k] * W[k][j] for k in range(j, i)), zero) / L[i][i]
     Wm = jnp.stack([jnp.stack(row) for row in W])
-    return Wm.T @ Wm
+    return small_matmul(Wm.T, Wm)
 
 
 def _library_spd_inverse(P):
@@ -58,13 +59,9 @@ def _library_spd_inverse(P):
 
 def spd_inverse(P):
     """``P^{-1}`` for a symmetric positive definite ``r x r`` ``P``, symmetrised; NaN when ``P`` is not positive
-    definite (the loop reports that as divergence). Cholesky through ``jax.scipy.linalg`` on the CPU and for
-    ``r > UNROLLED_MAX_RANK``; unrolled on other platforms (chosen where the program is lowered, from the platform
-    it runs on: ``jax.lax.platform_dependent``)."""
-    if P.shape[0] > UNROLLED_MAX_RANK:
-        Pinv = _library_spd_inverse(P)
-    else:
-        Pinv = jax.lax.platform_dependent(P, cpu=_library_spd_inverse, default=_unrolled_spd_inverse)
+    definite (the loop reports that as divergence). Unrolled Cholesky for ``r <= UNROLLED_MAX_RANK``, else Cholesky
+    through ``jax.scipy.linalg``."""
+    Pinv = _library_spd_inverse(P) if P.shape[0] > UNROLLED_MAX_RANK else _unrolled_spd_inverse(P)
     return 0.5 * (Pinv + Pinv.T)
 
 
@@ -72,7 +69,7 @@ def _right_solve(G, P):
     """``G P^{-1}`` for a symmetric positive definite ``r x r`` ``P``: the ``r x r`` inverse (:func:`spd_inverse`),
     then one ``N x r x r`` product. Solving with ``N`` right-hand sides instead (``solve(P, G^T)^T``) is up to 60x
     slower on CPU: the transposes defeat XLA's in-place scatter of the completion gradient."""
-    return G @ spd_inverse(P)
+    return small_matmul(G, spd_inverse(P))
 
 
 def preconditioned_direction(obj, x, g, lam):
@@ -81,10 +78,11 @@ def preconditioned_direction(obj, x, g, lam):
     r = x.shape[1]
     eye = jnp.eye(r, dtype=x.dtype)
     if obj.symmetric:
-        return _right_solve(g, x.T @ x + lam * eye)
+        return _right_solve(g, small_matmul(x.T, x) + lam * eye)
     U, V = obj.split(x)
     gU, gV = obj.split(g)
-    return jnp.concatenate([_right_solve(gU, V.T @ V + lam * eye), _right_solve(gV, U.T @ U + lam * eye)], axis=0)
+    return jnp.concatenate([_right_solve(gU, small_matmul(V.T, V) + lam * eye),
+                            _right_solve(gV, small_matmul(U.T, U) + lam * eye)], axis=0)
 
 
 def default_scaled_step(obj, scale: ProblemScale) -> float:

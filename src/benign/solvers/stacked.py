@@ -26,11 +26,10 @@ import numpy as np
 
 from benign._jax import jax, jnp
 from benign.errors import check_choice, check_seed
-from benign.objective import relative_error
 from benign.solvers import init as sinit
 from benign.solvers import loop
 from benign.solvers.api import (DEFAULT_DIVERGE_FACTOR, DEFAULT_STALL_RTOL, DEFAULT_STALL_WINDOW, _check_objective,
-                                _control, _index, _resolve_rank, _result, _to_numpy, make_solver)
+                                _control, _members, _resolve_rank, _result, make_solver)
 from benign.solvers.base import ProblemScale
 from benign.solvers.result import Result
 
@@ -90,15 +89,15 @@ def solve_stacked(objs: Sequence, method: Any = "gd", seeds: Sequence[int] | Non
     B = len(objs)
     setup = time.perf_counter() - t0
     t1 = time.perf_counter()
-    (state, errors), compile_s = loop.call_compiled(f"stacked-{strategy}", _runners()[strategy], _stack(solvers),
+    final, compile_s = loop.call_compiled(f"stacked-{strategy}", _runners()[strategy], _stack(solvers),
                                                     stacked_objs, X0, keys, control,
                                                     np.asarray(int(control.max_iter)))
-    jax.block_until_ready(state)
+    jax.block_until_ready(final)
     seconds = time.perf_counter() - t1 - compile_s
-    state, errors = _to_numpy(state), np.asarray(errors)  # one read-back for the whole batch
-    return [_result(_index(state, i), objs[i], solvers[i], control, seconds / B,
-                    compile_s, setup / B, {"seed": seeds[i], "batch_size": B}, err=float(errors[i]))
-            for i in range(B)]
+    state = loop.unpack(final)  # one read-back for the whole batch
+    return [_result(one, objs[i], solvers[i], control, seconds / B,
+                    compile_s, setup / B, {"seed": seeds[i], "batch_size": B}, err=float(one.err))
+            for i, one in enumerate(_members(state, B))]
 
 
 def _loop_view(obj):
@@ -189,10 +188,9 @@ def _jitted(key, make):
 
 
 def _runners() -> dict:
-    """``{"map": f, "vmap": f}``, ``f(solvers, objs, x0s, keys, control, stop_at) -> (final states, errors)``."""
-    def one(solver, obj, x0, key, control, stop_at):
-        state = loop.init_and_advance(solver, obj, x0, key, control, stop_at)
-        return state, relative_error(obj, state.x)
+    """``{"map": f, "vmap": f}``, ``f(solvers, objs, x0s, keys, control, stop_at) -> final states``
+    (:class:`~benign.solvers.loop.Final`, stacked)."""
+    one = loop.run_to_end
 
     def mapped(solvers, objs, x0s, keys, control, stop_at):
         return jax.lax.map(lambda a: one(*a, control, stop_at), (solvers, objs, x0s, keys))
