@@ -15,7 +15,8 @@ per trial and the solver loop's share of it (and, once, the time to draw one ins
   (``lax.map`` / ``jax.vmap`` over the stacked objectives), ``batch_size`` seeds per unit, one unit at a time;
 * ``sweep, batched map, N threads``: the same, with ``run_sweep``'s default for the ``solve`` kind (``N`` = CPU count
   + 1 units at a time in this process: one unit's Python overlaps another's compiled loop);
-* ``sweep, 2 workers``: ``batched map`` on a 2-process Dask LocalCluster (one thread each).
+* ``sweep, 2 workers``: ``batched map`` on a 2-process Dask LocalCluster (one thread each);
+* with ``--threads-scan 1,2,3,4,6``: ``batched map`` in this process with each of these thread counts.
 
 Compilation is excluded by a warm-up over every shape (for the workers too, through a warm-up sweep on the same
 cluster), so the numbers are steady-state throughput; the warm-up time is printed separately. Every mode runs once per
@@ -56,6 +57,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--no-workers", action="store_true", help="skip the multi-process run")
     ap.add_argument("--rounds", type=int, default=2, help="runs of every mode (the best is reported)")
+    ap.add_argument("--threads-scan", default=None, metavar="K1,K2,...",
+                    help="also time the in-process batched map sweep with each of these thread counts")
     args = ap.parse_args()
 
     import numpy as np
@@ -122,12 +125,16 @@ def main() -> None:
             client.run(_warm_worker, units)  # every worker compiles every shape (batch sizes 50 and 1)
             print(f"  worker warm-up (compilation in {args.workers} processes): {time.perf_counter() - t:.1f} s",
                   file=sys.stderr)
+        scan = [int(k) for k in args.threads_scan.split(",")] if args.threads_scan else []
         for _ in range(args.rounds):  # every mode once per round: a drift of the machine's load hits them all
             plain_loop()
             timed("sweep, one by one", "one", batch=False, threads=1)
             timed("sweep, batched map, 1 thread", "map", batch="map", threads=1)
             timed("sweep, batched vmap, 1 thread", "vmap", batch="vmap", threads=1)
             timed(f"sweep, batched map, {n_threads} threads", "map-threads", batch="map")
+            for k in scan:
+                if k not in (1, n_threads):
+                    timed(f"sweep, batched map, {k} threads", f"map-{k}-threads", batch="map", threads=k)
             if client is not None:
                 timed(f"sweep, {args.workers} workers, map", "workers", scheduler=client, batch="map")
 

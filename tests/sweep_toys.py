@@ -15,6 +15,9 @@ def quad(params: dict, seed: int) -> dict:
         with open(params["log"], "a") as fh:
             fh.write(f"{params['a']},{params['n']},{seed}\n")
     time.sleep(params.get("sleep", 0.0))
+    stop = params.get("interrupt_file")
+    if stop and os.path.exists(stop) and seed == 1 and params.get("a") == 2:  # as if Ctrl-C came during this trial
+        raise KeyboardInterrupt
     fail = params.get("fail_file")
     if params.get("fail_seed") == seed and (fail is None or os.path.exists(fail)):
         raise RuntimeError(f"boom at seed {seed}")

@@ -58,6 +58,32 @@ def test_gaussian_normalisation():
         assert abs(ratio - 1.0) < 4 * np.sqrt(2.0 / m) + 0.02
 
 
+def test_generators_and_gaussian_draws_are_the_documented_ones():
+    """The instance generators are the children 0, 1, 2 of SeedSequence(seed), and symmetric Gaussian sensing is
+    0.5 (G + G^T) with G = N(0, 1) / sqrt(m) drawn from the operator's generator, exactly."""
+    for seed in (0, 5, 2**40):
+        kids = np.random.SeedSequence(seed).spawn(3)
+        for g, kid in zip(I._rngs(seed), kids):
+            assert np.array_equal(g.standard_normal(8), np.random.default_rng(kid).standard_normal(8))
+    m, n = 9, 4
+    G = np.random.default_rng(3).standard_normal((m, n, n)) / np.sqrt(m)
+    op = ops.gaussian_sensing(np.random.default_rng(3), m, n, device=False)
+    assert np.array_equal(op.matrices(), 0.5 * (G + G.transpose(0, 2, 1)))
+    Ga = np.random.default_rng(4).standard_normal((m, n, n - 1)) / np.sqrt(m)
+    assert np.array_equal(ops.gaussian_sensing(np.random.default_rng(4), m, n, n - 1, False, device=False).matrices(), Ga)
+
+
+def test_small_products_match_matmul():
+    """``small_matmul``: NumPy inputs take ``@``; small JAX products are written out (same value to rounding); large
+    ones (or a long inner dimension) take ``@``."""
+    rng = np.random.default_rng(0)
+    for shape_a, shape_b in (((20, 2), (2, 20)), ((20, 20), (20, 2)), ((3, 40), (40, 2)), ((60, 60), (60, 3))):
+        a, b = rng.standard_normal(shape_a), rng.standard_normal(shape_b)
+        assert np.array_equal(ops.small_matmul(a, b), a @ b)
+        got = np.asarray(jax.jit(ops.small_matmul)(jnp.asarray(a), jnp.asarray(b)))
+        np.testing.assert_allclose(got, a @ b, rtol=1e-13, atol=1e-13 * np.abs(a).max() * np.abs(b).max())
+
+
 def test_entry_sampling_counts_and_rate():
     rng = np.random.default_rng(4)
     r, c = ops.sample_entries(rng, 50, 40, count=300)

@@ -98,14 +98,16 @@ def test_history_thinning_and_bookkeeping(well):
 
 
 def test_history_buffer_sizes():
-    """A thinned history keeps a 16-slot buffer; a longer one a power of two, at least ``min_hist`` (so that runs
-    with different ``max_iter`` share one compiled program); the recorded history is the same either way."""
+    """A thinned history keeps a power of two, at least 16; a full one (every iteration) at least ``min_hist`` (so
+    that runs with different ``max_iter`` share one compiled program)."""
     from benign.solvers.loop import make_control
 
     kw = dict(gtol=0.0, rtol=None, stall_rtol=0.0, stall_window=0, diverge_factor=10.0)
     assert make_control(**kw, max_iter=5000, every=5000, min_hist=16384).hist_len == 16
     assert make_control(**kw, max_iter=150, every=10, min_hist=16384).hist_len == 16
+    assert make_control(**kw, max_iter=400, every=20, min_hist=16384).hist_len == 32  # 21 records
     assert make_control(**kw, max_iter=200, every=1, min_hist=16384).hist_len == 16384
+    assert make_control(**kw, max_iter=10, every=1, min_hist=16384).hist_len == 16384
     assert make_control(**kw, max_iter=40_000, every=1, min_hist=16384).hist_len == 65536
     assert make_control(**kw, max_iter=200, every=1).hist_len == 256
 
@@ -135,6 +137,38 @@ def test_progress_chunks_give_the_same_run():
     b = solve(obj, "gd", seed=0)
     assert a.iterations > 2000 and len(seen) >= 2 and seen[-1][0] == a.iterations
     assert a.iterations == b.iterations and np.array_equal(a.x, b.x)
+    assert (a.loss, a.relative_error, a.grad_norm, a.status) == (b.loss, b.relative_error, b.grad_norm, b.status)
+    assert all(np.array_equal(a.history[k], b.history[k], equal_nan=True) for k in b.history)
+    assert {k: v for k, v in a.details.items() if not k.endswith("seconds")} == \
+        {k: v for k, v in b.details.items() if not k.endswith("seconds")}
+    many = solve_many(obj, "scaled-gd", starts=2, seed=4, history_every=7, progress=lambda k, total: None)
+    plain = solve_many(obj, "scaled-gd", starts=2, seed=4, history_every=7)
+    for u, v in zip(many, plain):  # (a vmapped run's recorded errors are the same to rounding: last bits)
+        assert u.iterations == v.iterations and np.array_equal(u.x, v.x) and u.relative_error == v.relative_error
+        assert all(np.array_equal(u.history[k], v.history[k]) for k in v.history if k != "error")
+        np.testing.assert_allclose(u.history["error"], v.history["error"], rtol=1e-12, atol=1e-14)
+
+
+def test_final_state_unpacks_to_numpy():
+    """A whole run returns a :class:`Final` (point, method state, history, one vector of scalars); ``unpack`` gives a
+    NumPy State with exact integer fields and None for what only the iteration reads, batched or not."""
+    from benign.solvers import loop
+    from benign.solvers.api import make_solver, run_keys
+
+    inst = I.build("sensing:n=6,r=1,m=40,seed=2")
+    obj = make_objective(inst, "l2")
+    X0 = np.asarray(initial_point(obj, 1, seed=0))
+    solver = make_solver("gd", {}).resolve(obj, type("S", (), {"sigma": 6.0, "gain": 1.0, "rows": 6})(), X0)
+    control = loop.make_control(gtol=0.0, rtol=None, stall_rtol=0.0, stall_window=0, diverge_factor=1e12,
+                                max_iter=37, every=10)
+    one, _, _ = loop.run(solver, obj, X0, run_keys(0, 1)[0], control, batched=False)
+    assert one.k.dtype == np.int64 and int(one.k) == 37 and one.status.dtype == np.int32
+    assert int(one.status) == loop.MAX_ITERATIONS and one.x.shape == (6, 1) and one.hist.shape == (4, 16)
+    assert one.g is None and one.key is None and one.basis is None and one.best is None
+    assert float(one.err) == float(obj.relative_error(one.x)) and float(one.ctx.f0) == float(obj.value(X0))
+    two, _, _ = loop.run(solver, obj, np.stack([X0, 2 * X0]), run_keys(0, 2), control, batched=True)
+    assert two.k.shape == (2,) and two.x.shape == (2, 6, 1) and two.hist.shape == (2, 4, 16)
+    assert np.allclose(two.x[0], one.x, rtol=1e-12, atol=1e-14) and int(two.k[1]) == 37  # vmap: to rounding
 
 
 def test_solve_many_matches_solve(well):

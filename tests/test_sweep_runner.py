@@ -204,9 +204,36 @@ def test_threads_give_the_same_numbers_and_default_to_one_for_an_undeclared_kind
         run_sweep(spec, db=str(tmp_path / "e.db"), threads=0)
 
 
+def test_an_interrupted_threaded_sweep_stores_whole_units_and_resumes(tmp_path):
+    """Ctrl-C in one thread stops the threaded run: every stored unit is whole (3 trials of one grid point), the
+    interrupted units are not stored, and a re-run completes the sweep with the numbers of an uninterrupted run."""
+    marker = tmp_path / "interrupt-now"
+    marker.write_text("x")
+    spec = toy_spec(tmp_path, seeds=3, interrupt_file=str(marker), sleep=0.01)
+    db = str(tmp_path / "i.db")
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(spec, db=db, threads=2)
+    with Store(db) as st:
+        rows = st.rows()
+    points: dict = {}
+    for r in rows:
+        points.setdefault((r["point"]["a"], r["point"]["n"]), []).append(r["seed"])
+    assert all(sorted(s) == [0, 1, 2] for s in points.values()) and len(rows) < 18
+    assert not any(a == 2 for a, _ in points)  # the units that were interrupted
+    marker.unlink()
+    s = run_sweep(spec, db=db, threads=2)
+    assert (s["skipped"], s["ran"], s["pending"]) == (len(rows), 18 - len(rows), 0)
+    ref = str(tmp_path / "ref.db")
+    run_sweep(spec, db=ref, threads=1)
+    a, b = load_results(spec, db=ref), load_results(spec, db=db)
+    assert a[NUMBERS].equals(b[NUMBERS]) and list(a["key"]) == list(b["key"])
+
+
 def test_runner_argument_errors(tmp_path):
     spec = toy_spec(tmp_path)
     with pytest.raises(ValueError, match="either workers"):
         run_sweep(spec, db=str(tmp_path / "e.db"), workers=2, scheduler="tcp://127.0.0.1:1")
+    with pytest.raises(ValueError, match="threads = 3 applies to in-process runs"):
+        run_sweep(spec, db=str(tmp_path / "e.db"), workers=2, threads=3)
     with pytest.raises(ValueError, match="workers must be >= 0"):
         run_sweep(spec, db=str(tmp_path / "e.db"), workers=-1)

@@ -113,15 +113,19 @@ def test_certified_sweep(tmp_path):
 
 
 def test_solve_sweeps_run_units_on_threads_with_the_same_numbers(tmp_path):
-    """``solve`` is registered threadsafe: an in-process sweep overlaps its units on CPU count + 1 threads (at most
-    8), with the numbers of a one-thread run (exact on the CPU)."""
-    import os
-
-    from benign.experiments.runner import MAX_DEFAULT_THREADS, default_threads
+    """``solve`` is registered threadsafe (unless it certifies or goes through CVXPY): an in-process CPU sweep
+    overlaps its units on CPU count + 1 threads (at most 8), with the numbers of a one-thread run (exact on the CPU)."""
+    from benign.experiments.runner import MAX_DEFAULT_THREADS, _cpus, default_threads
     from benign.experiments.trials import get_trial
 
-    expect = max(1, min((os.cpu_count() or 1) + 1, MAX_DEFAULT_THREADS))
-    assert get_trial("solve").threadsafe and default_threads(get_trial("solve")) == expect >= 2
+    kind = get_trial("solve")
+    expect = max(1, min(_cpus() + 1, MAX_DEFAULT_THREADS)) if ON_CPU else 1
+    assert default_threads(kind, load_spec(SPEC, db=str(tmp_path / "x.db")).trials) == expect
+    for unsafe in ({"certify": True}, {"method": "convex"}):
+        sp = load_spec(dict(SPEC, trial=dict(SPEC["trial"], **unsafe)), db=str(tmp_path / "x.db"))
+        assert not kind.threadsafe_for(sp.trials[0].params) and default_threads(kind, sp.trials) == 1
+    if not ON_CPU:
+        return
     spec = dict(SPEC, sweep={"seeds": 4, "batch_size": 2})  # 4 units
     s = run_sweep(spec, db=str(tmp_path / "t.db"))
     assert s["mode"] == f"in-process({min(expect, 4)} threads)" and s["ok"] == 8

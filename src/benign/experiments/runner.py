@@ -63,11 +63,12 @@ def _error(exc: BaseException) -> dict:
 
 
 def execute_unit(fn: Any, batch_fn: Any, params_list: list[dict], seeds: list[int],
-                 use_batch: bool = True, strategy: str | None = None) -> list[dict]:
+                 use_batch: bool = True, strategy: str | None = None, stop: Any = None) -> list[dict] | None:
     """Run the trials ``zip(params_list, seeds)`` (in any process) and return one record per trial:
     ``status``, ``result`` or the error's ``error_type``/``error_message``/``traceback``, ``seconds``,
     ``batched`` and ``worker``. ``fn``/``batch_fn`` are callables or ``"module:function"`` references;
-    ``strategy`` (when given) is passed to ``batch_fn`` as a keyword."""
+    ``strategy`` (when given) is passed to ``batch_fn`` as a keyword. ``stop``: a ``threading.Event``; once set, the
+    trials run one by one stop after the current one and the call returns None (the unit is not complete)."""
     f = _resolve(fn)
     bf = _resolve(batch_fn) if use_batch else None
     worker = _worker_id()
@@ -91,6 +92,8 @@ def execute_unit(fn: Any, batch_fn: Any, params_list: list[dict], seeds: list[in
                     for o in outs]
     records = []
     for params, seed in zip(params_list, seeds):
+        if stop is not None and stop.is_set():
+            return None
         t0 = time.perf_counter()
         try:
             rec = {"status": "ok", "result": normalize_output(f(dict(params), int(seed)))}
@@ -139,30 +142,56 @@ def _pending_units(spec: SweepSpec, pending: set, limit: int | None) -> list[lis
 MAX_DEFAULT_THREADS = 8
 
 
-def default_threads(kind) -> int:
-    """Threads of an in-process sweep when none are asked for: ``1`` unless the trial kind is ``threadsafe``, else
-    one more than the CPU count (at most :data:`MAX_DEFAULT_THREADS`). A unit's compiled solver run releases the
-    GIL, so while one thread is inside XLA another draws its instances and records its results in Python; one spare
-    thread keeps every core busy through those Python stretches (1000 small GD trials on 2 cores: 3 threads ran
-    1.4-1.7x the rate of one, 2 threads 1.1-1.4x; ``benchmarks/sweep_throughput.py``)."""
-    if not kind.threadsafe:
+def _cpus() -> int:
+    """CPUs this process may run on (its affinity mask where the platform has one, e.g. a container's share)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover (macOS, Windows)
+        return os.cpu_count() or 1
+
+
+def default_threads(kind, trials: list[Trial] | None = None) -> int:
+    """Threads of an in-process sweep when none are asked for: ``1`` unless the trial kind is threadsafe for every
+    trial in ``trials`` (see :class:`~benign.experiments.trials.TrialKind`) and JAX computes on the CPU, else one more
+    than the CPUs this process may use (at most :data:`MAX_DEFAULT_THREADS`). A unit's compiled solver run releases
+    the GIL, so while one thread is inside XLA another draws its instances and records its results in Python; one
+    spare thread keeps every core busy through those Python stretches (1000 small GD trials on 2 cores, one session:
+    1 thread 0.94-1.12 s, 2 threads 0.69-0.71 s, 3 threads 0.60-0.68 s, 4 threads 0.65-0.73 s, 6 threads 0.81-0.93 s;
+    ``benchmarks/sweep_throughput.py``). Accelerators keep one thread (not measured there)."""
+    if not kind.threadsafe or any(not kind.threadsafe_for(t.params) for t in trials or ()):
         return 1
-    return max(1, min((os.cpu_count() or 1) + 1, MAX_DEFAULT_THREADS))
+    from benign._jax import jax
+
+    if jax.default_backend() != "cpu":
+        return 1
+    return max(1, min(_cpus() + 1, MAX_DEFAULT_THREADS))
 
 
 def _run_threads(units: list[list[Trial]], run_unit: Callable, finish: Callable, threads: int) -> None:
-    """``finish(unit, run_unit(unit))`` for every unit, ``run_unit`` on a pool of ``threads`` threads and ``finish``
-    (the store) in this thread, in order of completion. On an exception (e.g. Ctrl-C) the units not started are
-    cancelled and the running ones are waited for (their results are dropped, and run again on resuming)."""
+    """``finish(unit, run_unit(unit, stop))`` for every unit, ``run_unit`` on a pool of ``threads`` threads and
+    ``finish`` (the store) in this thread, in order of completion. On an exception (e.g. Ctrl-C) ``stop`` is set: units
+    not started are cancelled, running ones stop after their current trial (a compiled batch runs to its end) and
+    return None, and every unit that did finish is still written (whole units only, so a resumed sweep runs exactly
+    the missing ones)."""
+    import threading
     from concurrent.futures import ThreadPoolExecutor, as_completed
 
+    stop = threading.Event()
     pool = ThreadPoolExecutor(threads, thread_name_prefix="benign-unit")
+    futures: dict = {}
     try:
-        futures = {pool.submit(run_unit, unit): unit for unit in units}
+        futures = {pool.submit(run_unit, unit, stop): unit for unit in units}
         for fut in as_completed(futures):
-            finish(futures[fut], fut.result())
+            finish(futures.pop(fut), fut.result())
     finally:
+        stop.set()
         pool.shutdown(wait=True, cancel_futures=True)
+        for fut, unit in futures.items():  # finished while stopping
+            if fut.done() and not fut.cancelled() and fut.exception() is None and fut.result() is not None:
+                try:
+                    finish(unit, fut.result())
+                except Exception:  # noqa: BLE001 -- the original exception is the one to report
+                    break
 
 
 def run_sweep(spec: Any, *, workers: int | None = None, scheduler: Any = None, db: str | None = None,
@@ -175,9 +204,11 @@ def run_sweep(spec: Any, *, workers: int | None = None, scheduler: Any = None, d
     (or a ``distributed.Client``). ``db``: the results file (default from the spec). ``retry_failed``: re-run
     stored failures. ``progress``: a Rich bar on stderr (default: when stderr is a terminal). ``limit``: run at
     most this many trials. ``batch``: override the spec's batching (``True``/``False``/``"map"``/``"vmap"``;
-    ``None`` keeps the spec's). ``threads``: units run at once in this process (in-process runs only; default
-    :func:`default_threads`: several for a ``threadsafe`` trial kind such as ``solve``, else 1). The numbers do not
-    depend on ``threads``; only the order in which units reach the store does.
+    ``None`` keeps the spec's). ``threads``: units run at once in this process (default :func:`default_threads`:
+    several for a threadsafe trial kind such as ``solve`` without ``certify`` or ``convex``, else 1; an explicit value
+    applies to any kind, at the caller's risk; not with ``workers > 1`` or ``scheduler``). The numbers do not depend
+    on ``threads``; only the order in which units reach the store does, and the per-trial seconds, which include the
+    threads' contention.
 
     Summary keys: ``name``, ``db``, ``total`` (trials in the spec), ``skipped`` (already stored), ``ran``, ``ok``,
     ``failed`` (in this run), ``pending`` (left after this run), ``seconds`` (wall time of this run),
@@ -201,6 +232,9 @@ def run_sweep(spec: Any, *, workers: int | None = None, scheduler: Any = None, d
         threads = check_int("threads", threads, minimum=1)
     if workers and workers > 1 and scheduler is not None:
         raise ValueError("give either workers (an embedded cluster) or scheduler (an existing one), not both")
+    if threads is not None and threads > 1 and ((workers and workers > 1) or scheduler is not None):
+        raise ValueError(f"threads = {threads} applies to in-process runs; with workers or a scheduler each worker "
+                         "process runs one unit at a time")
     kind = get_trial(spec.trial)
     if batch is not None and batch not in BATCH_VALUES:
         raise ValueError(f"batch must be True, False, 'auto', 'map' or 'vmap', got {batch!r}")
@@ -226,11 +260,14 @@ def run_sweep(spec: Any, *, workers: int | None = None, scheduler: Any = None, d
 
         with bar:
             if scheduler is None and (not workers or workers <= 1):
-                def run_unit(unit: list[Trial]) -> list[dict]:
+                def run_unit(unit: list[Trial], stop: Any = None) -> list[dict] | None:
+                    if stop is not None and stop.is_set():
+                        return None
                     return execute_unit(kind.fn, kind.batch, [t.params for t in unit], [t.seed for t in unit],
-                                        use_batch, strategy)
+                                        use_batch, strategy, stop=stop)
 
-                n_threads = min(default_threads(kind) if threads is None else threads, max(len(units), 1))
+                n_threads = default_threads(kind, todo) if threads is None else threads
+                n_threads = min(n_threads, max(len(units), 1))
                 mode = "in-process" if n_threads == 1 else f"in-process({n_threads} threads)"
                 if n_threads == 1:
                     for unit in units:

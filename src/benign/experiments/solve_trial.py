@@ -83,15 +83,28 @@ def _parse_loss_cached(text: Any):
     return _LOSS_CACHE[text]
 
 
+_CHECKED_METHODS: set = set()
+
+
 def _check_method(method: str, options: dict) -> None:
     """The method name and its options, checked by :func:`benign.solvers.make_solver` (unknown names and options
-    get a "did you mean")."""
+    get a "did you mean"); a combination that passed is remembered (every trial of a sweep repeats it)."""
+    import json
+
     try:
         from benign.solvers import make_solver
     except ImportError:  # solvers not installed: the error comes when the trial runs
         return
     opts = {k: v for k, v in options.items() if k not in _LOOP_KEYS}
+    try:
+        key = (method, json.dumps(opts, sort_keys=True))
+    except (TypeError, ValueError):  # not JSON (the store would refuse it later): no memo
+        key = None
+    if key is not None and key in _CHECKED_METHODS:
+        return
     make_solver(method, opts)
+    if key is not None:
+        _CHECKED_METHODS.add(key)
 
 
 def _objective(params: dict, device: bool = True):
@@ -184,5 +197,11 @@ def solve_batch(params_list: list[dict], seeds: list[int], strategy: str | None 
     return [_record(res, params, obj, inst) for res, obj, inst in zip(results, objs, insts)]
 
 
+def threadsafe(params: dict) -> bool:
+    """A solve trial may run beside others in one process unless it goes through CVXPY, which is not thread-safe
+    (``method = "convex"``), or certifies (the l1 certificate's SDP and warning filters are process-wide)."""
+    return params.get("method", "gd") != "convex" and not params.get("certify", False)
+
+
 register_trial("solve", solve_trial, batch=solve_batch, params=PARAMS, required=REQUIRED, outputs=OUTPUTS,
-               validate=validate, threadsafe=True)
+               validate=validate, threadsafe=threadsafe)

@@ -47,7 +47,8 @@ import math
 import os
 import string
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 

@@ -32,7 +32,8 @@ class NotBatchable(Exception):
 class TrialKind:
     """A registered trial kind. ``params``: accepted ``[trial]`` keys (``None`` = anything); ``outputs``: the keys
     the function returns (``None`` = unknown), used to check metric expressions before running; ``threadsafe``: the
-    functions may run in several threads of one process at once (then an in-process sweep overlaps its units)."""
+    functions may run in several threads of one process at once (then an in-process sweep overlaps its units): a
+    bool, or ``threadsafe(params) -> bool`` deciding per trial."""
 
     name: str
     fn: Callable[[dict, int], dict]
@@ -41,7 +42,11 @@ class TrialKind:
     required: tuple = ()
     outputs: tuple | None = None
     validate: Callable[[dict], None] | None = None
-    threadsafe: bool = False
+    threadsafe: bool | Callable[[dict], bool] = False
+
+    def threadsafe_for(self, params: dict) -> bool:
+        """Whether the trial with these parameters may run beside others in one process."""
+        return bool(self.threadsafe(params)) if callable(self.threadsafe) else bool(self.threadsafe)
 
     @property
     def ref(self) -> str | None:
@@ -58,13 +63,14 @@ _REGISTRY: dict[str, TrialKind] = {}
 def register_trial(name: str, fn: Callable[[dict, int], dict], *, batch: Callable | None = None,
                    params: tuple | list | None = None, required: tuple | list = (),
                    outputs: tuple | list | None = None, validate: Callable[[dict], None] | None = None,
-                   threadsafe: bool = False, replace: bool = False) -> TrialKind:
+                   threadsafe: bool | Callable[[dict], bool] = False, replace: bool = False) -> TrialKind:
     """Register ``fn(params, seed) -> dict`` as trial kind ``name`` (see the module docstring).
 
     ``validate(params)`` is called on every trial's resolved parameters when a spec is loaded and should raise
     ``ValueError``/``TypeError`` naming the problem. ``threadsafe=True`` declares that ``fn`` and ``batch`` may run
     in several threads at once (no shared mutable state): an in-process sweep then runs several units at a time
-    (see :func:`benign.experiments.run_sweep`); the default runs them one after the other. Re-registering a name
+    (see :func:`benign.experiments.run_sweep`); a callable ``threadsafe(params) -> bool`` decides per trial (a sweep
+    runs on threads when every trial qualifies); the default runs units one after the other. Re-registering a name
     needs ``replace=True``.
     """
     if not isinstance(name, str) or not name or ":" in name:
@@ -76,7 +82,8 @@ def register_trial(name: str, fn: Callable[[dict, int], dict], *, batch: Callabl
     if name in _REGISTRY and not replace and _REGISTRY[name].fn is not fn:
         raise ValueError(f"trial kind {name!r} is already registered (pass replace=True to override)")
     kind = TrialKind(name, fn, batch, tuple(params) if params is not None else None, tuple(required),
-                     tuple(outputs) if outputs is not None else None, validate, check_bool("threadsafe", threadsafe))
+                     tuple(outputs) if outputs is not None else None, validate,
+                     threadsafe if callable(threadsafe) else check_bool("threadsafe", threadsafe))
     _REGISTRY[name] = kind
     return kind
 

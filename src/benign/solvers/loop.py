@@ -72,16 +72,16 @@ class Control:
 def make_control(*, gtol: float, rtol: float | None, stall_rtol: float, stall_window: int, diverge_factor: float,
                  max_iter: int, every: int, min_hist: int = 16) -> Control:
     """Controls; the history length is ``max_iter // every + 1`` rounded up to a power of two, at least 16, and at
-    least ``min_hist`` when more than 16 records are needed (single runs pass a large minimum so that most ``max_iter``
-    values of a full-history run share one compiled program, while a thinned run, e.g. ``every = max_iter``, keeps a
-    16-slot buffer: a ``(4, 16384)`` one costs about 50 us to allocate and return at every call)."""
+    least ``min_hist`` for a full history (``every = 1``: single runs pass a large minimum so that most ``max_iter``
+    values share one compiled program), while a thinned run, e.g. ``every = max_iter``, keeps what it needs (a
+    ``(4, 16384)`` buffer costs about 10 us to allocate and return at every call)."""
     f = lambda v: np.asarray(v, dtype=np.float64)  # noqa: E731
     i = lambda v: np.asarray(v, dtype=np.int64)  # noqa: E731
     needed = int(max_iter // every + 1)
     if needed > MAX_HISTORY:
         raise ValueError(f"max_iter // history_every + 1 = {needed} history records exceed {MAX_HISTORY} (the loop "
                          f"keeps them in memory): raise history_every to at least {-(-int(max_iter) // MAX_HISTORY)}")
-    hist_len = max(1 << max(needed - 1, 1).bit_length(), 16 if needed <= 16 else min_hist)  # fewer compilations
+    hist_len = max(1 << max(needed - 1, 1).bit_length(), min_hist if every == 1 else 16)  # fewer compilations
     return Control(f(gtol), f(-1.0 if rtol is None else rtol), f(stall_rtol), f(diverge_factor), i(max_iter),
                    i(every), i(stall_window), hist_len)
 
@@ -202,8 +202,10 @@ def advance(solver: Solver, obj, state: State, control: Control, stop_at) -> Sta
 
 _CACHE: "OrderedDict[Any, Any]" = OrderedDict()
 _CACHE_SIZE = 64
-#: guards the cache: threads of one sweep share it, and a shape is compiled once while the others wait for it
+#: guards the cache (threads of one sweep share it); a key being compiled has an event in ``_COMPILING`` that the
+#: other threads asking for it wait on, so that each program compiles once
 _CACHE_LOCK = threading.Lock()
+_COMPILING: dict = {}
 
 
 def _leaf(v):
@@ -216,25 +218,41 @@ def call_compiled(tag: str, fn: Callable, *args) -> tuple[Any, float]:
     """``jax.jit(fn)(*args)`` through an ahead-of-time cache; returns ``(output, compile_seconds)``.
 
     The cache key is the argument tree structure (static fields included) with every leaf's shape and dtype, so a
-    new step size reuses the executable and only a new shape or a new static setting compiles.
+    new step size reuses the executable and only a new shape or a new static setting compiles. Thread-safe: a thread
+    that needs a program another thread is compiling waits for it, and counts the wait as compile seconds.
     """
     leaves, treedef = jax.tree_util.tree_flatten(args)
     leaves = [_leaf(v) for v in leaves]
     args = jax.tree_util.tree_unflatten(treedef, leaves)
     key = (tag, id(fn), treedef, tuple((np.shape(v), v.dtype) for v in leaves))  # dtypes hash fast; str() does not
-    seconds = 0.0
-    with _CACHE_LOCK:
-        compiled = _CACHE.get(key)
-        if compiled is None:
-            t0 = time.perf_counter()
+    t0 = time.perf_counter()
+    slow = False  # this call compiled, or waited for another thread's compilation
+    while True:
+        with _CACHE_LOCK:
+            compiled = _CACHE.get(key)
+            if compiled is not None:
+                _CACHE.move_to_end(key)
+                break
+            event = _COMPILING.get(key)
+            mine = event is None
+            if mine:  # this thread compiles it
+                event = _COMPILING[key] = threading.Event()
+        slow = True
+        if not mine:
+            event.wait()  # then look again (compiled, or the compiling thread failed: compile here)
+            continue
+        try:
             compiled = jax.jit(fn).lower(*args).compile()
-            seconds = time.perf_counter() - t0
-            _CACHE[key] = compiled
-            if len(_CACHE) > _CACHE_SIZE:
-                _CACHE.popitem(last=False)
-        else:
-            _CACHE.move_to_end(key)
-    return compiled(*args), seconds
+            with _CACHE_LOCK:
+                _CACHE[key] = compiled
+                if len(_CACHE) > _CACHE_SIZE:
+                    _CACHE.popitem(last=False)
+        finally:
+            with _CACHE_LOCK:
+                _COMPILING.pop(key, None)
+            event.set()
+        break
+    return compiled(*args), (time.perf_counter() - t0 if slow else 0.0)
 
 
 def init_and_advance(solver: Solver, obj, x0, key, control: Control, stop_at) -> State:
@@ -246,7 +264,8 @@ class Final(NamedTuple):
     """What a compiled whole run returns: the point, the method's state, the history, and the scalars of the final
     state stacked into one float64 vector (:data:`FINAL_SCALARS` order; ``err`` is the relative error at the final
     point, computed in the same program). Every output array costs the caller a buffer and an array object (2-3 us
-    each: 220 -> 155 us per call at n = 20 once the 22 arrays of a :class:`State` became these 4 or 5)."""
+    each: 220 -> 155 us per call of GD at n = 20, whose 22 arrays of a :class:`State` became 5; how many the method's
+    own state adds depends on the method)."""
 
     x: Any
     aux: Any

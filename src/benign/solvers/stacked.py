@@ -19,6 +19,7 @@ Every member must have the same shapes and static settings (operator kind, loss,
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 from typing import Any, Sequence
 
@@ -89,9 +90,8 @@ def solve_stacked(objs: Sequence, method: Any = "gd", seeds: Sequence[int] | Non
     B = len(objs)
     setup = time.perf_counter() - t0
     t1 = time.perf_counter()
-    final, compile_s = loop.call_compiled(f"stacked-{strategy}", _runners()[strategy], _stack(solvers),
-                                                    stacked_objs, X0, keys, control,
-                                                    np.asarray(int(control.max_iter)))
+    final, compile_s = loop.call_compiled(f"stacked-{strategy}", _runners()[strategy], _stack(solvers), stacked_objs,
+                                          X0, keys, control, np.asarray(int(control.max_iter)))
     jax.block_until_ready(final)
     seconds = time.perf_counter() - t1 - compile_s
     state = loop.unpack(final)  # one read-back for the whole batch
@@ -178,13 +178,16 @@ def _starts(objs: list, r: int, init: str, init_scale: float | None, seeds: list
 
 
 _JITTED: dict = {}
+_JITTED_LOCK = threading.Lock()
 
 
 def _jitted(key, make):
-    """A compiled helper created once per key (its compilation cache lives as long as the process)."""
-    if key not in _JITTED:
-        _JITTED[key] = make()
-    return _JITTED[key]
+    """A compiled helper created once per key (its compilation cache lives as long as the process); thread-safe, so
+    that threads of a sweep share one function object (the compiled-program cache is keyed on its identity)."""
+    with _JITTED_LOCK:
+        if key not in _JITTED:
+            _JITTED[key] = make()
+        return _JITTED[key]
 
 
 def _runners() -> dict:
