@@ -155,9 +155,9 @@ def default_threads(kind, trials: list[Trial] | None = None) -> int:
     trial in ``trials`` (see :class:`~benign.experiments.trials.TrialKind`) and JAX computes on the CPU, else one more
     than the CPUs this process may use (at most :data:`MAX_DEFAULT_THREADS`). A unit's compiled solver run releases
     the GIL, so while one thread is inside XLA another draws its instances and records its results in Python; one
-    spare thread keeps every core busy through those Python stretches (1000 small GD trials on 2 cores, one session:
-    1 thread 0.94-1.12 s, 2 threads 0.69-0.71 s, 3 threads 0.60-0.68 s, 4 threads 0.65-0.73 s, 6 threads 0.81-0.93 s;
-    ``benchmarks/sweep_throughput.py``). Accelerators keep one thread (not measured there)."""
+    spare thread keeps every core busy through those Python stretches (1000 small GD trials on 2 cores, the fastest
+    count was 3: ``python benchmarks/sweep_throughput.py --threads-scan 1,2,3,4,6``, numbers in docs/sweeps.md).
+    Accelerators keep one thread (not measured there)."""
     if not kind.threadsafe or any(not kind.threadsafe_for(t.params) for t in trials or ()):
         return 1
     from benign._jax import jax
