@@ -126,10 +126,12 @@ SMALL_MATMUL_INNER = 32
 def small_matmul(a, b):
     """``a @ b`` for 2-D arrays. When ``a`` is a JAX array (or a traced value) and the product is small (see
     :data:`SMALL_MATMUL_MAX`), written out as ``(a[:, 0] b[0, :] + a[:, 1] b[1, :]) + ...`` in that order: elementwise
-    operations that XLA fuses with their neighbours instead of calling a matrix-product kernel. Used by the dense
-    sensing products (checked: the same bits alone and inside a ``lax.map`` of a batch, which the CPU batching
-    promises); not in :func:`benign.objective.matrix_distance`, whose small sums of such products came out with
-    different last bits in the two settings. NumPy inputs always take ``@`` (host-side numbers unchanged)."""
+    operations that XLA fuses with their neighbours instead of calling a matrix-product kernel. XLA's CPU code
+    contracts ``a * b + c`` into a fused multiply-add where the two end up in one kernel, so the bits of such a chain
+    depend on how it is fused with its surroundings. Used by the dense sensing products, which gave the same bits
+    alone and inside a ``lax.map`` of a batch (what the CPU batching promises; tested); not in
+    :func:`benign.objective.matrix_distance`, whose small sums of such products came out with different last bits in
+    the two settings. NumPy inputs always take ``@`` (host-side numbers unchanged)."""
     rows, inner, cols = a.shape[0], a.shape[1], b.shape[1]
     if isinstance(a, np.ndarray) or not 0 < inner <= SMALL_MATMUL_INNER or rows * inner * cols > SMALL_MATMUL_MAX:
         return a @ b
