@@ -266,8 +266,8 @@ def run_sweep(spec: Any, *, workers: int | None = None, scheduler: Any = None, d
                     return execute_unit(kind.fn, kind.batch, [t.params for t in unit], [t.seed for t in unit],
                                         use_batch, strategy, stop=stop)
 
-                n_threads = default_threads(kind, todo) if threads is None else threads
-                n_threads = min(n_threads, max(len(units), 1))
+                n_threads = 1 if len(units) <= 1 else min(default_threads(kind, todo) if threads is None else threads,
+                                                          len(units))
                 mode = "in-process" if n_threads == 1 else f"in-process({n_threads} threads)"
                 if n_threads == 1:
                     for unit in units:
