@@ -108,16 +108,16 @@ def _loop_view(obj):
 
 def _stack(trees: list):
     """Stack pytrees of one structure and leaf shapes along a new leading axis; :class:`NotStackable` otherwise."""
-    ref = jax.tree_util.tree_structure(trees[0])
-    for k, t in enumerate(trees[1:], start=1):
-        other = jax.tree_util.tree_structure(t)
+    flat = [jax.tree_util.tree_flatten(t) for t in trees]  # one flatten per member: (leaves, structure)
+    ref = flat[0][1]
+    for k, (_, other) in enumerate(flat[1:], start=1):
         if other != ref:
             a, b = str(ref), str(other)
             i = next((j for j, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
             raise NotStackable(f"member {k} differs from member 0 in kind or static settings (operator kind, loss, "
                                f"factorisation or a static solver option), first at ...{a[max(i - 30, 0):i + 30]}... "
                                f"against ...{b[max(i - 30, 0):i + 30]}...")
-    leaves = [jax.tree_util.tree_leaves(t) for t in trees]
+    leaves = [ls for ls, _ in flat]
     shapes = [tuple(np.shape(x) for x in ls) for ls in leaves]
     for k, sh in enumerate(shapes[1:], start=1):
         if sh != shapes[0]:
