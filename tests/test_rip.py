@@ -155,5 +155,5 @@ def test_bracket_closed_at_the_exact_value_within_rounding():
     out = rip_bounds(inst.operator, 2, symmetric=True, starts=4, seed=0)
     for side in ("sup_ratio", "inf_ratio"):
         lo, up = out[side]["lower"], out[side]["upper"]
-        if lo is not None and up is not None:
-            assert lo <= up, (side, lo, up)
+        assert lo is not None and up is not None and lo <= up, (side, lo, up)
+    assert out["sup_ratio"]["upper"] == 1.0  # the exact full-rank value, not 1 + rounding

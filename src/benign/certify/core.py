@@ -34,7 +34,7 @@ def certify(obj, X: Any, *, instance: Any = None, gtol: float = 1e-6, htol: floa
     check_method(method)
     if not isinstance(verify, bool):
         raise TypeError(f"verify must be a bool, got {verify!r}")
-    certifier = _certifier(obj)
+    _, certifier = _certifier(obj)
     check_certify_options(obj, kw)
     if obj.loss.name == "l1":
         return certifier(obj, X, instance=instance, **kw)
@@ -43,20 +43,20 @@ def certify(obj, X: Any, *, instance: Any = None, gtol: float = 1e-6, htol: floa
 
 
 def _certifier(obj):
-    """The certifier :func:`certify` uses for ``obj``: l1, nonnegative or smooth."""
+    """``(kind, function)``: the certifier :func:`certify` uses for ``obj``, l1, nonnegative or smooth."""
     if obj.loss.name == "l1":
         try:
             from benign.certify.l1 import certify_l1
         except ImportError as exc:
             raise NotImplementedError(f"the l1 certifier (benign.certify.l1) is not available: {exc}") from None
-        return certify_l1
+        return "l1", certify_l1
     if obj.nonnegative:
         from benign.certify.nonneg import certify_nonneg
 
-        return certify_nonneg
+        return "nonnegative", certify_nonneg
     from benign.certify.smooth import certify_smooth
 
-    return certify_smooth
+    return "smooth", certify_smooth
 
 
 #: the settings :func:`certify` takes itself (and passes on to the smooth and nonnegative certifiers)
@@ -73,8 +73,7 @@ def check_certify_options(obj, kw: dict, *, common: bool = False) -> dict:
 
     if not isinstance(kw, dict):
         raise TypeError(f"certificate settings must be a dict, got {kw!r}")
-    certifier = _certifier(obj)
-    kind = {"certify_l1": "l1", "certify_nonneg": "nonnegative"}.get(certifier.__name__, "smooth")
+    kind, certifier = _certifier(obj)
     params = inspect.signature(certifier).parameters
     names = [n for n, p in params.items() if p.kind == p.KEYWORD_ONLY and n not in COMMON_SETTINGS + ("instance",)]
     names += list(COMMON_SETTINGS) if common else []

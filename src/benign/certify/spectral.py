@@ -279,10 +279,8 @@ def extreme_eigs(matmat: Callable[[np.ndarray], np.ndarray], dim: int, *, constr
                 last_check = k
                 Wn, Rf = np.linalg.qr(_orth_against(HQk, Qk, C))  # continue from the kept vectors' residuals
         hmax = max(hmax, hstep)
-        floor = 1e-10 * max(hmax, 1e-300)
-        if (abs(Rf[0, 0]) <= floor) if Rf.shape == (1, 1) else bool(np.any(np.abs(np.diag(Rf)) <= floor)):
-            # Krylov space (nearly) invariant: continue with random directions
-            small = np.abs(np.diag(Rf)) <= floor
+        small = np.abs(np.diag(Rf)) <= 1e-10 * max(hmax, 1e-300)
+        if small.any():  # Krylov space (nearly) invariant: continue with random directions
             Wn[:, small] = rng.standard_normal((dim, int(small.sum())))
             Wn, _ = np.linalg.qr(_orth_against(Wn, Qr[:k].T, C))
             leave_tridiagonal(k)

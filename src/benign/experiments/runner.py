@@ -22,6 +22,7 @@ import time
 import traceback
 from typing import Any, Callable
 
+from benign.errors import check_int
 from benign.experiments.spec import BATCH_VALUES, SweepSpec, Trial, load_spec
 from benign.experiments.store import Store
 from benign.experiments.trials import NotBatchable, get_trial, import_callable, normalize_output
@@ -68,7 +69,10 @@ def execute_unit(fn: Any, batch_fn: Any, params_list: list[dict], seeds: list[in
     ``status``, ``result`` or the error's ``error_type``/``error_message``/``traceback``, ``seconds``,
     ``batched`` and ``worker``. ``fn``/``batch_fn`` are callables or ``"module:function"`` references;
     ``strategy`` (when given) is passed to ``batch_fn`` as a keyword. ``stop``: a ``threading.Event``; once set, the
-    trials run one by one stop after the current one and the call returns None (the unit is not complete)."""
+    trials run one by one stop after the current one, and the call returns None (the unit is not complete; also
+    when ``stop`` is set before it starts)."""
+    if stop is not None and stop.is_set():
+        return None
     f = _resolve(fn)
     bf = _resolve(batch_fn) if use_batch else None
     worker = _worker_id()
@@ -219,16 +223,10 @@ def run_sweep(spec: Any, *, workers: int | None = None, scheduler: Any = None, d
 
     spec = load_spec(spec, db=db)
     if workers is not None:
-        from benign.errors import check_int
-
         workers = check_int("workers", workers, minimum=0)
     if limit is not None:
-        from benign.errors import check_int
-
         limit = check_int("limit", limit, minimum=0)
     if threads is not None:
-        from benign.errors import check_int
-
         threads = check_int("threads", threads, minimum=1)
     if workers and workers > 1 and scheduler is not None:
         raise ValueError("give either workers (an embedded cluster) or scheduler (an existing one), not both")
@@ -261,8 +259,6 @@ def run_sweep(spec: Any, *, workers: int | None = None, scheduler: Any = None, d
         with bar:
             if scheduler is None and (not workers or workers <= 1):
                 def run_unit(unit: list[Trial], stop: Any = None) -> list[dict] | None:
-                    if stop is not None and stop.is_set():
-                        return None
                     return execute_unit(kind.fn, kind.batch, [t.params for t in unit], [t.seed for t in unit],
                                         use_batch, strategy, stop=stop)
 

@@ -1,7 +1,6 @@
 """``solve`` and ``solve_many``: validate in plain Python, resolve defaults, run the jitted loop, build Results."""
 from __future__ import annotations
 
-import math
 import time
 from functools import cached_property
 from typing import Any, Callable
@@ -117,9 +116,9 @@ def _rule(solver: Solver, control) -> str:
 
 
 def _result(state, obj, solver: Solver, control, seconds: float, compile_s: float, setup_s: float,
-            extra: dict[str, Any], err: float | None = None) -> Result:
-    """The :class:`Result` of a finished (NumPy) state; ``err`` is the final relative error when already computed
-    (by the same formula), else it is computed here."""
+            extra: dict[str, Any]) -> Result:
+    """The :class:`Result` of a finished NumPy state (:func:`benign.solvers.loop.run`: its ``err`` is the relative
+    error at its point, NaN without a truth)."""
     code = int(state.status)
     status, message = loop.status_message(code, control, _rule(solver, control))
     if code == loop.RUNNING:  # cannot happen after a full run; kept honest rather than silent
@@ -131,12 +130,7 @@ def _result(state, obj, solver: Solver, control, seconds: float, compile_s: floa
                "gradient_threshold": float(state.ctx.thresh), "initial_loss": float(state.ctx.f0)}
     details.update(solver.summary(state.aux))
     details.update(extra)
-    if obj.truth is None:
-        err = math.nan
-    elif err is None:
-        err = float(obj.relative_error(state.x))  # jitted in objective
-    state = state._replace(err=np.asarray(err))
-    return Result(x=np.asarray(state.x), loss=float(state.f), relative_error=err,
+    return Result(x=np.asarray(state.x), loss=float(state.f), relative_error=float(state.err),
                   grad_norm=float(state.meas), iterations=int(state.k), seconds=seconds, status=status,
                   message=message, method=solver.name, options=solver.options(),
                   history=loop.history_of(state, int(control.every)), details=details)
@@ -191,7 +185,7 @@ def solve(obj, method: str | Solver = "gd", x0: Any = None, *, rank: int | None 
     keys = run_keys(seed, 1)[0]
     setup = time.perf_counter() - t0
     state, seconds, compile_s = loop.run(solver, obj, X0, keys, control, batched=False, progress=progress)
-    return _result(state, obj, solver, control, seconds, compile_s, setup, {"seed": seed}, err=float(state.err))
+    return _result(state, obj, solver, control, seconds, compile_s, setup, {"seed": seed})
 
 
 def solve_many(obj, method: str | Solver = "gd", x0s: Any = None, *, starts: int | None = None,
@@ -228,8 +222,8 @@ def solve_many(obj, method: str | Solver = "gd", x0s: Any = None, *, starts: int
     setup = time.perf_counter() - t0
     state, seconds, compile_s = loop.run(solver, obj, np.asarray(X0), keys, control, batched=True,
                                          progress=progress)
-    return [_result(one, obj, solver, control, seconds, compile_s, setup, {"seed": seed, "start": i, "batch_size": B},
-                    err=float(one.err)) for i, one in enumerate(_members(state, B))]
+    return [_result(one, obj, solver, control, seconds, compile_s, setup, {"seed": seed, "start": i, "batch_size": B})
+            for i, one in enumerate(_members(state, B))]
 
 
 def _members(state, count: int) -> list:

@@ -95,9 +95,8 @@ def solve_stacked(objs: Sequence, method: Any = "gd", seeds: Sequence[int] | Non
     jax.block_until_ready(final)
     seconds = time.perf_counter() - t1 - compile_s
     state = loop.unpack(final)  # one read-back for the whole batch
-    return [_result(one, objs[i], solvers[i], control, seconds / B,
-                    compile_s, setup / B, {"seed": seeds[i], "batch_size": B}, err=float(one.err))
-            for i, one in enumerate(_members(state, B))]
+    return [_result(one, objs[i], solvers[i], control, seconds / B, compile_s, setup / B,
+                    {"seed": seeds[i], "batch_size": B}) for i, one in enumerate(_members(state, B))]
 
 
 def _loop_view(obj):
