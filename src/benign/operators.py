@@ -115,10 +115,10 @@ class Operator:
 
 
 #: ``small_matmul`` writes out products of at most this many terms (``rows x inner x columns``) with an inner
-#: dimension of at most :data:`SMALL_MATMUL_INNER`; measured on CPU in a bare GD loop of dense sensing (per
-#: iteration): 1.45 -> 1.06 us at n = 10, r = 1; 8.6 -> 7.2 us at n = 20, r = 2; 27.8 -> 25.7 us at n = 30, r = 2 (a
-#: BLAS call costs more than such a product); a fused reduction instead was 1.5x slower than BLAS at 5000 terms
-#: (n = 50, r = 2)
+#: dimension of at most :data:`SMALL_MATMUL_INNER`. ``python benchmarks/small_products.py`` (a bare GD loop of dense
+#: sensing, CPU, per iteration, ``@`` against written out): 2.07 -> 1.35 us at n = 10, r = 1; 8.62 -> 7.20 us at
+#: n = 20, r = 2; 33.6 -> 30.4 us at n = 30, r = 2; about even beyond (n = 40, r = 1: 0.97x; n = 50, r = 2: 1.08x),
+#: where the inner dimension of ``A*(y) X`` grows with n and the unrolled chain with it
 SMALL_MATMUL_MAX = 2048
 SMALL_MATMUL_INNER = 32
 

@@ -265,9 +265,8 @@ def init_and_advance(solver: Solver, obj, x0, key, control: Control, stop_at) ->
 class Final(NamedTuple):
     """What a compiled whole run returns: the point, the method's state, the history, and the scalars of the final
     state stacked into one float64 vector (:data:`FINAL_SCALARS` order; ``err`` is the relative error at the final
-    point, computed in the same program). Every output array costs the caller a buffer and an array object (2-3 us
-    each: 220 -> 155 us per call of GD at n = 20, whose 22 arrays of a :class:`State` became 5; how many the method's
-    own state adds depends on the method)."""
+    point, computed in the same program). Every output array costs the caller a buffer and an array object, so GD's
+    22 arrays of a :class:`State` became 5 (how many the method's own state adds depends on the method)."""
 
     x: Any
     aux: Any
