@@ -237,3 +237,13 @@ def test_runner_argument_errors(tmp_path):
         run_sweep(spec, db=str(tmp_path / "e.db"), workers=2, threads=3)
     with pytest.raises(ValueError, match="workers must be >= 0"):
         run_sweep(spec, db=str(tmp_path / "e.db"), workers=-1)
+
+
+def test_embedded_cluster_workers_allocate_accelerator_memory_on_demand(monkeypatch):
+    from benign.experiments.runner import _GPU_MEMORY_VARIABLES, worker_environment
+
+    for name in _GPU_MEMORY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    assert worker_environment() == {"XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
+    monkeypatch.setenv("XLA_PYTHON_CLIENT_MEM_FRACTION", "0.2")  # the user's own setting wins
+    assert worker_environment() == {}

@@ -285,6 +285,21 @@ def _payload(fn: Callable | None, ref: str | None) -> Any:
     return ref if ref is not None else fn
 
 
+#: JAX's GPU memory settings: when the user set none of them, the embedded cluster's workers allocate on demand
+#: instead of each taking JAX's default 75% of the accelerator's memory up front (with two workers and this process
+#: on one GPU, the second process to start ran out of memory)
+_GPU_MEMORY_VARIABLES = ("XLA_PYTHON_CLIENT_PREALLOCATE", "XLA_PYTHON_CLIENT_MEM_FRACTION",
+                         "XLA_PYTHON_CLIENT_ALLOCATOR")
+
+
+def worker_environment() -> dict[str, str]:
+    """Environment variables set in the embedded ``LocalCluster``'s worker processes (besides the inherited ones):
+    ``XLA_PYTHON_CLIENT_PREALLOCATE=false`` unless one of :data:`_GPU_MEMORY_VARIABLES` is set (no effect on CPU)."""
+    if any(v in os.environ for v in _GPU_MEMORY_VARIABLES):
+        return {}
+    return {"XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
+
+
 def _run_dask(spec: SweepSpec, kind, units: list[list[Trial]], use_batch: bool, strategy: str | None,
               workers: int | None, scheduler: Any, finish: Callable) -> str:
     try:
@@ -309,7 +324,7 @@ def _run_dask(spec: SweepSpec, kind, units: list[list[Trial]], use_batch: bool, 
         # the workers inherit this process's environment (XLA_FLAGS included): the same XLA settings give the
         # same floating-point results as an in-process run
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                               silence_logs=logging.ERROR)
+                               silence_logs=logging.ERROR, env=worker_environment())
         client = Client(cluster)
         mode = f"local-cluster({workers})"
     fn = _payload(kind.fn, kind.ref)
