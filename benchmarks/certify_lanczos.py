@@ -95,7 +95,8 @@ def main() -> None:
         print(f"  dense: build Hessian {t_build:7.3f} s, + eigh on H_X {t_eig:6.3f} s")
         print(f"  dense from the Jacobian (certify's dense method): build {t_jac:7.3f} s "
               f"(max |difference| {np.abs(HJ - H).max() / np.abs(H).max():.1e} relative)")
-        print(f"  matrix-free lambda_min only: {t_min:7.3f} s ({ex.matvecs} products in blocks of {args.block}), "
+        print(f"  matrix-free lambda_min only: {t_min:7.3f} s ({ex.matvecs} products in blocks of {args.block}, "
+              f"{ex.reorthogonalisations} full reorthogonalisations), "
               f"rel. error {abs(ex.lambda_min - w[0]) / scale:.1e}")
         n_blocks = -(-ex.matvecs // args.block)
         rest = t_min - t_mm - n_blocks * t_prod

@@ -114,10 +114,11 @@ def main() -> None:
     with ExitStack() as stack:
         client = None
         if not args.no_workers:
-            from distributed import Client, LocalCluster
+            from distributed import Client
 
-            cluster = stack.enter_context(LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
-                                                       dashboard_address=None))
+            from benign.experiments.runner import local_cluster
+
+            cluster = stack.enter_context(local_cluster(args.workers))  # the sweep runner's own LocalCluster
             client = stack.enter_context(Client(cluster))
             t = time.perf_counter()
             wspec = load_spec(warm, db=os.path.join(tmp, "warm-w.db"))

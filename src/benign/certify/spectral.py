@@ -53,6 +53,7 @@ class Extremes:
     eigenvalues: np.ndarray | None = None  # the whole spectrum when computed densely
     converged: bool = True
     residuals: list | None = None
+    reorthogonalisations: int = 0  # full Gram-Schmidt passes of single-vector Lanczos (partial reorthogonalisation)
 
 
 def _dense_from_matmat(matmat: Callable[[np.ndarray], np.ndarray], dim: int) -> np.ndarray:
@@ -127,10 +128,16 @@ def extreme_eigs(matmat: Callable[[np.ndarray], np.ndarray], dim: int, *, constr
     operator can batch them; ``block = 1`` (single-vector Lanczos) needs the fewest products in our measurements
     and is the default (a block > 1 helps with clustered or repeated extreme eigenvalues). Single-vector steps (until
     a restart or an invariant Krylov space) use the three-term recurrence ``r = H q_k - alpha_k q_k - beta_(k-1)
-    q_(k-1)`` and then one Gram-Schmidt pass against the constraint and the whole basis (a second one when the first
-    removed much, "twice is enough"); ``T`` is then tridiagonal and the residual of a Ritz pair is
-    ``beta_k |y_k|``. Reported residuals include ``eps sqrt(k) max ||H q||`` for the rounding that the Krylov
-    formulas leave out. The start block is drawn from ``numpy.random.default_rng(seed)``. ``dim <= dense_max`` (after
+    q_(k-1)``, project ``r`` off the constraint, and reorthogonalise against the whole basis only when Simon's
+    recurrence for ``omega_(k+1, j) ~ q_(k+1)^T q_j`` (partial reorthogonalisation, Simon 1984) estimates a loss of
+    orthogonality above ``sqrt(eps)``: then one Gram-Schmidt pass against the constraint and the whole basis (a
+    second one when the first removed much, "twice is enough"), for this vector and the next. The basis stays
+    semi-orthogonal, so ``T`` (tridiagonal) is the compression of ``H`` to the Krylov space up to ``O(eps ||H||)``
+    and ``beta_k |y_k|`` estimates a Ritz pair's residual. The stopping test does not rest on that estimate alone:
+    once it passes, the Ritz vectors ``v = Q y`` and ``H v`` (from the stored products) give the Rayleigh quotient
+    and the explicit residual ``||P H v - theta v|| / ||v||``, and those are what is tested and returned. Reported
+    residuals include ``eps sqrt(k) max ||H q||`` for the rounding in forming them. The start block is drawn from
+    ``numpy.random.default_rng(seed)``. ``dim <= dense_max`` (after
     the constraint): dense. ``ends`` names the pairs the stopping test waits for (both are returned).
     """
     if dim <= 0:
@@ -174,6 +181,14 @@ def extreme_eigs(matmat: Callable[[np.ndarray], np.ndarray], dim: int, *, constr
     last_check = 0
     hmax = 0.0  # largest projected entry seen: the scale at which a Krylov residual counts as vanishing
     hnorm = 0.0  # largest ||H q|| seen (raw products): the scale of the rounding in every computed residual
+    eps = np.finfo(float).eps
+    # partial reorthogonalisation (single-vector steps): omega estimates |q_i^T q_j| for the current vector (om_cur)
+    # and the one before (om_prev); a full pass is made when an estimate exceeds sqrt(eps), and for the vector after
+    eps1 = eps * math.sqrt(dim)
+    om_prev, om_cur, om_new = np.zeros(max_dim + 1), np.zeros(max_dim + 1), np.zeros(max_dim + 1)
+    om_cur[0] = 1.0
+    force = False
+    reorths = 0
 
     def ritz(kk, vectors=which):
         """Extreme Ritz values / coefficient vectors of T[:kk, :kk] (a tridiagonal T: the vector of an end not in
@@ -188,12 +203,29 @@ def extreme_eigs(matmat: Callable[[np.ndarray], np.ndarray], dim: int, *, constr
         th, Y = np.linalg.eigh(0.5 * (Tk + Tk.T))
         return th[0], Y[:, 0], th[-1], Y[:, -1]
 
-    def finish(kk, t0, y0, t1, y1, done, res):
+    def explicit(kk, ys):
+        """Ritz vectors ``v = Q y`` (unit), their Rayleigh quotients and residuals ``||P H v - theta v||`` from the
+        stored basis and products, for the coefficient vectors ``ys`` (rows): one read of each array."""
+        Y = np.stack(ys)
+        V, HV = Y @ Qr[:kk], Y @ HQr[:kk]
+        if c:  # the single-vector path stores raw products H q
+            HV -= (HV @ Bz[:c].T) @ Bz[:c]
+        norms = np.linalg.norm(V, axis=1)
+        V, HV = V / norms[:, None], HV / norms[:, None]
+        thetas = np.einsum("ij,ij->i", V, HV)
+        res = np.linalg.norm(HV - thetas[:, None] * V, axis=1) + eps * np.sqrt(kk) * hnorm
+        return V, thetas, res
+
+    def finish(kk, t0, y0, t1, y1, checked=None):
         if y0 is None or y1 is None:  # the other end's Ritz vector, reported as well
             t0, y0, t1, y1 = ritz(kk, (True, True))
-        v0, v1 = y0 @ Qr[:kk], y1 @ Qr[:kk]
-        return Extremes(float(v0 @ (y0 @ HQr[:kk])), v0, float(v1 @ (y1 @ HQr[:kk])), v1,
-                        "lanczos" if b == 1 else "block-lanczos", count[0], converged=bool(done), residuals=res)
+        V, thetas, res_all = explicit(kk, [y0, y1])
+        res = [float(r) for want, r in zip(which, res_all) if want]
+        scale = max(abs(thetas[0]), abs(thetas[1]), 1e-300)
+        done = max(res) <= tol * scale
+        return Extremes(float(thetas[0]), V[0], float(thetas[1]), V[1],
+                        "lanczos" if b == 1 else "block-lanczos", count[0], converged=bool(done), residuals=res,
+                        reorthogonalisations=reorths)
 
     def leave_tridiagonal(kk):
         """The general path stores projected products ``P H q``; the single-vector path stored raw ``H q``."""
@@ -208,10 +240,11 @@ def extreme_eigs(matmat: Callable[[np.ndarray], np.ndarray], dim: int, *, constr
         hnorm = max(hnorm, _max_column_norm(HW))
         Qr[k:k + nb] = W.T
         if tridiagonal:
-            # single-vector Lanczos: the three-term recurrence r = H q_k - alpha_k q_k - beta_(k-1) q_(k-1), then
-            # one reorthogonalisation pass against the constraint and the whole basis together (a second when the
-            # first removed much: "twice is enough", Giraud et al.); T gets alpha_k and beta_k only (its other
-            # entries vanish up to rounding) and HQr the raw products (vectors of the basis are orthogonal to C)
+            # single-vector Lanczos: the three-term recurrence r = H q_k - alpha_k q_k - beta_(k-1) q_(k-1), r
+            # projected off the constraint, and a reorthogonalisation pass against the constraint and the whole
+            # basis together when the omega estimate asks for one (a second pass when the first removed much:
+            # "twice is enough", Giraud et al.); T gets alpha_k and beta_k only (its other entries are O(eps ||H||)
+            # on a semi-orthogonal basis) and HQr the raw products (vectors of the basis are orthogonal to C)
             alpha = float(W[:, 0] @ HW[:, 0])
             hstep = max(abs(alpha), abs(T[k, k - 1]) if k else 0.0)  # this step's entries of T (for hmax)
             R = HW - alpha * W
@@ -219,13 +252,39 @@ def extreme_eigs(matmat: Callable[[np.ndarray], np.ndarray], dim: int, *, constr
                 R -= T[k, k - 1] * Qr[k - 1][:, None]
             HQr[k] = HW[:, 0]
             T[k, k] = alpha
-            k += 1
-            n0 = _max_column_norm(R)
-            R -= Bz[:c + k].T @ (Bz[:c + k] @ R)
+            cur, k = k, k + 1
+            if c:
+                n0 = _max_column_norm(R)
+                R -= Bz[:c].T @ (Bz[:c] @ R)
+                nr = _max_column_norm(R)
+                if nr < 0.7 * n0:
+                    R -= Bz[:c].T @ (Bz[:c] @ R)
             nr = _max_column_norm(R)
-            if nr < 0.7 * n0:
+            need = force or cur == 0
+            if not need:
+                # Simon's recurrence for omega_(cur+1, j), j < cur (the next vector against the basis):
+                # beta_cur w' = beta_j w_(j+1) + (alpha_j - alpha_cur) w_j + beta_(j-1) w_(j-1) - beta_(cur-1) w''_j
+                # with w = om_cur, w'' = om_prev, plus a rounding term of eps sqrt(dim) ||H|| pushing away from 0
+                a = np.diagonal(T)[:cur]
+                bj = np.diagonal(T, -1)[:cur]  # beta_j = T[j+1, j], j < cur
+                t = bj * om_cur[1:cur + 1] + (a - alpha) * om_cur[:cur] - T[cur, cur - 1] * om_prev[:cur]
+                t[1:] += bj[:cur - 1] * om_cur[:cur - 1]
+                t += np.where(t >= 0, eps1, -eps1) * hnorm
+                om_new[:cur] = t / max(nr, 1e-300)
+                need = float(np.max(np.abs(om_new[:cur]))) > math.sqrt(eps)
+            if need:
+                n0 = nr
                 R -= Bz[:c + k].T @ (Bz[:c + k] @ R)
                 nr = _max_column_norm(R)
+                if nr < 0.7 * n0:
+                    R -= Bz[:c + k].T @ (Bz[:c + k] @ R)
+                    nr = _max_column_norm(R)
+                om_new[:cur] = eps1
+                reorths += 1
+                force = not force  # the vector after a triggered pass gets one too (Simon)
+            om_new[cur] = eps1 * hnorm / max(nr, 1e-300)
+            om_new[cur + 1] = 1.0
+            om_prev, om_cur, om_new = om_cur, om_new, om_prev
             if k < max_dim:
                 T[k, k - 1] = T[k - 1, k] = nr
             Wn, Rf = R / (nr if nr > 0 else 1.0), np.array([[nr]])
@@ -267,12 +326,17 @@ def extreme_eigs(matmat: Callable[[np.ndarray], np.ndarray], dim: int, *, constr
                 res.append(r_est + np.finfo(float).eps * np.sqrt(k) * hnorm)
             done = max(res) <= tol * scale
             if done or count[0] >= limit or k >= free:
-                return finish(k, t0, y0, t1, y1, done, res)
+                result = finish(k, t0, y0, t1, y1)
+                if result.converged or count[0] >= limit or k >= free:
+                    return result
+                # the estimate passed but the explicit residual did not: go on
             if full:  # thick restart from the b lowest and b highest Ritz vectors
                 leave_tridiagonal(k)
                 th, Y = np.linalg.eigh(0.5 * (T[:k, :k] + T[:k, :k].T))
                 keep = np.concatenate([np.arange(b), np.arange(k - b, k)])
                 Qk, HQk = Qr[:k].T @ Y[:, keep], HQr[:k].T @ Y[:, keep]
+                Qk, Rq = np.linalg.qr(Qk)  # orthonormal again (the basis was only semi-orthogonal) ...
+                HQk = np.linalg.solve(Rq.T, HQk.T).T  # ... with the products of the same vectors
                 k = keep.size
                 Qr[:k], HQr[:k] = Qk.T, HQk.T
                 T[:k, :k] = Qk.T @ HQk

@@ -300,10 +300,21 @@ def worker_environment() -> dict[str, str]:
     return {"XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
 
 
+def local_cluster(workers: int):
+    """The embedded ``dask.distributed.LocalCluster`` of ``--workers``: ``workers`` processes of one thread each.
+
+    The workers inherit this process's environment (XLA_FLAGS included: the same XLA settings give the same
+    floating-point results as an in-process run), plus :func:`worker_environment`."""
+    from distributed import LocalCluster
+
+    return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                        silence_logs=logging.ERROR, env=worker_environment())
+
+
 def _run_dask(spec: SweepSpec, kind, units: list[list[Trial]], use_batch: bool, strategy: str | None,
               workers: int | None, scheduler: Any, finish: Callable) -> str:
     try:
-        from distributed import Client, LocalCluster, as_completed
+        from distributed import Client, as_completed
     except ImportError:  # pragma: no cover
         raise ValueError("parallel sweeps need dask.distributed: pip install 'benign[sweep]'") from None
     cluster = None
@@ -321,10 +332,7 @@ def _run_dask(spec: SweepSpec, kind, units: list[list[Trial]], use_batch: bool, 
                 raise ValueError(f"cannot connect to the Dask scheduler at {scheduler!r}: {exc}") from None
             mode = f"scheduler {scheduler}"
     else:
-        # the workers inherit this process's environment (XLA_FLAGS included): the same XLA settings give the
-        # same floating-point results as an in-process run
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                               silence_logs=logging.ERROR, env=worker_environment())
+        cluster = local_cluster(workers)
         client = Client(cluster)
         mode = f"local-cluster({workers})"
     fn = _payload(kind.fn, kind.ref)
