@@ -2,7 +2,8 @@
 
 * :func:`extreme_eigs` -- smallest and largest eigenpair of a symmetric map given as a block product
   ``V -> M V``, restricted to the orthogonal complement of a constraint space: dense when small, otherwise
-  (block) Lanczos with full reorthogonalisation and Rayleigh--Ritz (stopping rule in its docstring).
+  (block) Lanczos (full reorthogonalisation for blocks, partial for single vectors) and Rayleigh--Ritz (stopping
+  rule in its docstring).
 * :func:`hessian_spectrum` -- the spectrum of ``nabla^2 f(X)`` restricted to the horizontal space ``H_X``
   (MATH.md §4). ``method="dense"`` forms the ``(N r) x (N r)`` Hessian (:func:`dense_hessian`: from the residual
   Jacobian for packed symmetric dense sensing) and diagonalises ``B^T H B`` with ``B`` an orthonormal basis of
@@ -26,8 +27,8 @@ from benign.certify.symmetry import VerticalSpace, horizontal_basis
 DENSE_MAX = 600
 #: ... or at most this for packed symmetric dense sensing, whose dense Hessian comes from one GEMM on the residual
 #: Jacobian (:func:`dense_hessian`): at ``N r = m = 1000`` it takes 0.03 s (+ 0.08 s eigh) where Lanczos needs
-#: 0.05-0.07 s at a generic point but 0.17-0.18 s near a critical point (clustered small eigenvalues) -- the points
-#: that get certified are mostly near-critical
+#: 0.05 s at a generic point but 0.15 s near a critical point (clustered small eigenvalues; 2-core CPU) -- the
+#: points that get certified are mostly near-critical
 DENSE_MAX_JACOBIAN = 1500
 #: relative tolerance passed to ARPACK
 LANCZOS_TOL = 1e-9
@@ -119,26 +120,26 @@ def extreme_eigs(matmat: Callable[[np.ndarray], np.ndarray], dim: int, *, constr
     """Extreme eigenpairs of the symmetric map ``V -> matmat(V)`` (``V``: ``dim x b`` block) restricted to the
     orthogonal complement of ``constraint`` (orthonormal columns; ``None``: all of ``R^dim``).
 
-    Block Lanczos with full reorthogonalisation and Rayleigh--Ritz on the whole Krylov basis: blocks
-    ``Q_{j+1} = orth(P H Q_j)`` (``P`` projects out ``Q_0..Q_j`` and the constraint), the compression
-    ``T = Q^T H Q`` is formed from the stored products (no extra products), and the iteration stops when both end
-    Ritz pairs have residual ``||P H v - theta v|| <= tol * max|theta|`` (then each ``theta`` is within that
-    residual of an eigenvalue). When the basis would exceed ``max_dim`` columns it restarts from the ``block``
-    lowest and highest Ritz vectors (thick restart). Products are blocks of ``block`` columns, so a matrix-free
-    operator can batch them; ``block = 1`` (single-vector Lanczos) needs the fewest products in our measurements
-    and is the default (a block > 1 helps with clustered or repeated extreme eigenvalues). Single-vector steps (until
-    a restart or an invariant Krylov space) use the three-term recurrence ``r = H q_k - alpha_k q_k - beta_(k-1)
-    q_(k-1)``, project ``r`` off the constraint, and reorthogonalise against the whole basis only when Simon's
-    recurrence for ``omega_(k+1, j) ~ q_(k+1)^T q_j`` (partial reorthogonalisation, Simon 1984) estimates a loss of
-    orthogonality above ``sqrt(eps)``: then one Gram-Schmidt pass against the constraint and the whole basis (a
-    second one when the first removed much, "twice is enough"), for this vector and the next. The basis stays
-    semi-orthogonal, so ``T`` (tridiagonal) is the compression of ``H`` to the Krylov space up to ``O(eps ||H||)``
-    and ``beta_k |y_k|`` estimates a Ritz pair's residual. The stopping test does not rest on that estimate alone:
-    once it passes, the Ritz vectors ``v = Q y`` and ``H v`` (from the stored products) give the Rayleigh quotient
-    and the explicit residual ``||P H v - theta v|| / ||v||``, and those are what is tested and returned. Reported
-    residuals include ``eps sqrt(k) max ||H q||`` for the rounding in forming them. The start block is drawn from
-    ``numpy.random.default_rng(seed)``. ``dim <= dense_max`` (after
-    the constraint): dense. ``ends`` names the pairs the stopping test waits for (both are returned).
+    Block Lanczos with full reorthogonalisation (partial for single vectors, below) and Rayleigh--Ritz on the whole
+    Krylov basis: blocks ``Q_{j+1} = orth(P H Q_j)`` (``P`` projects out ``Q_0..Q_j`` and the constraint), the
+    compression ``T = Q^T H Q`` is formed from the stored products (no extra products), and the iteration stops when
+    both end Ritz pairs have residual ``||P H v - theta v|| <= tol * max|theta|`` (then each ``theta`` is within that
+    residual of an eigenvalue). When the basis would exceed ``max_dim`` columns it restarts from the ``block`` lowest
+    and highest Ritz vectors (thick restart). Products are blocks of ``block`` columns, so a matrix-free operator can
+    batch them; ``block = 1`` (single-vector Lanczos) needs the fewest products in our measurements and is the default
+    (a block > 1 helps with clustered or repeated extreme eigenvalues). Single-vector steps (until a restart or an
+    invariant Krylov space) use the three-term recurrence ``r = H q_k - alpha_k q_k - beta_(k-1) q_(k-1)``, project
+    ``r`` off the constraint, and reorthogonalise against the whole basis only when Simon's recurrence for
+    ``omega_(k+1, j) ~ q_(k+1)^T q_j`` (partial reorthogonalisation, Simon 1984) estimates a loss of orthogonality
+    above ``sqrt(eps)``: then one Gram-Schmidt pass against the constraint and the whole basis (a second one when the
+    first removed much, "twice is enough"), for this vector and the next. The basis stays semi-orthogonal, so ``T``
+    (tridiagonal) is the compression of ``H`` to the Krylov space up to ``O(eps ||H||)`` and ``beta_k |y_k|``
+    estimates a Ritz pair's residual. The stopping test does not rest on that estimate alone: once it passes, the Ritz
+    vectors ``v = Q y`` and ``H v`` (from the stored products) give the Rayleigh quotient and the explicit residual
+    ``||P H v - theta v|| / ||v||``, and those are what is tested and returned. Reported residuals include ``eps
+    sqrt(k) max ||H q||`` for the rounding in forming them. The start block is drawn from
+    ``numpy.random.default_rng(seed)``. ``dim <= dense_max`` (after the constraint): dense. ``ends`` names the pairs
+    the stopping test waits for (both are returned).
     """
     if dim <= 0:
         raise ValueError(f"dimension must be positive, got {dim}")
@@ -177,7 +178,7 @@ def extreme_eigs(matmat: Callable[[np.ndarray], np.ndarray], dim: int, *, constr
     T = np.zeros((max_dim, max_dim))
     W, _ = np.linalg.qr(_orth_against(rng.standard_normal((dim, b)), None, C))
     k = 0
-    tridiagonal = b == 1  # single-vector Lanczos: T is tridiagonal (full reorthogonalisation) until a restart
+    tridiagonal = b == 1  # single-vector Lanczos: T is tridiagonal (semi-orthogonal basis) until a restart
     last_check = 0
     hmax = 0.0  # largest projected entry seen: the scale at which a Krylov residual counts as vanishing
     hnorm = 0.0  # largest ||H q|| seen (raw products): the scale of the rounding in every computed residual

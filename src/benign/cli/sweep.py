@@ -38,7 +38,7 @@ def run(
     limit: Optional[int] = typer.Option(None, "--limit", min=0, help="Run at most this many pending trials."),
     batch: Optional[str] = typer.Option(None, "--batch", help="Override the spec's batching: on, off, map, vmap."),
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="Units run at once in this process "
-                                          "(default on the CPU: usable CPUs + 1, at most 8, when every trial is "
+                                          "(default on the CPU: usable CPUs + 1, at most 4, when every trial is "
                                           "thread-safe, e.g. solve without certify or convex; else 1)."),
     as_json: bool = JSON_OPT,
 ) -> None:

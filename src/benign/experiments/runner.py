@@ -142,8 +142,10 @@ def _pending_units(spec: SweepSpec, pending: set, limit: int | None) -> list[lis
     return units
 
 
-#: most threads :func:`default_threads` gives an in-process sweep
-MAX_DEFAULT_THREADS = 8
+#: most threads :func:`default_threads` gives an in-process sweep: past a few threads the Python of each unit (under
+#: the GIL) is the limit -- on a 16-core CPU, 4 threads ran 1000 small trials at 3.8x a plain loop, 8 at 3.2x,
+#: 12 at 3.3x (``python benchmarks/sweep_throughput.py --threads-scan 1,4,8,12``, version 0.4.0)
+MAX_DEFAULT_THREADS = 4
 
 
 def _cpus() -> int:
