@@ -15,7 +15,9 @@ per trial and the solver loop's share of it (and, once, the time to draw one ins
   (``lax.map`` / ``jax.vmap`` over the stacked objectives), ``batch_size`` seeds per unit, one unit at a time;
 * ``sweep, batched map, N threads``: the same, with ``run_sweep``'s default for the ``solve`` kind (``N`` = CPU count
   + 1 units at a time in this process: one unit's Python overlaps another's compiled loop);
-* ``sweep, 2 workers``: ``batched map`` on a 2-process Dask LocalCluster (one thread each);
+* ``sweep, 2 workers``: ``batched map`` on a 2-process Dask LocalCluster (one thread each; the sweep runner's own,
+  whose workers allocate GPU memory on demand -- this process has by then taken JAX's default share of a GPU in its
+  warm-up, and the workers share the rest);
 * with ``--threads-scan 1,2,3,4,6``: ``batched map`` in this process with each of these thread counts.
 
 Compilation is excluded by a warm-up over every shape (for the workers too, through a warm-up sweep on the same

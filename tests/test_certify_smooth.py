@@ -253,13 +253,32 @@ def test_partial_reorthogonalisation_keeps_a_long_lanczos_run_exact():
     ex = extreme_eigs(lambda V: M @ V, n, constraint=C, tol=1e-10)
     assert ex.converged and ex.method == "lanczos"
     assert ex.matvecs >= 400  # a long run, where full reorthogonalisation at every step would dominate
-    assert 0 < ex.reorthogonalisations < 0.6 * ex.matvecs
+    assert 2 <= ex.reorthogonalisations < 0.6 * ex.matvecs  # passes were triggered (in pairs), most steps skip them
     for lam, v, res, exact in ((ex.lambda_min, ex.vec_min, ex.residuals[0], ref[0]),
                                (ex.lambda_max, ex.vec_max, ex.residuals[1], ref[-1])):
         assert abs(np.linalg.norm(v) - 1.0) <= 1e-12 and np.linalg.norm(C.T @ v) <= 1e-10
         true = np.linalg.norm(Pc @ (M @ v) - lam * v)
         assert true <= res <= 1e-10 * 800 * 1.01
         assert abs(lam - exact) <= res
+
+
+@pytest.mark.parametrize("tol", [1e-11, 1e-12])
+def test_partial_reorthogonalisation_reaches_tight_tolerances(tol):
+    """Below about ``1e-10`` the semi-orthogonal basis leaves a residual floor the Lanczos estimate does not see; the
+    explicit test catches it and Rayleigh--Ritz on the re-orthonormalised basis converges (it used to stall until the
+    space ran out, unconverged)."""
+    rng = np.random.default_rng(1)
+    n = 500
+    Qm, _ = np.linalg.qr(rng.standard_normal((n, n)))
+    w = np.concatenate([np.linspace(-0.2, 0.0, n // 3), np.linspace(1.0, 800.0, n - n // 3)])
+    M = (Qm * w) @ Qm.T
+    C = np.linalg.qr(rng.standard_normal((n, 4)))[0]
+    Pc = np.eye(n) - C @ C.T
+    ex = extreme_eigs(lambda V: M @ V, n, constraint=C, tol=tol)
+    assert ex.converged and max(ex.residuals) <= tol * 800 * 1.01
+    assert ex.matvecs < n - 4  # converged before the Krylov space filled the restricted space
+    for lam, v, res in ((ex.lambda_min, ex.vec_min, ex.residuals[0]), (ex.lambda_max, ex.vec_max, ex.residuals[1])):
+        assert np.linalg.norm(Pc @ (M @ v) - lam * v) <= res
 
 
 # ------------------------------------------------------------------------------------ convex certificate

@@ -290,7 +290,7 @@ def _payload(fn: Callable | None, ref: str | None) -> Any:
 #: JAX's GPU memory settings: when the user set none of them, the embedded cluster's workers allocate on demand
 #: instead of each taking JAX's default 75% of the accelerator's memory up front (with two workers and this process
 #: on one GPU, the second process to start ran out of memory)
-_GPU_MEMORY_VARIABLES = ("XLA_PYTHON_CLIENT_PREALLOCATE", "XLA_PYTHON_CLIENT_MEM_FRACTION",
+_GPU_MEMORY_VARIABLES = ("XLA_PYTHON_CLIENT_PREALLOCATE", "XLA_PYTHON_CLIENT_MEM_FRACTION", "XLA_CLIENT_MEM_FRACTION",
                          "XLA_PYTHON_CLIENT_ALLOCATOR")
 
 
