@@ -109,7 +109,7 @@ def main() -> None:
 
     from contextlib import ExitStack
 
-    from benign.experiments.runner import default_threads
+    from benign.experiments.runner import default_threads, usable_cpus
     from benign.experiments.trials import get_trial
 
     n_threads = default_threads(get_trial("solve"))
@@ -151,7 +151,7 @@ def main() -> None:
     best = {label: min(v) for label, v in runs.items()}
     base = best["plain loop"][0]
     print(f"\n{n_trials} trials (sensing n=10, r=1, m in {ms}, GD <= 500 iterations), batch_size "
-          f"{args.batch_size}; warm-up {warm_s:.1f} s; {os.cpu_count()} CPUs; best of {args.rounds} rounds "
+          f"{args.batch_size}; warm-up {warm_s:.1f} s; {usable_cpus()} usable CPUs; best of {args.rounds} rounds "
           f"(every mode once per round)")
     print(f"{'mode':32s} {'seconds':>9s} {'trials/s':>9s} {'x plain':>8s} {'ms/trial':>9s} {'loop ms':>8s}  "
           f"seconds per round")

@@ -82,6 +82,18 @@ def _orth_against(W: np.ndarray, Q: np.ndarray | None, C: np.ndarray | None, pas
     return W
 
 
+def _project_out(R: np.ndarray, B: np.ndarray) -> tuple[np.ndarray, float]:
+    """``R`` (in place) without its components along the orthonormal rows of ``B``, and its largest column norm: one
+    Gram-Schmidt pass, and a second when the first removed much ("twice is enough", Giraud et al.)."""
+    n0 = _max_column_norm(R)
+    R -= B.T @ (B @ R)
+    nr = _max_column_norm(R)
+    if nr < 0.7 * n0:
+        R -= B.T @ (B @ R)
+        nr = _max_column_norm(R)
+    return R, nr
+
+
 def _orthonormalise_with_products(Q: np.ndarray, HQ: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``Q = Q' R`` (QR) and the products of the new columns, ``H Q' = (H Q) R^-1`` (columns are vectors)."""
     Qn, Rq = np.linalg.qr(Q)
@@ -217,17 +229,16 @@ def extreme_eigs(matmat: Callable[[np.ndarray], np.ndarray], dim: int, *, constr
         stored basis and products, for the coefficient vectors ``ys`` (rows): one read of each array."""
         Y = np.stack(ys)
         V, HV = Y @ Qr[:kk], Y @ HQr[:kk]
-        if c:  # raw products H q on the single-vector path (projected ones after it: projecting again is harmless)
-            HV -= (HV @ Bz[:c].T) @ Bz[:c]
+        drop_constraint(HV)  # raw products H q on the single-vector path (projecting projected ones is harmless)
         norms = np.linalg.norm(V, axis=1)
         V, HV = V / norms[:, None], HV / norms[:, None]
         thetas = np.einsum("ij,ij->i", V, HV)
         res = np.linalg.norm(HV - thetas[:, None] * V, axis=1) + eps * np.sqrt(kk) * hnorm
         return V, thetas, res
 
-    def finish(kk, t0, y0, t1, y1):
+    def finish(kk, y0, y1):
         if y0 is None or y1 is None:  # the other end's Ritz vector, reported as well
-            t0, y0, t1, y1 = ritz(kk, (True, True))
+            _, y0, _, y1 = ritz(kk, (True, True))
         V, thetas, res_all = explicit(kk, [y0, y1])
         res = [float(r) for want, r in zip(which, res_all) if want]
         scale = max(abs(thetas[0]), abs(thetas[1]), 1e-300)
@@ -236,11 +247,16 @@ def extreme_eigs(matmat: Callable[[np.ndarray], np.ndarray], dim: int, *, constr
                         "lanczos" if b == 1 else "block-lanczos", count[0], converged=bool(done), residuals=res,
                         reorthogonalisations=reorths)
 
+    def drop_constraint(rows):
+        """Remove (in place) the constraint's components from vectors stored as rows."""
+        if c:
+            rows -= (rows @ Bz[:c].T) @ Bz[:c]
+
     def leave_tridiagonal(kk):
         """The general path stores projected products ``P H q``; the single-vector path stored raw ``H q``."""
         nonlocal tridiagonal
-        if tridiagonal and c:
-            HQr[:kk] -= (HQr[:kk] @ Bz[:c].T) @ Bz[:c]
+        if tridiagonal:
+            drop_constraint(HQr[:kk])
         tridiagonal = False
 
     def to_general(kk):
@@ -270,13 +286,7 @@ def extreme_eigs(matmat: Callable[[np.ndarray], np.ndarray], dim: int, *, constr
             HQr[k] = HW[:, 0]
             T[k, k] = alpha
             cur, k = k, k + 1
-            if c:
-                n0 = _max_column_norm(R)
-                R -= Bz[:c].T @ (Bz[:c] @ R)
-                nr = _max_column_norm(R)
-                if nr < 0.7 * n0:
-                    R -= Bz[:c].T @ (Bz[:c] @ R)
-            nr = _max_column_norm(R)
+            R, nr = _project_out(R, Bz[:c]) if c else (R, _max_column_norm(R))
             need = force
             if not need and cur:
                 # Simon's recurrence for omega_(cur+1, j), j < cur (the next vector against the basis):
@@ -290,12 +300,7 @@ def extreme_eigs(matmat: Callable[[np.ndarray], np.ndarray], dim: int, *, constr
                 om_new[:cur] = t / max(nr, 1e-300)
                 need = float(np.max(np.abs(om_new[:cur]))) > math.sqrt(eps)
             if need:
-                n0 = nr
-                R -= Bz[:c + k].T @ (Bz[:c + k] @ R)
-                nr = _max_column_norm(R)
-                if nr < 0.7 * n0:
-                    R -= Bz[:c + k].T @ (Bz[:c + k] @ R)
-                    nr = _max_column_norm(R)
+                R, nr = _project_out(R, Bz[:c + k])
                 om_new[:cur] = eps1
                 reorths += 1
                 force = not force  # the vector after a triggered pass gets one too (Simon)
@@ -339,16 +344,17 @@ def extreme_eigs(matmat: Callable[[np.ndarray], np.ndarray], dim: int, *, constr
                 else:
                     r_est = float(np.linalg.norm(y @ HQr[:k] - th * (y @ Qr[:k])))
                 # the rounding of the products and of the basis, of order eps sqrt(k) ||H||, added as in finish()
-                res.append(r_est + np.finfo(float).eps * np.sqrt(k) * hnorm)
+                res.append(r_est + eps * np.sqrt(k) * hnorm)
             done = max(res) <= tol * scale
             if done or count[0] >= limit or k >= free:
-                result = finish(k, t0, y0, t1, y1)
+                result = finish(k, y0, y1)
                 if not result.converged and tridiagonal:
                     # the estimate passed (or the space ran out) but the explicit residual did not: the components a
                     # partial pass removed are not in T (a residual floor near sqrt(eps) ||H||, met at tight tol).
                     # Rayleigh--Ritz on the re-orthonormalised basis, and the general path from here on
                     to_general(k)
-                    result = finish(k, *ritz(k))
+                    _, y0, _, y1 = ritz(k)
+                    result = finish(k, y0, y1)
                     Wn, _ = np.linalg.qr(_orth_against(Wn, Qr[:k].T, C))  # Rf (beta_k) keeps the scale
                 if result.converged or count[0] >= limit or k >= free:
                     return result

@@ -148,7 +148,7 @@ def _pending_units(spec: SweepSpec, pending: set, limit: int | None) -> list[lis
 MAX_DEFAULT_THREADS = 4
 
 
-def _cpus() -> int:
+def usable_cpus() -> int:
     """CPUs this process may run on (its affinity mask where the platform has one, e.g. a container's share)."""
     try:
         return len(os.sched_getaffinity(0))
@@ -170,7 +170,7 @@ def default_threads(kind, trials: list[Trial] | None = None) -> int:
 
     if jax.default_backend() != "cpu":
         return 1
-    return max(1, min(_cpus() + 1, MAX_DEFAULT_THREADS))
+    return max(1, min(usable_cpus() + 1, MAX_DEFAULT_THREADS))
 
 
 def _run_threads(units: list[list[Trial]], run_unit: Callable, finish: Callable, threads: int) -> None:

@@ -120,9 +120,8 @@ def _error_is_cheap(obj, x) -> bool:
     """Static (trace-time) test: the error's ``O(N r (r + r*))`` work is below a tenth of the operator's data (the
     size of its arrays, read at least once per iteration). Then the loop evaluates the error unconditionally and
     masks it: on CPU a ``lax.cond`` in the loop body cost more than that work when this was measured (2.5 us of a
-    13 us GD iteration at n = 20, version 0.2.0; at 0.4.0 the two were even: 9.7 and 9.8 us per iteration with the
-    error needed every iteration), while a large completion problem (error work far above ``|Omega| r``) keeps the
-    branch."""
+    13 us GD iteration at n = 20, version 0.2.0; about even at 0.4.0, in an ad-hoc timing not kept as a benchmark),
+    while a large completion problem (error work far above ``|Omega| r``) keeps the branch."""
     read = obj.operator.without_full_rows()  # the arrays the primitives read
     data = sum(int(np.prod(np.shape(v))) for v in jax.tree_util.tree_leaves(read))
     return int(np.prod(np.shape(x))) * (int(np.shape(x)[-1]) + int(np.shape(obj.truth)[-1])) <= 0.1 * data

@@ -25,9 +25,11 @@ from benign.solvers.base import ProblemScale, Solver, f64, opt_float, solver_cla
 
 
 #: ranks up to this invert ``X^T X`` by an unrolled Cholesky in plain array operations, which XLA fuses with the rest
-#: of the iteration, instead of a LAPACK / cuSOLVER call. Measured with ScaledGD at n = 20, r = 2: on an H100 245 us
-#: per iteration with cuSOLVER, 50 us unrolled; on the 2-core CPU 10.3 us with LAPACK, 9.6-9.8 us unrolled (once the
-#: small products around it were fused too, see ``benign.operators.small_matmul``; before that LAPACK was the faster)
+#: of the iteration, instead of a LAPACK / cuSOLVER call. ScaledGD at n = 20, r = 2 on an H100 (benchmarks/solvers.py):
+#: 245 us per iteration with cuSOLVER, 50 us unrolled. On the 2-core CPU, ``python benchmarks/small_products.py``
+#: (second table: a bare ScaledGD loop with the small products written out, ``benign.operators.small_matmul``):
+#: 2.3-3.2 -> 1.1-1.4 us per iteration at n = 10, r = 1, 8.6-9.6 -> 7.8-8.6 us at n = 20, r = 2; 0.90-0.99x (not
+#: faster) at r = 4, kept unrolled there for the accelerators
 UNROLLED_MAX_RANK = 4
 
 
