@@ -13,8 +13,8 @@ per trial and the solver loop's share of it (and, once, the time to draw one ins
 * ``sweep, one by one``: ``run_sweep(..., batch=False, threads=1)`` (adds the SQLite store);
 * ``sweep, batched map`` / ``batched vmap``, ``1 thread``: the seeds of a grid point in one compiled run
   (``lax.map`` / ``jax.vmap`` over the stacked objectives), ``batch_size`` seeds per unit, one unit at a time;
-* ``sweep, batched map, N threads``: the same, with ``run_sweep``'s default for the ``solve`` kind (``N`` = CPU count
-  + 1 units at a time in this process: one unit's Python overlaps another's compiled loop);
+* ``sweep, batched map, N threads``: the same, with ``run_sweep``'s default for the ``solve`` kind (``N`` = usable CPUs
+  + 1, at most 4, units at a time in this process: one unit's Python overlaps another's compiled loop);
 * ``sweep, 2 workers``: ``batched map`` on a 2-process Dask LocalCluster (one thread each; the sweep runner's own,
   whose workers allocate GPU memory on demand -- this process has by then taken JAX's default share of a GPU in its
   warm-up, and the workers share the rest);
