@@ -39,6 +39,74 @@ def test_matrix_distance_is_accurate_near_the_truth(spec):
         assert float(relative_error(obj, jnp.asarray(X))) == pytest.approx(dense / np.linalg.norm(Ms), rel=1e-3)
 
 
+def _unbalanced(obj, g: float):
+    """``obj`` with its asymmetric truth refactored as ``(L G, R G^-T)`` (the same ``M*``), ``G`` ill-conditioned
+    (``diag(g, 1/g, ...)`` times a rotation): factors whose norms are far above ``||M*||``."""
+    from dataclasses import replace
+
+    L, R = obj.split(np.asarray(obj.truth))
+    r = L.shape[1]
+    c, s_ = np.cos(0.7), np.sin(0.7)
+    rot = np.eye(r)
+    rot[:2, :2] = [[c, -s_], [s_, c]]
+    G = np.diag(np.geomspace(g, 1.0 / g, r)) @ rot
+    return replace(obj, truth=jnp.asarray(np.concatenate([L @ G, R @ np.linalg.inv(G).T], axis=0)))
+
+
+@pytest.mark.parametrize("spec,g", [("sensing:n=7,r=2,m=60,seed=1", 1.0), ("sensing:n=6,d2=5,r=2,m=60,seed=1", 1.0),
+                                    ("completion:n=12,r=1,rate=0.6,seed=2", 1.0),
+                                    ("sensing:n=20,d2=18,r=2,m=200,seed=4", 100.0),
+                                    ("sensing:n=20,d2=18,r=2,m=200,seed=4", 1e4)])
+def test_error_screen_never_rejects_a_point_within_rtol(spec, g):
+    """``_may_reach`` (the Gram-formula screen in front of the exact error) passes every point whose exact error is
+    within ``rtol`` -- down to errors of 1e-13, where the Gram formula itself is pure rounding, and also for a truth
+    given by unbalanced factors (``g > 1``), whose Gram sums are far larger than ``||M*||^2`` -- and rejects points
+    that are clearly farther."""
+    from benign.solvers.base import truth_basis
+    from benign.solvers.loop import _may_reach
+
+    obj = make_objective(I.build(spec))
+    if g != 1.0:
+        obj = _unbalanced(obj, g)
+    basis = truth_basis(obj)
+    L, R = obj.split(np.asarray(obj.truth))
+    U0, sv, Vt = np.linalg.svd(L @ R.T if not obj.symmetric else L @ L.T)
+    k = L.shape[1]
+    T = np.asarray(obj.truth) if obj.symmetric else np.concatenate([U0[:, :k] * np.sqrt(sv[:k]),
+                                                                    Vt[:k].T * np.sqrt(sv[:k])], axis=0)
+    rng = np.random.default_rng(3)
+    passed = rejected = 0
+    for scale in np.concatenate([[0.0], np.geomspace(1.0, 1e-13, 27)]):
+        X = jnp.asarray(T + scale * rng.standard_normal(T.shape))
+        err = float(relative_error(obj, X))
+        for rtol in (1e-3, 1e-6, 1e-8, 1e-10, 1e-12):
+            screen = bool(_may_reach(obj, X, basis, rtol))
+            if err <= rtol:
+                assert screen, (scale, err, rtol)
+                passed += 1
+            elif err > 1e3 * max(rtol, 1e-7):  # far above the screen's rounding allowance (balanced factors)
+                assert g != 1.0 or not screen, (scale, err, rtol)
+                rejected += not screen
+    assert passed > 20
+    if g == 1.0:  # (unbalanced factors widen the allowance by (||L|| ||R|| / ||M*||)^2: the screen passes more)
+        assert rejected > 20
+
+
+def test_rtol_rule_stops_at_the_first_iteration_within_rtol(well):
+    """With the screen the run still stops at the first iteration whose exact error is within ``rtol``: the full
+    history (``history_every=1``) records the exact error of every iteration."""
+    inst, obj = well
+    for rtol in (1e-4, 1e-9, 1e-12):
+        res = solve(obj, "gd", seed=4, rtol=rtol, gtol=0.0, history_every=1, stall_window=0)
+        err = np.asarray(res.history["error"])
+        assert res.status == "converged" and err[-1] <= rtol and np.all(err[:-1] > rtol)
+        assert res.relative_error == err[-1]
+        # a thinned history: the screen alone decides where the exact error is computed, and the run is the same
+        thin = solve(obj, "gd", seed=4, rtol=rtol, gtol=0.0, history_every=100_000, stall_window=0)
+        assert thin.iterations == res.iterations and thin.relative_error == res.relative_error
+        assert np.array_equal(thin.x, res.x)
+
+
 def test_steihaug_cg_against_dense_solutions():
     rng = np.random.default_rng(3)
     Q = np.linalg.qr(rng.standard_normal((12, 12)))[0]

@@ -157,8 +157,8 @@ def extreme_eigs(matmat: Callable[[np.ndarray], np.ndarray], dim: int, *, constr
     ``||P H v - theta v|| / ||v||``, and those are what is tested and returned. When the explicit test fails there
     (the components a partial pass removed are not in ``T``: a residual floor near ``sqrt(eps) ||H||``, reached at
     tolerances below about ``1e-10``), the basis is re-orthonormalised with its products and the run goes on with
-    Rayleigh--Ritz on the whole basis. Reported residuals include ``eps sqrt(k) max ||H q||`` for the rounding in
-    forming them. The start block is drawn from ``numpy.random.default_rng(seed)``. ``dim <= dense_max`` (after the
+    Rayleigh--Ritz on the whole basis. Reported residuals include ``eps (sqrt(k) + sqrt(dim)) max ||H q||`` for the
+    rounding of the products and of their combinations. The start block is drawn from ``numpy.random.default_rng(seed)``. ``dim <= dense_max`` (after the
     constraint): dense. ``ends`` names the pairs the stopping test waits for (both are returned).
     """
     if dim <= 0:
@@ -224,6 +224,11 @@ def extreme_eigs(matmat: Callable[[np.ndarray], np.ndarray], dim: int, *, constr
         th, Y = np.linalg.eigh(0.5 * (Tk + Tk.T))
         return th[0], Y[:, 0], th[-1], Y[:, -1]
 
+    def rounding(kk):
+        """The rounding in a computed residual: ``eps sqrt(dim) ||H||`` in each product ``H q`` (dot products of
+        length ``dim``) and ``eps sqrt(k) ||H||`` in combining ``k`` of them."""
+        return eps * (math.sqrt(kk) + math.sqrt(dim)) * hnorm
+
     def explicit(kk, ys):
         """Ritz vectors ``v = Q y`` (unit), their Rayleigh quotients and residuals ``||P H v - theta v||`` from the
         stored basis and products, for the coefficient vectors ``ys`` (rows): one read of each array."""
@@ -233,7 +238,7 @@ def extreme_eigs(matmat: Callable[[np.ndarray], np.ndarray], dim: int, *, constr
         norms = np.linalg.norm(V, axis=1)
         V, HV = V / norms[:, None], HV / norms[:, None]
         thetas = np.einsum("ij,ij->i", V, HV)
-        res = np.linalg.norm(HV - thetas[:, None] * V, axis=1) + eps * np.sqrt(kk) * hnorm
+        res = np.linalg.norm(HV - thetas[:, None] * V, axis=1) + rounding(kk)
         return V, thetas, res
 
     def finish(kk, y0, y1):
@@ -343,8 +348,7 @@ def extreme_eigs(matmat: Callable[[np.ndarray], np.ndarray], dim: int, *, constr
                     r_est = float(np.linalg.norm(Rf @ y[k - nb:]))
                 else:
                     r_est = float(np.linalg.norm(y @ HQr[:k] - th * (y @ Qr[:k])))
-                # the rounding of the products and of the basis, of order eps sqrt(k) ||H||, added as in finish()
-                res.append(r_est + eps * np.sqrt(k) * hnorm)
+                res.append(r_est + rounding(k))  # as in finish()
             done = max(res) <= tol * scale
             if done or count[0] >= limit or k >= free:
                 result = finish(k, y0, y1)

@@ -13,19 +13,22 @@ Stopping rules, checked after every iteration ``k -> k + 1`` in this order of pr
    with ``f* > 0``, is not stopped; ``stall_window = 0`` disables the rule);
 4. **max_iterations**: ``k = max_iter``.
 
-History: arrays of length ``max_iter // every + 1`` (rounded up to a power of two) preallocated in the loop state;
-iteration ``k`` is written at index ``k // every`` when ``k % every == 0``. The error (the cancellation-free
-formula of :func:`~benign.solvers.base.matrix_distance`) is used only on recorded iterations and when the ``rtol``
-rule is active; it is evaluated behind a ``lax.cond`` unless it is cheap next to the objective (then unconditionally
-and masked, which is faster than the branch; see :func:`_error_is_cheap`). The loop can be advanced in chunks
-(``stop_at``) so that the caller can show progress; the chunks give the same iterates as one call.
+History: arrays of length ``max_iter // every + 1`` (rounded up to a power of two, plus a scratch column)
+preallocated in the loop state; iteration ``k`` is written at index ``k // every`` when ``k % every == 0`` (counters
+in the state, not divisions, decide it). The error (the cancellation-free formula of
+:func:`~benign.objective.matrix_distance`) is computed behind a ``lax.cond``, only on recorded iterations and, with
+the ``rtol`` rule, where the cheap screen :func:`_may_reach` cannot exclude ``relative_error <= rtol``; on the CPU the
+branch costs less than the error's ten small kernels (``python benchmarks/loop_overhead.py``). Under ``jax.vmap``
+(``solve_many``, the ``"vmap"`` strategy of ``solve_stacked``) a branch evaluates both sides for every member, so
+there the error is computed on every iteration with the ``rtol`` rule, without the screen. The loop can be
+advanced in chunks (``stop_at``) so that the caller can show progress; the chunks give the same iterates as one call.
 """
 from __future__ import annotations
 
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any, Callable, NamedTuple
 
@@ -54,10 +57,13 @@ MAX_HISTORY = 1 << 22
 
 @partial(jax.tree_util.register_dataclass,
          data_fields=["gtol", "rtol", "stall_rtol", "diverge_factor", "max_iter", "every", "stall_window"],
-         meta_fields=["hist_len"])
+         meta_fields=["hist_len", "rtol_rule", "stall_rule", "lockstep"])
 @dataclass(frozen=True)
 class Control:
-    """Stopping-rule numbers (leaves: changing them does not recompile) and the static history length."""
+    """Stopping-rule numbers (leaves: changing their values does not recompile), the static history length, which of
+    the optional rules (``rtol``, stall) are on (static: a rule that is off costs the iteration nothing; turning one
+    on or off compiles another program), and whether the loop runs as a member of a ``jax.vmap`` batch
+    (``lockstep``: a branch then evaluates both sides, so the error screen would only add work and is left out)."""
 
     gtol: Any
     rtol: Any  # negative: disabled
@@ -67,6 +73,9 @@ class Control:
     every: Any
     stall_window: Any
     hist_len: int
+    rtol_rule: bool  # rtol given
+    stall_rule: bool  # stall_window > 0
+    lockstep: bool = False
 
 
 def make_control(*, gtol: float, rtol: float | None, stall_rtol: float, stall_window: int, diverge_factor: float,
@@ -83,7 +92,7 @@ def make_control(*, gtol: float, rtol: float | None, stall_rtol: float, stall_wi
                          f"keeps them in memory): raise history_every to at least {-(-int(max_iter) // MAX_HISTORY)}")
     hist_len = max(1 << max(needed - 1, 1).bit_length(), min_hist if every == 1 else 16)  # fewer compilations
     return Control(f(gtol), f(-1.0 if rtol is None else rtol), f(stall_rtol), f(diverge_factor), i(max_iter),
-                   i(every), i(stall_window), hist_len)
+                   i(every), i(stall_window), hist_len, rtol is not None, int(stall_window) > 0)
 
 
 class State(NamedTuple):
@@ -102,8 +111,17 @@ class State(NamedTuple):
     cp_meas: Any
     ctx: Ctx
     key: Any
-    hist: Any  # (4, hist_len): rows HIST_ROWS
+    hist: Any  # (4, hist_len + 1): rows HIST_ROWS; the last column is scratch (iterations not recorded write there)
     basis: Any  # the truth's QR factors (None without a truth), for the error in every iteration
+    counters: Any  # int64 [next recorded k, its history column, next stall checkpoint k]
+    limit: Any  # the loss above which a step counts as diverged
+
+
+#: ``State.counters`` positions: counters replace ``k % every``, ``k // every`` and ``k % stall_window`` in the
+#: iteration (each a separate small kernel on the CPU, a measurable share of a small problem's iteration)
+NEXT_REC, HIST_COL, NEXT_CP = range(3)
+#: a checkpoint that is never reached (the stall rule is off)
+NEVER = np.iinfo(np.int64).max
 
 
 def _hist_column(f, err, meas, step):
@@ -116,21 +134,39 @@ def _error(obj, x, basis):
     return relative_error(obj, x, basis)
 
 
-def _error_is_cheap(obj, x) -> bool:
-    """Static (trace-time) test: the error's ``O(N r (r + r*))`` work is below a tenth of the operator's data (the
-    size of its arrays, read at least once per iteration). Then the loop evaluates the error unconditionally and
-    masks it: on CPU a ``lax.cond`` in the loop body cost more than that work when this was measured (2.5 us of a
-    13 us GD iteration at n = 20, version 0.2.0; about even at 0.4.0, in an ad-hoc timing not kept as a benchmark),
-    while a large completion problem (error work far above ``|Omega| r``) keeps the branch."""
-    read = obj.operator.without_full_rows()  # the arrays the primitives read
-    data = sum(int(np.prod(np.shape(v))) for v in jax.tree_util.tree_leaves(read))
-    return int(np.prod(np.shape(x))) * (int(np.shape(x)[-1]) + int(np.shape(obj.truth)[-1])) <= 0.1 * data
+def _may_reach(obj, x, basis, rtol):
+    """False only where the relative error at ``x`` certainly exceeds ``rtol`` (a screen in front of the exact error).
+
+    The Gram formula ``d^2 = <U^T U, V^T V> - 2 <L^T U, R^T V> + ||M*||_F^2`` costs two small products (the exact
+    error of :func:`~benign.objective.matrix_distance`, about ten small kernels), but it cancels. Every sum of
+    absolute products in it is bounded through Frobenius norms: ``|U^T U| |V^T V| <= (||U|| ||V||)^2``,
+    ``2 |L^T U| |R^T V| <= 2 ||L|| ||U|| ||R|| ||V||`` and ``||M*||^2`` (itself a Gram sum, from
+    :func:`~benign.objective.truth_basis`) ``<= (||L|| ||R||)^2``, so its rounding error is below ``k eps mag`` with
+    ``mag = (||U|| ||V|| + ||L|| ||R||)^2`` and ``k = N + r (r + r*) + 4`` terms per sum (``||L||`` and ``||R||``
+    bound ``||M*||`` also for unbalanced factors, where ``||L|| ||R|| >> ||M*||``). The screen passes when
+    ``d^2 <= (rtol ||M*||)^2 + 4 k eps mag`` (``rtol^2`` when ``M* = 0``); the factor 4 also covers the rounding
+    of the exact error it stands in for. A point it rejects has an exact error above ``rtol``, so the ``rtol`` rule
+    stops at the same iteration as with the exact error everywhere, while the exact error is computed only near the
+    end of a run (below a relative error of about ``sqrt(k eps)`` times ``(||U|| ||V|| + ||L|| ||R||) / ||M*||``)."""
+    U, V = obj.split(x)
+    L, R = obj.split(obj.truth)
+    A1 = U.T @ U
+    B1 = L.T @ U
+    A2, B2 = (A1, B1) if obj.symmetric else (V.T @ V, R.T @ V)
+    d2 = jnp.sum(A1 * A2) - 2.0 * jnp.sum(B1 * B2) + basis.norm ** 2
+    nu, nv = jnp.sqrt(jnp.trace(A1)), jnp.sqrt(jnp.trace(A2))
+    nl, nr = jnp.sqrt(jnp.sum(basis.RL * basis.RL)), jnp.sqrt(jnp.sum(basis.RR * basis.RR))
+    mag = (nu * nv + nl * nr) ** 2
+    N, r, rs = U.shape[0] + V.shape[0], U.shape[1], L.shape[1]
+    k = N + r * (r + rs) + 4
+    thresh = rtol * jnp.where(basis.norm > 0, basis.norm, 1.0)
+    return d2 <= thresh * thresh + 4.0 * k * jnp.finfo(x.dtype).eps * mag
 
 
 def _converged(solver, obj, meas, err, ctx, aux, control):
     conv = solver.converged(meas, ctx.thresh, aux)
-    if obj.truth is not None:  # err is NaN on iterations where it was not computed: the comparison is False
-        conv = conv | ((control.rtol >= 0) & (err <= control.rtol))
+    if obj.truth is not None and control.rtol_rule:  # err is NaN where it was not computed: the comparison is False
+        conv = conv | (err <= control.rtol)
     return conv
 
 
@@ -141,15 +177,19 @@ def init_state(solver: Solver, obj, x0, key, control: Control) -> State:
     aux = solver.init(obj, x0, f, g, ctx)
     basis = truth_basis(obj)
     err = _error(obj, x0, basis)
-    hist = jnp.full((len(HIST_ROWS), control.hist_len), jnp.nan, dtype=jnp.float64)
+    hist = jnp.full((len(HIST_ROWS), control.hist_len + 1), jnp.nan, dtype=jnp.float64)
     hist = hist.at[:, 0].set(_hist_column(f, err, meas, jnp.zeros_like(f)))
     finite = jnp.isfinite(f) & jnp.all(jnp.isfinite(x0))
     conv = _converged(solver, obj, meas, err, ctx, aux, control)
     status = jnp.where(~finite, DIVERGED,
                        jnp.where(conv, CONVERGED, jnp.where(control.max_iter <= 0, MAX_ITERATIONS, RUNNING)))
     zero = jnp.asarray(0.0, dtype=jnp.float64)
+    next_cp = jnp.where(control.stall_window > 0, control.stall_window, NEVER)
+    counters = jnp.stack([jnp.asarray(control.every, dtype=jnp.int64), jnp.asarray(1, dtype=jnp.int64),
+                          jnp.asarray(next_cp, dtype=jnp.int64)])
+    limit = jnp.where(f > 0, control.diverge_factor * f, jnp.inf)
     return State(jnp.asarray(0, dtype=jnp.int64), status.astype(jnp.int32), x0, f, g, meas, err, zero, aux, f, f,
-                 meas, meas, ctx, key, hist, basis)
+                 meas, meas, ctx, key, hist, basis, counters, limit)
 
 
 def _select(pred, a, b):
@@ -159,38 +199,43 @@ def _select(pred, a, b):
 def _body(solver: Solver, obj, control: Control, s: State) -> State:
     key = jax.random.fold_in(s.key, s.k)
     x1, f1, g1, aux1, step = solver.update(obj, s.x, s.f, s.g, s.aux, s.k, key, s.ctx)
-    limit = jnp.where(s.ctx.f0 > 0, control.diverge_factor * s.ctx.f0, jnp.inf)
-    bad = (~jnp.isfinite(f1)) | (~jnp.all(jnp.isfinite(x1))) | (f1 > limit)
+    bad = (~jnp.isfinite(f1)) | (~jnp.all(jnp.isfinite(x1))) | (f1 > s.limit)
     x, f, g, aux = _select(bad, (s.x, s.f, s.g, s.aux), (x1, f1, g1, aux1))
     step = jnp.where(bad, s.step, jnp.asarray(step, dtype=jnp.float64))
     meas = jnp.where(bad, s.meas, solver.measure(obj, x, g))
     k = jnp.where(bad, s.k, s.k + 1)
-    rec = (~bad) & (k % control.every == 0)
+    next_rec, col, next_cp = s.counters[NEXT_REC], s.counters[HIST_COL], s.counters[NEXT_CP]
+    rec = (~bad) & (k == next_rec)  # k % every == 0
     if obj.truth is None:
         err = s.err
-    else:  # the error is needed for the rtol rule and for recorded iterations only
-        need = rec | (control.rtol >= 0)
-        if _error_is_cheap(obj, x):  # a branch costs more than the few small products of the error
-            err = jnp.where(need, _error(obj, x, s.basis), jnp.nan)
-        else:
-            err = jax.lax.cond(need, lambda _: _error(obj, x, s.basis),
-                               lambda _: jnp.asarray(jnp.nan, jnp.float64), None)
-    # history (thinned)
-    idx = jnp.minimum(k // control.every, control.hist_len - 1)
-    column = jnp.where(rec, _hist_column(f, err, meas, step), s.hist[:, idx])
-    hist = jax.lax.dynamic_update_slice(s.hist, column[:, None], (jnp.zeros_like(idx), idx))
+    else:  # the exact error on recorded iterations, and where the rtol rule may fire
+        need = rec
+        if control.rtol_rule:
+            need = need | (True if control.lockstep else _may_reach(obj, x, s.basis, control.rtol))
+        err = jax.lax.cond(need, lambda _: _error(obj, x, s.basis), lambda _: jnp.asarray(jnp.nan, jnp.float64),
+                           None)
+    # history (thinned): recorded iterations write column k // every, the others the scratch column
+    slot = jnp.where(rec, col, control.hist_len)
+    hist = jax.lax.dynamic_update_slice(s.hist, _hist_column(f, err, meas, step)[:, None],
+                                        (jnp.zeros_like(slot), slot))
     # stopping rules
-    best = jnp.minimum(s.best, f)
-    best_meas = jnp.minimum(s.best_meas, meas)
-    at_cp = (control.stall_window > 0) & (k % jnp.maximum(control.stall_window, 1) == 0) & ~bad
-    stalled = at_cp & (s.cp_best - best <= control.stall_rtol * jnp.abs(s.cp_best)) & (best_meas > 0.5 * s.cp_meas)
-    cp_best = jnp.where(at_cp, best, s.cp_best)
-    cp_meas = jnp.where(at_cp, best_meas, s.cp_meas)
+    if control.stall_rule:
+        best = jnp.minimum(s.best, f)
+        best_meas = jnp.minimum(s.best_meas, meas)
+        at_cp = (k == next_cp) & ~bad  # k % stall_window == 0
+        stalled = (at_cp & (s.cp_best - best <= control.stall_rtol * jnp.abs(s.cp_best))
+                   & (best_meas > 0.5 * s.cp_meas))
+        cp_best = jnp.where(at_cp, best, s.cp_best)
+        cp_meas = jnp.where(at_cp, best_meas, s.cp_meas)
+        next_cp = jnp.where(at_cp, next_cp + control.stall_window, next_cp)
+    else:
+        best, best_meas, cp_best, cp_meas, stalled = s.best, s.best_meas, s.cp_best, s.cp_meas, False
+    counters = jnp.stack([jnp.where(rec, next_rec + control.every, next_rec), jnp.where(rec, col + 1, col), next_cp])
     conv = _converged(solver, obj, meas, err, s.ctx, aux, control)
     status = jnp.where(bad, DIVERGED, jnp.where(conv, CONVERGED, jnp.where(
         stalled, STALLED, jnp.where(k >= control.max_iter, MAX_ITERATIONS, RUNNING))))
     return State(k, status.astype(jnp.int32), x, f, g, meas, err, step, aux, best, cp_best, best_meas, cp_meas,
-                 s.ctx, s.key, hist, s.basis)
+                 s.ctx, s.key, hist, s.basis, counters, s.limit)
 
 
 def advance(solver: Solver, obj, state: State, control: Control, stop_at) -> State:
@@ -253,7 +298,8 @@ def call_compiled(tag: str, fn: Callable, *args) -> tuple[Any, float]:
                 _COMPILING.pop(key, None)
             event.set()
         break
-    return compiled(*args), (time.perf_counter() - t0 if slow else 0.0)
+    compile_s = time.perf_counter() - t0 if slow else 0.0  # before the call: the run itself is not compile time
+    return compiled(*args), compile_s
 
 
 def init_and_advance(solver: Solver, obj, x0, key, control: Control, stop_at) -> State:
@@ -281,7 +327,7 @@ def finished(state: State, err) -> Final:
     iteration reads -- gradient, stall bookkeeping, key, truth basis -- are left out)."""
     values = {"k": state.k, "status": state.status, "f": state.f, "meas": state.meas, "err": err,
               "step": state.step, "thresh": state.ctx.thresh, "f0": state.ctx.f0}
-    return Final(state.x, state.aux, state.hist,
+    return Final(state.x, state.aux, state.hist[..., :-1],  # without the scratch column
                  jnp.stack([jnp.asarray(values[name], dtype=jnp.float64) for name in FINAL_SCALARS]))
 
 
@@ -292,7 +338,7 @@ def unpack(final: Final) -> State:
     col = {name: v[..., i] for i, name in enumerate(FINAL_SCALARS)}
     return State(col["k"].astype(np.int64), col["status"].astype(np.int32), np.asarray(final.x), col["f"], None,
                  col["meas"], col["err"], col["step"], jax.tree_util.tree_map(np.asarray, final.aux), None, None,
-                 None, None, Ctx(thresh=col["thresh"], f0=col["f0"]), None, np.asarray(final.hist), None)
+                 None, None, Ctx(thresh=col["thresh"], f0=col["f0"]), None, np.asarray(final.hist), None, None, None)
 
 
 def run_to_end(solver: Solver, obj, x0, key, control: Control, stop_at) -> Final:
@@ -300,6 +346,11 @@ def run_to_end(solver: Solver, obj, x0, key, control: Control, stop_at) -> Final
     a single run and for each member of a ``lax.map`` batch, so that both give the same bits on the CPU)."""
     state = init_and_advance(solver, obj, x0, key, control, stop_at)
     return finished(state, relative_error(obj, state.x))
+
+
+def in_lockstep(control: Control) -> Control:
+    """``control`` for the members of a ``jax.vmap`` batch (see :class:`Control`)."""
+    return replace(control, lockstep=True)
 
 
 _init_batched = jax.vmap(init_state, in_axes=(None, None, 0, 0, None))
@@ -317,6 +368,8 @@ def run(solver: Solver, obj, x0, keys, control: Control, *, batched: bool,
     iterations, calling ``progress(k, max_iter)`` (the largest ``k`` over a batch) after each.
     """
     max_iter = int(control.max_iter)
+    if batched:
+        control = in_lockstep(control)
     if progress is None:
         whole = _whole_batched if batched else run_to_end
         t0 = time.perf_counter()
@@ -337,7 +390,7 @@ def run(solver: Solver, obj, x0, keys, control: Control, *, batched: bool,
         if not np.any(np.asarray(state.status) == RUNNING) or stop >= max_iter:
             break
     err, c3 = call_compiled("error", _errors_batched if batched else relative_error, obj, state.x)
-    state = jax.tree_util.tree_map(np.asarray, state._replace(err=err, key=None))
+    state = jax.tree_util.tree_map(np.asarray, state._replace(err=err, key=None, hist=state.hist[..., :-1]))
     return state, time.perf_counter() - t0 - compile_s - c3, compile_s + c3
 
 

@@ -91,7 +91,8 @@ def solve_stacked(objs: Sequence, method: Any = "gd", seeds: Sequence[int] | Non
     setup = time.perf_counter() - t0
     t1 = time.perf_counter()
     final, compile_s = loop.call_compiled(f"stacked-{strategy}", _runners()[strategy], _stack(solvers), stacked_objs,
-                                          X0, keys, control, np.asarray(int(control.max_iter)))
+                                          X0, keys, loop.in_lockstep(control) if strategy == "vmap" else control,
+                                          np.asarray(int(control.max_iter)))
     jax.block_until_ready(final)
     seconds = time.perf_counter() - t1 - compile_s
     state = loop.unpack(final)  # one read-back for the whole batch

@@ -1,0 +1,110 @@
+"""What the solver loop's bookkeeping costs per iteration, next to the bare iteration, on small dense sensing.
+
+    python benchmarks/loop_overhead.py            # n = 10 and 20, best of 9 alternating runs each
+
+Every row is one compiled ``lax.while_loop`` of ``ITERS`` GD iterations on symmetric Gaussian sensing (packed operator
+``P``, the products that ``benign`` uses), timed after compilation; printed: microseconds per iteration.
+
+* ``bare GD``: ``X <- X - eta A*(A(XX^T) - b) X`` and nothing else;
+* ``+ exact error, every iteration``: plus the cancellation-free relative error
+  (``benign.objective.relative_error``, about ten small kernels), evaluated unconditionally;
+* ``+ exact error behind lax.cond``: plus the same error behind a branch that is never taken (what the loop does
+  for a thinned history without the ``rtol`` rule);
+* ``+ screen, exact error behind lax.cond``: plus the Gram-formula screen (``benign.solvers.loop._may_reach``)
+  deciding the branch, with an ``rtol`` that the run never reaches (what the loop does with the ``rtol`` rule);
+* ``benign gd, rtol off / rtol on``: ``benign.solvers.solve(..., "gd")`` (history thinned, stall rule off), its loop
+  time per iteration ((time of ``ITERS`` iterations - time of 0) / ``ITERS``, so that the fixed cost of a call
+  is left out).
+
+The differences between rows are the prices of the pieces; ``benign gd`` minus the matching bare row is roughly the
+rest of the loop's bookkeeping (divergence test, stopping rules, history): roughly, because the bare loops are not
+the library's iteration kernel for kernel (a fixed step, no loss value, an int32 counter).
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+SIZES = [(10, 1, 70), (20, 2, 200)]
+ITERS = 2000
+
+
+def _loops(obj, P, b, n: int) -> dict:
+    """The bare loops (``X -> X`` compiled functions), each with a different error treatment."""
+    from benign._jax import jax, jnp
+    from benign.objective import relative_error, truth_basis
+    from benign.operators import pack_symmetric, small_matmul, unpack_symmetric
+    from benign.solvers.loop import _may_reach
+
+    basis = truth_basis(obj)
+    nan = jnp.asarray(jnp.nan, jnp.float64)
+
+    def step(X):
+        rho = P @ pack_symmetric(small_matmul(X, X.T)) - b
+        return X - 1e-4 * small_matmul(unpack_symmetric(rho @ P, n), X)
+
+    def make(err_of):
+        def body(s):
+            k, X, e = s
+            X = step(X)
+            return k + 1, X, jnp.minimum(e, err_of(k, X))  # the error feeds the state, as in the loop
+
+        return jax.jit(lambda X: jax.lax.while_loop(lambda s: s[0] < ITERS, body, (0, X, jnp.inf))[1:])
+
+    def exact(X):
+        return relative_error(obj, X, basis)
+
+    return {
+        "bare GD": make(lambda k, X: jnp.inf),
+        "+ exact error, every iteration": make(lambda k, X: exact(X)),
+        "+ exact error behind lax.cond": make(
+            lambda k, X: jax.lax.cond(k > ITERS, lambda _: exact(X), lambda _: nan, None)),
+        "+ screen, exact error behind lax.cond": make(
+            lambda k, X: jax.lax.cond(_may_reach(obj, X, basis, 1e-300), lambda _: exact(X), lambda _: nan, None)),
+    }
+
+
+def _benign_per_iteration(obj, X0, rtol) -> float:
+    """``solve``'s loop time per iteration, best of 9: (ITERS iterations - 0 iterations) / ITERS."""
+    from benign.solvers import solve
+
+    kw = dict(x0=X0, rtol=rtol, gtol=0.0, stall_window=0, history_every=ITERS)
+    solve(obj, "gd", max_iter=0, **kw)
+    solve(obj, "gd", max_iter=ITERS, **kw)
+    zero = min(solve(obj, "gd", max_iter=0, **kw).seconds for _ in range(9))
+    runs = [solve(obj, "gd", max_iter=ITERS, **kw) for _ in range(9)]
+    if any(res.iterations != ITERS for res in runs):  # an early stop would understate the time per iteration
+        raise SystemExit(f"benign gd stopped early: {runs[0].status} after {runs[0].iterations} iterations")
+    return (min(res.seconds for res in runs) - zero) / ITERS * 1e6
+
+
+def main() -> None:
+    import benign
+    from benign._jax import jax
+    from benign.solvers import initial_point
+
+    print(f"loop bookkeeping on packed dense sensing, {ITERS} GD iterations per run, best of 9 alternating runs "
+          f"(JAX {jax.__version__}, {jax.default_backend()}); microseconds per iteration")
+    for n, r, m in SIZES:
+        obj = benign.make_objective(benign.sensing(n, r, m, seed=0), "l2")
+        X0 = initial_point(obj, r, "random", seed=0)
+        loops = _loops(obj, obj.operator.P, obj.b, n)
+        for f in loops.values():
+            jax.block_until_ready(f(X0))
+        best = {k: np.inf for k in loops}
+        for _ in range(9):
+            for k, f in loops.items():
+                t = time.perf_counter()
+                jax.block_until_ready(f(X0))
+                best[k] = min(best[k], time.perf_counter() - t)
+        rows = {k: v / ITERS * 1e6 for k, v in best.items()}
+        rows["benign gd, rtol off"] = _benign_per_iteration(obj, X0, None)
+        rows["benign gd, rtol on (never met)"] = _benign_per_iteration(obj, X0, 1e-300)
+        print(f"\nn={n} r={r} m={m}")
+        for k, v in rows.items():
+            print(f"    {k:40s} {v:8.2f} us/it")
+
+
+if __name__ == "__main__":
+    main()
