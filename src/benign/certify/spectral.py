@@ -158,8 +158,8 @@ def extreme_eigs(matmat: Callable[[np.ndarray], np.ndarray], dim: int, *, constr
     (the components a partial pass removed are not in ``T``: a residual floor near ``sqrt(eps) ||H||``, reached at
     tolerances below about ``1e-10``), the basis is re-orthonormalised with its products and the run goes on with
     Rayleigh--Ritz on the whole basis. Reported residuals include ``eps (sqrt(k) + sqrt(dim)) max ||H q||`` for the
-    rounding of the products and of their combinations. The start block is drawn from ``numpy.random.default_rng(seed)``. ``dim <= dense_max`` (after the
-    constraint): dense. ``ends`` names the pairs the stopping test waits for (both are returned).
+    rounding of the products and of their combinations. The start block is drawn from
+    ``numpy.random.default_rng(seed)``. ``dim <= dense_max`` (after the constraint): dense. ``ends`` names the pairs the stopping test waits for (both are returned).
     """
     if dim <= 0:
         raise ValueError(f"dimension must be positive, got {dim}")

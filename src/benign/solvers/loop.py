@@ -114,7 +114,6 @@ class State(NamedTuple):
     hist: Any  # (4, hist_len + 1): rows HIST_ROWS; the last column is scratch (iterations not recorded write there)
     basis: Any  # the truth's QR factors (None without a truth), for the error in every iteration
     counters: Any  # int64 [next recorded k, its history column, next stall checkpoint k]
-    limit: Any  # the loss above which a step counts as diverged
 
 
 #: ``State.counters`` positions: counters replace ``k % every``, ``k // every`` and ``k % stall_window`` in the
@@ -187,9 +186,8 @@ def init_state(solver: Solver, obj, x0, key, control: Control) -> State:
     next_cp = jnp.where(control.stall_window > 0, control.stall_window, NEVER)
     counters = jnp.stack([jnp.asarray(control.every, dtype=jnp.int64), jnp.asarray(1, dtype=jnp.int64),
                           jnp.asarray(next_cp, dtype=jnp.int64)])
-    limit = jnp.where(f > 0, control.diverge_factor * f, jnp.inf)
     return State(jnp.asarray(0, dtype=jnp.int64), status.astype(jnp.int32), x0, f, g, meas, err, zero, aux, f, f,
-                 meas, meas, ctx, key, hist, basis, counters, limit)
+                 meas, meas, ctx, key, hist, basis, counters)
 
 
 def _select(pred, a, b):
@@ -199,7 +197,8 @@ def _select(pred, a, b):
 def _body(solver: Solver, obj, control: Control, s: State) -> State:
     key = jax.random.fold_in(s.key, s.k)
     x1, f1, g1, aux1, step = solver.update(obj, s.x, s.f, s.g, s.aux, s.k, key, s.ctx)
-    bad = (~jnp.isfinite(f1)) | (~jnp.all(jnp.isfinite(x1))) | (f1 > s.limit)
+    limit = jnp.where(s.ctx.f0 > 0, control.diverge_factor * s.ctx.f0, jnp.inf)
+    bad = (~jnp.isfinite(f1)) | (~jnp.all(jnp.isfinite(x1))) | (f1 > limit)
     x, f, g, aux = _select(bad, (s.x, s.f, s.g, s.aux), (x1, f1, g1, aux1))
     step = jnp.where(bad, s.step, jnp.asarray(step, dtype=jnp.float64))
     meas = jnp.where(bad, s.meas, solver.measure(obj, x, g))
@@ -235,7 +234,7 @@ def _body(solver: Solver, obj, control: Control, s: State) -> State:
     status = jnp.where(bad, DIVERGED, jnp.where(conv, CONVERGED, jnp.where(
         stalled, STALLED, jnp.where(k >= control.max_iter, MAX_ITERATIONS, RUNNING))))
     return State(k, status.astype(jnp.int32), x, f, g, meas, err, step, aux, best, cp_best, best_meas, cp_meas,
-                 s.ctx, s.key, hist, s.basis, counters, s.limit)
+                 s.ctx, s.key, hist, s.basis, counters)
 
 
 def advance(solver: Solver, obj, state: State, control: Control, stop_at) -> State:
@@ -338,7 +337,7 @@ def unpack(final: Final) -> State:
     col = {name: v[..., i] for i, name in enumerate(FINAL_SCALARS)}
     return State(col["k"].astype(np.int64), col["status"].astype(np.int32), np.asarray(final.x), col["f"], None,
                  col["meas"], col["err"], col["step"], jax.tree_util.tree_map(np.asarray, final.aux), None, None,
-                 None, None, Ctx(thresh=col["thresh"], f0=col["f0"]), None, np.asarray(final.hist), None, None, None)
+                 None, None, Ctx(thresh=col["thresh"], f0=col["f0"]), None, np.asarray(final.hist), None, None)
 
 
 def run_to_end(solver: Solver, obj, x0, key, control: Control, stop_at) -> Final:

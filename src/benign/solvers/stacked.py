@@ -91,8 +91,7 @@ def solve_stacked(objs: Sequence, method: Any = "gd", seeds: Sequence[int] | Non
     setup = time.perf_counter() - t0
     t1 = time.perf_counter()
     final, compile_s = loop.call_compiled(f"stacked-{strategy}", _runners()[strategy], _stack(solvers), stacked_objs,
-                                          X0, keys, loop.in_lockstep(control) if strategy == "vmap" else control,
-                                          np.asarray(int(control.max_iter)))
+                                          X0, keys, control, np.asarray(int(control.max_iter)))
     jax.block_until_ready(final)
     seconds = time.perf_counter() - t1 - compile_s
     state = loop.unpack(final)  # one read-back for the whole batch
@@ -198,4 +197,9 @@ def _runners() -> dict:
     def mapped(solvers, objs, x0s, keys, control, stop_at):
         return jax.lax.map(lambda a: one(*a, control, stop_at), (solvers, objs, x0s, keys))
 
-    return _jitted("runners", lambda: {"map": mapped, "vmap": jax.vmap(one, in_axes=(0, 0, 0, 0, None, None))})
+    lockstep = jax.vmap(one, in_axes=(0, 0, 0, 0, None, None))
+
+    def vmapped(solvers, objs, x0s, keys, control, stop_at):
+        return lockstep(solvers, objs, x0s, keys, loop.in_lockstep(control), stop_at)
+
+    return _jitted("runners", lambda: {"map": mapped, "vmap": vmapped})
