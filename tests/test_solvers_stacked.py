@@ -112,14 +112,14 @@ def test_vmap_strategy_gives_the_same_runs_up_to_rounding():
 
 
 def test_compiled_start_and_key_draws_equal_the_documented_streams():
-    """``initial_point`` (random) and ``run_keys`` draw in compiled calls; the numbers are those of the documented
-    rule: start ``i`` is ``N(0, 1)`` from ``fold_in(key(seed), i)``, run key ``i`` is ``fold_in(fold_in(key(seed),
-    1000003), i)``."""
+    """``initial_point`` (random), ``run_keys`` and ``run_key`` (a single run's key) draw in compiled calls; the
+    numbers are those of the documented rule: start ``i`` is ``N(0, 1)`` from ``fold_in(key(seed), i)``, run key
+    ``i`` is ``fold_in(fold_in(key(seed), 1000003), i)``."""
     import jax
     import jax.numpy as jnp
 
     from benign.solvers import initial_point
-    from benign.solvers.init import run_keys
+    from benign.solvers.init import run_key, run_keys
 
     obj = _objs("sensing:n=7,r=2,m=40,seed={seed}", [0])[0]
     for seed, count in [(0, 1), (5, 3), (2**40 + 7, 2)]:
@@ -131,3 +131,4 @@ def test_compiled_start_and_key_draws_equal_the_documented_streams():
         rb = jax.random.fold_in(base, 1_000_003)
         want = np.stack([np.asarray(jax.random.key_data(jax.random.fold_in(rb, i))) for i in range(count)])
         np.testing.assert_array_equal(np.asarray(jax.random.key_data(run_keys(seed, count))), want)
+        np.testing.assert_array_equal(np.asarray(jax.random.key_data(run_key(seed))), want[0])

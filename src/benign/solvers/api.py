@@ -12,7 +12,7 @@ from benign.solvers import loop
 from benign.solvers.base import ProblemScale, Solver, with_options
 from benign.solvers.convex import ConvexBaseline, solve_convex
 from benign.solvers.gradient import GradientDescent, ProjectedGD
-from benign.solvers.init import _check_init, initial_point, problem_scale, run_keys
+from benign.solvers.init import _check_init, initial_point, problem_scale, run_key, run_keys
 from benign.solvers.perturbed import PerturbedGD
 from benign.solvers.result import Result
 from benign.solvers.scaled import PrecGD, ScaledGD
@@ -182,7 +182,7 @@ def solve(obj, method: str | Solver = "gd", x0: Any = None, *, rank: int | None 
     if X0.ndim == 3:
         X0 = X0[0]
     control = _control(solver, max_iter, gtol, rtol, history_every, stall_window, stall_rtol, diverge_factor)
-    keys = run_keys(seed, 1)[0]
+    keys = run_key(seed)
     setup = time.perf_counter() - t0
     state, seconds, compile_s = loop.run(solver, obj, X0, keys, control, batched=False, progress=progress)
     return _result(state, obj, solver, control, seconds, compile_s, setup, {"seed": seed})
