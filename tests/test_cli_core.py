@@ -49,7 +49,13 @@ def test_bad_input_one_line_error(args, needle):
 @pytest.mark.parametrize("argv", [["certify", "zsl-half", "--loss", "l3", "--point", "0,1"],
                                   ["solve", "sensing:n=5,r=9,m=3"],
                                   ["hunt", "zsl-half", "--rank", "0"],
-                                  ["landscape", "zsl-half", "--loss", "lp:l=3", "--point", "0,1", "--dir1", "1,0"]])
+                                  ["landscape", "zsl-half", "--loss", "lp:l=3", "--point", "0,1", "--dir1", "1,0"],
+                                  ["solve", "sensing:n=5,r=1,m=20", "--seed", "-1"],
+                                  ["instance", "sensing:n=5,r=1,m=20,seed=-3"],
+                                  ["hunt", "zsl-half", "--rank", "1", "--seed", "-1"],
+                                  ["certify", "zsl-half", "--point", "1,a"],
+                                  ["landscape", "yalcin:n=7,eps=0.3", "--point", "1;a"],
+                                  ["landscape", "yalcin:n=7,eps=0.3"]])
 def test_bad_input_fails_before_importing_jax(argv):
     code = ("import sys; sys.argv = ['benign'] + " + repr(argv) + "\nfrom benign.cli import main\n"
             "try:\n    main()\nexcept SystemExit as e:\n    print(e.code, 'jax' in sys.modules)")

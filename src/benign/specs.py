@@ -161,6 +161,8 @@ def _check_ranges(kind: str, p: dict[str, Any]) -> None:
         need(p["r"] >= 1, f"r must be >= 1, got {p['r']}")
         dim = min(p["n"], p.get("d2", p["n"]))
         need(p["r"] <= dim, f"rank r = {p['r']} is larger than the dimension {dim}")
+    if "seed" in p:
+        need(p["seed"] >= 0, f"seed must be >= 0, got {p['seed']}")
     if "p" in p:
         need(0.0 <= p["p"] < 1.0, f"p must lie in [0, 1), got {p['p']}")
     if "sigma" in p:

@@ -52,6 +52,14 @@ def _point(text: Optional[str], inst, required: bool = True):
     return load_point_arg(text, required)
 
 
+def _point_before_instance(text: Optional[str], required: bool = True):
+    """``--point`` read before the instance is built (no JAX import on a bad point), or ``None`` for ``truth``,
+    which needs the instance: then call :func:`_point` with it."""
+    if text is not None and text.strip().startswith("truth"):
+        return None
+    return _point(text, None, required)
+
+
 def _check_word(text: str, words: tuple[str, ...]) -> None:
     """A point or direction that starts with a letter and is no file: name what is accepted (and a near miss)."""
     t = text.strip()
@@ -122,8 +130,9 @@ def certify(
     extra = parse_options(opt)
     output_path(export, "--export")
     load_loss_arg(loss)  # validate the cheap arguments before building anything (no JAX import on bad input)
+    X = _point_before_instance(point)
     inst = load_instance_arg(instance)
-    X = _point(point, inst)
+    X = _point(point, inst) if X is None else X
     with _status("certifying ...", as_json):
         import numpy as np
 
@@ -227,10 +236,11 @@ def landscape(
         emit(result if as_json else summary, as_json)
         return
     load_loss_arg(loss)  # validate before building anything
+    X = _point_before_instance(point)
     inst = load_instance_arg(instance)
     import numpy as np
 
-    X = np.asarray(_point(point, inst), dtype=float)
+    X = np.asarray(_point(point, inst) if X is None else X, dtype=float)
     X = X[:, None] if X.ndim == 1 else X
     D1 = _direction(dir1, inst, X)
     if D1 is None:

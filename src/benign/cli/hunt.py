@@ -8,7 +8,7 @@ import typer
 
 from benign.cli._common import (JSON_OPT, LOSS_OPT, UserError, app, emit, load_instance_arg, load_loss_arg,
                                 output_path, parse_options)
-from benign.errors import check_choice, check_float
+from benign.errors import check_choice, check_float, check_seed
 from benign.solver_options import INITS, METHOD_OPTIONS, check_method_options
 
 
@@ -37,6 +37,7 @@ def hunt(
     if instances < 1:
         raise UserError(f"--instances must be >= 1, got {instances}")
     output_path(save_dir, "--save-dir", directory=True)
+    check_seed(seed, "--seed")
     check_choice("init", init, INITS)
     if init_scale is not None:
         check_float("--init-scale", init_scale, lo=0.0, lo_open=True)

@@ -9,7 +9,7 @@ import typer
 
 from benign.cli._common import (JSON_OPT, LOSS_OPT, UserError, app, emit, load_instance_arg, load_loss_arg,
                                 load_point_arg, output_path, parse_options)
-from benign.errors import check_choice, check_float, check_int
+from benign.errors import check_choice, check_float, check_int, check_seed
 from benign.solver_options import INITS, METHOD_OPTIONS, check_method_options
 
 CONSTRAINTS = ("auto", "none", "nonneg")
@@ -72,6 +72,7 @@ def solve_cmd(
     if max_iter is not None:
         check_int("--max-iter", max_iter, minimum=0)
     check_int("--history-every", history_every, minimum=1)
+    check_seed(seed, "--seed")
     for name, value in (("--init-scale", init_scale), ("--gtol", gtol), ("--rtol", rtol)):
         if value is not None:
             check_float(name, value, lo=0.0, lo_open=name == "--init-scale")
