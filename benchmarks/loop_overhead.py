@@ -14,7 +14,9 @@ Every row is one compiled ``lax.while_loop`` of ``ITERS`` GD iterations on symme
   deciding the branch, with an ``rtol`` that the run never reaches (what the loop does with the ``rtol`` rule);
 * ``benign gd, rtol off / rtol on``: ``benign.solvers.solve(..., "gd")`` (history thinned, stall rule off), its loop
   time per iteration ((best of 15 runs of ``ITERS`` iterations - best of 15 of 0) / ``ITERS``, so that the fixed
-  cost of a call is left out; that cost, a call of 0 iterations with ``rtol``, is printed too).
+  cost of a call is left out; that cost, a call of 0 iterations with ``rtol``, is printed too);
+* ``solve set-up per call``: the median of ``solve``'s own set-up time before the loop over 200 calls with the default
+  random start (``details["setup_seconds"]``).
 
 To time an older version's loop in the same way, put its ``src`` first on ``PYTHONPATH`` (versions before 0.4.2 have
 no screen: that row is then left out, and ``rtol on`` evaluates the error every iteration as they did).
@@ -88,6 +90,16 @@ def _benign_per_iteration(obj, X0, rtol) -> tuple[float, float]:
     return (min(res.seconds for res in runs) - zero) / ITERS * 1e6, zero * 1e6
 
 
+def _setup_per_call(obj, r: int) -> float:
+    """The median of ``solve``'s own set-up (``details["setup_seconds"]``: checks, problem scale, random start,
+    run key) over 200 calls with the default start (seeds 0..199, ``max_iter=0``), microseconds."""
+    from benign.solvers import solve
+
+    solve(obj, "gd", rank=r, seed=0, max_iter=0)
+    return float(np.median([solve(obj, "gd", rank=r, seed=s, max_iter=0).details["setup_seconds"]
+                            for s in range(200)])) * 1e6
+
+
 def main() -> None:
     import benign
     from benign._jax import jax
@@ -114,6 +126,8 @@ def main() -> None:
         for k, v in rows.items():
             print(f"    {k:40s} {v:8.2f} us/it")
         print(f"    {'benign gd, a call of 0 iterations':40s} {fixed:8.1f} us (the fixed cost left out above)")
+        print(f"    {'solve set-up per call (median of 200)':40s} {_setup_per_call(obj, r):8.1f} us (before the loop: "
+              "checks, problem scale, random start, run key)")
 
 
 if __name__ == "__main__":

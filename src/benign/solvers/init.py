@@ -67,8 +67,8 @@ def _top_pairs(obj, key, k: int, iters: int):
 
 @partial(jax.jit, static_argnames=("symmetric", "iters"))
 def _scale_stats(operator, y, v0, L, R, symmetric: bool, iters: int):
-    """``[sigma, gain]`` (one array: one read-back): power iteration on ``sym(A*(y))`` (or ``A*(y)^T A*(y)``) from ``v0``, and the mean of
-    ``||A(L_k R_k^T)||^2 / ||L_k R_k^T||_F^2`` over the probes ``(L_k, R_k)``. Only the operator is traced (the
+    """``[sigma, gain]`` (one array: one read-back): power iteration on ``sym(A*(y))`` (or ``A*(y)^T A*(y)``) from
+    ``v0``, and the mean of ``||A(L_k R_k^T)||^2 / ||L_k R_k^T||_F^2`` over the probes ``(L_k, R_k)``. Only the operator is traced (the
     loss scaling is applied by the caller), so one compilation serves every loss on the same operator."""
     if symmetric:
         apply = lambda v: 0.5 * (operator.adjoint_matmul(y, v) + operator.adjoint_rmatmul(y, v))  # noqa: E731
@@ -224,9 +224,12 @@ def run_keys(seed: int, count: int) -> Any:
     return _run_keys(jnp.asarray(seed, dtype=jnp.int64), int(count))  # seed may be traced (solve_stacked)
 
 
-@jax.jit
-def _run_key(seed):
+def run_key_traced(seed):
+    """``run_keys(seed, 1)[0]`` for a traced ``seed`` (one start's key; ``vmap``-ed in ``solve_stacked``)."""
     return _run_keys.__wrapped__(seed, 1)[0]
+
+
+_run_key = jax.jit(run_key_traced)
 
 
 def run_key(seed: int) -> Any:
