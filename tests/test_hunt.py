@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -29,10 +30,17 @@ def test_weighted_family_spurious_minima_found_and_certified():
         assert float(obj.value(X)) > 1e-3
     assert sum(e.count for e in cat.entries) == 48
     assert abs(sum(e.frequency for e in cat.entries) - 1.0) < 1e-12
-    # distinct entries are distinct matrices
-    for a in range(len(cat.entries)):
-        for b in range(a + 1, len(cat.entries)):
-            assert matrix_distance(obj, cat.entries[a].point, cat.entries[b].point) > 1e-6
+    # distinct entries are distinct matrices; each one's separation is its relative distance to the nearest other
+    scale = float(np.linalg.norm(np.asarray(obj.truth) @ np.asarray(obj.truth).T))
+    for a, ea in enumerate(cat.entries):
+        dists = []
+        for b, eb in enumerate(cat.entries):
+            if b != a:
+                Ma, Mb = ea.point @ ea.point.T, eb.point @ eb.point.T
+                dists.append(np.linalg.norm(Ma - Mb) / max(np.linalg.norm(Ma), np.linalg.norm(Mb), scale))
+                assert matrix_distance(obj, ea.point, eb.point) > 1e-6
+        assert ea.separation == pytest.approx(min(dists), rel=1e-9)
+        assert ea.separation > 1e-4  # above the merge tolerance
 
 
 def test_dedupe_is_modulo_rotation():
@@ -59,6 +67,14 @@ def test_cli_hunt_json():
     out = json.loads(res.stdout)
     assert out["starts_per_instance"] == 16 and out["distinct_points"] == len(out["entries"])
     assert sum(e["count"] for e in out["entries"]) == 16
+    if len(out["entries"]) == 1:
+        assert out["entries"][0]["separation"] is None
+    human = subprocess.run([sys.executable, "-m", "benign.cli", "hunt", "yalcin:n=7,eps=0.3", "--rank", "1",
+                            "--starts", "16"], capture_output=True, text=True, timeout=300,
+                           env={**os.environ, "COLUMNS": "80"})
+    assert human.returncode == 0, human.stderr
+    # one line per distinct point, nothing cut short at 80 columns (verdict names in full, the nearest column)
+    assert "nearest" in human.stdout and "…" not in human.stdout and "strict_local_min" in human.stdout
     bad = subprocess.run([sys.executable, "-m", "benign.cli", "hunt", "yalcin:n=5,eps=0.3", "--rank", "0"],
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "rank" in bad.stderr

@@ -62,6 +62,8 @@ class CounterexampleResult:
       ``gradient_scale = 2 ||X||_F ||e||_F lambda_max(H)`` bounds the size a gradient could have;
     * ``second_order_margin``: ``lambda_min`` of the dense ``obj.hessian(X)`` on the horizontal space (smooth) or on
       the free coordinates modulo the orbit (nonneg); a second-order point may have zero curvature;
+      ``second_order_test`` says which in words; ``hessian_lambda_min`` is over all directions (with ``X >= 0`` it can
+      be negative at a constrained minimum: directions that leave the cone do not count);
     * ``verdict``: ``strict_local_min`` / ``degenerate`` / ``strict_saddle`` / ``not_critical`` from those numbers and
       ``tolerances`` (gradient: ``1e-7 x gradient_scale``; curvature: ``1e-7 x lambda_max(H) (4||X||^2 + 2||e||)``);
       ``spurious``: ``X X^T != Z Z^T`` (``distance`` = ``||X X^T - Z Z^T||_F``);
@@ -88,6 +90,7 @@ class CounterexampleResult:
     first_order_residual: float | None = None
     gradient_scale: float | None = None
     second_order_margin: float | None = None
+    second_order_test: str | None = None
     hessian_lambda_min: float | None = None
     vertical_dim: int = 0
     loss_value: float | None = None
@@ -113,7 +116,8 @@ class CounterexampleResult:
         out = {k: getattr(self, k) for k in (
             "delta", "dual_value", "duality_gap", "dual_residual", "status", "solver", "variant", "method",
             "margin", "nonneg", "n", "r", "span_dim", "lower_bound", "verified_delta", "full_rank_delta",
-            "first_order_residual", "gradient_scale", "second_order_margin", "hessian_lambda_min", "vertical_dim",
+            "first_order_residual", "gradient_scale", "second_order_margin", "second_order_test", "hessian_lambda_min",
+            "vertical_dim",
             "loss_value", "distance", "spurious", "verdict", "verified", "tolerances", "kkt", "certificate",
             "timings")}
         if self.instance is not None:
@@ -362,12 +366,16 @@ def _build_and_verify(res: CounterexampleResult, H: np.ndarray, X: np.ndarray, Z
         res.first_order_residual = float(np.linalg.norm(G))
         res.second_order_margin = float(np.linalg.eigvalsh(B.T @ Hess @ B)[0]) if B.shape[1] else float("inf")
         res.verdict = _verdict(res.first_order_residual <= tol_g, res.second_order_margin, tol_h)
+        res.second_order_test = "lambda_min of the Hessian on the horizontal space (the rotation orbit removed)"
     else:
         res.kkt = nonneg_second_order(X, G, Hess, tol_g, tol_h)
         res.first_order_residual = res.kkt["stationarity"]
         res.second_order_margin = res.kkt["cone_lambda_min"]
         res.vertical_dim = res.kkt["orbit_dim"]
         res.verdict = res.kkt["verdict"]
+        res.second_order_test = ("lambda_min of the Hessian on the critical cone of X >= 0 (kkt.cone_test); "
+                                 "hessian_lambda_min is over all directions and can be negative at a constrained "
+                                 "minimum")
     res.certificate = _library_certificate(inst, obj, X)
     res.instance = inst
     res.kernel = H

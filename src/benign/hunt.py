@@ -9,7 +9,10 @@ rotations that keep ``X >= 0``) and, for asymmetric points, ``GL(r)``. Two end p
 array).
 
 The catalogue lists each distinct critical point with its certificate, the number of starts that reached it
-(its basin count) and the fraction of starts (basin frequency).
+(its basin count), the fraction of starts (basin frequency) and its separation: the relative distance to the nearest
+other distinct point of the same instance, ``min_j ||M - M_j||_F / max(||M||_F, ||M_j||_F, ||M*||_F)`` (``None`` when
+it is the only one; always above ``dedupe_rtol``). Points with the same loss and certificate but a large separation
+are distinct minimisers, e.g. images of one another under a symmetry of the instance.
 """
 from __future__ import annotations
 
@@ -62,10 +65,11 @@ class CatalogueEntry:
     frequency: float
     point: np.ndarray
     certificate: Any
+    separation: float | None = None
 
     def to_dict(self, include_point: bool = True) -> dict[str, Any]:
         out = {k: getattr(self, k) for k in ("instance_index", "instance_name", "verdict", "spurious", "loss",
-                                              "relative_error", "lambda_min", "count", "frequency")}
+                                              "relative_error", "lambda_min", "count", "frequency", "separation")}
         out["certificate"] = self.certificate.to_dict()
         if include_point:
             out["point"] = np.asarray(self.point).tolist()
@@ -129,6 +133,18 @@ def _dedupe(obj, points: list[np.ndarray], scale: float, rtol: float) -> list[li
     return groups
 
 
+def _separations(obj, points: list[np.ndarray], scale: float) -> list[float | None]:
+    """For each point, the relative matrix distance to the nearest other one (module docstring)."""
+    norms = [_fro(obj, p) for p in points]
+    out: list[float | None] = [None] * len(points)
+    for i in range(len(points)):
+        for j in range(i + 1, len(points)):
+            d = matrix_distance(obj, points[i], points[j]) / max(norms[i], norms[j], scale, 1e-300)
+            out[i] = d if out[i] is None else min(out[i], d)
+            out[j] = d if out[j] is None else min(out[j], d)
+    return out
+
+
 def hunt(instances: Any, loss: Any = "l2", *, rank: int, starts: int = 32, method: str | None = None,
          init: str = "random", init_scale: float | None = None, seed: int = 0, dedupe_rtol: float = 1e-4,
          solver_options: dict | None = None, certify_options: dict | None = None,
@@ -176,13 +192,15 @@ def hunt(instances: Any, loss: Any = "l2", *, rank: int, starts: int = 32, metho
             statuses[res.status] = statuses.get(res.status, 0) + 1
         points = [np.asarray(res.x) for res in results]
         scale = _fro(obj, np.asarray(obj.truth)) if obj.truth is not None else 0.0
-        for group in _dedupe(obj, points, scale, dedupe_rtol):
-            # representative: the member with the smallest gradient norm
-            best = min(group, key=lambda k: results[k].grad_norm)
-            cert = certify(obj, points[best], instance=inst, **(certify_options or {}))
+        groups = _dedupe(obj, points, scale, dedupe_rtol)
+        # representative: the member with the smallest gradient norm
+        best = [min(group, key=lambda k: results[k].grad_norm) for group in groups]
+        separation = _separations(obj, [points[b] for b in best], scale)
+        for group, b, sep in zip(groups, best, separation):
+            cert = certify(obj, points[b], instance=inst, **(certify_options or {}))
             entries.append(CatalogueEntry(i, inst.name, cert.verdict, cert.spurious, float(cert.loss),
-                                          float(results[best].relative_error), cert.lambda_min, len(group),
-                                          len(group) / starts, points[best], cert))
+                                          float(results[b].relative_error), cert.lambda_min, len(group),
+                                          len(group) / starts, points[b], cert, sep))
         if progress is not None:
             progress(i + 1, len(insts))
     entries.sort(key=lambda e: (e.instance_index, -e.count))

@@ -58,7 +58,7 @@ def output_path(path: str | None, option: str, *, directory: bool = False) -> st
 
 
 def emit(result: Any, as_json: bool, human: Callable[[Any], None] | None = None) -> None:
-    """Print ``result`` as JSON (``as_json``) or through ``human`` (default: indented key: value lines)."""
+    """Print ``result`` as JSON (``as_json``) or through ``human`` (default: :func:`human_lines`)."""
     if as_json:
         sys.stdout.write(json.dumps(to_jsonable(result), indent=2) + "\n")
         return
@@ -66,12 +66,45 @@ def emit(result: Any, as_json: bool, human: Callable[[Any], None] | None = None)
         human(result)
         return
     from rich.console import Console
+    from rich.markup import escape
 
     console = Console()
-    for k, v in to_jsonable(result).items():
-        if isinstance(v, list) and len(str(v)) > 120:
-            v = f"[{len(v)} entries]"
-        console.print(f"[bold]{k}[/bold]: {v}")
+    for line in human_lines(to_jsonable(result)):
+        key, sep, rest = line.partition(": ")
+        console.print(f"[bold]{escape(key)}[/bold]{sep}{escape(rest)}" if sep else f"[bold]{escape(line)}[/bold]")
+
+
+def _human_value(v: Any) -> str:
+    """One value for the human view: floats to 6 significant digits (``--json`` keeps every digit), a long list
+    as its length."""
+    if isinstance(v, bool) or v is None:
+        return str(v)
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    if isinstance(v, list):
+        if v and all(isinstance(x, (int, float, str, bool)) or x is None for x in v) and len(v) <= 8:
+            return "[" + ", ".join(_human_value(x) for x in v) + "]"
+        return f"[{len(v)} entries]"
+    return str(v)
+
+
+def human_lines(result: dict[str, Any], indent: int = 0) -> list[str]:
+    """``key: value`` lines of a JSON-ready dict; a nested dict (or a short list of dicts) as an indented block
+    under its key."""
+    pad = "  " * indent
+    lines = []
+    for k, v in result.items():
+        if isinstance(v, dict) and v:
+            lines.append(f"{pad}{k}:")
+            lines.extend(human_lines(v, indent + 1))
+        elif isinstance(v, list) and v and len(v) <= 8 and all(isinstance(x, dict) for x in v):
+            lines.append(f"{pad}{k}:")
+            for i, x in enumerate(v):
+                lines.append(f"{pad}  [{i}]")
+                lines.extend(human_lines(x, indent + 2))
+        else:
+            lines.append(f"{pad}{k}: {_human_value(v)}")
+    return lines
 
 
 def load_instance_arg(spec: str):

@@ -80,12 +80,21 @@ def hunt(
     from rich.table import Table
 
     console = Console()
+    status = ", ".join(f"{k} {v}" for k, v in cat.solver_status.items())
     console.print(f"{cat.instances} instance(s) x {cat.starts} starts, rank {cat.rank}, method {cat.method}, "
-                  f"{cat.seconds:.1f} s; solver status {cat.solver_status}")
-    table = Table("instance", "verdict", "spurious", "loss", "rel. error", "λmin", "basin")
+                  f"{cat.seconds:.1f} s; solver status: {status}")
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    several = cat.instances > 1
+    if several:
+        table.add_column("instance", justify="right")
+    for name in ("verdict", "spurious", "loss", "rel. error", "λmin", "basin", "nearest"):
+        table.add_column(name, no_wrap=True, justify="left" if name == "verdict" else "right")
     for e in cat.entries:
-        table.add_row(str(e.instance_index), e.verdict, str(e.spurious), f"{e.loss:.3e}", f"{e.relative_error:.3e}",
-                      "—" if e.lambda_min is None else f"{e.lambda_min:.3e}", f"{e.count} ({e.frequency:.0%})")
+        row = [e.verdict, "yes" if e.spurious else "no" if e.spurious is not None else "—", f"{e.loss:.3g}",
+               f"{e.relative_error:.3g}", "—" if e.lambda_min is None else f"{e.lambda_min:.3g}",
+               f"{e.count} ({e.frequency:.0%})", "—" if e.separation is None else f"{e.separation:.3g}"]
+        table.add_row(*([str(e.instance_index)] if several else []), *row)
     console.print(table)
-    console.print(f"distinct points: {len(cat.entries)}, certified spurious minima: {len(cat.spurious_minima)}, "
+    console.print(f"distinct points: {len(cat.entries)} (modulo the symmetry; nearest: relative distance to the "
+                  f"closest other one), certified spurious minima: {len(cat.spurious_minima)}, "
                   f"strict saddles: {len(cat.strict_saddles)}")
