@@ -39,6 +39,10 @@ def test_cli_run_status_report_export(tmp_path):
     out = json.loads(res.stdout)
     assert (out["total"], out["ran"], out["pending"]) == (16, 5, 11)
     assert out["db"] == str(tmp_path / "toy.db")
+    piped = cli("run", str(spec), "--limit", "3", "--db", str(tmp_path / "piped.db"))  # stderr is a pipe: plain
+    assert piped.returncode == 0, piped.stderr  # progress lines instead of a bar, and the summary on stdout
+    assert "cli-toy: 3/16 trials (19%)" in piped.stderr and "trials/s" in piped.stderr
+    assert "ran: 3" in piped.stdout
     res = cli("run", str(spec), "--json", "--threads", "2")
     out = json.loads(res.stdout)
     assert (out["skipped"], out["ran"], out["ok"] + 4, out["failed"]) == (5, 11, 12, 3)

@@ -54,7 +54,8 @@ def run(
     from benign.experiments.runner import run_sweep
 
     summary = run_sweep(sp, workers=workers, scheduler=scheduler, retry_failed=retry_failed,
-                        progress=(not as_json) and sys.stderr.isatty(), limit=limit, batch=choices[batch],
+                        progress=False if as_json else (True if sys.stderr.isatty() else "lines"), limit=limit,
+                        batch=choices[batch],
                         threads=threads)
     emit(summary, as_json)
 

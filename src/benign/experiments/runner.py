@@ -201,14 +201,15 @@ def _run_threads(units: list[list[Trial]], run_unit: Callable, finish: Callable,
 
 
 def run_sweep(spec: Any, *, workers: int | None = None, scheduler: Any = None, db: str | None = None,
-              retry_failed: bool = False, progress: bool | None = None, limit: int | None = None,
+              retry_failed: bool = False, progress: bool | str | None = None, limit: int | None = None,
               batch: bool | None = None, threads: int | None = None) -> dict[str, Any]:
     """Run every trial of ``spec`` not yet in its store; return a summary dict.
 
     ``spec``: a TOML path, a dict or a :class:`SweepSpec`. ``workers``: processes of an embedded
     ``LocalCluster`` (``None``/``0``/``1``: in this process). ``scheduler``: address of a running Dask scheduler
     (or a ``distributed.Client``). ``db``: the results file (default from the spec). ``retry_failed``: re-run
-    stored failures. ``progress``: a Rich bar on stderr (default: when stderr is a terminal). ``limit``: run at
+    stored failures. ``progress``: a Rich bar on stderr (default: when stderr is a terminal); ``"lines"``: a plain
+    line on stderr at most every :data:`PROGRESS_LINE_SECONDS` and at the end (for logs and pipes). ``limit``: run at
     most this many trials. ``batch``: override the spec's batching (``True``/``False``/``"map"``/``"vmap"``;
     ``None`` keeps the spec's). ``threads``: units run at once in this process (default :func:`default_threads`:
     several for a threadsafe trial kind such as ``solve`` without ``certify`` or ``convex``, else 1; an explicit value
@@ -219,7 +220,7 @@ def run_sweep(spec: Any, *, workers: int | None = None, scheduler: Any = None, d
     Summary keys: ``name``, ``db``, ``total`` (trials in the spec), ``skipped`` (already stored), ``ran``, ``ok``,
     ``failed`` (in this run), ``pending`` (left after this run), ``seconds`` (wall time of this run),
     ``trials_per_second``, ``mode``, ``batched`` (batching used), ``strategy`` (the one passed to the batched
-    function, or None for its default).
+    function, ``"default"`` for the function's own choice; ``None`` when not batched).
     """
     from benign import __version__
 
@@ -249,7 +250,9 @@ def run_sweep(spec: Any, *, workers: int | None = None, scheduler: Any = None, d
         skipped = len(spec.trials) - len(todo)
         units = _pending_units(spec, {t.key for t in todo}, limit)
         counts = {"ok": 0, "error": 0}
-        show = sys.stderr.isatty() if progress is None else bool(progress)
+        show = sys.stderr.isatty() if progress is None else progress
+        if show not in (True, False, "lines"):
+            raise ValueError(f"progress must be True, False, None or 'lines', got {progress!r}")
         bar = _Progress(show, total=len(spec.trials), done=skipped, name=spec.name)
 
         def finish(unit: list[Trial], records: list[dict]) -> None:
@@ -280,7 +283,7 @@ def run_sweep(spec: Any, *, workers: int | None = None, scheduler: Any = None, d
     return {"name": spec.name, "db": spec.db, "total": len(spec.trials), "skipped": skipped, "ran": ran,
             "ok": counts["ok"], "failed": counts["error"], "pending": left, "seconds": seconds,
             "trials_per_second": ran / seconds if seconds > 0 else float("nan"), "mode": mode,
-            "batched": use_batch, "strategy": strategy if use_batch else None}
+            "batched": use_batch, "strategy": (strategy or "default") if use_batch else None}
 
 
 def _payload(fn: Callable | None, ref: str | None) -> Any:
@@ -364,16 +367,22 @@ def _run_dask(spec: SweepSpec, kind, units: list[list[Trial]], use_batch: bool, 
     return mode
 
 
-class _Progress:
-    """A Rich progress bar on stderr with rate and ETA (a no-op when disabled)."""
+#: with ``progress="lines"``, seconds between two progress lines
+PROGRESS_LINE_SECONDS = 10.0
 
-    def __init__(self, enabled: bool, total: int, done: int, name: str) -> None:
-        self.enabled = enabled
+
+class _Progress:
+    """Progress on stderr with rate and ETA: a Rich bar (``True``), plain lines (``"lines"``) or nothing."""
+
+    def __init__(self, mode: bool | str, total: int, done: int, name: str) -> None:
+        self.mode = mode
         self.total, self.done, self.name = total, done, name
         self._p = None
+        self._start_done = done
+        self._t0 = self._last = time.perf_counter()
 
     def __enter__(self) -> "_Progress":
-        if self.enabled:
+        if self.mode is True:
             from rich.console import Console
             from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn,
                                        TimeElapsedColumn, TimeRemainingColumn)
@@ -390,10 +399,28 @@ class _Progress:
             self._task = self._p.add_task(self.name, total=self.total, completed=self.done)
         return self
 
+    def line(self) -> str:
+        """``name: done/total trials (pct), rate trials/s, ETA`` (the rate over this run's trials)."""
+        elapsed = time.perf_counter() - self._t0
+        ran = self.done - self._start_done
+        rate = ran / elapsed if elapsed > 0 else 0.0
+        eta = f"{(self.total - self.done) / rate:.0f} s" if rate > 0 else "-"
+        pct = 100.0 * self.done / self.total if self.total else 100.0
+        return (f"{self.name}: {self.done}/{self.total} trials ({pct:.0f}%), {rate:.1f} trials/s, "
+                f"elapsed {elapsed:.0f} s, ETA {eta}")
+
     def advance(self, k: int) -> None:
+        self.done += k
         if self._p is not None:
             self._p.advance(self._task, k)
+        elif self.mode == "lines":
+            now = time.perf_counter()
+            if now - self._last >= PROGRESS_LINE_SECONDS:
+                self._last = now
+                print(self.line(), file=sys.stderr, flush=True)
 
     def __exit__(self, *exc: Any) -> None:
         if self._p is not None:
             self._p.__exit__(*exc)
+        elif self.mode == "lines" and exc[0] is None:
+            print(self.line(), file=sys.stderr, flush=True)
