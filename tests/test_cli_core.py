@@ -32,6 +32,12 @@ def test_instance_save_and_info(tmp_path):
     info = json.loads(res.stdout)
     assert info["n"] == 6 and info["operator"] == "gaussian" and info["rip"]["available"]
     assert 0 <= info["rip"]["delta_scaled"] <= info["rip"]["delta"] + 1e-12
+    # m = 40 > n(n+1)/2 = 21: no null space, no note; m = 15 < 21: the note explains delta >= 1
+    assert "note" not in info["rip"]
+    small = json.loads(run("info", "sensing:n=6,r=2,m=15,seed=0", "--json").stdout)["rip"]
+    assert small["delta"] >= 1 and "dimension 21" in small["note"] and "--rank 4" in small["note"]
+    human = run("info", "sensing:n=6,r=2,m=15,seed=0")  # nested results as indented key: value lines
+    assert "\nrip:\n  available: True\n" in human.stdout, human.stdout
 
 
 @pytest.mark.parametrize("args,needle", [
@@ -55,7 +61,12 @@ def test_bad_input_one_line_error(args, needle):
                                   ["hunt", "zsl-half", "--rank", "1", "--seed", "-1"],
                                   ["certify", "zsl-half", "--point", "1,a"],
                                   ["landscape", "yalcin:n=7,eps=0.3", "--point", "1;a"],
-                                  ["landscape", "yalcin:n=7,eps=0.3"]])
+                                  ["landscape", "yalcin:n=7,eps=0.3"],
+                                  ["certify", "zsl-half", "--point", "1,0,1"],
+                                  ["certify", "sensing:n=4,d2=3,r=1,m=20", "--point", "1,0,1,1"],
+                                  ["certify", "sensing:n=4,r=1,m=20", "--point", "1,0,1,1",
+                                   "--factorization", "asymmetric"],
+                                  ["landscape", "yalcin:n=7,eps=0.3", "--point", "1,0;0,1", "--dir1", "truth"]])
 def test_bad_input_fails_before_importing_jax(argv):
     code = ("import sys; sys.argv = ['benign'] + " + repr(argv) + "\nfrom benign.cli import main\n"
             "try:\n    main()\nexcept SystemExit as e:\n    print(e.code, 'jax' in sys.modules)")

@@ -135,3 +135,20 @@ def test_with_noise_matches_generator():
     back = I.with_noise(a, 4)
     assert np.allclose(back.b, clean.b, rtol=0, atol=1e-12 * np.abs(clean.b).max())
     assert back.meta["noise"] == "none" and "p" not in back.meta
+
+
+@pytest.mark.parametrize("text,fact,rows", [("zsl-half", None, (2, "n")), ("yalcin:n=7,eps=0.3", None, (7, "n")),
+                                            ("sensing:n=5,r=1,m=20", None, (5, "n")),
+                                            ("sensing:n=5,r=1,m=20", "asymmetric", (10, "d1 + d2")),
+                                            ("sensing:n=5,d2=3,r=1,m=20", None, (8, "d1 + d2")),
+                                            ("sensing:n=6,r=1,m=40,asym=1", None, (12, "d1 + d2")),
+                                            ("sensing:n=5,d2=3,r=1,m=20", "symmetric", None)])
+def test_point_rows_match_the_built_objective(text, fact, rows):
+    """The rows the CLI checks before building agree with the objective built from the same spec."""
+    from benign.instances import build
+    from benign.objective import make_objective
+    from benign.specs import parse_instance, point_rows
+
+    assert point_rows(parse_instance(text), fact) == rows
+    if rows is not None:
+        assert make_objective(build(text), "l2", factorization=fact).rows == rows[0]

@@ -142,6 +142,26 @@ def parse_instance(text: str) -> Spec:
     return Spec(kind, params, text)
 
 
+def point_rows(spec: Spec, factorization: str | None = None) -> tuple[int, str] | None:
+    """Rows ``N`` of a point for the instance ``spec`` builds, known without building it, and their name: ``n``
+    (symmetric factorisation) or ``d1 + d2`` (asymmetric: ``d2`` given, ``asym=1``, or
+    ``factorization="asymmetric"``); ``None`` for a saved instance (the file says) or an unknown ``factorization``
+    (the objective reports it)."""
+    if spec.kind == "file" or factorization not in (None, "symmetric", "asymmetric"):
+        return None
+    if spec.kind == "zsl-half":
+        n, d2, symmetric = 2, 2, True
+    else:
+        p = spec.params
+        n = p["n"]
+        symmetric = p.get("d2") is None and not p.get("asym", False)
+        d2 = p.get("d2", n)
+    fact = factorization or ("symmetric" if symmetric else "asymmetric")
+    if fact == "symmetric":
+        return (n, "n") if d2 == n else None  # rectangular truth, symmetric factorisation: the objective says no
+    return n + d2, "d1 + d2"
+
+
 EXAMPLES = {"sensing": "sensing:n=20,r=2,m=200,seed=0", "completion": "completion:n=100,r=2,rate=0.3",
             "yalcin": "yalcin:n=7,eps=0.3", "zsl-half": "zsl-half"}
 

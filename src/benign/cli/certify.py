@@ -52,12 +52,25 @@ def _point(text: Optional[str], inst, required: bool = True):
     return load_point_arg(text, required)
 
 
-def _point_before_instance(text: Optional[str], required: bool = True):
-    """``--point`` read before the instance is built (no JAX import on a bad point), or ``None`` for ``truth``,
-    which needs the instance: then call :func:`_point` with it."""
+def _point_before_instance(text: Optional[str], instance: str, factorization: Optional[str] = None,
+                           required: bool = True):
+    """``--point`` read (and its number of rows checked against the spec) before the instance is built: no JAX
+    import on a bad point. ``None`` for ``truth``, which needs the instance: then call :func:`_point` with it."""
     if text is not None and text.strip().startswith("truth"):
         return None
-    return _point(text, None, required)
+    X = _point(text, None, required)
+    if X is not None:
+        from benign.specs import parse_instance, point_rows
+
+        try:
+            rows = point_rows(parse_instance(instance), factorization)
+        except (ValueError, TypeError) as exc:
+            raise UserError(str(exc)) from None
+        shape = getattr(X, "shape", ())
+        if rows is not None and len(shape) in (1, 2) and shape[0] != rows[0]:
+            raise UserError(f"--point must have {rows[0]} rows ({rows[1]}) for {instance}, got shape "
+                            f"{shape if len(shape) == 2 else (shape[0], 1)}")
+    return X
 
 
 def _check_word(text: str, words: tuple[str, ...]) -> None:
@@ -130,7 +143,7 @@ def certify(
     extra = parse_options(opt)
     output_path(export, "--export")
     load_loss_arg(loss)  # validate the cheap arguments before building anything (no JAX import on bad input)
-    X = _point_before_instance(point)
+    X = _point_before_instance(point, instance, factorization)
     inst = load_instance_arg(instance)
     X = _point(point, inst) if X is None else X
     with _status("certifying ...", as_json):
@@ -236,7 +249,7 @@ def landscape(
         emit(result if as_json else summary, as_json)
         return
     load_loss_arg(loss)  # validate before building anything
-    X = _point_before_instance(point)
+    X = _point_before_instance(point, instance)
     inst = load_instance_arg(instance)
     import numpy as np
 

@@ -46,4 +46,10 @@ def _rip_summary(inst) -> dict:
         from benign.rip import full_rank_rip
     except ImportError:  # pragma: no cover
         raise UserError("RIP module unavailable")
-    return full_rank_rip(inst.operator, symmetric=inst.symmetric)
+    out = full_rank_rip(inst.operator, symmetric=inst.symmetric)
+    if out["lambda_min"] <= 1e-10 * max(out["lambda_max"], 1e-300):
+        dim = d1 * (d1 + 1) // 2 if inst.symmetric else d1 * d2
+        out["note"] = (f"lambda_min = 0 (to 1e-10 relative): A vanishes on some {out['space']} matrices "
+                       f"(m = {inst.operator.m} measurements, dimension {dim}), so every full-rank constant is >= 1; "
+                       f"the theorems use the rank-k constant: `benign rip SPEC --rank {2 * inst.rank}` bounds it")
+    return out

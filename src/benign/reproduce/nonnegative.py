@@ -145,7 +145,8 @@ def run(out_dir: str, quick: bool = False, options: RunOptions = RunOptions()) -
         rows.append([int(n), int(r), len(g), int((g["spurious_minima"] > 0).sum()), k,
                      int(g["undecided_minima"].sum()), int(g["strict_saddles"].sum()),
                      float(g["pgd_failure_rate"].mean())])
-    rep.heading("(c) Rank-2 truths, fully observed: spurious local minima for every search rank")
+    rep.heading("(c) Rank-2 truths, fully observed: certified spurious local minima by search rank "
+                "(seed 000 claims some for every search rank)")
     rep.table(["n", "search rank", "instances", "instances with a spurious min", "certified spurious minima",
                "undecided (unconverged, next to the global set)", "strict saddles", "PGD failure rate"], rows)
     examples = df.dropna(subset=["example"]) if "example" in df else df.iloc[0:0]
