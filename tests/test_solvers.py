@@ -231,3 +231,16 @@ def test_completion_never_densified(monkeypatch):
     assert res.status == "converged" and res.relative_error <= 1e-8
     # the stable factored error equals the dense one
     assert abs(res.relative_error - dense_error(inst, res.x)) <= 1e-12
+
+
+@pytest.mark.parametrize("method", ["gd", "perturbed-gd", "scaled-gd", "prec-gd", "trust-region", "subgradient",
+                                    "projected-gd"])
+def test_reported_options_run_the_same_solve(method):
+    """``result.options`` holds every setting as a valid value (``None`` where a rule decides, never the compiled
+    NaN "unset"), so ``solve(..., **result.options)`` is accepted and gives the same iterates."""
+    inst = I.build("sensing:n=6,r=1,m=60,seed=0")
+    obj = make_objective(inst, "l1" if method == "subgradient" else "l2", nonnegative=method == "projected-gd")
+    res = solve(obj, method, seed=0, max_iter=300)
+    assert not any(isinstance(v, float) and np.isnan(v) for v in res.options.values()), res.options
+    again = solve(obj, method, seed=0, max_iter=300, **res.options)
+    assert np.array_equal(again.x, res.x) and again.iterations == res.iterations

@@ -86,13 +86,14 @@ class Solver:
         return self
 
     def options(self) -> dict[str, Any]:
-        """The settings as plain Python values (JSON-ready)."""
+        """The settings as plain Python values (JSON-ready); ``None`` for a setting left to its rule (a resolved
+        solver carries it as NaN, the compiled "unset"), so that ``solve(..., **result.options)`` runs again."""
         out = {}
         for f in fields(self):
             v = getattr(self, f.name)
             if isinstance(v, (np.generic, np.ndarray)) or hasattr(v, "dtype"):
                 v = np.asarray(v).item()
-            out[f.name] = v
+            out[f.name] = None if isinstance(v, float) and math.isnan(v) else v
         return out
 
     def summary(self, aux: Any) -> dict[str, Any]:

@@ -51,12 +51,13 @@ class Subgradient(Solver):
         ftol = opt_float("ftol", self.ftol, lo=0.0)
         return Subgradient(step=f64(step), q=f64(check_float("q", self.q, lo=0.0, hi=1.0, lo_open=True)),
                            schedule=self.schedule, f_star=f64(check_float("f_star", self.f_star)),
-                           ftol=f64(-1.0 if ftol is None else ftol))
+                           ftol=f64(np.nan if ftol is None else ftol))
 
     def init(self, obj, x, f, g, ctx):
         return {"f0": f, "f": f}
 
     def converged(self, meas, thresh, aux):
+        # ftol NaN (no ftol rule): the comparison is False
         hit = (self.ftol >= 0) & (aux["f"] - self.f_star <= self.ftol * jnp.maximum(aux["f0"] - self.f_star, 0.0))
         return (meas <= thresh) | hit
 
