@@ -342,3 +342,17 @@ def test_validation():
     asym = I.sensing(4, 1, 20, 0, d2=3)
     with pytest.raises(ValueError, match="balanc"):
         certify_l1(make_objective(asym, L1, balance=1.0), asym.padded_truth(2))
+
+
+def test_cli_l1_certificate_json_is_clean():
+    """The l1 ladder's LP solver (HiGHS) writes a banner when a process first constructs it; ``--json`` stdout must
+    still be one JSON document."""
+    import subprocess
+    import sys
+
+    res = subprocess.run([sys.executable, "-m", "benign.cli", "certify", "sensing:n=8,r=1,m=30,noise=outliers,p=0.1",
+                          "--loss", "l1", "--point", "truth:r=3", "--json"], capture_output=True, text=True,
+                         timeout=300)
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert out["verdict"] == "not_local_min" and not res.stdout.startswith("Running HiGHS")

@@ -6,10 +6,41 @@ relies on is recomputed from multipliers ``lambda in [-1, 1]`` (weak duality), n
 """
 from __future__ import annotations
 
+import os
+import sys
+import threading
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+
+_BANNER_LOCK = threading.Lock()
+_BANNER_DONE = False
+
+
+def new_highs():
+    """A silent ``highspy.Highs()``. HiGHS writes its banner ("Running HiGHS ...") to the C-level stdout when the
+    first instance of a process is constructed, before any option can switch output off; that first construction
+    runs with file descriptor 1 pointed at the null device, so that ``--json`` output on stdout stays valid JSON."""
+    global _BANNER_DONE
+    import highspy
+
+    with _BANNER_LOCK:
+        if _BANNER_DONE:
+            h = highspy.Highs()
+        else:
+            sys.stdout.flush()
+            saved = os.dup(1)
+            try:
+                with open(os.devnull, "w") as null:
+                    os.dup2(null.fileno(), 1)
+                    h = highspy.Highs()
+            finally:
+                os.dup2(saved, 1)
+                os.close(saved)
+            _BANNER_DONE = True
+    h.setOptionValue("output_flag", False)
+    return h
 
 
 def _lp_blocks(Ai: np.ndarray) -> sp.csc_matrix:
@@ -99,8 +130,7 @@ class _AbsLP:
         d, n0 = aE.shape[1], self.aI.shape[0]
         self.d, self.n0 = d, n0
         A = _lp_blocks(self.aI)
-        h = highspy.Highs()
-        h.setOptionValue("output_flag", False)
+        h = new_highs()
         lp = highspy.HighsLp()
         lp.num_col_ = d + n0
         lp.num_row_ = 2 * n0
