@@ -149,3 +149,20 @@ def test_hunt_accepts_the_common_certificate_settings():
 
     cat = hunt(benign.build("yalcin:n=5,eps=0.3"), rank=1, starts=2, certify_options={"gtol": 1e-5, "verify": False})
     assert cat.to_dict()["instances"] == 1
+
+
+def test_instances_that_cannot_fit_in_memory_are_refused_before_drawing():
+    """A dense operator or an entry sample larger than the machine's memory is a ValueError naming the size (not
+    NumPy's MemoryError from inside the draw), from the generators and from the spec parser alike."""
+    from benign import instances as I
+    from benign.specs import parse_instance
+
+    with pytest.raises(ValueError, match=r"dense Gaussian sensing with m = 100000 .* needs at least 14\.2 PiB"):
+        I.sensing(100000, 2, 100000)
+    with pytest.raises(ValueError, match=r"needs at least 14\.2 PiB"):
+        parse_instance("sensing:n=100000,r=2,m=100000")
+    with pytest.raises(ValueError, match=r"sampling 5000000000000000 entries .* needs at least"):
+        parse_instance("completion:n=100000000,r=2,count=5000000000000000")  # over 100 PiB
+    with pytest.raises(ValueError, match=r"sampling .* entries of a 100000000 x 100000000 matrix"):
+        I.completion(100000000, 2, rate=0.5)
+    parse_instance("sensing:n=100000,r=2,m=100000,op=rankone")  # O(m n) memory: accepted

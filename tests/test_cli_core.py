@@ -66,7 +66,8 @@ def test_bad_input_one_line_error(args, needle):
                                   ["certify", "sensing:n=4,d2=3,r=1,m=20", "--point", "1,0,1,1"],
                                   ["certify", "sensing:n=4,r=1,m=20", "--point", "1,0,1,1",
                                    "--factorization", "asymmetric"],
-                                  ["landscape", "yalcin:n=7,eps=0.3", "--point", "1,0;0,1", "--dir1", "truth"]])
+                                  ["landscape", "yalcin:n=7,eps=0.3", "--point", "1,0;0,1", "--dir1", "truth"],
+                                  ["instance", "sensing:n=100000,r=2,m=100000"]])
 def test_bad_input_fails_before_importing_jax(argv):
     code = ("import sys; sys.argv = ['benign'] + " + repr(argv) + "\nfrom benign.cli import main\n"
             "try:\n    main()\nexcept SystemExit as e:\n    print(e.code, 'jax' in sys.modules)")

@@ -101,3 +101,46 @@ def check_array(name: str, value: Any, *, ndim: int | tuple[int, ...] | None = N
         bad = np.argwhere(~np.isfinite(arr))[0]
         raise ValueError(f"{name} contains a non-finite value {arr[tuple(bad)]!r} at index {tuple(int(i) for i in bad)}")
     return arr
+
+
+def _bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"):
+        if n < 1024 or unit == "EiB":
+            return f"{n:.3g} {unit}"
+        n /= 1024
+    return f"{n:.3g} EiB"  # pragma: no cover
+
+
+def physical_memory() -> int | None:
+    """This machine's physical memory in bytes (``None`` where the platform does not say)."""
+    import os
+
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_fits(what: str, nbytes: float, hint: str = "") -> None:
+    """Raise ``ValueError`` before allocating when ``nbytes`` (a lower bound on what ``what`` needs) exceeds this
+    machine's physical memory, naming both sizes (instead of NumPy's MemoryError from deep inside)."""
+    total = physical_memory()
+    if total is not None and nbytes > total:
+        raise ValueError(f"{what} needs at least {_bytes(nbytes)} of memory, more than this machine's "
+                         f"{_bytes(total)}{'; ' + hint if hint else ''}")
+
+
+def check_dense_sensing_fits(m: int, d1: int, d2: int, symmetric: bool) -> None:
+    """:func:`check_fits` for drawing dense Gaussian sensing: ``m`` matrices ``d1 x d2`` in float64, and for a
+    symmetric operator its symmetrised copy while the draw is alive."""
+    check_fits(f"dense Gaussian sensing with m = {m} matrices of size {d1} x {d2}",
+               8.0 * m * d1 * d2 * (2 if symmetric else 1),
+               "use fewer measurements, a smaller n, op=rankone (O(m n) memory) or completion")
+
+
+def check_sampling_fits(count: int, d1: int, d2: int) -> None:
+    """:func:`check_fits` for sampling ``count`` distinct entries of a ``d1 x d2`` matrix (indices and their
+    row/column split in int64; a permutation of all entries when more than half are sampled)."""
+    total = d1 * d2
+    check_fits(f"sampling {count} entries of a {d1} x {d2} matrix",
+               8.0 * (total if count > total // 2 else 3 * count), "use a smaller rate, count or n")

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from benign._jax import jax, jnp
-from benign.errors import check_array, check_float, check_int
+from benign.errors import check_array, check_dense_sensing_fits, check_float, check_int, check_sampling_fits
 
 
 def _leaf(x: Any, device: bool, owned: bool = False):
@@ -427,6 +427,7 @@ def gaussian_sensing(rng: np.random.Generator, m: int, d1: int, d2: int | None =
     d2 = d1 if d2 is None else check_int("d2", d2, minimum=1)
     if symmetric and d1 != d2:
         raise ValueError(f"symmetric sensing needs a square shape, got {d1} x {d2}")
+    check_dense_sensing_fits(m, d1, d2, symmetric)
     G = rng.standard_normal((m, d1, d2))
     G /= np.sqrt(m)
     if symmetric:  # 0.5 (G + G^T), in place where it can be: the same numbers, fewer temporaries
@@ -495,6 +496,7 @@ def sample_entries(rng: np.random.Generator, d1: int, d2: int, *, rate: float | 
     count = check_int("count", count, minimum=1)
     if count > total:
         raise ValueError(f"count must be <= d1*d2 = {total}, got {count}")
+    check_sampling_fits(count, d1, d2)
     if count > total // 2:  # dense regime: a permutation is cheap relative to the output
         idx = np.sort(rng.permutation(total)[:count])
     else:

@@ -23,7 +23,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from benign.errors import check_choice, suggest
+from benign.errors import check_choice, check_dense_sensing_fits, check_sampling_fits, suggest
 
 
 @dataclass(frozen=True)
@@ -204,6 +204,12 @@ def _check_ranges(kind: str, p: dict[str, Any]) -> None:
         need(p["n"] >= 2, f"the weighted family needs n >= 2, got {p['n']}")
         eps = p.get("eps", 0.3)
         need(0.0 < eps <= 1.0, f"eps must lie in (0, 1], got {eps}")
+    # instances that cannot fit in memory, before anything is drawn (and before JAX is imported)
+    if kind == "sensing" and p.get("op", "gaussian") == "gaussian":
+        check_dense_sensing_fits(p["m"], p["n"], p.get("d2", p["n"]), "d2" not in p and not p.get("asym", False))
+    if kind == "completion":
+        total = p["n"] * p.get("d2", p["n"])
+        check_sampling_fits(p["count"] if "count" in p else int(p["rate"] * total), p["n"], p.get("d2", p["n"]))
     if p.get("noise") == "outliers" and "p" not in p:
         raise ValueError("noise=outliers needs p=... (corruption probability in [0, 1))")
     if p.get("noise", "none") != "outliers":
