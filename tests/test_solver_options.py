@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from benign.solver_options import METHOD_OPTIONS, check_method_options
+from benign.solver_options import METHOD_BOUNDS, METHOD_OPTIONS, check_method_options
 from benign.solvers import METHODS
 
 
@@ -29,6 +29,38 @@ def test_settings_match_the_solver_fields(method):
             assert default in kind
         elif default is not None:
             assert type(default) is kind or (kind is float and type(default) is int), (name, default, kind)
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+def test_every_numeric_setting_has_a_range_and_the_defaults_lie_in_it(method):
+    table, bounds = METHOD_OPTIONS[method], METHOD_BOUNDS[method]
+    assert set(bounds) == {k for k, kind in table.items() if kind in (int, float)}
+    defaults = {f.name: f.default for f in dataclasses.fields(METHODS[method])}
+    check_method_options(method, {k: v for k, v in defaults.items() if v is not None})
+
+
+@pytest.mark.parametrize("method,options,needle", [
+    ("gd", {"step": -1.0}, "step must be > 0.0, got -1.0"),
+    ("gd", {"step": float("nan")}, "step must be finite"),
+    ("gd", {"c": 1.0}, "c must be < 1.0"),
+    ("perturbed-gd", {"t_thres": 0}, "t_thres must be >= 1"),
+    ("subgradient", {"q": 0.0}, "q must be > 0.0"),
+    ("trust-region", {"eta": 0.25}, "eta must be < 0.25"),
+    ("convex", {"feas_tol": 0.0}, "feas_tol must be > 0.0"),
+])
+def test_out_of_range_settings_are_refused_by_the_table_and_by_the_solvers(method, options, needle):
+    """One definition of the ranges: the JAX-free check (command line, sweep specs) and the solver classes (which
+    read it when resolving) refuse the same values."""
+    from benign import instances as I
+    from benign.objective import make_objective
+    from benign.solvers import solve
+
+    with pytest.raises(ValueError, match=f"setting {list(options)[0]} of method '{method}': {needle}"):
+        check_method_options(method, options)
+    obj = make_objective(I.build("sensing:n=4,r=1,m=30,seed=0"), "l1" if method == "subgradient" else "l2")
+    solver = dataclasses.replace(METHODS[method](), **options)  # past the option check, straight to resolve
+    with pytest.raises(ValueError, match=needle):
+        solve(obj, solver, rank=1, seed=0, max_iter=5)
 
 
 @pytest.mark.parametrize("method,options,error,needle", [
@@ -61,6 +93,9 @@ def test_good_settings_pass():
     ["solve", "sensing:n=5,r=1,m=20", "--rank", "0"],
     ["hunt", "zsl-half", "--rank", "1", "--init", "rand"],
     ["hunt", "zsl-half", "--rank", "1", "--opt", "armijo=2"],
+    ["solve", "sensing:n=5,r=1,m=20", "--opt", "step=-1"],
+    ["solve", "sensing:n=5,r=1,m=20", "--opt", "step=nan"],
+    ["solve", "sensing:n=5,r=1,m=20", "--method", "convex", "--opt", "max_dim=-1"],
 ])
 def test_bad_solver_arguments_fail_before_importing_jax(argv):
     code = ("import sys; sys.argv = ['benign'] + " + repr(argv) + "\nfrom benign.cli import main\n"

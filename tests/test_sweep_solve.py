@@ -90,6 +90,10 @@ def test_solver_options_are_checked_up_front_and_runtime_failures_recorded(tmp_p
     with pytest.raises(ValueError, match="did you mean 'step'"):
         run_sweep(spec, db=str(tmp_path / "bad.db"))
     assert not (tmp_path / "bad.db").exists()
+    spec["trial"]["options"] = {"step": -0.1}  # a range, not only a name: refused before any trial runs
+    with pytest.raises(ValueError, match="setting step of method 'gd': step must be > 0.0, got -0.1"):
+        run_sweep(spec, db=str(tmp_path / "bad.db"))
+    assert not (tmp_path / "bad.db").exists()
     spec["trial"] = {"instance": "sensing:n=5,r=1,m={m},seed={seed}", "init": "spectral", "rank": 6}
     db = str(tmp_path / "f.db")
     s = run_sweep(spec, db=db)  # spectral init needs rank <= n: raised inside the trial, recorded, sweep goes on

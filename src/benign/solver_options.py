@@ -4,7 +4,8 @@ The names of the starts and of the string choices are defined here and imported 
 settings' names mirror the solver classes' fields (``tests/test_solver_options.py`` checks that they agree, field by
 field). A misspelt method, setting or value is reported at once -- by the command line before JAX loads, and by
 :func:`benign.solvers.make_solver` (``solve(..., armijo="false")`` is refused, not read as a true string). Ranges
-(``step > 0`` and the like) are checked by the classes themselves.
+(``step > 0`` and the like) are defined here too (:data:`METHOD_BOUNDS`), checked with the names and types, and
+read by the classes when they resolve their settings (:meth:`benign.solvers.base.Solver.setting`): one definition.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from benign.errors import check_choice, suggest
+from benign.errors import check_choice, check_float, check_int, suggest
 
 INITS = ("random", "small", "spectral")
 
@@ -32,6 +33,41 @@ METHOD_OPTIONS: dict[str, dict[str, Any]] = {
     "convex": {"mode": ("trace", "loss"), "trace_weight": float, "solver": ("auto", "clarabel", "scs"),
                "max_dim": int, "feas_tol": float, "rank_tol": float, "verbose": bool},
 }
+
+
+_POSITIVE = {"lo": 0.0, "lo_open": True}
+_NONNEGATIVE = {"lo": 0.0}
+_AT_LEAST_ONE = {"minimum": 1}
+_GD_BOUNDS = {"step": _POSITIVE, "c": {"lo": 0.0, "hi": 1.0, "lo_open": True, "hi_open": True},
+              "shrink": {"lo": 0.0, "hi": 1.0, "lo_open": True, "hi_open": True}, "grow": {"lo": 1.0},
+              "max_backtracks": _AT_LEAST_ONE}
+
+#: the range of every numeric setting: keywords of :func:`benign.errors.check_float` (every float setting is also
+#: finite) or :func:`benign.errors.check_int`, per method
+METHOD_BOUNDS: dict[str, dict[str, dict[str, Any]]] = {
+    "gd": _GD_BOUNDS,
+    "perturbed-gd": {"step": _POSITIVE, "g_thres": _NONNEGATIVE, "radius": _NONNEGATIVE, "t_thres": _AT_LEAST_ONE,
+                     "f_thres": _NONNEGATIVE, "threshold": _NONNEGATIVE, "sigma": _NONNEGATIVE},
+    "projected-gd": _GD_BOUNDS,
+    "subgradient": {"step": _POSITIVE, "q": {"lo": 0.0, "hi": 1.0, "lo_open": True}, "f_star": {},
+                    "ftol": _NONNEGATIVE},
+    "scaled-gd": {"step": _POSITIVE, "damping": _NONNEGATIVE},
+    "prec-gd": {"step": _POSITIVE, "damping_scale": _NONNEGATIVE},
+    "trust-region": {"radius": _POSITIVE, "max_radius": _POSITIVE, "eta": {"lo": 0.0, "hi": 0.25, "hi_open": True},
+                     "kappa": {"lo": 0.0, "hi": 1.0, "lo_open": True}, "theta": _NONNEGATIVE,
+                     "cg_max_iter": _AT_LEAST_ONE, "lanczos_steps": _AT_LEAST_ONE, "curvature_tol": _NONNEGATIVE},
+    "convex": {"trace_weight": _NONNEGATIVE, "max_dim": _AT_LEAST_ONE, "feas_tol": _POSITIVE,
+               "rank_tol": _POSITIVE},
+}
+
+
+def check_setting(method: str, name: str, value: Any) -> float | int:
+    """The numeric setting ``name`` of ``method`` as a float or int in its range (:data:`METHOD_BOUNDS`), or a
+    ``ValueError``/``TypeError`` naming it and the value."""
+    bounds = METHOD_BOUNDS[method][name]
+    if METHOD_OPTIONS[method][name] is int:
+        return check_int(name, value, **bounds)
+    return check_float(name, value, **bounds)
 
 
 def check_method_options(method: str, options: dict[str, Any], *, optional: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -62,4 +98,9 @@ def check_method_options(method: str, options: dict[str, Any], *, optional: tupl
             ok, want = number, "a number"
         if not ok:
             raise TypeError(f"setting {key}={value!r} of method {method!r}: expected {want}")
+        if kind in (int, float):
+            try:
+                check_setting(method, key, value)
+            except ValueError as exc:
+                raise ValueError(f"setting {key} of method {method!r}: {exc}") from None
     return options

@@ -22,7 +22,7 @@ from typing import Any, ClassVar, NamedTuple
 import numpy as np
 
 from benign._jax import jax, jnp
-from benign.errors import check_float, check_int, suggest
+from benign.errors import suggest
 from benign.objective import TruthBasis, matrix_distance, relative_error, truth_basis  # noqa: F401 (re-exported)
 
 
@@ -85,6 +85,14 @@ class Solver:
         """A copy with every ``None`` default replaced by a number (see each method's docstring)."""
         return self
 
+    def setting(self, name: str) -> Any:
+        """The field ``name`` checked against its range in :data:`benign.solver_options.METHOD_BOUNDS` (as a float
+        or int; ``None``, "problem-dependent", stays ``None``)."""
+        from benign.solver_options import check_setting
+
+        value = getattr(self, name)
+        return None if value is None else check_setting(self.name, name, value)
+
     def options(self) -> dict[str, Any]:
         """The settings as plain Python values (JSON-ready); ``None`` for a setting left to its rule (a resolved
         solver carries it as NaN, the compiled "unset"), so that ``solve(..., **result.options)`` runs again."""
@@ -132,15 +140,6 @@ def with_options(solver: Solver, options: dict[str, Any]) -> Solver:
     if solver.name in METHOD_OPTIONS:  # value types (a user-defined solver class checks its own)
         check_method_options(solver.name, options, optional=tuple(f.name for f in fields(solver) if f.default is None))
     return replace(solver, **options)
-
-
-def opt_float(name: str, value: Any, **bounds) -> float | None:
-    """``None`` or a validated float (for options whose ``None`` means "problem-dependent default")."""
-    return None if value is None else check_float(name, value, **bounds)
-
-
-def opt_int(name: str, value: Any, minimum: int | None = None) -> int | None:
-    return None if value is None else check_int(name, value, minimum=minimum)
 
 
 def f64(v: Any) -> np.ndarray:

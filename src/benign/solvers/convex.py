@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from benign.errors import check_choice, check_float, check_int
+from benign.errors import check_choice, check_int
 from benign.solver_options import METHOD_OPTIONS
 from benign.solvers.base import Solver, relative_error
 from benign.solvers.result import Result
@@ -59,10 +59,9 @@ class ConvexBaseline(Solver):
     def validate(self, obj) -> None:
         check_choice("convex mode", self.mode, MODES)
         check_choice("convex solver", self.solver, SOLVERS)
-        check_float("trace_weight", self.trace_weight, lo=0.0)
-        check_float("feas_tol", self.feas_tol, lo=0.0, lo_open=True)
-        check_float("rank_tol", self.rank_tol, lo=0.0, lo_open=True)
-        max_dim = check_int("max_dim", self.max_dim, minimum=1)
+        for name in ("trace_weight", "feas_tol", "rank_tol"):
+            self.setting(name)
+        max_dim = self.setting("max_dim")
         d1, d2 = obj.operator.shape
         if max(d1, d2) > max_dim:
             raise ValueError(f"the convex baseline is for small problems: max(d1, d2) = {max(d1, d2)} exceeds "

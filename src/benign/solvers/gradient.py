@@ -4,9 +4,8 @@ from __future__ import annotations
 from typing import Any
 
 from benign._jax import jnp
-from benign.errors import check_bool, check_float, check_int
-from benign.solvers.base import (ProblemScale, Solver, f64, fro, i64, opt_float, projected_backtracking,
-                                 solver_class)
+from benign.errors import check_bool
+from benign.solvers.base import ProblemScale, Solver, f64, fro, i64, projected_backtracking, solver_class
 
 #: default fixed step: ``STEP_FACTOR / sigma`` with ``sigma = ||sym(c A*(b))||_2`` (see ``ProblemScale``)
 STEP_FACTOR = 1.0 / 6.0
@@ -45,14 +44,11 @@ class GradientDescent(Solver):
     name = "gd"
 
     def resolve(self, obj, scale: ProblemScale, x0) -> "GradientDescent":
-        step = opt_float("step", self.step, lo=0.0, lo_open=True)
+        step = self.setting("step")
         return type(self)(step=f64(default_step(scale) if step is None else step),
-                          armijo=check_bool("armijo", self.armijo),
-                          c=f64(check_float("c", self.c, lo=0.0, hi=1.0, lo_open=True, hi_open=True)),
-                          shrink=f64(check_float("shrink", self.shrink, lo=0.0, hi=1.0, lo_open=True,
-                                                 hi_open=True)),
-                          grow=f64(check_float("grow", self.grow, lo=1.0)),
-                          max_backtracks=i64(check_int("max_backtracks", self.max_backtracks, minimum=1)))
+                          armijo=check_bool("armijo", self.armijo), c=f64(self.setting("c")),
+                          shrink=f64(self.setting("shrink")), grow=f64(self.setting("grow")),
+                          max_backtracks=i64(self.setting("max_backtracks")))
 
     def _project(self, x):
         return x

@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 
 from benign._jax import jax, jnp
-from benign.errors import check_choice, check_float
+from benign.errors import check_choice
 from benign.solver_options import METHOD_OPTIONS
-from benign.solvers.base import ProblemScale, Solver, f64, fro, i64, opt_float, opt_int, solver_class
+from benign.solvers.base import ProblemScale, Solver, f64, fro, i64, solver_class
 from benign.solvers.gradient import default_step
 
 RULES = METHOD_OPTIONS["perturbed-gd"]["rule"]
@@ -45,18 +45,14 @@ class PerturbedGD(Solver):
 
     def resolve(self, obj, scale: ProblemScale, x0) -> "PerturbedGD":
         check_choice("perturbation rule", self.rule, RULES)
-        step = opt_float("step", self.step, lo=0.0, lo_open=True)
-        g_thres = opt_float("g_thres", self.g_thres, lo=0.0)
-        radius = opt_float("radius", self.radius, lo=0.0)
-        f_thres = opt_float("f_thres", self.f_thres, lo=0.0)
+        step, g_thres, radius, f_thres = (self.setting(k) for k in ("step", "g_thres", "radius", "f_thres"))
         return PerturbedGD(
             step=f64(default_step(scale) if step is None else step), rule=self.rule,
             g_thres=f64(np.nan if g_thres is None else g_thres),
             radius=f64(1e-3 * scale.factor_scale if radius is None else radius),
-            t_thres=i64(opt_int("t_thres", self.t_thres, minimum=1)),
+            t_thres=i64(self.setting("t_thres")),
             f_thres=f64(np.nan if f_thres is None else f_thres),
-            threshold=f64(check_float("threshold", self.threshold, lo=0.0)),
-            sigma=f64(check_float("sigma", self.sigma, lo=0.0)))
+            threshold=f64(self.setting("threshold")), sigma=f64(self.setting("sigma")))
 
     def init(self, obj, x, f, g, ctx):
         tiny = jnp.finfo(jnp.float64).tiny

@@ -19,9 +19,8 @@ from __future__ import annotations
 from typing import Any
 
 from benign._jax import jax, jnp
-from benign.errors import check_float
 from benign.operators import small_matmul
-from benign.solvers.base import ProblemScale, Solver, f64, opt_float, solver_class
+from benign.solvers.base import ProblemScale, Solver, f64, solver_class
 
 
 #: ranks up to this invert ``X^T X`` by an unrolled Cholesky in plain array operations, which XLA fuses with the rest
@@ -91,8 +90,8 @@ def default_scaled_step(obj, scale: ProblemScale) -> float:
     return (0.1 if obj.symmetric else 0.2) / max(scale.gain, 1e-300)
 
 
-def _resolved_step(step, obj, scale: ProblemScale):
-    step = opt_float("step", step, lo=0.0, lo_open=True)
+def _resolved_step(solver: Solver, obj, scale: ProblemScale):
+    step = solver.setting("step")
     return f64(default_scaled_step(obj, scale) if step is None else step)
 
 
@@ -113,8 +112,7 @@ class ScaledGD(Solver):
     name = "scaled-gd"
 
     def resolve(self, obj, scale: ProblemScale, x0) -> "ScaledGD":
-        return ScaledGD(step=_resolved_step(self.step, obj, scale),
-                        damping=f64(check_float("damping", self.damping, lo=0.0)))
+        return ScaledGD(step=_resolved_step(self, obj, scale), damping=f64(self.setting("damping")))
 
     def update(self, obj, x, f, g, aux, k, key, ctx):  # noqa: D102  (see the module docstring)
         return _scaled_update(obj, x, g, aux, self.step, self.damping)
@@ -130,8 +128,7 @@ class PrecGD(Solver):
     name = "prec-gd"
 
     def resolve(self, obj, scale: ProblemScale, x0) -> "PrecGD":
-        return PrecGD(step=_resolved_step(self.step, obj, scale),
-                      damping_scale=f64(check_float("damping_scale", self.damping_scale, lo=0.0)))
+        return PrecGD(step=_resolved_step(self, obj, scale), damping_scale=f64(self.setting("damping_scale")))
 
     def update(self, obj, x, f, g, aux, k, key, ctx):  # noqa: D102  (see the module docstring)
         return _scaled_update(obj, x, g, aux, self.step, self.damping_scale * jnp.sqrt(jnp.maximum(f, 0.0)))

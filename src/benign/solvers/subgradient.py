@@ -22,9 +22,9 @@ from typing import Any
 import numpy as np
 
 from benign._jax import jnp
-from benign.errors import check_choice, check_float
+from benign.errors import check_choice
 from benign.solver_options import METHOD_OPTIONS
-from benign.solvers.base import ProblemScale, Solver, f64, opt_float, solver_class
+from benign.solvers.base import ProblemScale, Solver, f64, solver_class
 
 SCHEDULES = METHOD_OPTIONS["subgradient"]["schedule"]
 
@@ -45,12 +45,12 @@ class Subgradient(Solver):
 
     def resolve(self, obj, scale: ProblemScale, x0) -> "Subgradient":
         check_choice("step schedule", self.schedule, SCHEDULES)
-        step = opt_float("step", self.step, lo=0.0, lo_open=True)
+        step = self.setting("step")
         if step is None:
             step = default_l1_step(obj, scale)
-        ftol = opt_float("ftol", self.ftol, lo=0.0)
-        return Subgradient(step=f64(step), q=f64(check_float("q", self.q, lo=0.0, hi=1.0, lo_open=True)),
-                           schedule=self.schedule, f_star=f64(check_float("f_star", self.f_star)),
+        ftol = self.setting("ftol")
+        return Subgradient(step=f64(step), q=f64(self.setting("q")), schedule=self.schedule,
+                           f_star=f64(self.setting("f_star")),
                            ftol=f64(np.nan if ftol is None else ftol))
 
     def init(self, obj, x, f, g, ctx):

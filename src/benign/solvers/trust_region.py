@@ -27,8 +27,7 @@ from typing import Any
 import numpy as np
 
 from benign._jax import jax, jnp
-from benign.errors import check_float
-from benign.solvers.base import ProblemScale, Solver, f64, fro, i64, inner, opt_float, opt_int, solver_class
+from benign.solvers.base import ProblemScale, Solver, f64, fro, i64, inner, solver_class
 
 _EPS = float(np.finfo(np.float64).eps)
 
@@ -132,25 +131,22 @@ class TrustRegion(Solver):
         x0 = np.asarray(x0)
         N, r = x0.shape[-2], x0.shape[-1]
         dim = N * r
-        radius = opt_float("radius", self.radius, lo=0.0, lo_open=True)
+        radius = self.setting("radius")
         if radius is None:
             xnorm = float(np.max(np.sqrt(np.sum(x0.reshape(-1, N * r) ** 2, axis=1))))
             radius = max(xnorm, math.sqrt(r) * scale.factor_scale) / 8.0
-        max_radius = opt_float("max_radius", self.max_radius, lo=0.0, lo_open=True)
+        max_radius = self.setting("max_radius")
         if max_radius is None:
             max_radius = 64.0 * radius
         if max_radius < radius:
             raise ValueError(f"max_radius must be >= radius, got {max_radius} < {radius}")
-        cg = opt_int("cg_max_iter", self.cg_max_iter, minimum=1)
-        lz = opt_int("lanczos_steps", self.lanczos_steps, minimum=1)
+        cg, lz = self.setting("cg_max_iter"), self.setting("lanczos_steps")
         return TrustRegion(
             radius=f64(radius), max_radius=f64(max_radius),
-            eta=f64(check_float("eta", self.eta, lo=0.0, hi=0.25, hi_open=True)),
-            kappa=f64(check_float("kappa", self.kappa, lo=0.0, hi=1.0, lo_open=True)),
-            theta=f64(check_float("theta", self.theta, lo=0.0)),
+            eta=f64(self.setting("eta")), kappa=f64(self.setting("kappa")), theta=f64(self.setting("theta")),
             cg_max_iter=i64(min(dim, 250) if cg is None else cg),
             lanczos_steps=int(min(dim, 30) if lz is None else min(lz, dim)),
-            curvature_tol=f64(check_float("curvature_tol", self.curvature_tol, lo=0.0)))
+            curvature_tol=f64(self.setting("curvature_tol")))
 
     def init(self, obj, x, f, g, ctx):
         return {"radius": jnp.asarray(self.radius, dtype=jnp.float64), "second_order": jnp.asarray(False),
