@@ -67,7 +67,11 @@ def test_bad_input_one_line_error(args, needle):
                                   ["certify", "sensing:n=4,r=1,m=20", "--point", "1,0,1,1",
                                    "--factorization", "asymmetric"],
                                   ["landscape", "yalcin:n=7,eps=0.3", "--point", "1,0;0,1", "--dir1", "truth"],
-                                  ["instance", "sensing:n=100000,r=2,m=100000"]])
+                                  ["instance", "sensing:n=100000,r=2,m=100000"],
+                                  ["info", "README.md"],
+                                  ["rip", "sensing:n=5,r=1,m=30", "--rank", "6"],
+                                  ["counterexample", "--x", "0,0.7071", "--z", "1,0,0"],
+                                  ["landscape", "zsl-half", "--point", "0,1", "--dir1", "trth"]])
 def test_bad_input_fails_before_importing_jax(argv):
     code = ("import sys; sys.argv = ['benign'] + " + repr(argv) + "\nfrom benign.cli import main\n"
             "try:\n    main()\nexcept SystemExit as e:\n    print(e.code, 'jax' in sys.modules)")

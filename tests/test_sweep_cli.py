@@ -66,3 +66,21 @@ def test_cli_bad_spec_is_one_line_exit_2_and_runs_nothing(tmp_path):
     assert not (tmp_path / "bad.db").exists()
     res = cli("run", str(tmp_path / "missing.toml"), "--json")
     assert res.returncode == 2 and "does not exist" in res.stderr
+
+
+def test_bad_sweep_input_fails_before_importing_jax(tmp_path):
+    """A misspelt solve method, an out-of-range setting, conflicting options and a bad export format answer before
+    JAX is loaded (exit 2, one line)."""
+    good = os.path.join(os.path.dirname(HERE), "examples", "gd_success.toml")
+    text = open(good).read()
+    (tmp_path / "method.toml").write_text(text.replace('method = "gd"', 'method = "gdd"'))
+    (tmp_path / "range.toml").write_text(text.replace('method = "gd"', 'method = "gd"\noptions = {step = -1.0}'))
+    cases = [["run", str(tmp_path / "method.toml")], ["run", str(tmp_path / "range.toml")],
+             ["run", good, "--batch", "maybe"], ["run", good, "--workers", "2", "--scheduler", "x:1"],
+             ["export", good, "--out", str(tmp_path / "r.xlsx")]]
+    for argv in cases:
+        code = ("import sys; sys.argv = ['benign', 'sweep'] + " + repr(argv) + "\nfrom benign.cli import main\n"
+                "try:\n    main()\nexcept SystemExit as e:\n    print(e.code, 'jax' in sys.modules)")
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+        assert out.stdout.split() == ["2", "False"], (argv, out.stdout + out.stderr)
+        assert out.stderr.strip().count("\n") == 0 and out.stderr.startswith("error:"), out.stderr

@@ -121,6 +121,20 @@ def looks_like_path(text: str) -> bool:
     return os.path.sep in text or text.endswith((".npz", ".json")) or os.path.exists(text)
 
 
+def _check_instance_file(path: str) -> None:
+    """A cheap look at a saved instance (the zip directory of the ``.npz``, no array read): what
+    :func:`benign.io.load_instance` would refuse for its format is refused here, before JAX is imported."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as z:
+            names = z.namelist()
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ValueError(f"{path!r} is not a benign instance file (not a .npz archive: {exc})") from None
+    if "meta.npy" not in names:
+        raise ValueError(f"{path!r} is not a benign instance file (no 'meta' entry)")
+
+
 def parse_instance(text: str) -> Spec:
     """Parse and validate an instance spec (see the module docstring); raises ``ValueError`` naming the problem."""
     if not isinstance(text, str):
@@ -129,6 +143,7 @@ def parse_instance(text: str) -> Spec:
         path = text.strip()
         if not os.path.isfile(path):
             raise ValueError(f"instance file {path!r} does not exist")
+        _check_instance_file(path)
         return Spec("file", {"path": path}, text)
     kind, items = _split(text, "instance")
     if kind not in INSTANCE_KEYS:
@@ -142,20 +157,27 @@ def parse_instance(text: str) -> Spec:
     return Spec(kind, params, text)
 
 
+def matrix_shape(spec: Spec) -> tuple[int, int, bool] | None:
+    """``(d1, d2, symmetric)`` of the matrix the instance ``spec`` builds, known without building it (``None`` for a
+    saved instance: the file says)."""
+    if spec.kind == "file":
+        return None
+    if spec.kind == "zsl-half":
+        return 2, 2, True
+    p = spec.params
+    symmetric = p.get("d2") is None and not p.get("asym", False)
+    return p["n"], p.get("d2", p["n"]), symmetric
+
+
 def point_rows(spec: Spec, factorization: str | None = None) -> tuple[int, str] | None:
     """Rows ``N`` of a point for the instance ``spec`` builds, known without building it, and their name: ``n``
     (symmetric factorisation) or ``d1 + d2`` (asymmetric: ``d2`` given, ``asym=1``, or
     ``factorization="asymmetric"``); ``None`` for a saved instance (the file says) or an unknown ``factorization``
     (the objective reports it)."""
-    if spec.kind == "file" or factorization not in (None, "symmetric", "asymmetric"):
+    shape = matrix_shape(spec)
+    if shape is None or factorization not in (None, "symmetric", "asymmetric"):
         return None
-    if spec.kind == "zsl-half":
-        n, d2, symmetric = 2, 2, True
-    else:
-        p = spec.params
-        n = p["n"]
-        symmetric = p.get("d2") is None and not p.get("asym", False)
-        d2 = p.get("d2", n)
+    n, d2, symmetric = shape
     fact = factorization or ("symmetric" if symmetric else "asymmetric")
     if fact == "symmetric":
         return (n, "n") if d2 == n else None  # rectangular truth, symmetric factorisation: the objective says no

@@ -250,6 +250,10 @@ def landscape(
         return
     load_loss_arg(loss)  # validate before building anything
     X = _point_before_instance(point, instance)
+    for text in (dir1, dir2):  # a direction that cannot be read, before the instance is built
+        if text is not None and text.strip() != "truth":
+            _check_word(text, ("truth",))
+            load_point_arg(text)
     inst = load_instance_arg(instance)
     import numpy as np
 

@@ -38,11 +38,21 @@ def rip(
                         ("--directions", directions, 2)):
         if v < lo:
             raise UserError(f"{name} must be >= {lo}, got {v}")
+    from benign.specs import matrix_shape, parse_instance
+
+    def check_rank(d1: int, d2: int, symmetric: bool) -> None:
+        kmax = d1 if symmetric else min(d1, d2)
+        if rank > kmax:
+            raise UserError(f"--rank must be <= {kmax} for this instance, got {rank}")
+
+    try:
+        shape = matrix_shape(parse_instance(spec))
+    except (ValueError, TypeError) as exc:
+        raise UserError(str(exc)) from None
+    if shape is not None:  # before the instance is built (no JAX import on a bad rank)
+        check_rank(*shape)
     inst = load_instance_arg(spec)
-    d1, d2 = inst.shape
-    kmax = d1 if inst.symmetric else min(d1, d2)
-    if rank > kmax:
-        raise UserError(f"--rank must be <= {kmax} for this instance, got {rank}")
+    check_rank(*inst.shape, inst.symmetric)
     from benign.rip import rip_bounds
 
     with _status(f"searching rank-{rank} matrices ({starts} starts)", as_json):
@@ -102,6 +112,8 @@ def counterexample(
         raise UserError("give both --x POINT and --z POINT (or --nonneg-family DELTA)")
     X = load_point_arg(x)
     Z = load_point_arg(z)
+    if len(X) != len(Z):
+        raise UserError(f"--x and --z must have the same number of rows n, got {len(X)} and {len(Z)}")
     from benign.counterexamples import counterexample as cx, nonneg_counterexample
 
     with _status("solving the counterexample SDP", as_json):

@@ -1,6 +1,7 @@
 """``benign sweep run|status|report|export``: declarative parameter sweeps (see docs/sweeps.md)."""
 from __future__ import annotations
 
+import os
 from typing import Optional
 
 import typer
@@ -45,12 +46,12 @@ def run(
     """Run every trial of SPEC not yet stored (a killed sweep resumes where it stopped)."""
     import sys
 
-    sp = _spec(spec, db)
     choices = {"on": True, "off": False, "map": "map", "vmap": "vmap", None: None}
     if batch not in choices:
         raise UserError(f"--batch must be one of on, off, map, vmap, got {batch!r}")
     if workers > 1 and scheduler:
         raise UserError("give either --workers or --scheduler, not both")
+    sp = _spec(spec, db)
     from benign.experiments.runner import run_sweep
 
     summary = run_sweep(sp, workers=workers, scheduler=scheduler, retry_failed=retry_failed,
@@ -117,6 +118,8 @@ def export(
 ) -> None:
     """Write SPEC's results (one row per trial, metrics included) to Parquet or CSV."""
     output_path(out, "--out")
+    if os.path.splitext(out)[1].lower() not in (".parquet", ".csv"):
+        raise UserError(f"--out must end in .parquet or .csv, got {out!r}")
     sp = _spec(spec, db)
     from benign.experiments.results import export_results
 

@@ -91,11 +91,16 @@ def _check_method(method: str, options: dict) -> None:
     get a "did you mean"); a combination that passed is remembered (every trial of a sweep repeats it)."""
     import json
 
+    from benign.solver_options import check_method_options
+
+    opts = {k: v for k, v in options.items() if k not in _LOOP_KEYS}
+    # names, types and ranges without JAX (a bad spec fails fast); None is left to make_solver, which knows which
+    # settings take it
+    check_method_options(method, {k: v for k, v in opts.items() if v is not None})
     try:
         from benign.solvers import make_solver
     except ImportError:  # solvers not installed: the error comes when the trial runs
         return
-    opts = {k: v for k, v in options.items() if k not in _LOOP_KEYS}
     try:
         key = (method, json.dumps(opts, sort_keys=True))
     except (TypeError, ValueError):  # not JSON (the store would refuse it later): no memo
