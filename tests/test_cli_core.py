@@ -118,3 +118,12 @@ def test_usage_errors_are_one_line_with_status_2(args, needle):
     assert res.returncode == 2 and len(lines) == 1 and lines[0].startswith("error:") and needle in lines[0], \
         res.stderr
     assert "--help" in lines[0]
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["solve", "sensing:n=5,r=1,m=20", "--max-iter", "1e9"], "got '1e9'"),
+    (["certify", "zsl-half", "--point", "nan,0"], "contains a non-finite value"),
+])
+def test_error_lines_name_the_value(argv, needle):
+    out = run(*argv)
+    assert out.returncode == 2 and needle in out.stderr and out.stderr.count("\n") == 1, out.stderr

@@ -94,6 +94,8 @@ def test_stacking_refuses_what_cannot_share_a_run():
         solve_stacked([], "gd")
     with pytest.raises(TypeError, match="Objective"):
         solve_stacked([a, "x"], "gd")
+    with pytest.raises(TypeError, match=r"seeds=\[...\] \(one per objective\), not seed=0"):
+        solve_stacked([a, a], "gd", seed=0)
 
 
 def test_vmap_strategy_gives_the_same_runs_up_to_rounding():

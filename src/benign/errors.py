@@ -99,7 +99,8 @@ def check_array(name: str, value: Any, *, ndim: int | tuple[int, ...] | None = N
             raise ValueError(f"{name} must have shape {want}, got {arr.shape}")
     if np.issubdtype(arr.dtype, np.floating) and not np.all(np.isfinite(arr)):
         bad = np.argwhere(~np.isfinite(arr))[0]
-        raise ValueError(f"{name} contains a non-finite value {arr[tuple(bad)]!r} at index {tuple(int(i) for i in bad)}")
+        raise ValueError(f"{name} contains a non-finite value {float(arr[tuple(bad)])!r} at index "
+                         f"{tuple(int(i) for i in bad)}")
     return arr
 
 

@@ -15,6 +15,19 @@ from benign.cli import hunt  # noqa: F401,E402  (hunt)
 from benign.cli import reproduce  # noqa: F401,E402  (reproduce)
 
 
+def _given_value(param) -> str | None:
+    """The command-line text given for an option that click refused (its message does not always quote it)."""
+    opts = getattr(param, "opts", None) or []
+    args = sys.argv[1:]
+    for i, arg in enumerate(args):
+        for opt in opts:
+            if arg == opt and i + 1 < len(args):
+                return args[i + 1]
+            if arg.startswith(opt + "="):
+                return arg[len(opt) + 1:]
+    return None
+
+
 def main() -> None:
     """Entry point: bad input (ValueError/TypeError/UserError) prints one line and exits with status 2."""
     try:
@@ -33,6 +46,9 @@ def main() -> None:
         sys.exit(2)
     except SystemExit:
         raise
+    except MemoryError as exc:  # sizes are checked early where they can be; this is the fallback
+        print(f"error: out of memory{': ' + str(exc) if str(exc) else ''}", file=sys.stderr)
+        sys.exit(2)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         sys.exit(130)
@@ -44,6 +60,9 @@ def main() -> None:
             if text:  # (empty when the help was shown for a bare command group)
                 ctx = getattr(exc, "ctx", None)
                 where = f" (see {ctx.command_path} --help)" if ctx is not None else ""
+                given = _given_value(getattr(exc, "param", None))
+                if given is not None and repr(given) not in text:
+                    text = f"{text.rstrip('.')}, got {given!r}"
                 print(f"error: {text}{where}", file=sys.stderr)
             sys.exit(code)
         if callable(show) and isinstance(code, int):

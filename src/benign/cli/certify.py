@@ -76,7 +76,8 @@ def _point_before_instance(text: Optional[str], instance: str, factorization: Op
 def _check_word(text: str, words: tuple[str, ...]) -> None:
     """A point or direction that starts with a letter and is no file: name what is accepted (and a near miss)."""
     t = text.strip()
-    if t[:1].isalpha() and not os.path.exists(t):
+    numeric = t.split(",")[0].split(";")[0].strip().lower().lstrip("+-") in ("nan", "inf", "infinity")
+    if t[:1].isalpha() and not numeric and not os.path.exists(t):
         raise UserError(f"cannot read {text!r}: not a file; expected numbers like '1,0;0,1', a .npz/.npy/.csv file "
                         f"or {' / '.join(repr(w) for w in words)}{suggest(t.split(':')[0], ['truth'])}")
 

@@ -63,6 +63,8 @@ def solve_stacked(objs: Sequence, method: Any = "gd", seeds: Sequence[int] | Non
     (``details["batch_size"]``); ``details["setup_seconds"]`` likewise.
     """
     t0 = time.perf_counter()
+    if "seed" in options:  # solve's keyword, here one seed per objective
+        raise TypeError(f"solve_stacked takes seeds=[...] (one per objective), not seed={options['seed']!r}")
     objs = list(objs)
     if not objs:
         raise ValueError("solve_stacked needs at least one objective")
