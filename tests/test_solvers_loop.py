@@ -185,6 +185,10 @@ def test_rtol_stall_and_max_iterations(well):
     loose = solve(obj, "gd", seed=1, rtol=1e-3)
     full = solve(obj, "gd", seed=1)
     assert loose.status == "converged" and "rtol" in loose.message
+    # the message names the test that stopped the run, with its numbers (not every test that could have)
+    assert loose.message == f"converged: relative_error = {loose.relative_error:.3g} <= rtol = 0.001"
+    assert full.message.startswith(f"converged: ||grad f||_F = {full.grad_norm:.3g} <= gtol") and "rtol" not in \
+        full.message
     assert loose.relative_error <= 1e-3 < loose.history["error"][-2] and loose.iterations < full.iterations
     stall = solve(obj, "gd", seed=1, gtol=0.0, stall_window=50, max_iter=20_000)
     assert stall.status == "stalled" and stall.iterations % 50 == 0 and stall.relative_error <= 1e-12

@@ -65,13 +65,22 @@ def emit(result: Any, as_json: bool, human: Callable[[Any], None] | None = None)
     if human is not None:
         human(result)
         return
+    import textwrap
+
     from rich.console import Console
     from rich.markup import escape
 
     console = Console()
     for line in human_lines(to_jsonable(result)):
-        key, sep, rest = line.partition(": ")
-        console.print(f"[bold]{escape(key)}[/bold]{sep}{escape(rest)}" if sep else f"[bold]{escape(line)}[/bold]")
+        # long values wrap under themselves (a hanging indent), not at the left margin
+        pad = " " * (len(line) - len(line.lstrip()) + 4)
+        wrapped = textwrap.fill(line, width=max(console.width, 40), subsequent_indent=pad, break_long_words=False,
+                                break_on_hyphens=False).split("\n")
+        key, sep, rest = wrapped[0].partition(": ")
+        console.print(f"[bold]{escape(key)}[/bold]{sep}{escape(rest)}" if sep else f"[bold]{escape(key)}[/bold]",
+                      soft_wrap=True)
+        for more in wrapped[1:]:
+            console.print(escape(more), soft_wrap=True)
 
 
 def _human_value(v: Any) -> str:
@@ -82,8 +91,9 @@ def _human_value(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:.6g}"
     if isinstance(v, list):
-        if v and all(isinstance(x, (int, float, str, bool)) or x is None for x in v) and len(v) <= 8:
-            return "[" + ", ".join(_human_value(x) for x in v) + "]"
+        text = "[" + ", ".join(_human_value(x) for x in v) + "]"
+        if all(isinstance(x, (int, float, str, bool, list)) or x is None for x in v) and len(text) <= 100:
+            return text  # short lists (of numbers, or of short lists) in full
         return f"[{len(v)} entries]"
     return str(v)
 

@@ -101,18 +101,32 @@ def _control(solver: Solver, max_iter, gtol, rtol, history_every, stall_window, 
                              min_hist=16 if batched else 16384)
 
 
-def _rule(solver: Solver, control) -> str:
+def _rule(solver: Solver, control, state=None) -> str:
+    """The convergence test in words; with the final (converged) ``state``, only the tests that its numbers pass,
+    with those numbers (so that the message says which test stopped the run)."""
     if isinstance(solver, PerturbedGD) and solver.rule == "jin":
         return ("t_thres iterations after a perturbation the loss had not decreased by f_thres; returned the "
                 "point before the perturbation (its gradient norm <= g_thres)")
-    parts = [f"{solver.measure_name} <= gtol * max(1, initial value) with gtol = {float(control.gtol):g}"]
-    if isinstance(solver, TrustRegion):
-        parts.append("and the Lanczos curvature test passed")
+    gtol, rtol = float(control.gtol), float(control.rtol)
+    curvature = " and the Lanczos curvature test passed" if isinstance(solver, TrustRegion) else ""
+    tests = [(f"{solver.measure_name} <= gtol * max(1, initial value) with gtol = {gtol:g}{curvature}",
+              lambda s: f"{solver.measure_name} = {float(s.meas):.3g} <= gtol * max(1, initial value) = "
+                        f"{float(s.ctx.thresh):.3g} (gtol = {gtol:g}){curvature}",
+              lambda s: float(s.meas) <= float(s.ctx.thresh))]
     if isinstance(solver, Subgradient) and float(solver.ftol) >= 0:
-        parts.append(f"or f - f_star <= ftol * (f(X0) - f_star) with ftol = {float(solver.ftol):g}")
-    if float(control.rtol) >= 0:
-        parts.append(f"or relative_error <= rtol = {float(control.rtol):g}")
-    return " ".join(parts)
+        ftol, fs = float(solver.ftol), float(solver.f_star)
+        tests.append((f"f - f_star <= ftol * (f(X0) - f_star) with ftol = {ftol:g}",
+                      lambda s: f"f - f_star = {float(s.f) - fs:.3g} <= ftol * (f(X0) - f_star) with ftol = {ftol:g}",
+                      lambda s: float(s.f) - fs <= ftol * max(float(s.ctx.f0) - fs, 0.0)))
+    if rtol >= 0:
+        tests.append((f"relative_error <= rtol = {rtol:g}",
+                      lambda s: f"relative_error = {float(s.err):.3g} <= rtol = {rtol:g}",
+                      lambda s: float(s.err) <= rtol))
+    if state is not None:
+        held = [said(state) for _, said, holds in tests if holds(state)]
+        if held:
+            return "; ".join(held)
+    return " or ".join(text for text, _, _ in tests)
 
 
 def _result(state, obj, solver: Solver, control, seconds: float, compile_s: float, setup_s: float,
@@ -120,7 +134,7 @@ def _result(state, obj, solver: Solver, control, seconds: float, compile_s: floa
     """The :class:`Result` of a finished NumPy state (:func:`benign.solvers.loop.run`: its ``err`` is the relative
     error at its point, NaN without a truth)."""
     code = int(state.status)
-    status, message = loop.status_message(code, control, _rule(solver, control))
+    status, message = loop.status_message(code, control, _rule(solver, control, state))
     if code == loop.RUNNING:  # cannot happen after a full run; kept honest rather than silent
         status, message = "max_iterations", "stopped while running"
     if code == loop.DIVERGED and not np.isfinite(float(state.ctx.f0)):
