@@ -127,3 +127,10 @@ def test_usage_errors_are_one_line_with_status_2(args, needle):
 def test_error_lines_name_the_value(argv, needle):
     out = run(*argv)
     assert out.returncode == 2 and needle in out.stderr and out.stderr.count("\n") == 1, out.stderr
+
+
+def test_version_is_fast_and_matches_the_package():
+    import benign
+
+    out = run("--version")
+    assert out.returncode == 0 and out.stdout.strip() == f"benign {benign.__version__}", out.stdout + out.stderr

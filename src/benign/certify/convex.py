@@ -143,7 +143,8 @@ def symmetric_certificate(obj, X, *, tol: float = 1e-6, method: str = "auto", se
               if holds else "nothing (certificate fails)")
     return ConvexCertificate(holds, "psd", lmin, lmin / scale, sx, scale, tol, lmax, how, proves,
                              {"sbar_norm_at_zero": max(abs(l0min), abs(l0max)), "x_norm": xn,
-                              "violating_direction": None if lmin >= 0 else np.asarray(vmin).tolist()})
+                              # a unit u with u^T S_bar u = lambda_min < -tol * scale (a failed certificate only)
+                              "violating_direction": None if holds or lmin >= 0 else np.asarray(vmin).tolist()})
 
 
 @jax.jit

@@ -97,6 +97,11 @@ def _human_certificate(out: dict) -> None:
     colour = {"global_min": "green", "strict_local_min": "yellow", "strict_saddle": "cyan",
               "degenerate": "magenta", "not_critical": "red"}.get(out["verdict"], "white")
     spur = out["spurious"]
+    if spur is None:  # undecided, or not a second-order point (docs/certify.md)
+        from benign.certify.verdicts import NOT_CRITICAL, NOT_LOCAL_MIN, STRICT_SADDLE
+
+        spur = "not applicable" if out["verdict"] in (NOT_CRITICAL, STRICT_SADDLE, NOT_LOCAL_MIN) else \
+            "undecided (details.global_reason)"
     console.print(f"[bold {colour}]{out['verdict']}[/]  spurious: {spur}")
     table = Table(show_header=False, box=None)
     for key in ("loss", "grad_norm", "stationarity_gap", "lambda_min", "lambda_max", "symmetry_zeros",
