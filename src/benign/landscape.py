@@ -207,8 +207,10 @@ def seed001_landscape(lam_values: Sequence[float] = (0.0, 0.5, 5.0), n: int = 21
 
 def plot_seed001(result: Seed001Landscape):
     """One ``lambda_min`` map per ``lam`` (shared colour scale; the critical point at (0, 0), the truth at (1, 1))."""
+    from benign.plots import blank_figure
+
     L = len(result.lam_values)
-    fig = _figure(4.2 * L + 1.0, 4.0)
+    fig = blank_figure(4.0 * L + 1.0, 4.0)  # constrained layout: the colour bar next to the panels
     axes = fig.subplots(1, L, squeeze=False)[0]
     vmin = float(np.min(result.lambda_min))
     vmax = float(np.max(result.lambda_min))
