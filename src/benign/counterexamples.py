@@ -116,10 +116,9 @@ class CounterexampleResult:
         out = {k: getattr(self, k) for k in (
             "delta", "dual_value", "duality_gap", "dual_residual", "status", "solver", "variant", "method",
             "margin", "nonneg", "n", "r", "span_dim", "lower_bound", "verified_delta", "full_rank_delta",
-            "first_order_residual", "gradient_scale", "second_order_margin", "second_order_test", "hessian_lambda_min",
-            "vertical_dim",
-            "loss_value", "distance", "spurious", "verdict", "verified", "tolerances", "kkt", "certificate",
-            "timings")}
+            "first_order_residual", "gradient_scale", "second_order_margin", "second_order_test",
+            "hessian_lambda_min", "vertical_dim", "loss_value", "distance", "spurious", "verdict", "verified",
+            "tolerances", "kkt", "certificate", "timings")}
         if self.instance is not None:
             out["instance"] = self.instance.describe()
         if arrays:
