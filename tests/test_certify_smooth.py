@@ -386,3 +386,47 @@ def test_unknown_certificate_setting_is_named():
     obj = benign.make_objective(inst, "l2")
     with pytest.raises(ValueError, match="unknown setting 'ftl'.*did you mean 'ftol'"):
         certify(obj, np.array([[0.0], [2 ** -0.5]]), ftl=1e-9)
+
+
+@pytest.mark.parametrize("t,gtol,seed", [(0.02, 0.2, 0), (0.05, 0.2, 1), (0.3, 0.1, 3), (0.3, 0.1, 5)])
+def test_loose_gtol_never_makes_a_point_next_to_a_spurious_minimum_global(t, gtol, seed):
+    """Near the spurious minimum of yalcin(5, 0.3) with the mixed loss (f = 1.006, the optimum is 0), a loose
+    gtol accepts the point as critical; neither the convex certificate (its tolerance no longer follows gtol, and
+    with the optimum known it must agree with f) nor the predicted decrease ||g||^2 / (2 lambda_min) may then call
+    it global. Before the fix all four were "global_min" (the first two by the convex certificate, the last two by
+    the widened value test)."""
+    from benign.certify.published import weighted_spurious_point
+
+    inst = I.yalcin(5, 0.3)
+    obj = make_objective(inst, "mixed:lam=5,l=4")
+    x = np.asarray(weighted_spurious_point(5, 0.3, lam=5)).reshape(5, 1)
+    D = np.random.default_rng(seed).standard_normal(x.shape)
+    y = x + t * D / np.linalg.norm(D)
+    cert = certify(obj, y, gtol=gtol)
+    assert float(obj.value(y)) > 0.9 and cert.verdict != "global_min" and cert.spurious is not False, cert.details
+
+
+def test_global_decision_rules():
+    """``decide_global``: the predicted decrease widens "not global" only; a holding PSD certificate that contradicts
+    the known optimum 0 (f above what it implies) is not accepted."""
+    from types import SimpleNamespace
+
+    from benign.certify.checks import decide_global
+
+    info = {"f_zero": 1.0, "noiseless": True, "truth_feasible": True, "f_truth": 0.0, "truth_trace": 1.0}
+    assert decide_global(1e-12, info, ftol=1e-10)[0] is True
+    assert decide_global(0.5, info, ftol=1e-10, newton_gap=1.0)[0] is None  # within the predicted decrease
+    assert decide_global(2.0, info, ftol=1e-10, newton_gap=1.0)[0] is False
+    psd = SimpleNamespace(holds=True, kind="psd", proves="X is global", first_order=0.01, margin=-1e-3,
+                          details={"x_norm": 1.0})  # implies f(X) <= 0.01 + 1e-3 * tr(M*) = 0.011
+    assert decide_global(0.005, info, ftol=1e-10, convex=psd)[0] is True
+    ok, reason = decide_global(0.5, info, ftol=1e-10, convex=psd)
+    assert ok is False and "only within its tolerance" in reason
+    assert decide_global(0.5, dict(info, noiseless=False, f_truth=0.6), ftol=1e-10, convex=psd)[0] is True  # noisy
+
+
+@pytest.mark.parametrize("key", ["gtol", "htol", "ftol", "ctol"])
+def test_relative_tolerances_lie_below_one(key):
+    obj = make_objective(I.build("sensing:n=4,r=1,m=20,seed=0"), "l2")
+    with pytest.raises(ValueError, match=f"{key} must be < 1.0"):
+        certify(obj, np.ones((4, 1)), **{key: 1.0})

@@ -42,11 +42,11 @@ from benign.certify import verdicts as V
 from benign.certify.checks import decide_global, optimum_info, verify_descent
 from benign.certify.convex import symmetric_certificate
 from benign.certify.copositive import MAX_ENUM, copositive
-from benign.certify.smooth import _relative_error, check_tolerances
+from benign.certify.smooth import _relative_error, check_tolerances, default_ctol
 from benign.certify.spectral import check_method
 from benign.certify.symmetry import RANK_RTOL, orthogonal_vertical
 from benign.certify.verdicts import Certificate
-from benign.errors import check_float, check_int
+from benign.errors import check_int
 
 #: the Hessian block on the cone coordinates is formed densely up to this many coordinates
 NONNEG_DENSE_MAX = 4000
@@ -102,7 +102,7 @@ def certify_nonneg(obj, X: Any, *, instance: Any = None, gtol: float = 1e-6, hto
     if not obj.symmetric:
         raise ValueError("nonnegative certificates are implemented for the symmetric factorisation only")
     tols = check_tolerances(gtol=gtol, htol=htol, ftol=ftol, xtol=xtol, rank_rtol=rank_rtol)
-    ctol = max(gtol, htol) if ctol is None else check_float("ctol", ctol, lo=0.0, lo_open=True)
+    ctol = default_ctol(gtol, htol, ctol)
     max_enum = check_int("max_enum", max_enum, minimum=0)
     check_method(method)
     Xj = obj.check_point(X)

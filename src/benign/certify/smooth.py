@@ -43,8 +43,15 @@ from benign.errors import check_float
 
 
 def check_tolerances(**tols: float) -> dict[str, float]:
-    """Validate positive tolerances (``ValueError`` naming the offending one)."""
-    return {k: check_float(k, v, lo=0.0, lo_open=True) for k, v in tols.items()}
+    """Validate relative tolerances, each in ``(0, 1)`` (``ValueError`` naming the offending one): a relative
+    tolerance of 1 or more accepts everything (``gtol = 2`` would call every point critical)."""
+    return {k: check_float(k, v, lo=0.0, lo_open=True, hi=1.0, hi_open=True) for k, v in tols.items()}
+
+
+def default_ctol(gtol: float, htol: float, ctol: float | None) -> float:
+    """The convex certificate's tolerance: ``min(gtol, htol)`` unless given, so that loosening one local test never
+    loosens the global claim."""
+    return min(gtol, htol) if ctol is None else check_float("ctol", ctol, lo=0.0, lo_open=True, hi=1.0, hi_open=True)
 
 
 def _relative_error(obj, X) -> float | None:
@@ -62,10 +69,10 @@ def _summary(obj, X):
 def certify_smooth(obj, X: Any, *, instance: Any = None, gtol: float = 1e-6, htol: float = 1e-6,
                    ftol: float = 1e-10, ctol: float | None = None, method: str = "auto", verify: bool = True,
                    rank_rtol: float = RANK_RTOL, seed: int = 0) -> Certificate:
-    """Certify ``X`` for a smooth loss (module docstring). ``ctol`` (default ``max(gtol, htol)``) is the convex
+    """Certify ``X`` for a smooth loss (module docstring). ``ctol`` (default ``min(gtol, htol)``) is the convex
     certificate's tolerance, ``ftol`` the relative value tolerance of globality checks, ``seed`` the Lanczos start."""
     tols = check_tolerances(gtol=gtol, htol=htol, ftol=ftol, rank_rtol=rank_rtol)
-    ctol = max(gtol, htol) if ctol is None else check_float("ctol", ctol, lo=0.0, lo_open=True)
+    ctol = default_ctol(gtol, htol, ctol)
     check_method(method)
     if obj.loss.name == "l1":
         raise ValueError("certify_smooth does not handle the l1 loss; use benign.certify.certify")

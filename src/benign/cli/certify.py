@@ -143,8 +143,8 @@ def certify(
     """Certify a point: critical?, Hessian spectrum modulo symmetry, global certificate, verdict."""
     if method not in ("auto", "dense", "lanczos"):
         raise UserError(f"--method must be auto, dense or lanczos, got {method!r}")
-    check_float("--gtol", gtol, lo=0.0)
-    check_float("--htol", htol, lo=0.0)
+    check_float("--gtol", gtol, lo=0.0, lo_open=True, hi=1.0, hi_open=True)
+    check_float("--htol", htol, lo=0.0, lo_open=True, hi=1.0, hi_open=True)
     check_float("--balance", balance, lo=0.0)
     extra = parse_options(opt)
     output_path(export, "--export")
