@@ -430,3 +430,17 @@ def test_relative_tolerances_lie_below_one(key):
     obj = make_objective(I.build("sensing:n=4,r=1,m=20,seed=0"), "l2")
     with pytest.raises(ValueError, match=f"{key} must be < 1.0"):
         certify(obj, np.ones((4, 1)), **{key: 1.0})
+
+
+@pytest.mark.parametrize("first", ["benign.certify(obj, T)", "import benign.certify.verdicts",
+                                   "from benign.certify import certify"])
+def test_benign_certify_is_callable_and_a_package_in_any_import_order(first):
+    """``benign.certify`` names both the function and the subpackage: either use works after the other."""
+    import subprocess
+
+    code = ("import benign\ninst = benign.build('sensing:n=4,r=1,m=20,seed=0')\n"
+            "obj = benign.make_objective(inst, 'l2'); T = inst.truth_point\n" + first + "\n"
+            "import benign.certify.verdicts\n"
+            "print(benign.certify(obj, T).verdict, benign.certify.verdicts.export.__name__)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.split() == ["global_min", "export"], out.stderr

@@ -51,11 +51,17 @@ _EXPORTS: dict[str, str] = {
 }
 
 
+#: exports that are also a subpackage of the same name: the export is the package, which is callable (so that
+#: ``benign.certify(...)`` and ``benign.certify.verdicts`` both work whichever was imported first)
+_CALLABLE_PACKAGES = {"certify"}
+
+
 def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'benign' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    package = importlib.import_module(module)
+    value = package if name in _CALLABLE_PACKAGES else getattr(package, name)
     globals()[name] = value
     return value
 
