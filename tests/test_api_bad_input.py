@@ -166,3 +166,32 @@ def test_instances_that_cannot_fit_in_memory_are_refused_before_drawing():
     with pytest.raises(ValueError, match=r"sampling .* entries of a 100000000 x 100000000 matrix"):
         I.completion(100000000, 2, rate=0.5)
     parse_instance("sensing:n=100000,r=2,m=100000,op=rankone")  # O(m n) memory: accepted
+
+
+def test_certify_checks_instance_and_seed():
+    from benign import instances as I
+    from benign.certify import certify
+    from benign.objective import make_objective
+
+    inst = I.build("sensing:n=6,r=1,m=20,seed=0")
+    for loss in ("l2", "l1"):
+        obj = make_objective(inst, loss)
+        with pytest.raises(TypeError, match="instance must be a benign Instance or None, got str"):
+            certify(obj, inst.truth_point, instance="inst")
+    obj = make_objective(inst, "l2")
+    with pytest.raises(ValueError, match=r"\(7 x 7, m = 20\) is not the objective's \(6 x 6, m = 20\)"):
+        certify(obj, inst.truth_point, instance=I.build("sensing:n=7,r=1,m=20,seed=0"))
+    with pytest.raises(ValueError, match="seed must be >= 0, got -1"):
+        certify(obj, inst.truth_point, seed=-1)
+    with pytest.raises(TypeError, match="seed must be an integer, got 1.5"):
+        certify(obj, inst.truth_point, seed=1.5)
+
+
+def test_instance_seeds_lie_in_the_documented_range():
+    from benign import instances as I
+    from benign.specs import parse_instance
+
+    with pytest.raises(ValueError, match="seed must be <= 9223372036854775807"):
+        I.sensing(5, 1, 10, seed=2**64)
+    with pytest.raises(ValueError, match=r"seed must lie in \[0, 9223372036854775807\]"):
+        parse_instance("sensing:n=5,r=1,m=10,seed=9223372036854775808")

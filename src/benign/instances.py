@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from benign import operators as ops
-from benign.errors import check_array, check_bool, check_float, check_int
+from benign.errors import check_array, check_bool, check_float, check_int, check_seed
 from benign.operators import Operator
 from benign.specs import Spec, parse_instance
 
@@ -145,7 +145,7 @@ def _rngs(seed: int) -> tuple[np.random.Generator, np.random.Generator, np.rando
     """PCG64 generators of the operator, the truth and the noise: the children ``0, 1, 2`` of
     ``SeedSequence(seed)`` (``SeedSequence(seed, spawn_key=(i,))`` is what ``spawn`` returns, built directly; tested
     against ``spawn``)."""
-    seed = check_int("seed", seed, minimum=0)
+    seed = check_seed(seed)
     gens = [np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(i,)))) for i in range(3)]
     return gens[0], gens[1], gens[2]
 

@@ -23,7 +23,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from benign.errors import check_choice, check_dense_sensing_fits, check_sampling_fits, suggest
+from benign.errors import MAX_SEED, check_choice, check_dense_sensing_fits, check_sampling_fits, suggest
 
 
 @dataclass(frozen=True)
@@ -204,7 +204,7 @@ def _check_ranges(kind: str, p: dict[str, Any]) -> None:
         dim = min(p["n"], p.get("d2", p["n"]))
         need(p["r"] <= dim, f"rank r = {p['r']} is larger than the dimension {dim}")
     if "seed" in p:
-        need(p["seed"] >= 0, f"seed must be >= 0, got {p['seed']}")
+        need(0 <= p["seed"] <= MAX_SEED, f"seed must lie in [0, {MAX_SEED}], got {p['seed']}")
     if "p" in p:
         need(0.0 <= p["p"] < 1.0, f"p must lie in [0, 1), got {p['p']}")
     if "sigma" in p:

@@ -34,12 +34,31 @@ def certify(obj, X: Any, *, instance: Any = None, gtol: float = 1e-6, htol: floa
     check_method(method)
     if not isinstance(verify, bool):
         raise TypeError(f"verify must be a bool, got {verify!r}")
+    _check_instance(obj, instance)
     _, certifier = _certifier(obj)
     check_certify_options(obj, kw)
+    if "seed" in kw:
+        from benign.errors import check_seed
+
+        kw["seed"] = check_seed(kw["seed"])
     if obj.loss.name == "l1":
         return certifier(obj, X, instance=instance, **kw)
     cert = certifier(obj, X, instance=instance, gtol=gtol, htol=htol, method=method, verify=verify, **kw)
     return localize_spurious(cert, obj, X, instance)
+
+
+def _check_instance(obj, instance: Any) -> None:
+    """``instance`` (what ``spurious`` is judged against) must be ``None`` or a benign Instance of the objective's
+    shape and number of measurements."""
+    if instance is None:
+        return
+    from benign.instances import Instance
+
+    if not isinstance(instance, Instance):
+        raise TypeError(f"instance must be a benign Instance or None, got {type(instance).__name__}")
+    if tuple(instance.shape) != tuple(obj.shape) or instance.m != obj.operator.m:
+        raise ValueError(f"instance {instance.name!r} ({instance.shape[0]} x {instance.shape[1]}, m = {instance.m}) "
+                         f"is not the objective's ({obj.shape[0]} x {obj.shape[1]}, m = {obj.operator.m})")
 
 
 def _certifier(obj):
