@@ -195,3 +195,20 @@ def test_instance_seeds_lie_in_the_documented_range():
         I.sensing(5, 1, 10, seed=2**64)
     with pytest.raises(ValueError, match=r"seed must lie in \[0, 9223372036854775807\]"):
         parse_instance("sensing:n=5,r=1,m=10,seed=9223372036854775808")
+
+
+def test_a_point_that_overflows_float64_is_named_not_nan():
+    """A finite point whose loss overflows (|X| ~ 1e160: X X^T ~ 1e320) is a ValueError from the objective's
+    methods and from certify, not a silent NaN or a LinAlgError from inside the eigensolver."""
+    from benign import instances as I
+    from benign.certify import certify
+    from benign.objective import make_objective
+
+    obj = make_objective(I.build("sensing:n=6,r=2,m=30,seed=0"), "l2")
+    X = np.full((6, 2), 1e160)
+    for method in (obj.value, obj.grad, obj.hessian, obj.value_and_grad, lambda X: obj.hvp(X, X)):
+        with pytest.raises(ValueError, match=r"overflows float64 at this point \(largest \|entry\| of X: 1e\+160\)"):
+            method(X)
+    with pytest.raises(ValueError, match="overflows float64"):
+        certify(obj, np.full((6, 2), 1e200))
+    assert np.isfinite(float(obj.value(np.ones((6, 2)))))

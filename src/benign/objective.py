@@ -96,6 +96,17 @@ class Objective:
             raise ValueError(f"{name} must have the point's shape {tuple(np.shape(like))}, got {arr.shape}")
         return jnp.asarray(arr)
 
+    def _finite(self, X, out, what: str):
+        """``out`` when every entry is finite; a ``ValueError`` when a finite (checked) point overflows float64 in
+        ``what`` (e.g. ``|X| ~ 1e160``), instead of a silent NaN. Traced calls pass unchecked."""
+        if isinstance(X, jax.core.Tracer) or isinstance(out, jax.core.Tracer):
+            return out
+        leaves = jax.tree_util.tree_leaves(out)
+        if not all(bool(jnp.all(jnp.isfinite(v))) for v in leaves):
+            raise ValueError(f"{what} overflows float64 at this point (largest |entry| of X: "
+                             f"{float(jnp.max(jnp.abs(X))):.3g}); rescale the problem or the point")
+        return out
+
     def split(self, X):
         """``(U, V)`` with ``M = U V^T`` (``U = V = X`` in the symmetric case)."""
         if self.symmetric:
@@ -111,30 +122,30 @@ class Objective:
     def residual(self, X):
         """``rho = A(M) - b``."""
         X = self._arg(X)
-        return _residual(self, X)
+        return self._finite(X, _residual(self, X), "the residual")
 
     def value(self, X):
         X = self._arg(X)
-        return _value(self, X)
+        return self._finite(X, _value(self, X), "the loss")
 
     def grad(self, X):
         X = self._arg(X)
-        return _grad(self, X)
+        return self._finite(X, _grad(self, X), "the gradient")
 
     def hvp(self, X, U):
         """Hessian-vector product ``nabla^2 f(X)[U]`` (closed form)."""
         X = self._arg(X)
         U = self._arg(U, "U", like=X)
-        return _hvp(self, X, U)
+        return self._finite(X, _hvp(self, X, U), "the Hessian-vector product")
 
     def hessian(self, X):
         """Dense Hessian on ``vec(X)`` (row-major), shape ``(N r, N r)``: ``H[:, k] = vec(Hess[e_k])``."""
         X = self._arg(X)
-        return _hessian(self, X)
+        return self._finite(X, _hessian(self, X), "the Hessian")
 
     def value_and_grad(self, X):
         X = self._arg(X)
-        return _value_and_grad(self, X)
+        return self._finite(X, _value_and_grad(self, X), "the loss or its gradient")
 
     def distance(self, X):
         """``||M(X) - M*||_F`` from the factors (no ``n x n`` array); NaN when the truth is unknown."""
