@@ -212,3 +212,30 @@ def test_a_point_that_overflows_float64_is_named_not_nan():
     with pytest.raises(ValueError, match="overflows float64"):
         certify(obj, np.full((6, 2), 1e200))
     assert np.isfinite(float(obj.value(np.ones((6, 2)))))
+
+
+@pytest.mark.parametrize("kw,needle", [
+    (dict(noise="none", sigma=0.5), "sigma applies to noise='gaussian' only"),
+    (dict(noise="none", p=0.3), "p and scale apply to noise='outliers' only"),
+    (dict(noise="outliers", p=0.1, sigma=0.2), "sigma applies to noise='gaussian' only"),
+    (dict(noise="gaussian"), "noise='gaussian' needs sigma > 0"),
+])
+def test_noise_settings_of_another_model_are_refused(kw, needle):
+    """As in a spec string: a setting the chosen noise model ignores is an error, not silently dropped."""
+    from benign import instances as I
+
+    with pytest.raises(ValueError, match=needle):
+        I.sensing(5, 1, 20, **kw)
+
+
+@pytest.mark.parametrize("spec,needle", [
+    ("sensing:n=5,r=1,m=20,noise=gaussian", "noise=gaussian needs sigma"),
+    ("sensing:n=5,r=1,m=20,noise=gaussian,sigma=0", "sigma must be > 0"),
+    ("sensing:n=5,r=1,m=20,noise=outliers", "noise=outliers needs p"),
+    ("sensing:n=5,r=1,m=20,sigma=0.1", "sigma applies to noise=gaussian only"),
+])
+def test_noise_specs_are_complete(spec, needle):
+    from benign.specs import parse_instance
+
+    with pytest.raises(ValueError, match=needle):
+        parse_instance(spec)

@@ -72,6 +72,7 @@ class Instance:
     def padded_truth(self, r: int) -> np.ndarray:
         """The ground truth as a point of search rank ``r >= r*`` (zero columns appended)."""
         Z = self.truth_point
+        r = check_int("r", r, minimum=1)
         if r < Z.shape[1]:
             raise ValueError(f"search rank {r} is below the truth's rank {Z.shape[1]}")
         return np.concatenate([Z, np.zeros((Z.shape[0], r - Z.shape[1]))], axis=1)
@@ -178,12 +179,19 @@ def make_truth(rng: np.random.Generator, d: int, r: int, kind: str = "gaussian",
 def _noise(rng: np.random.Generator, clean: np.ndarray, kind: str, sigma: float, p: float, outlier: str,
            scale: float | None) -> tuple[np.ndarray, np.ndarray | None]:
     m = clean.shape[0]
+    if kind not in ("none", "gaussian", "outliers"):
+        raise ValueError(f"unknown noise {kind!r}; choose none, gaussian or outliers")
+    # a setting of another noise model is an error (as in a spec string), not silently dropped
+    if kind != "gaussian" and sigma:
+        raise ValueError(f"sigma applies to noise='gaussian' only (got noise={kind!r}, sigma={sigma!r})")
+    if kind != "outliers" and (p or scale is not None):
+        raise ValueError(f"p and scale apply to noise='outliers' only (got noise={kind!r}, p={p!r}, scale={scale!r})")
     if kind == "none":
         return np.zeros(m), None
     if kind == "gaussian":
-        return check_float("sigma", sigma, lo=0.0) * rng.standard_normal(m), None
-    if kind != "outliers":
-        raise ValueError(f"unknown noise {kind!r}; choose none, gaussian or outliers")
+        if not sigma:
+            raise ValueError("noise='gaussian' needs sigma > 0 (the standard deviation of the noise)")
+        return check_float("sigma", sigma, lo=0.0, lo_open=True) * rng.standard_normal(m), None
     p = check_float("p", p, lo=0.0, hi=1.0, hi_open=True)
     mask = rng.random(m) < p
     if scale is None:

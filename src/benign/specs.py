@@ -208,7 +208,7 @@ def _check_ranges(kind: str, p: dict[str, Any]) -> None:
     if "p" in p:
         need(0.0 <= p["p"] < 1.0, f"p must lie in [0, 1), got {p['p']}")
     if "sigma" in p:
-        need(p["sigma"] >= 0, f"sigma must be >= 0, got {p['sigma']}")
+        need(p["sigma"] > 0, f"sigma must be > 0, got {p['sigma']}")
     if "scale" in p:
         need(p["scale"] > 0, f"scale must be > 0, got {p['scale']}")
     if "tscale" in p:
@@ -232,6 +232,8 @@ def _check_ranges(kind: str, p: dict[str, Any]) -> None:
     if kind == "completion":
         total = p["n"] * p.get("d2", p["n"])
         check_sampling_fits(p["count"] if "count" in p else int(p["rate"] * total), p["n"], p.get("d2", p["n"]))
+    if p.get("noise") == "gaussian" and "sigma" not in p:
+        raise ValueError("noise=gaussian needs sigma=... (the standard deviation of the noise, > 0)")
     if p.get("noise") == "outliers" and "p" not in p:
         raise ValueError("noise=outliers needs p=... (corruption probability in [0, 1))")
     if p.get("noise", "none") != "outliers":

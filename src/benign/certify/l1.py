@@ -150,7 +150,9 @@ def certify_l1(obj: Any, X: Any, instance: Any = None, *, tol: float = 1e-8, gam
         raise TypeError(f"sdp must be a bool, got {sdp!r}")
     if instance is not None and (instance.m != obj.operator.m
                                  or not np.array_equal(np.asarray(instance.b), np.asarray(obj.b))):
-        raise ValueError(f"instance (m = {instance.m}) does not match the objective (m = {obj.operator.m}): "
+        what = (f"m = {instance.m} against m = {obj.operator.m}" if instance.m != obj.operator.m
+                else "the same m but other measurements b")
+        raise ValueError(f"instance {getattr(instance, 'name', '')!r} does not match the objective ({what}): "
                          "build the objective from the same instance")
     X = np.asarray(obj.check_point(X, "X"), dtype=float)
     b = np.asarray(obj.b, dtype=float)

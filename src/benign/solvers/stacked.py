@@ -70,6 +70,11 @@ def solve_stacked(objs: Sequence, method: Any = "gd", seeds: Sequence[int] | Non
         raise ValueError("solve_stacked needs at least one objective")
     for o in objs:
         _check_objective(o)
+    for k, o in enumerate(objs[1:], start=1):  # the common causes, named before the pytree comparison
+        a, b = _signature(objs[0]), _signature(o)
+        if a != b:
+            raise NotStackable(f"member {k} is {_describe(b)}, member 0 is {_describe(a)}: one compiled run needs "
+                               "objectives of one shape, loss and factorisation")
     seeds = list(range(len(objs))) if seeds is None else [check_seed(s) for s in seeds]
     if len(seeds) != len(objs):
         raise ValueError(f"got {len(seeds)} seeds for {len(objs)} objectives")
@@ -105,6 +110,15 @@ def _loop_view(obj):
     """The objective without operator arrays that no primitive reads (:meth:`Operator.without_full_rows`), so that
     they are neither stacked nor transferred."""
     return dataclasses.replace(obj, operator=obj.operator.without_full_rows())
+
+
+def _signature(obj) -> tuple:
+    return tuple(obj.shape), int(obj.operator.m), obj.operator.kind, obj.loss.name, obj.factorization
+
+
+def _describe(sig: tuple) -> str:
+    (d1, d2), m, kind, loss, fact = sig
+    return f"{d1} x {d2} with m = {m} ({kind} operator, loss {loss}, {fact})"
 
 
 def _stack(trees: list):
