@@ -95,7 +95,7 @@ def test_stacking_refuses_what_cannot_share_a_run():
     with pytest.raises(TypeError, match="Objective"):
         solve_stacked([a, "x"], "gd")
     other_n = benign.make_objective(benign.build("sensing:n=7,r=1,m=20,seed=0"), "l2")
-    with pytest.raises(NotStackable, match=r"member 1 is 7 x 7 with m = 20 .*, member 0 is 6 x 6"):
+    with pytest.raises(NotStackable, match=r"member 1 differs from member 0: it is 7 x 7 with m = 20 .*, member 0 is 6 x 6"):
         solve_stacked([benign.make_objective(benign.build("sensing:n=6,r=1,m=20,seed=0"), "l2"), other_n], "gd")
     with pytest.raises(TypeError, match=r"seeds=\[...\] \(one per objective\), not seed=0"):
         solve_stacked([a, a], "gd", seed=0)

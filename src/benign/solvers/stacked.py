@@ -73,8 +73,8 @@ def solve_stacked(objs: Sequence, method: Any = "gd", seeds: Sequence[int] | Non
     for k, o in enumerate(objs[1:], start=1):  # the common causes, named before the pytree comparison
         a, b = _signature(objs[0]), _signature(o)
         if a != b:
-            raise NotStackable(f"member {k} is {_describe(b)}, member 0 is {_describe(a)}: one compiled run needs "
-                               "objectives of one shape, loss and factorisation")
+            raise NotStackable(f"member {k} differs from member 0: it is {_describe(b)}, member 0 is {_describe(a)} "
+                               "(one compiled run needs objectives of one shape, loss and factorisation)")
     seeds = list(range(len(objs))) if seeds is None else [check_seed(s) for s in seeds]
     if len(seeds) != len(objs):
         raise ValueError(f"got {len(seeds)} seeds for {len(objs)} objectives")
