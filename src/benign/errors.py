@@ -82,6 +82,9 @@ def check_array(name: str, value: Any, *, ndim: int | tuple[int, ...] | None = N
 
     ``shape`` entries that are ``None`` are free.
     """
+    if value is None or isinstance(value, (bool, np.bool_, str)) or getattr(value, "dtype", None) == np.bool_:
+        raise TypeError(f"{name} must be a numeric array, got {value!r}" if value is None or isinstance(value, str)
+                        else f"{name} must be a numeric array, got booleans")
     if np.iscomplexobj(value) and not np.issubdtype(np.dtype(dtype), np.complexfloating):
         raise TypeError(f"{name} must be real, got a complex array")
     try:
