@@ -239,3 +239,9 @@ def test_noise_specs_are_complete(spec, needle):
 
     with pytest.raises(ValueError, match=needle):
         parse_instance(spec)
+
+
+def test_points_must_be_numeric_arrays(obj):
+    for X, needle in ((None, "got None"), ("abc", "got 'abc'"), (np.ones((6, 2), bool), "got booleans")):
+        with pytest.raises(TypeError, match=needle):
+            obj.value(X)

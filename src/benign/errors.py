@@ -82,9 +82,10 @@ def check_array(name: str, value: Any, *, ndim: int | tuple[int, ...] | None = N
 
     ``shape`` entries that are ``None`` are free.
     """
-    if value is None or isinstance(value, (bool, np.bool_, str)) or getattr(value, "dtype", None) == np.bool_:
-        raise TypeError(f"{name} must be a numeric array, got {value!r}" if value is None or isinstance(value, str)
-                        else f"{name} must be a numeric array, got booleans")
+    if value is None or isinstance(value, str):
+        raise TypeError(f"{name} must be a numeric array, got {value!r}")
+    if np.dtype(dtype) != np.bool_ and (isinstance(value, (bool, np.bool_)) or getattr(value, "dtype", None) == np.bool_):
+        raise TypeError(f"{name} must be a numeric array, got booleans")
     if np.iscomplexobj(value) and not np.issubdtype(np.dtype(dtype), np.complexfloating):
         raise TypeError(f"{name} must be real, got a complex array")
     try:
