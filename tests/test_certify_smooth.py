@@ -374,6 +374,9 @@ def test_export_record_is_self_contained():
     e = (xp @ xp.T - z @ z.T).reshape(-1)
     assert abs(0.5 * e @ H @ e - rec["certificate"]["loss"]) <= 1e-14
     assert rec["certificate"]["verdict"] == "degenerate" and rec["certificate"]["tolerances"]["gtol"] == 1e-6
+    assert rec["loss"]["huber_delta"] is None
+    hub = make_objective(inst, "huber:delta=0.25")
+    assert export(certify(hub, x), inst, x, hub)["loss"]["huber_delta"] == 0.25  # every loss parameter, explicit
 
 
 def test_unknown_certificate_setting_is_named():
