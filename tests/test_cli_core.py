@@ -134,3 +134,12 @@ def test_version_is_fast_and_matches_the_package():
 
     out = run("--version")
     assert out.returncode == 0 and out.stdout.strip() == f"benign {benign.__version__}", out.stdout + out.stderr
+
+
+@pytest.mark.skipif(not __import__("os").path.isdir("/proc"), reason="needs a folder that refuses new files: /proc")
+@pytest.mark.parametrize("option", ["--save", "--history"])
+def test_a_folder_that_refuses_files_is_found_before_the_work(option):
+    """A folder that refuses new files even to root (where ``os.access`` says yes), here /proc, is found by
+    creating a scratch file there first: the run does not compute and then lose its result."""
+    out = run("solve", "sensing:n=5,r=1,m=20", option, "/proc/benign-test-output")
+    assert out.returncode == 2 and "refuses new files" in out.stderr and out.stderr.count("\n") == 1, out.stderr

@@ -64,6 +64,13 @@ def output_path(path: str | None, option: str, *, directory: bool = False) -> st
                             f"{'file, not a folder' if directory else 'folder, not a file'}")
         if not os.access(full, os.W_OK):
             raise UserError(f"cannot write {option} {path!r}: permission denied")
+        if directory:
+            _try_writing_in(full, option, path)
+        else:
+            try:  # opened for appending and closed at once: the file is not changed
+                open(full, "ab").close()
+            except OSError as exc:
+                raise UserError(f"cannot write {option} {path!r}: {exc.strerror or exc}") from None
         return path
     parent = os.path.dirname(full)
     while not os.path.exists(parent):
@@ -72,7 +79,22 @@ def output_path(path: str | None, option: str, *, directory: bool = False) -> st
         raise UserError(f"cannot write {option} {path!r}: {parent!r} is a file, not a folder")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise UserError(f"cannot write {option} {path!r}: folder {parent!r} is not writable")
+    _try_writing_in(parent, option, path)
     return path
+
+
+def _try_writing_in(folder: str, option: str, path: str) -> None:
+    """Create and remove a scratch file in ``folder``: ``os.access`` answers "writable" to root everywhere (and
+    knows nothing of read-only mounts or pseudo-filesystems such as ``/sys``), and a result must not be lost after
+    the work because its folder refuses the file."""
+    import tempfile
+
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".benign-write-test-"):
+            pass
+    except OSError as exc:
+        raise UserError(f"cannot write {option} {path!r}: folder {folder!r} refuses new files "
+                        f"({exc.strerror or exc})") from None
 
 
 def emit(result: Any, as_json: bool, human: Callable[[Any], None] | None = None) -> None:
