@@ -410,22 +410,37 @@ def test_loose_gtol_never_makes_a_point_next_to_a_spurious_minimum_global(t, gto
 
 
 def test_global_decision_rules():
-    """``decide_global``: the predicted decrease widens "not global" only; a holding PSD certificate that contradicts
-    the known optimum 0 (f above what it implies) is not accepted."""
+    """``decide_global``: the predicted decrease widens "not global" only; with a noiseless instance (optimum 0) the
+    value decides and a holding convex certificate (it can only hold through its tolerance there) never makes a
+    point global; with noise, it does."""
     from types import SimpleNamespace
 
     from benign.certify.checks import decide_global
 
-    info = {"f_zero": 1.0, "noiseless": True, "truth_feasible": True, "f_truth": 0.0, "truth_trace": 1.0}
+    info = {"f_zero": 1.0, "noiseless": True, "truth_feasible": True, "f_truth": 0.0}
     assert decide_global(1e-12, info, ftol=1e-10)[0] is True
     assert decide_global(0.5, info, ftol=1e-10, newton_gap=1.0)[0] is None  # within the predicted decrease
     assert decide_global(2.0, info, ftol=1e-10, newton_gap=1.0)[0] is False
-    psd = SimpleNamespace(holds=True, kind="psd", proves="X is global", first_order=0.01, margin=-1e-3,
-                          details={"x_norm": 1.0})  # implies f(X) <= 0.01 + 1e-3 * tr(M*) = 0.011
-    assert decide_global(0.005, info, ftol=1e-10, convex=psd)[0] is True
+    psd = SimpleNamespace(holds=True, kind="psd", proves="X is global")
     ok, reason = decide_global(0.5, info, ftol=1e-10, convex=psd)
-    assert ok is False and "only within its tolerance" in reason
+    assert ok is None and "within its tolerance" in reason
+    assert decide_global(1e-12, info, ftol=1e-10, convex=psd)[0] is True
+    assert decide_global(0.5, dict(info, truth_feasible=False), ftol=1e-10, convex=psd)[0] is None
     assert decide_global(0.5, dict(info, noiseless=False, f_truth=0.6), ftol=1e-10, convex=psd)[0] is True  # noisy
+    assert decide_global(0.7, dict(info, noiseless=False, f_truth=0.6), ftol=1e-10)[0] is False
+
+
+@pytest.mark.parametrize("ctol", [0.3, 0.9])
+def test_a_loose_ctol_never_makes_the_spurious_minimum_global(ctol):
+    """The reviewer's case: ctol >= 0.18 let the convex certificate hold at the spurious minimum of yalcin(5, 0.3)
+    (lambda_min(S_bar) = -0.17 s_ref); the instance is noiseless, so the value decides (f = 1.006 > 0)."""
+    from benign.certify.published import weighted_spurious_point
+
+    inst = I.yalcin(5, 0.3)
+    obj = make_objective(inst, "mixed:lam=5,l=4")
+    x = np.asarray(weighted_spurious_point(5, 0.3, lam=5)).reshape(5, 1)
+    cert = certify(obj, x, instance=inst, ctol=ctol)
+    assert cert.details["convex_certificate"]["holds"] and cert.verdict != "global_min" and cert.spurious is not False
 
 
 @pytest.mark.parametrize("key", ["gtol", "htol", "ftol", "ctol"])

@@ -104,3 +104,15 @@ def test_bad_solver_arguments_fail_before_importing_jax(argv):
     assert out.stdout.split() == ["2", "False"], out.stdout + out.stderr
     lines = [ln for ln in out.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("error:"), out.stderr
+
+
+@pytest.mark.parametrize("method,field", [("gd", "c"), ("trust-region", "eta"), ("scaled-gd", "damping"),
+                                          ("subgradient", "q"), ("convex", "trace_weight")])
+def test_none_only_for_problem_dependent_settings(method, field):
+    """A configured solver with None in a setting that has a numeric default is refused (not run with NaN)."""
+    solver = dataclasses.replace(METHODS[method](), **{field: None})
+    with pytest.raises(TypeError, match=f"{field} must be a number, got None"):
+        solver.setting(field)
+    assert METHODS[method]().setting(field) is not None
+    if method == "gd":
+        assert METHODS[method]().setting("step") is None  # problem-dependent default

@@ -65,54 +65,41 @@ def optimum_info(obj, r: int, ftol: float) -> dict[str, Any]:
     # the truth is a point of the search space only when the search rank reaches its rank: below it, f = 0 is not
     # attainable and "noiseless, f > 0" proves nothing about globality
     return {"f_zero": f0, "truth_available": True, "f_truth": ft, "noiseless": bool(fd <= ftol * max(f0, 1e-300)),
-            "truth_feasible": bool(r >= T.shape[1]),
-            # tr(M*) for the PSD certificate's value bound (symmetric: M* = Z Z^T)
-            "truth_trace": float(np.sum(T * T)) if obj.symmetric else None}
-
-
-def convex_value_bound(convex: Any, info: dict) -> float | None:
-    """What a PSD certificate implies about ``f(X)`` when the optimum is known to be 0 (noiseless):
-    with ``h`` convex and ``S_bar = grad h(M)``, ``0 = h(M*) >= h(M) + <S_bar, M* - M>``, and ``<S_bar, M*> >=
-    lambda_min(S_bar) tr(M*)``, ``<S_bar, M> <= ||S_bar X||_F ||X||_F``, so ``f(X) <= ||S_bar X||_F ||X||_F +
-    max(0, -lambda_min(S_bar)) tr(M*)``. A certificate that "holds" within its tolerance at a point above this
-    bound holds only through the tolerance (``None``: not a PSD certificate, or no truth)."""
-    trace = info.get("truth_trace")
-    if convex is None or convex.kind != "psd" or trace is None:
-        return None
-    return convex.first_order * convex.details["x_norm"] + max(0.0, -convex.margin) * trace
+            "truth_feasible": bool(r >= T.shape[1])}
 
 
 def decide_global(f: float, info: dict, *, ftol: float, convex: Any = None,
                   newton_gap: float | None = None) -> tuple[bool | None, str]:
     """Is ``X`` a global minimum? ``(True | False | None, reason)`` by the rules of the module docstring.
 
-    ``convex`` is a :class:`~benign.certify.convex.ConvexCertificate` (or None); with a known optimum 0 it is
-    accepted only where ``f(X)`` lies within what it implies (:func:`convex_value_bound`). ``newton_gap``
-    (``||g||^2 / (2 lambda_min)`` at a strict local minimum, the predicted decrease to the exact critical point next
-    to ``X``) widens the tolerance of "not global" only: a value within it of the optimum is undecided, never
-    "global".
+    Noiseless instances (the optimum is 0, over the PSD cone too) are decided by the value alone: a convex
+    certificate there can only hold through its tolerance (exactly, it would imply ``f(X) = 0``), so it never makes
+    a point global, and where it holds at a point above ``ftol * f(0)`` the point is left undecided rather than
+    called spurious. Otherwise ``convex`` (a :class:`~benign.certify.convex.ConvexCertificate`, or None) proves
+    "global" when it holds. ``newton_gap`` (``||g||^2 / (2 lambda_min)`` at a strict local minimum, the predicted
+    decrease to the exact critical point next to ``X``) widens the tolerance of "not global" only: a value within it
+    of the optimum is undecided, never "global".
     """
     scale = max(info["f_zero"], 1e-300)
     tol = ftol * scale
     wide = tol + (newton_gap or 0.0)
     feasible = info.get("truth_feasible", True)
-    slack = 64 * EPS * scale  # rounding of f and of the bound
-    if convex is not None and convex.holds:
-        # noiseless: 0 = h(M*) is the optimum over the PSD cone (M* is PSD whatever the search rank)
-        bound = convex_value_bound(convex, info) if info.get("noiseless") else None
-        if bound is None or f <= tol + bound * (1 + 1e-9) + slack:
-            return True, f"convex certificate ({convex.kind}): {convex.proves}"
-        if f > wide:
-            return False, (f"noiseless: the optimum is 0 and f(X) = {f:.6g} > {wide:.3g}; the convex certificate "
-                           f"holds only within its tolerance (it implies f(X) <= {bound:.3g})")
+    holds = convex is not None and convex.holds
     if info.get("noiseless"):
         if f <= tol:
             return True, f"noiseless and f(X) = {f:.3g} <= {tol:.3g} (the optimum is 0)"
-        if feasible:
-            if f > wide:
-                return False, f"noiseless: the optimum is 0 and f(X) = {f:.6g} > {wide:.3g}"
-            return None, (f"noiseless: f(X) = {f:.3g} is above {tol:.3g} but within the predicted decrease "
-                          f"{newton_gap:.3g} to the critical point next to X, which may be global: not decided")
+        if not feasible:
+            return None, ("the ground truth is not a feasible point (search rank below its rank, or its factor is "
+                          "not nonnegative): noiseless, but the optimum at this rank is unknown; not decided")
+        if holds:
+            return None, (f"noiseless: f(X) = {f:.3g} > {tol:.3g} although the convex certificate holds (within its "
+                          "tolerance ctol; exactly it would mean f(X) = 0): not decided")
+        if f > wide:
+            return False, f"noiseless: the optimum is 0 and f(X) = {f:.6g} > {wide:.3g}"
+        return None, (f"noiseless: f(X) = {f:.3g} is above {tol:.3g} but within the predicted decrease "
+                      f"{newton_gap:.3g} to the critical point next to X, which may be global: not decided")
+    if holds:
+        return True, f"convex certificate ({convex.kind}): {convex.proves}"
     if not feasible:
         return None, ("the ground truth is not a feasible point (search rank below its rank, or its factor is not "
                       "nonnegative): the optimum is unknown and globality is not decided")

@@ -66,7 +66,7 @@ def output_path(path: str | None, option: str, *, directory: bool = False) -> st
             raise UserError(f"cannot write {option} {path!r}: permission denied")
         if directory:
             _try_writing_in(full, option, path)
-        else:
+        elif os.path.isfile(full):  # (not a pipe or a device: opening one would block or consume it)
             try:  # opened for appending and closed at once: the file is not changed
                 open(full, "ab").close()
             except OSError as exc:

@@ -87,11 +87,13 @@ class Solver:
 
     def setting(self, name: str) -> Any:
         """The field ``name`` checked against its range in :data:`benign.solver_options.METHOD_BOUNDS` (as a float
-        or int; ``None``, "problem-dependent", stays ``None``)."""
+        or int); ``None`` stays ``None`` only for a setting whose default is ``None`` ("problem-dependent")."""
         from benign.solver_options import check_setting
 
         value = getattr(self, name)
-        return None if value is None else check_setting(self.name, name, value)
+        if value is None and next(f.default for f in fields(self) if f.name == name) is None:
+            return None  # a setting whose None means "problem-dependent"; any other one must be a number
+        return check_setting(self.name, name, value)
 
     def options(self) -> dict[str, Any]:
         """The settings as plain Python values (JSON-ready); ``None`` for a setting left to its rule (a resolved
