@@ -101,8 +101,7 @@ class Objective:
         ``what`` (e.g. ``|X| ~ 1e160``), instead of a silent NaN. Traced calls pass unchecked."""
         if isinstance(X, jax.core.Tracer) or isinstance(out, jax.core.Tracer):
             return out
-        leaves = jax.tree_util.tree_leaves(out)
-        if not all(bool(jnp.all(jnp.isfinite(v))) for v in leaves):
+        if not all(np.isfinite(np.asarray(v)).all() for v in jax.tree_util.tree_leaves(out)):  # one read-back each
             raise ValueError(f"{what} overflows float64 at this point (largest |entry| of X: "
                              f"{float(jnp.max(jnp.abs(X))):.3g}); rescale the problem or the point")
         return out

@@ -80,6 +80,8 @@ def certify_smooth(obj, X: Any, *, instance: Any = None, gtol: float = 1e-6, hto
     r = int(X.shape[1])
     f, g, gnorm, xnorm, relerr = _summary(obj, X)
     f, gnorm, xnorm, relerr = float(f), float(gnorm), float(xnorm), float(relerr)
+    if not (np.isfinite(f) and np.isfinite(gnorm)):  # the objective's own check, on the values computed here
+        obj._finite(X, jnp.asarray([f, gnorm]), "the loss or its gradient")
 
     vert = vertical_space(obj, X, rank_rtol)
     spec = hessian_spectrum(obj, X, vert, method=method, seed=seed)
