@@ -70,3 +70,31 @@ def test_cli_errors_are_one_line(capsys, monkeypatch):
                          (("landscape", "zsl-half", "--point", "0,1", "--dir1", "1,0", "--range", "1,0"), "a < b")):
         code, _, err = run_inprocess(capsys, monkeypatch, *args)
         assert code == 2 and needle in err and len(err.strip().splitlines()) == 1
+
+
+def test_hunt_saves_the_loss_that_certify_then_uses(tmp_path, capsys, monkeypatch):
+    """A spurious minimum of the mixed loss, saved by ``hunt --save-dir``, is judged by that loss by default (it is
+    not a critical point of l2: judged by l2 it would be ``not_critical``), and its stored point is the default."""
+    code, out, err = run_inprocess(capsys, monkeypatch, "hunt", "yalcin:n=5,eps=0.3", "--loss", "mixed:lam=5,l=4",
+                                   "--rank", "1", "--starts", "12", "--save-dir", str(tmp_path), "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    saved = data["saved"]
+    assert saved
+    # two of these starts diverge under the default step: counted, but not catalogued (no critical point)
+    diverged = data["solver_status"].get("diverged", 0)
+    assert diverged and sum(e["count"] for e in data["entries"]) == 12 - diverged
+    code, out, err = run_inprocess(capsys, monkeypatch, "certify", saved[0], "--json")
+    assert code == 0, err
+    cert = json.loads(out)
+    assert cert["loss_spec"] == "mixed:lam=5,l=4" and cert["verdict"] == "strict_local_min" and cert["spurious"]
+    assert err == ""
+    code, out, err = run_inprocess(capsys, monkeypatch, "certify", saved[0], "--loss", "l2", "--json")
+    assert code == 0, err
+    assert json.loads(out)["verdict"] == "not_critical"
+    assert "was saved with loss mixed:lam=5,l=4; using --loss l2" in err
+    code, out, err = run_inprocess(capsys, monkeypatch, "landscape", saved[0], "--dir1", "truth", "--grid", "3",
+                                   "--range=-1,1", "--no-hessian", "--json")
+    assert code == 0, err
+    f = json.loads(out)["f"]
+    assert abs(f[1] - cert["loss"]) <= 1e-12 * cert["loss"]  # t = 0: the saved point, under the saved loss

@@ -44,6 +44,8 @@ def test_instance_save_and_info(tmp_path):
     (("instance", "sensing:n=5,r=9,m=30"), "larger than the dimension"),
     (("instance", "sensing:n=5,r=1,m=30,sed=1"), "did you mean 'seed'"),
     (("info", "nowhere/file.npz"), "does not exist"),
+    (("counterexample", "--nonneg-family", "0.5", "--x", "1,0"), "not both"),
+    (("instance", "zsl-half", "--save", "out.txt"), "give a name ending in .npz"),
 ])
 def test_bad_input_one_line_error(args, needle):
     res = run(*args)
@@ -143,3 +145,20 @@ def test_a_folder_that_refuses_files_is_found_before_the_work(option):
     creating a scratch file there first: the run does not compute and then lose its result."""
     out = run("solve", "sensing:n=5,r=1,m=20", option, "/proc/benign-test-output")
     assert out.returncode == 2 and "refuses new files" in out.stderr and out.stderr.count("\n") == 1, out.stderr
+
+
+def test_ctrl_c_reports_and_exits_130(monkeypatch, capsys):
+    """Typer turns Ctrl-C inside a command into a returned exit code (130) outside standalone mode; the entry point
+    must report it and exit with it, not exit 0 as if the command had finished."""
+    import benign.cli.core
+    from benign.cli import main
+
+    def interrupted(spec):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(benign.cli.core, "load_instance_arg", interrupted)
+    monkeypatch.setattr(sys, "argv", ["benign", "instance", "zsl-half"])
+    with pytest.raises(SystemExit) as exc:
+        main()
+    assert exc.value.code == 130
+    assert capsys.readouterr().err.strip() == "interrupted"

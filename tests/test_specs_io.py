@@ -152,3 +152,26 @@ def test_point_rows_match_the_built_objective(text, fact, rows):
     assert point_rows(parse_instance(text), fact) == rows
     if rows is not None:
         assert make_objective(build(text), "l2", factorization=fact).rows == rows[0]
+
+
+@pytest.mark.parametrize("loss,kw", [
+    ("lp:l=6,scale=mean", {}),
+    ("huber:delta=0.25", {"factorization": "asymmetric", "balance": 0.5}),
+    ("mixed:lam=0.1234567890123,l=4", {"nonnegative": True}),
+])
+def test_saved_objective_round_trips(tmp_path, loss, kw):
+    """The objective saved with a point is rebuilt exactly (loss parameters to the last digit, not as displayed)."""
+    from benign.io import holds_point, save_instance, saved_objective
+    from benign.objective import make_objective
+
+    spec = "sensing:n=4,r=1,m=30,seed=0" + (",truth=nonneg" if kw.get("nonnegative") else "")
+    inst = I.build(spec)
+    obj = make_objective(inst, loss, **kw)
+    path = save_instance(str(tmp_path / "p"), inst, point=np.ones((obj.rows, 1)), objective=obj)
+    assert holds_point(path)
+    got = saved_objective(path)
+    assert got["loss"] == obj.loss
+    assert (got["factorization"], got["balance"], got["nonnegative"]) == (obj.factorization, obj.balance,
+                                                                          obj.nonnegative)
+    bare = save_instance(str(tmp_path / "bare"), inst)
+    assert saved_objective(bare) is None and not holds_point(bare)

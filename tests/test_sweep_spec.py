@@ -166,6 +166,8 @@ def test_expressions_missing_values_and_nan():
                                          ("x[0]", "Subscript is not allowed"), ("lambda: 1", "Lambda is not allowed"),
                                          ("[i for i in x]", "ListComp is not allowed"),
                                          ("open('f')", "unknown function 'open'"),
+                                         ("np.log(x)", "unknown function 'np.log'"),
+                                         ("max(x, key=abs)", r"max\(\) takes no keyword arguments"),
                                          ("x = 1", "not a valid expression"), ("f'{x}'", "JoinedStr is not allowed")])
 def test_expressions_reject_anything_but_arithmetic(text, needle):
     with pytest.raises(ValueError, match=needle):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__version__ = "0.4.4"
+__version__ = "0.4.5"
 
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
@@ -31,7 +31,7 @@ _EXPORTS: dict[str, str] = {
     "Objective": "benign.objective", "make_objective": "benign.objective",
     # files
     "save_instance": "benign.io", "load_instance": "benign.io", "load_point": "benign.io",
-    "save_point": "benign.io",
+    "save_point": "benign.io", "saved_objective": "benign.io",
     # solvers
     "solve": "benign.solvers", "solve_many": "benign.solvers", "Result": "benign.solvers",
     "METHODS": "benign.solvers", "initial_point": "benign.solvers",

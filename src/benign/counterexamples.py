@@ -128,12 +128,14 @@ class CounterexampleResult:
         return out
 
     def save(self, path: str) -> str:
-        """Write the built instance with ``X`` as its point (:func:`benign.io.save_instance`)."""
+        """Write the built instance with ``X`` as its point and the l2 objective it is a point of
+        (:func:`benign.io.save_instance`)."""
         if self.instance is None:
             raise ValueError("no instance was built (the SDP failed or build=False)")
         from benign.io import save_instance
+        from benign.objective import make_objective
 
-        return save_instance(path, self.instance, point=self.X)
+        return save_instance(path, self.instance, point=self.X, objective=make_objective(self.instance))
 
 
 # ------------------------------------------------------------------------------------------- validation

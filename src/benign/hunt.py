@@ -13,6 +13,9 @@ The catalogue lists each distinct critical point with its certificate, the numbe
 other distinct point of the same instance, ``min_j ||M - M_j||_F / max(||M||_F, ||M_j||_F, ||M*||_F)`` (``None`` when
 it is the only one; always above ``dedupe_rtol``). Points with the same loss and certificate but a large separation
 are distinct minimisers, e.g. images of one another under a symmetry of the instance.
+
+Runs that diverged end at no critical point: they are counted in ``solver_status["diverged"]`` (and in the basin
+frequencies' denominator, ``starts``) but are neither certified nor catalogued.
 """
 from __future__ import annotations
 
@@ -190,6 +193,7 @@ def hunt(instances: Any, loss: Any = "l2", *, rank: int, starts: int = 32, metho
                              seed=seed + 1000 * i, **(solver_options or {}))
         for res in results:
             statuses[res.status] = statuses.get(res.status, 0) + 1
+        results = [res for res in results if res.status != "diverged"]  # (module docstring)
         points = [np.asarray(res.x) for res in results]
         scale = _fro(obj, np.asarray(obj.truth)) if obj.truth is not None else 0.0
         groups = _dedupe(obj, points, scale, dedupe_rtol)

@@ -7,7 +7,10 @@ Format (version 1): one ``.npz`` file, loaded with ``allow_pickle=False``, holdi
 * ``op_<name>``: the operator's arrays (``op_A`` is ``(m, d1*d2)`` row-major ``vec(A_i)`` for dense operators;
   ``op_rows``, ``op_cols``, ``op_weights`` for completion; ``op_a``, ``op_c`` for rank-one projections);
 * ``b`` (measurements), ``truth_left`` and optionally ``truth_right``, ``noise``, ``outlier_mask``;
-* optionally ``point`` (a point of the objective, e.g. a solver's output) and other ``point_<name>`` arrays.
+* optionally ``point`` (a point of the objective, e.g. a solver's output) and other ``point_<name>`` arrays;
+* with a point, optionally ``meta["objective"]``: the objective it is a point of -- the loss (``name``, ``l``,
+  ``lam``, ``delta``, ``scale`` and the spec ``text``), ``factorization``, ``balance`` and ``nonnegative`` -- so that
+  ``benign certify FILE`` judges the point by the loss that produced it (:func:`saved_objective`).
 
 Everything in it can be re-read with NumPy alone: ``A(M)_i = sum_jk A[i, j*d2 + k] M[j, k]``.
 """
@@ -25,14 +28,18 @@ FORMAT = "benign-instance"
 VERSION = 1
 
 
-def save_instance(path: str, inst, point: Any | None = None, extra: dict[str, Any] | None = None) -> str:
-    """Write ``inst`` (and optionally ``point`` and named ``extra`` arrays) to ``path`` (``.npz``)."""
+def save_instance(path: str, inst, point: Any | None = None, extra: dict[str, Any] | None = None,
+                  objective: Any | None = None) -> str:
+    """Write ``inst`` (and optionally ``point``, named ``extra`` arrays and the settings of the
+    :class:`~benign.objective.Objective` the point belongs to) to ``path`` (``.npz``)."""
     if not path.endswith(".npz"):
         path = path + ".npz"
     op = inst.operator
     meta = {"format": FORMAT, "version": VERSION, "operator": op.kind, "shape": list(op.shape),
             "operator_symmetric": bool(op.symmetric), "nonnegative": bool(inst.nonnegative), "name": inst.name,
             "params": to_jsonable(inst.meta)}
+    if objective is not None:
+        meta["objective"] = objective_settings(objective)
     arrays: dict[str, np.ndarray] = {f"op_{k}": v for k, v in op.arrays().items()}
     arrays["b"] = np.asarray(inst.b, dtype=float)
     arrays["truth_left"] = np.asarray(inst.truth_left, dtype=float)
@@ -51,6 +58,44 @@ def save_instance(path: str, inst, point: Any | None = None, extra: dict[str, An
     os.makedirs(d, exist_ok=True)
     np.savez_compressed(path, **arrays)
     return path
+
+
+def objective_settings(obj) -> dict[str, Any]:
+    """The settings that make an objective from its instance (JSON): loss parameters, factorisation, balance, sign."""
+    loss = obj.loss
+    return {"loss": {"name": loss.name, "l": int(loss.l), "lam": float(loss.lam), "delta": float(loss.huber_delta),
+                     "scale": loss.scale, "text": loss.describe()},
+            "factorization": obj.factorization, "balance": float(obj.balance), "nonnegative": bool(obj.nonnegative)}
+
+
+def saved_objective(path: str) -> dict[str, Any] | None:
+    """The objective settings stored with a point by :func:`save_instance` (``None`` when the file has none), as
+    keyword arguments of :func:`~benign.objective.make_objective`: ``loss`` (a :class:`~benign.losses.Loss`),
+    ``factorization``, ``balance``, ``nonnegative``."""
+    from benign.losses import make_loss
+
+    data = _open(path)
+    if not hasattr(data, "files") or "meta" not in data.files:
+        return None
+    try:
+        rec = json.loads(str(data["meta"])).get("objective")
+    except json.JSONDecodeError:
+        return None
+    if rec is None:
+        return None
+    try:
+        lo = rec["loss"]
+        loss = make_loss(lo["name"], l=lo["l"], lam=lo["lam"], delta=lo["delta"], scale=lo["scale"])
+        return {"loss": loss, "factorization": str(rec["factorization"]), "balance": float(rec["balance"]),
+                "nonnegative": bool(rec["nonnegative"])}
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{path!r}: corrupt objective record in its metadata: {exc}") from None
+
+
+def holds_point(path: str) -> bool:
+    """Whether an ``.npz`` file holds an array ``point`` (as :func:`save_instance` writes it)."""
+    data = _open(path)
+    return hasattr(data, "files") and "point" in data.files
 
 
 def _open(path: str):

@@ -29,9 +29,10 @@ def _given_value(param) -> str | None:
 
 
 def main() -> None:
-    """Entry point: bad input (ValueError/TypeError/UserError) prints one line and exits with status 2."""
+    """Entry point: bad input (ValueError/TypeError/UserError) prints one line and exits with status 2; Ctrl-C
+    prints ``interrupted`` and exits with status 130 (what a sweep stored is kept: rerun it to resume)."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
@@ -71,6 +72,12 @@ def main() -> None:
         if type(exc).__name__ == "Abort":
             sys.exit(1)
         raise
+    # Outside standalone mode Typer returns the code of an ``Exit`` instead of exiting, and turns Ctrl-C into
+    # ``Exit(130)`` (no command of benign raises that code itself)
+    if isinstance(code, int) and code:
+        if code == 130:
+            print("interrupted", file=sys.stderr)
+        sys.exit(code)
 
 
 if __name__ == "__main__":

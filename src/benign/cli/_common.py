@@ -47,6 +47,20 @@ class UserError(Exception):
     """Bad input detected by a command; printed as one line, exit status 2."""
 
 
+def npz_output_path(path: str | None, option: str) -> str | None:
+    """An instance file to write (see :func:`output_path`): ``.npz`` is appended to a name without an extension;
+    any other extension is refused (the file would not be what its name says)."""
+    import os
+
+    if path and not (os.path.isdir(path) or path.endswith(os.sep)):  # (a folder: refused by output_path)
+        ext = os.path.splitext(path)[1]
+        if ext and ext.lower() != ".npz":
+            raise UserError(f"{option} writes an .npz file: give a name ending in .npz (or without an extension), "
+                            f"got {path!r}")
+        path = path if ext else path + ".npz"
+    return output_path(path, option)
+
+
 def output_path(path: str | None, option: str, *, directory: bool = False) -> str | None:
     """Check, before any work is done, that ``path`` can be written: a file (``directory=False``) must not be an
     existing folder, and the nearest existing folder above it must be a writable folder (missing folders in between

@@ -9,7 +9,7 @@ from typing import List, Optional
 
 import typer
 
-from benign.cli._common import (JSON_OPT, LOSS_OPT, UserError, app, emit, load_instance_arg, load_loss_arg,
+from benign.cli._common import (JSON_OPT, UserError, app, emit, load_instance_arg, load_loss_arg,
                                 load_point_arg, output_path, parse_options, to_jsonable)
 from benign.errors import check_float, suggest
 
@@ -82,11 +82,40 @@ def _check_word(text: str, words: tuple[str, ...]) -> None:
                         f"or {' / '.join(repr(w) for w in words)}{suggest(t.split(':')[0], ['truth'])}")
 
 
-def _objective(inst, loss_spec: str, balance: float, factorization: Optional[str], nonneg: Optional[bool]):
-    from benign.objective import make_objective
+LOSS_FROM_FILE_OPT = typer.Option(None, "--loss", help="Loss spec: l2, lp:l=4, mixed:lam=5,l=4, l1, huber:delta=1 "
+                                                        "(add scale=mean). Default: the loss saved with the point in "
+                                                        "an instance file, else l2.")
 
-    return make_objective(inst, load_loss_arg(loss_spec), factorization=factorization, balance=balance,
-                          nonnegative=nonneg)
+
+def _saved(instance: str) -> tuple[dict, Optional[str]]:
+    """For an instance file: the objective settings saved with its point (``benign solve --save``, ``benign hunt
+    --save-dir``; empty when none) and the file's path when it holds a point, read without building anything."""
+    from benign.specs import parse_instance
+
+    try:
+        sp = parse_instance(instance)
+    except (ValueError, TypeError) as exc:
+        raise UserError(str(exc)) from None
+    if sp.kind != "file":
+        return {}, None
+    from benign.io import holds_point, saved_objective
+
+    path = sp.params["path"]
+    return saved_objective(path) or {}, path if holds_point(path) else None
+
+
+def _settings(instance: str, saved: dict, loss: Optional[str], balance: Optional[float] = None,
+              factorization: Optional[str] = None, nonneg: Optional[bool] = None) -> dict:
+    """``make_objective`` keywords: the options given, else those ``saved`` with the point, else the defaults. A
+    loss given that differs from the saved one is used, with a note on stderr."""
+    given = load_loss_arg(loss) if loss is not None else None
+    if given is not None and "loss" in saved and given != saved["loss"]:
+        print(f"note: {instance} was saved with loss {saved['loss'].describe()}; using --loss "
+              f"{given.describe()}", file=sys.stderr)
+    return {"loss": given if given is not None else saved.get("loss", load_loss_arg("l2")),
+            "factorization": factorization if factorization is not None else saved.get("factorization"),
+            "balance": balance if balance is not None else saved.get("balance", 0.0),
+            "nonnegative": nonneg if nonneg is not None else saved.get("nonnegative")}
 
 
 def _human_certificate(out: dict) -> None:
@@ -126,30 +155,41 @@ def _human_certificate(out: dict) -> None:
 @app.command()
 def certify(
     instance: str = typer.Argument(..., help="Instance spec or .npz file."),
-    loss: str = LOSS_OPT,
+    loss: Optional[str] = LOSS_FROM_FILE_OPT,
     point: Optional[str] = CERT_POINT_OPT,
     method: str = METHOD_OPT,
     gtol: float = typer.Option(1e-6, "--gtol", help="Scale-aware stationarity tolerance."),
     htol: float = typer.Option(1e-6, "--htol", help="Relative curvature tolerance."),
-    balance: float = typer.Option(0.0, "--balance", help="Balancing weight mu (asymmetric factorisation)."),
-    factorization: Optional[str] = typer.Option(None, "--factorization", help="symmetric or asymmetric."),
-    nonneg: Optional[bool] = typer.Option(None, "--nonneg/--no-nonneg", help="Impose X >= 0 (default: instance)."),
+    balance: Optional[float] = typer.Option(None, "--balance", help="Balancing weight mu (asymmetric "
+                                            "factorisation; default: saved with the point, else 0)."),
+    factorization: Optional[str] = typer.Option(None, "--factorization", help="symmetric or asymmetric (default: "
+                                                "saved with the point, else the instance's)."),
+    nonneg: Optional[bool] = typer.Option(None, "--nonneg/--no-nonneg", help="Impose X >= 0 (default: saved with "
+                                          "the point, else the instance's)."),
     no_verify: bool = typer.Option(False, "--no-verify", help="Skip evaluating f along escape directions."),
     theory: bool = typer.Option(False, "--theory", help="Also evaluate the theorem conditions (small n)."),
     export: Optional[str] = typer.Option(None, "--export", help="Write a self-contained JSON record here."),
     opt: Optional[List[str]] = OPT_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:
-    """Certify a point: critical?, Hessian spectrum modulo symmetry, global certificate, verdict."""
+    """Certify a point: critical?, Hessian spectrum modulo symmetry, global certificate, verdict.
+
+    For an instance file written with a point (``solve --save``, ``hunt --save-dir``) the point and the objective
+    settings saved with it are the defaults of ``--point``, ``--loss``, ``--factorization``, ``--balance`` and
+    ``--nonneg``."""
     if method not in ("auto", "dense", "lanczos"):
         raise UserError(f"--method must be auto, dense or lanczos, got {method!r}")
     check_float("--gtol", gtol, lo=0.0, lo_open=True, hi=1.0, hi_open=True)
     check_float("--htol", htol, lo=0.0, lo_open=True, hi=1.0, hi_open=True)
-    check_float("--balance", balance, lo=0.0)
+    if balance is not None:
+        check_float("--balance", balance, lo=0.0)
     extra = parse_options(opt)
     output_path(export, "--export")
-    load_loss_arg(loss)  # validate the cheap arguments before building anything (no JAX import on bad input)
-    X = _point_before_instance(point, instance, factorization)
+    # the cheap arguments are validated before anything is built (no JAX import on bad input)
+    saved, stored_point = _saved(instance)
+    settings = _settings(instance, saved, loss, balance, factorization, nonneg)
+    point = stored_point if point is None else point
+    X = _point_before_instance(point, instance, settings["factorization"])
     inst = load_instance_arg(instance)
     X = _point(point, inst) if X is None else X
     with _status("certifying ...", as_json):
@@ -157,13 +197,15 @@ def certify(
 
         from benign.certify import certify as run_certify
         from benign.certify.verdicts import export as export_record
+        from benign.objective import make_objective
 
-        obj = _objective(inst, loss, balance, factorization, nonneg)
+        obj = make_objective(inst, **settings)
         Xa = np.asarray(X, dtype=float)
         Xa = Xa[:, None] if Xa.ndim == 1 else Xa
         cert = run_certify(obj, Xa, instance=inst, gtol=gtol, htol=htol, method=method, verify=not no_verify,
                            **extra)
         out = cert.to_dict()
+        out.setdefault("loss_spec", obj.loss.describe())
         if theory:
             from benign.theory import evaluate
 
@@ -213,7 +255,7 @@ def _direction(text: Optional[str], inst, X):
 @app.command()
 def landscape(
     instance: str = typer.Argument(..., help="Instance spec or .npz file, or 'seed001' for seed 001's figure."),
-    loss: str = LOSS_OPT,
+    loss: Optional[str] = LOSS_FROM_FILE_OPT,
     point: Optional[str] = CERT_POINT_OPT,
     dir1: Optional[str] = typer.Option(None, "--dir1", help="First direction (file, inline, or 'truth')."),
     dir2: Optional[str] = typer.Option(None, "--dir2", help="Second direction (2-D map)."),
@@ -226,7 +268,9 @@ def landscape(
     eps: float = typer.Option(0.1, "--eps", help="seed001 only: off-pattern weight."),
     as_json: bool = JSON_OPT,
 ) -> None:
-    """Slices of f and lambda_min(Hessian) through a point (1-D with --dir1, 2-D with --dir1 and --dir2)."""
+    """Slices of f and lambda_min(Hessian) through a point (1-D with --dir1, 2-D with --dir1 and --dir2).
+
+    For an instance file written with a point, that point and the objective saved with it are the defaults."""
     lo, hi = _parse_range(range_)
     if out is not None:
         output_path(out, "--out")
@@ -254,8 +298,10 @@ def landscape(
         summary["figure"] = result.get("figure")
         emit(result if as_json else summary, as_json)
         return
-    load_loss_arg(loss)  # validate before building anything
-    X = _point_before_instance(point, instance)
+    saved, stored_point = _saved(instance)  # a file's point and loss are the defaults, as in `benign certify`
+    settings = _settings(instance, saved, loss)  # validated before anything is built
+    point = stored_point if point is None else point
+    X = _point_before_instance(point, instance, settings["factorization"])
     for text in (dir1, dir2):  # a direction that cannot be read, before the instance is built
         if text is not None and text.strip() != "truth":
             _check_word(text, ("truth",))
@@ -273,7 +319,7 @@ def landscape(
         from benign.landscape import plot_slice, save_figure, slice_1d, slice_2d
         from benign.objective import make_objective
 
-        obj = make_objective(inst, load_loss_arg(loss))
+        obj = make_objective(inst, **settings)
         g = np.linspace(lo, hi, grid)
         if D2 is None:
             res = slice_1d(obj, X, D1, g, hessian=not no_hessian)

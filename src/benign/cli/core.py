@@ -5,7 +5,7 @@ from typing import Optional
 
 import typer
 
-from benign.cli._common import JSON_OPT, UserError, app, emit, load_instance_arg, output_path
+from benign.cli._common import JSON_OPT, UserError, app, emit, load_instance_arg, npz_output_path
 
 
 @app.command()
@@ -15,7 +15,7 @@ def instance(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Create an instance from a spec string and (optionally) save it."""
-    output_path(save, "--save")
+    save = npz_output_path(save, "--save")
     inst = load_instance_arg(spec)
     info = inst.describe()
     if save:

@@ -8,7 +8,8 @@ from typing import Iterator, Optional
 
 import typer
 
-from benign.cli._common import JSON_OPT, UserError, app, emit, load_instance_arg, load_point_arg, output_path
+from benign.cli._common import (JSON_OPT, UserError, app, emit, load_instance_arg, load_point_arg,
+                                npz_output_path)
 
 
 @contextmanager
@@ -91,8 +92,10 @@ def counterexample(
         raise UserError(f"--method must be reduced or direct, got {method!r}")
     if margin < 0:
         raise UserError(f"--margin must be >= 0, got {margin}")
-    output_path(save, "--save")
+    save = npz_output_path(save, "--save")
     if family is not None:
+        if x is not None or z is not None:
+            raise UserError("--nonneg-family builds its own X and Z: give either it or --x/--z, not both")
         if not 0.0 < family < 1.0:
             raise UserError(f"--nonneg-family must lie in (0, 1), got {family}")
         from benign.counterexamples import nonneg_rip_family
@@ -101,8 +104,10 @@ def counterexample(
             inst, X, report = nonneg_rip_family(family, solver=solver)
         if save:
             from benign.io import save_instance
+            from benign.objective import make_objective
 
-            report["saved"] = save_instance(save, inst, point=X)
+            # the l2 objective with the instance's sign constraint: the one X is a spurious point of
+            report["saved"] = save_instance(save, inst, point=X, objective=make_objective(inst))
         if not arrays:
             report.pop("X", None)
             report.pop("Z", None)

@@ -69,10 +69,12 @@ def hunt(
     out = cat.to_dict()
     if save_dir:
         from benign.io import save_instance
+        from benign.objective import make_objective
 
         os.makedirs(save_dir, exist_ok=True)
         out["saved"] = [save_instance(os.path.join(save_dir, f"spurious_{i}.npz"), insts[e.instance_index],
-                                      point=e.point) for i, e in enumerate(cat.spurious_minima)]
+                                      point=e.point, objective=make_objective(insts[e.instance_index], loss_obj))
+                        for i, e in enumerate(cat.spurious_minima)]
     if as_json:
         emit(out, True)
         return

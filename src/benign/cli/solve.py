@@ -8,7 +8,7 @@ from typing import List, Optional
 import typer
 
 from benign.cli._common import (JSON_OPT, LOSS_OPT, UserError, app, emit, load_instance_arg, load_loss_arg,
-                                load_point_arg, output_path, parse_options)
+                                load_point_arg, npz_output_path, output_path, parse_options)
 from benign.errors import check_choice, check_float, check_int, check_seed
 from benign.solver_options import INITS, METHOD_OPTIONS, check_method_options
 
@@ -63,7 +63,7 @@ def solve_cmd(
     """Run a local method from a start (or the convex SDP baseline) and report the final point."""
     if constraint not in CONSTRAINTS:
         raise UserError(f"--constraint must be one of {', '.join(CONSTRAINTS)}, got {constraint!r}")
-    output_path(save, "--save")
+    save = npz_output_path(save, "--save")
     output_path(history, "--history")
     check_choice("method", method, METHOD_OPTIONS)
     check_choice("init", init, INITS)
@@ -101,7 +101,7 @@ def solve_cmd(
     if save:
         from benign.io import save_instance
 
-        out["saved"] = save_instance(save, inst, point=res.x)
+        out["saved"] = save_instance(save, inst, point=res.x, objective=obj)
     if history:
         out["history_file"] = _write_history(history, res.history)
     emit(out, as_json)

@@ -66,10 +66,12 @@ def compile_expr(text: str, what: str = "expression", known: Iterable[str] | Non
             raise ValueError(f"{what} {text!r}: {type(node).__name__} is not allowed "
                              "(use numbers, names, arithmetic, comparisons, and/or/not)")
         if isinstance(node, ast.Call):
-            if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS or node.keywords:
-                fname = getattr(node.func, "id", "?")
+            fname = ast.unparse(node.func)  # e.g. 'np.log' for an attribute
+            if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
                 raise ValueError(f"{what} {text!r}: unknown function {fname!r}{suggest(fname, FUNCTIONS)}; "
                                  f"allowed: {', '.join(FUNCTIONS)}")
+            if node.keywords:
+                raise ValueError(f"{what} {text!r}: {fname}() takes no keyword arguments")
         elif isinstance(node, ast.Name) and node.id not in FUNCTIONS and node.id not in ("True", "False", "None"):
             names.add(node.id)
     if known is not None:
