@@ -81,7 +81,7 @@ def test_hunt_saves_the_loss_that_certify_then_uses(tmp_path, capsys, monkeypatc
     data = json.loads(out)
     saved = data["saved"]
     assert saved
-    # two of these starts diverge under the default step: counted, but not catalogued (no critical point)
+    # some of these starts diverge under the default step: counted, but not catalogued (no critical point)
     diverged = data["solver_status"].get("diverged", 0)
     assert diverged and sum(e["count"] for e in data["entries"]) == 12 - diverged
     code, out, err = run_inprocess(capsys, monkeypatch, "certify", saved[0], "--json")
@@ -98,3 +98,36 @@ def test_hunt_saves_the_loss_that_certify_then_uses(tmp_path, capsys, monkeypatc
     assert code == 0, err
     f = json.loads(out)["f"]
     assert abs(f[1] - cert["loss"]) <= 1e-12 * cert["loss"]  # t = 0: the saved point, under the saved loss
+
+
+def test_saved_settings_yield_to_the_options_given(tmp_path, capsys, monkeypatch):
+    """A symmetric instance saved for the asymmetric factorisation with a balance: certify uses both by default;
+    another --factorization drops the saved balance; landscape uses the saved objective and refuses a direction
+    that does not fit it in one line."""
+    import benign
+    from benign.io import save_instance
+
+    inst = benign.build("sensing:n=4,r=1,m=40,seed=0")
+    obj = benign.make_objective(inst, "huber:delta=0.5", factorization="asymmetric", balance=0.5)
+    Z = np.asarray(inst.truth_point)
+    path = save_instance(str(tmp_path / "asym"), inst, point=np.vstack([Z, 0.5 * Z]), objective=obj)
+    code, out, err = run_inprocess(capsys, monkeypatch, "certify", path, "--json")
+    assert code == 0, err
+    cert = json.loads(out)
+    assert cert["loss_spec"] == "huber:delta=0.5" and abs(cert["loss"] - float(obj.value(np.vstack([Z, 0.5 * Z])))) <= 1e-12 * cert["loss"]
+    code, out, err = run_inprocess(capsys, monkeypatch, "certify", path, "--balance", "0", "--json")
+    assert code == 0, err
+    assert json.loads(out)["loss"] < cert["loss"]  # the saved balance term was in the loss above
+    code, out, err = run_inprocess(capsys, monkeypatch, "certify", path, "--factorization", "symmetric",
+                                   "--point", "truth", "--json")
+    assert code == 0, err
+    assert json.loads(out)["verdict"] == "global_min"
+    code, out, err = run_inprocess(capsys, monkeypatch, "landscape", path, "--dir1", "1,0,0,0,0,0,0,0", "--grid",
+                                   "3", "--range=-1,1", "--no-hessian", "--json")
+    assert code == 0, err
+    f0 = json.loads(out)["f"][1]  # t = 0: the saved point, under the saved objective
+    assert abs(f0 - cert["loss"]) <= 1e-12 * cert["loss"]
+    code, _, err = run_inprocess(capsys, monkeypatch, "landscape", path, "--dir1", "truth", "--grid", "3")
+    assert code == 2 and "'truth' needs the instance's own factorisation" in err
+    code, _, err = run_inprocess(capsys, monkeypatch, "landscape", path, "--dir1", "1,0,0,0", "--grid", "3")
+    assert code == 2 and "--dir1 must have the point's shape (8, 1), got (4, 1)" in err

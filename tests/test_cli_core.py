@@ -46,6 +46,7 @@ def test_instance_save_and_info(tmp_path):
     (("info", "nowhere/file.npz"), "does not exist"),
     (("counterexample", "--nonneg-family", "0.5", "--x", "1,0"), "not both"),
     (("instance", "zsl-half", "--save", "out.txt"), "give a name ending in .npz"),
+    (("instance", "zsl-half", "--save", "new-folder/"), "needs a file name"),
 ])
 def test_bad_input_one_line_error(args, needle):
     res = run(*args)

@@ -30,15 +30,15 @@ VERSION = 1
 
 def save_instance(path: str, inst, point: Any | None = None, extra: dict[str, Any] | None = None,
                   objective: Any | None = None) -> str:
-    """Write ``inst`` (and optionally ``point``, named ``extra`` arrays and the settings of the
-    :class:`~benign.objective.Objective` the point belongs to) to ``path`` (``.npz``)."""
+    """Write ``inst`` (and optionally ``point``, named ``extra`` arrays and, with a point, the settings of the
+    :class:`~benign.objective.Objective` it belongs to) to ``path`` (``.npz`` is appended when missing)."""
     if not path.endswith(".npz"):
         path = path + ".npz"
     op = inst.operator
     meta = {"format": FORMAT, "version": VERSION, "operator": op.kind, "shape": list(op.shape),
             "operator_symmetric": bool(op.symmetric), "nonnegative": bool(inst.nonnegative), "name": inst.name,
             "params": to_jsonable(inst.meta)}
-    if objective is not None:
+    if objective is not None and point is not None:
         meta["objective"] = objective_settings(objective)
     arrays: dict[str, np.ndarray] = {f"op_{k}": v for k, v in op.arrays().items()}
     arrays["b"] = np.asarray(inst.b, dtype=float)
@@ -78,11 +78,12 @@ def saved_objective(path: str) -> dict[str, Any] | None:
     if not hasattr(data, "files") or "meta" not in data.files:
         return None
     try:
-        rec = json.loads(str(data["meta"])).get("objective")
+        meta = json.loads(str(data["meta"]))
     except json.JSONDecodeError:
         return None
-    if rec is None:
-        return None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT or meta.get("objective") is None:
+        return None  # (not an instance file: load_instance says so)
+    rec = meta["objective"]
     try:
         lo = rec["loss"]
         loss = make_loss(lo["name"], l=lo["l"], lam=lo["lam"], delta=lo["delta"], scale=lo["scale"])

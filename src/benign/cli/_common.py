@@ -48,16 +48,21 @@ class UserError(Exception):
 
 
 def npz_output_path(path: str | None, option: str) -> str | None:
-    """An instance file to write (see :func:`output_path`): ``.npz`` is appended to a name without an extension;
-    any other extension is refused (the file would not be what its name says)."""
+    """An instance file to write (see :func:`output_path`): ``.npz`` is appended to a name that does not end in it;
+    a name ending in a separator, or in another extension that starts with a letter (``.txt``, ``.NPZ``), is
+    refused (the file would not be what its name says); ``run_lam0.5`` becomes ``run_lam0.5.npz``."""
     import os
 
-    if path and not (os.path.isdir(path) or path.endswith(os.sep)):  # (a folder: refused by output_path)
+    if path and os.path.isdir(path):  # an existing folder: refused by output_path
+        return output_path(path, option)
+    if path and (path.endswith(os.sep) or (os.altsep and path.endswith(os.altsep))):
+        raise UserError(f"{option} needs a file name, got the folder {path!r}")
+    if path and not path.endswith(".npz"):
         ext = os.path.splitext(path)[1]
-        if ext and ext.lower() != ".npz":
+        if ext[1:2].isalpha():
             raise UserError(f"{option} writes an .npz file: give a name ending in .npz (or without an extension), "
                             f"got {path!r}")
-        path = path if ext else path + ".npz"
+        path += ".npz"
     return output_path(path, option)
 
 

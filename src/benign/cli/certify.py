@@ -107,7 +107,10 @@ def _saved(instance: str) -> tuple[dict, Optional[str]]:
 def _settings(instance: str, saved: dict, loss: Optional[str], balance: Optional[float] = None,
               factorization: Optional[str] = None, nonneg: Optional[bool] = None) -> dict:
     """``make_objective`` keywords: the options given, else those ``saved`` with the point, else the defaults. A
-    loss given that differs from the saved one is used, with a note on stderr."""
+    loss given that differs from the saved one is used, with a note on stderr; a factorisation given that differs
+    from the saved one drops the saved balance and sign constraint (they belong to the saved factorisation)."""
+    if factorization is not None and factorization != saved.get("factorization", factorization):
+        saved = {"loss": saved["loss"]} if "loss" in saved else {}
     given = load_loss_arg(loss) if loss is not None else None
     if given is not None and "loss" in saved and given != saved["loss"]:
         print(f"note: {instance} was saved with loss {saved['loss'].describe()}; using --loss "
@@ -236,20 +239,28 @@ def _parse_range(text: str) -> tuple[float, float]:
     return a, b
 
 
-def _direction(text: Optional[str], inst, X):
+def _direction(text: Optional[str], obj, X, option: str):
+    """A direction of the same shape as ``X``: a file, inline numbers or ``truth`` (the objective's ground truth,
+    padded with zero columns to the point's rank, minus the point)."""
     import numpy as np
 
     if text is None:
         return None
     if text.strip() == "truth":  # towards the ground truth
-        T = np.asarray(inst.truth_point, dtype=float)
+        if obj.truth is None:
+            raise UserError(f"{option} 'truth' needs the instance's own factorisation ({obj.factorization} was "
+                            f"chosen); give the direction explicitly")
+        T = np.asarray(obj.truth, dtype=float)
         if T.shape[1] > X.shape[1]:
-            raise UserError("--dir 'truth' needs a point with at least the truth's rank")
+            raise UserError(f"{option} 'truth' needs a point with at least the truth's rank")
         T = np.concatenate([T, np.zeros((T.shape[0], X.shape[1] - T.shape[1]))], axis=1)
         return T - X
     _check_word(text, ("truth",))
     D = np.asarray(load_point_arg(text), dtype=float)
-    return D[:, None] if D.ndim == 1 else D
+    D = D[:, None] if D.ndim == 1 else D
+    if D.shape != X.shape:
+        raise UserError(f"{option} must have the point's shape {X.shape}, got {D.shape}")
+    return D
 
 
 @app.command()
@@ -306,20 +317,21 @@ def landscape(
         if text is not None and text.strip() != "truth":
             _check_word(text, ("truth",))
             load_point_arg(text)
+    if dir1 is None:
+        raise UserError("--dir1 is required (a direction, or 'truth' for the ground truth minus the point)")
     inst = load_instance_arg(instance)
     import numpy as np
 
+    from benign.objective import make_objective
+
+    obj = make_objective(inst, **settings)
     X = np.asarray(_point(point, inst) if X is None else X, dtype=float)
     X = X[:, None] if X.ndim == 1 else X
-    D1 = _direction(dir1, inst, X)
-    if D1 is None:
-        raise UserError("--dir1 is required (a direction, or 'truth' for the ground truth minus the point)")
-    D2 = _direction(dir2, inst, X)
+    D1 = _direction(dir1, obj, X, "--dir1")
+    D2 = _direction(dir2, obj, X, "--dir2")
     with _status("computing the slice ...", as_json):
         from benign.landscape import plot_slice, save_figure, slice_1d, slice_2d
-        from benign.objective import make_objective
 
-        obj = make_objective(inst, **settings)
         g = np.linspace(lo, hi, grid)
         if D2 is None:
             res = slice_1d(obj, X, D1, g, hessian=not no_hessian)
