@@ -114,7 +114,8 @@ def test_saved_settings_yield_to_the_options_given(tmp_path, capsys, monkeypatch
     code, out, err = run_inprocess(capsys, monkeypatch, "certify", path, "--json")
     assert code == 0, err
     cert = json.loads(out)
-    assert cert["loss_spec"] == "huber:delta=0.5" and abs(cert["loss"] - float(obj.value(np.vstack([Z, 0.5 * Z])))) <= 1e-12 * cert["loss"]
+    assert cert["loss_spec"] == "huber:delta=0.5"
+    assert abs(cert["loss"] - float(obj.value(np.vstack([Z, 0.5 * Z])))) <= 1e-12 * cert["loss"]
     code, out, err = run_inprocess(capsys, monkeypatch, "certify", path, "--balance", "0", "--json")
     assert code == 0, err
     assert json.loads(out)["loss"] < cert["loss"]  # the saved balance term was in the loss above

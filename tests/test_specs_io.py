@@ -175,3 +175,5 @@ def test_saved_objective_round_trips(tmp_path, loss, kw):
                                                                           obj.nonnegative)
     bare = save_instance(str(tmp_path / "bare"), inst)
     assert saved_objective(bare) is None and not holds_point(bare)
+    with pytest.raises(ValueError, match="not a benign instance file"):
+        saved_objective(save_point(str(tmp_path / "x.npz"), np.ones((4, 1))))

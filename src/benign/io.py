@@ -71,19 +71,12 @@ def objective_settings(obj) -> dict[str, Any]:
 def saved_objective(path: str) -> dict[str, Any] | None:
     """The objective settings stored with a point by :func:`save_instance` (``None`` when the file has none), as
     keyword arguments of :func:`~benign.objective.make_objective`: ``loss`` (a :class:`~benign.losses.Loss`),
-    ``factorization``, ``balance``, ``nonnegative``."""
+    ``factorization``, ``balance``, ``nonnegative``. ``ValueError`` when ``path`` is no benign instance file."""
     from benign.losses import make_loss
 
-    data = _open(path)
-    if not hasattr(data, "files") or "meta" not in data.files:
+    rec = _instance_meta(_open(path), path).get("objective")
+    if rec is None:
         return None
-    try:
-        meta = json.loads(str(data["meta"]))
-    except json.JSONDecodeError:
-        return None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT or meta.get("objective") is None:
-        return None  # (not an instance file: load_instance says so)
-    rec = meta["objective"]
     try:
         lo = rec["loss"]
         loss = make_loss(lo["name"], l=lo["l"], lam=lo["lam"], delta=lo["delta"], scale=lo["scale"])
@@ -97,6 +90,22 @@ def holds_point(path: str) -> bool:
     """Whether an ``.npz`` file holds an array ``point`` (as :func:`save_instance` writes it)."""
     data = _open(path)
     return hasattr(data, "files") and "point" in data.files
+
+
+def _instance_meta(data, path: str) -> dict[str, Any]:
+    """The validated ``meta`` record of an opened instance file; ``ValueError`` naming the file otherwise."""
+    if not hasattr(data, "files") or "meta" not in data.files:
+        raise ValueError(f"{path!r} is not a benign instance file (no 'meta' entry)")
+    try:
+        meta = json.loads(str(data["meta"]))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path!r}: corrupt metadata: {exc}") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise ValueError(f"{path!r} is not a benign instance file (format "
+                         f"{meta.get('format') if isinstance(meta, dict) else None!r})")
+    if meta.get("version", 0) > VERSION:
+        raise ValueError(f"{path!r} has format version {meta['version']}, newer than this benign ({VERSION})")
+    return meta
 
 
 def _open(path: str):
@@ -117,16 +126,7 @@ def load_instance(path: str):
     from benign.errors import check_array
 
     data = _open(path)
-    if not hasattr(data, "files") or "meta" not in data.files:
-        raise ValueError(f"{path!r} is not a benign instance file (no 'meta' entry)")
-    try:
-        meta = json.loads(str(data["meta"]))
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path!r}: corrupt metadata: {exc}") from None
-    if meta.get("format") != FORMAT:
-        raise ValueError(f"{path!r} is not a benign instance file (format {meta.get('format')!r})")
-    if meta.get("version", 0) > VERSION:
-        raise ValueError(f"{path!r} has format version {meta['version']}, newer than this benign ({VERSION})")
+    meta = _instance_meta(data, path)
     op_arrays = {k[3:]: data[k] for k in data.files if k.startswith("op_")}
     for k, v in op_arrays.items():
         if v.dtype.kind == "f":
