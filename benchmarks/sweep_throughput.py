@@ -9,7 +9,13 @@ the script checks that they give the same numbers (bit for bit, except ``vmap``:
 for each mode, the wall time, trials per second, the ratio to the plain loop measured in the same run, the time
 per trial and the solver loop's share of it (and, once, the time to draw one instance on the host):
 
-* ``plain loop``: ``for trial in spec.trials: solve_trial(params, seed)`` (no store, no batching);
+* ``plain loop``: ``for trial in spec.trials: solve_trial(params, seed)`` (no store, no batching): benign's compiled
+  solver called once per trial. This is the reference of the ``x plain`` column (the issue's 5x target);
+* ``NumPy script``: what a one-off research script does for the same trials: draw the instance (benign's ``build``,
+  so the problems are the same), then plain NumPy gradient descent ``X <- X - step (S + S^T) X``,
+  ``S = A*(A(X X^T) - b)``, from benign's start with benign's default step (both computed before the clock starts,
+  which favours the script), stopped as benign's ``gd`` stops (``||grad|| <= gtol max(1, ||grad(X0)||)``, ``gtol =
+  1e-10``, or 500 iterations). Its iteration counts are checked against the plain loop's;
 * ``sweep, one by one``: ``run_sweep(..., batch=False, threads=1)`` (adds the SQLite store);
 * ``sweep, batched map`` / ``batched vmap``, ``1 thread``: the seeds of a grid point in one compiled run
   (``lax.map`` / ``jax.vmap`` over the stacked objectives), ``batch_size`` seeds per unit, one unit at a time;
@@ -43,6 +49,43 @@ def make_spec(seeds: int, ms: list[int], batch_size: int, seed_start: int = 0) -
             "metrics": {"success": "relative_error <= 1e-6"}}
 
 
+def numpy_script(trials: list, max_iter: int, gtol: float = 1e-10) -> tuple[float, list[int], list[float]]:
+    """The ``NumPy script`` mode (module docstring): ``(seconds, iterations, relative errors)`` of every trial."""
+    import numpy as np
+
+    from benign.instances import build
+    from benign.objective import make_objective
+    from benign.solvers import initial_point
+    from benign.solvers.gradient import default_step
+    from benign.solvers.init import problem_scale
+
+    starts = []  # benign's start and default step, untimed (the trials are then exactly the sweep's)
+    for t in trials:
+        obj = make_objective(build(t.params["instance"], device=False), "l2")
+        starts.append((np.asarray(initial_point(obj, 1, "random", seed=t.seed)),
+                       default_step(problem_scale(obj, 1, t.seed))))
+    iters, errors = [], []
+    t0 = time.perf_counter()
+    for t, (X, step) in zip(trials, starts):
+        inst = build(t.params["instance"], device=False)
+        A, b, Z = np.asarray(inst.operator.A), np.asarray(inst.b), np.asarray(inst.truth_left)
+        n = Z.shape[0]
+
+        def grad(X):
+            S = ((A @ (X @ X.T).ravel() - b) @ A).reshape(n, n)
+            return (S + S.T) @ X
+
+        g = grad(X)
+        thresh, k = gtol * max(1.0, np.linalg.norm(g)), 0
+        while k < max_iter and np.linalg.norm(g) > thresh:
+            X = X - step * g
+            g = grad(X)
+            k += 1
+        iters.append(k)
+        errors.append(np.linalg.norm(X @ X.T - Z @ Z.T) / np.linalg.norm(Z @ Z.T))
+    return time.perf_counter() - t0, iters, errors
+
+
 def _warm_worker(units: list) -> int:
     from benign.experiments import execute_unit
     from benign.experiments.solve_trial import solve_batch, solve_trial
@@ -58,6 +101,7 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=50)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--no-workers", action="store_true", help="skip the multi-process run")
+    ap.add_argument("--no-script", action="store_true", help="skip the NumPy script reference")
     ap.add_argument("--rounds", type=int, default=2, help="runs of every mode (the best is reported)")
     ap.add_argument("--threads-scan", default=None, metavar="K1,K2,...",
                     help="also time the in-process batched map sweep with each of these thread counts")
@@ -82,14 +126,23 @@ def main() -> None:
 
     runs: dict[str, list[tuple[float, float]]] = {}  # mode -> (wall seconds, summed loop seconds) per round
     sp = load_spec(spec, db=os.path.join(tmp, "plain.db"))
-    ref = None
+    ref = ref_iters = None
 
     def plain_loop() -> None:
-        nonlocal ref
+        nonlocal ref, ref_iters
         t0 = time.perf_counter()
         plain = [solve_trial(t.params, t.seed) for t in sp.trials]
         runs.setdefault("plain loop", []).append((time.perf_counter() - t0, sum(p["solver_seconds"] for p in plain)))
         ref = np.array([p["relative_error"] for p in plain])
+        ref_iters = np.array([p["iterations"] for p in plain])
+
+    def script() -> None:
+        sec, iters, errors = numpy_script(sp.trials, spec["trial"]["max_iter"])
+        runs.setdefault("NumPy script", []).append((sec, sec))
+        same = int(np.sum(np.asarray(iters) == ref_iters))
+        agree = int(np.sum((np.asarray(errors) <= 1e-6) == (ref <= 1e-6)))
+        print(f"  NumPy script: same iteration count as the plain loop on {same} of {n_trials} trials, same success "
+              f"(relative error <= 1e-6) on {agree}", file=sys.stderr)
 
     def timed(label: str, db: str, **kw) -> None:
         db = os.path.join(tmp, f"{db}-{len(runs.get(label, []))}.db")
@@ -131,6 +184,8 @@ def main() -> None:
         scan = [int(k) for k in args.threads_scan.split(",")] if args.threads_scan else []
         for _ in range(args.rounds):  # every mode once per round: a drift of the machine's load hits them all
             plain_loop()
+            if not args.no_script:
+                script()
             timed("sweep, one by one", "one", batch=False, threads=1)
             timed("sweep, batched map, 1 thread", "map", batch="map", threads=1)
             timed("sweep, batched vmap, 1 thread", "vmap", batch="vmap", threads=1)
@@ -150,15 +205,18 @@ def main() -> None:
 
     best = {label: min(v) for label, v in runs.items()}
     base = best["plain loop"][0]
+    script_s = best["NumPy script"][0] if "NumPy script" in best else None
     print(f"\n{n_trials} trials (sensing n=10, r=1, m in {ms}, GD <= 500 iterations), batch_size "
           f"{args.batch_size}; warm-up {warm_s:.1f} s; {usable_cpus()} usable CPUs; best of {args.rounds} rounds "
           f"(every mode once per round)")
-    print(f"{'mode':32s} {'seconds':>9s} {'trials/s':>9s} {'x plain':>8s} {'ms/trial':>9s} {'loop ms':>8s}  "
-          f"seconds per round")
+    print(f"{'mode':32s} {'seconds':>9s} {'trials/s':>9s} {'x plain':>8s} {'x script':>9s} {'ms/trial':>9s} "
+          f"{'loop ms':>8s}  seconds per round")
     for label, (sec, loop_s) in best.items():
         each = ", ".join(f"{w:.2f}" for w, _ in runs[label])
-        print(f"{label:32s} {sec:9.2f} {n_trials / sec:9.1f} {base / sec:8.2f} {sec / n_trials * 1e3:9.3f} "
-              f"{loop_s / n_trials * 1e3:8.3f}  {each}")
+        vs_script = f"{script_s / sec:9.2f}" if script_s else f"{'-':>9s}"
+        loop = f"{loop_s / n_trials * 1e3:8.3f}" if label != "NumPy script" else f"{'-':>8s}"
+        print(f"{label:32s} {sec:9.2f} {n_trials / sec:9.1f} {base / sec:8.2f} {vs_script} "
+              f"{sec / n_trials * 1e3:9.3f} {loop}  {each}")
     print(f"(loop ms: the solver loop's own time per trial, from the results' solver_seconds; drawing one instance "
           f"on the host, build(spec, device=False): {draw_ms:.3f} ms)")
 

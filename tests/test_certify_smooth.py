@@ -87,9 +87,14 @@ def test_overparameterised_saddles_are_escaped(seed):
             continue
         saddles += 1
         D = cert.escape_direction
-        t = cert.details["escape_check"]["t"]
-        assert cert.details["escape_check"]["verified"]
+        chk = cert.details["escape_check"]
+        t = chk["t"]
+        assert chk["verified"]
         assert float(obj.value(jnp.asarray(X + t * D))) < float(obj.value(jnp.asarray(X)))
+        # the witness is the tested step with the largest decrease, recomputed here
+        f_w = float(obj.value(jnp.asarray(X + chk["witness_t"] * D)))
+        assert chk["witness_decrease"] <= chk["decrease"] < 0
+        assert abs(f_w - chk["witness_f_after"]) <= 1e-12 * max(1.0, abs(f_w))
         # the direction is horizontal (X^T D symmetric) with Rayleigh quotient lambda_min
         assert np.allclose(X.T @ D, D.T @ X, atol=1e-10)
         H = np.asarray(obj.hessian(jnp.asarray(X)))
@@ -374,9 +379,19 @@ def test_export_record_is_self_contained():
     e = (xp @ xp.T - z @ z.T).reshape(-1)
     assert abs(0.5 * e @ H @ e - rec["certificate"]["loss"]) <= 1e-14
     assert rec["certificate"]["verdict"] == "degenerate" and rec["certificate"]["tolerances"]["gtol"] == 1e-6
-    assert rec["loss"]["huber_delta"] is None
+    assert rec["loss"]["huber_delta"] is None and rec["loss"]["l"] is None and rec["loss"]["lam"] is None
     hub = make_objective(inst, "huber:delta=0.25")
     assert export(certify(hub, x), inst, x, hub)["loss"]["huber_delta"] == 0.25  # every loss parameter, explicit
+    # the conventions that define the numbers travel with them: this loss's psi, the layout, the quotient
+    conv = rec["conventions"]
+    assert conv["psi"] == "psi(t) = t^2 / 2" and "X X^T" in conv["point"] and "i * r + j" in conv["vec"]
+    assert "Omega skew-symmetric" in conv["symmetry"] and "escape_check" not in conv  # no escape direction here
+    mixed = make_objective(inst, "mixed:lam=0.5,l=4")
+    rec = export(certify(mixed, x), inst, x, mixed)
+    assert rec["conventions"]["psi"] == "psi(t) = t^2 / 2 + 0.5 * t^4 / 4"
+    assert (rec["loss"]["l"], rec["loss"]["lam"]) == (4, 0.5)
+    saddle = np.array([[0.3], [0.0]])  # not critical: the escape direction and its check are explained
+    assert "escape_check" in export(certify(obj, saddle), inst, saddle, obj)["conventions"]
 
 
 def test_unknown_certificate_setting_is_named():

@@ -47,6 +47,21 @@ def test_certify_json_and_export(tmp_path):
     assert abs(0.5 * rho @ rho - rec["certificate"]["loss"]) <= 1e-14
 
 
+def test_export_too_large_is_refused_before_certifying(capsys, monkeypatch):
+    """An instance whose explicit form exceeds the export limit is refused (one line, status 2) before the
+    certificate is computed, not after."""
+    import benign.certify
+
+    def never(*args, **kwargs):
+        raise AssertionError("certified before refusing the export")
+
+    monkeypatch.setattr(benign.certify, "certify", never)
+    code, out, err = run_inprocess(capsys, monkeypatch, "certify", "sensing:n=45,r=1,m=1000,seed=0", "--point",
+                                   "truth", "--export", "never-written.json")
+    assert code == 2 and "--export: explicit export would hold m*d1*d2 = 2025000 numbers" in err, err
+    assert "certified before" not in err
+
+
 def test_certify_lanczos_and_landscape(tmp_path, capsys, monkeypatch):
     code, out, err = run_inprocess(capsys, monkeypatch, "certify", "sensing:n=5,r=1,m=40,seed=0", "--point",
                                    "truth:r=2", "--json", "--method", "lanczos")

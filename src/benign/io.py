@@ -182,7 +182,23 @@ def save_point(path: str, X: Any) -> str:
     return path
 
 
-def instance_to_json(inst, max_entries: int = 2_000_000) -> dict[str, Any]:
+#: the most numbers the explicit sensing matrices of an exported instance may hold (about 40 MB of JSON)
+EXPORT_MAX_ENTRIES = 2_000_000
+
+
+def check_exportable(inst, max_entries: int = EXPORT_MAX_ENTRIES) -> None:
+    """Raise ``ValueError`` when :func:`instance_to_json` would refuse ``inst`` (dense sensing matrices holding
+    more than ``max_entries`` numbers), so that a command can refuse before its work rather than after."""
+    op = inst.operator
+    if op.kind in ("completion", "rank-one"):
+        return
+    d1, d2 = op.shape
+    if op.m * d1 * d2 > max_entries:
+        raise ValueError(f"explicit export would hold m*d1*d2 = {op.m * d1 * d2} numbers (> {max_entries}); an "
+                         f"instance this size can be saved as a .npz file instead (solve --save)")
+
+
+def instance_to_json(inst, max_entries: int = EXPORT_MAX_ENTRIES) -> dict[str, Any]:
     """The instance in explicit, self-contained form for JSON export.
 
     Dense operators are written as their sensing matrices ``A_i`` (and, for ``n <= 12`` symmetric problems, the kernel
@@ -205,8 +221,7 @@ def instance_to_json(inst, max_entries: int = 2_000_000) -> dict[str, Any]:
         out["operator"] = {"a": np.asarray(op.a).tolist(), "c": np.asarray(op.c).tolist(),
                            "meaning": "A_i = a_i c_i^T"}
     else:
-        if op.m * d1 * d2 > max_entries:
-            raise ValueError(f"explicit export would hold m*d1*d2 = {op.m * d1 * d2} numbers (> {max_entries})")
+        check_exportable(inst, max_entries)
         mats = op.matrices()
         out["operator"] = {"sensing_matrices": mats.tolist(), "meaning": "A_i = sensing_matrices[i]"}
         if d1 == d2 and d1 <= 12:

@@ -264,7 +264,8 @@ def sharpness(aE: np.ndarray, lin: np.ndarray, absw: np.ndarray, threshold: floa
       exactly while it stays in the box, for any ``lambda_0`` with ``A lambda_0 = -g_S`` (the least-norm one, then
       if needed the one of least ``l_inf`` norm, an LP); the largest such ``t`` is a valid face bound. If the
       smallest of them (recomputed by weak duality) exceeds ``threshold``, the LPs are skipped
-      (``method = "least_norm_multipliers"``);
+      (``method = "least_norm_multipliers"``; ``tau_inf`` is then ``None``: not computed, ``tau_inf_lower`` is the
+      bound);
       ``threshold=None`` always runs the LPs (the exact ``tau_inf``); with ``lp_fallback=False`` a failed fast
       bound is returned as is (``method = "least_norm_failed"``) instead of running them.
     """
@@ -303,7 +304,7 @@ def sharpness(aE: np.ndarray, lin: np.ndarray, absw: np.ndarray, threshold: floa
             bounds = np.maximum(bounds, face_bounds_from(_central_multipliers(Aw, gS)))
         fast = float(np.min(bounds))
         if fast > threshold or not lp_fallback:
-            return {"tau_inf": float("nan"), "tau_inf_lower": fast, "tau_frob": fast / np.sqrt(d), "dim": int(d),
+            return {"tau_inf": None, "tau_inf_lower": fast, "tau_frob": fast / np.sqrt(d), "dim": int(d),
                     "faces": 0, "statuses": {},
                     "method": "least_norm_multipliers" if fast > threshold else "least_norm_failed"}
     return _sharpness_lp(aE, lin, absw)

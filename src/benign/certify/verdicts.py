@@ -67,15 +67,21 @@ class Certificate:
 
 
 def export(cert: Certificate, instance: Any, point: Any, objective: Any) -> dict[str, Any]:
-    """A self-contained JSON-ready record: instance in explicit form, loss, point, numbers and tolerances,
-    enough for a referee to re-check the verdict without benign."""
+    """A self-contained JSON-ready record: instance in explicit form, loss, point, numbers and tolerances, and the
+    conventions that define them (:mod:`benign.certify.conventions`), enough for a referee to re-check the verdict
+    without benign. The loss block gives ``l`` only for lp and mixed, ``lam`` only for mixed, ``huber_delta`` only
+    for huber (``None`` elsewhere)."""
+    from benign.certify.conventions import conventions
     from benign.io import instance_to_json
 
+    loss = objective.loss
     return {"format": "benign-certificate", "version": 1,
+            "conventions": conventions(objective, cert),
             "instance": instance_to_json(instance),
-            "loss": {"spec": objective.loss.describe(), "name": objective.loss.name, "l": objective.loss.l,
-                     "lam": objective.loss.lam, "scale": objective.loss.scale,
-                     "huber_delta": objective.loss.huber_delta if objective.loss.name == "huber" else None},
+            "loss": {"spec": loss.describe(), "name": loss.name, "scale": loss.scale,
+                     "l": loss.l if loss.name in ("lp", "mixed") else None,
+                     "lam": loss.lam if loss.name == "mixed" else None,
+                     "huber_delta": loss.huber_delta if loss.name == "huber" else None},
             "factorization": objective.factorization, "balance": objective.balance,
             "nonnegative": objective.nonnegative,
             "point": np.asarray(point).tolist(),

@@ -194,6 +194,13 @@ def certify(
     point = stored_point if point is None else point
     X = _point_before_instance(point, instance, settings["factorization"])
     inst = load_instance_arg(instance)
+    if export:
+        from benign.io import check_exportable
+
+        try:
+            check_exportable(inst)
+        except ValueError as exc:
+            raise UserError(f"--export: {exc}") from None
     X = _point(point, inst) if X is None else X
     with _status("certifying ...", as_json):
         import numpy as np

@@ -1,0 +1,129 @@
+"""The conventions behind an exported certificate, in words and formulas (the ``conventions`` block of
+:func:`benign.certify.verdicts.export`).
+
+A referee re-checks an exported record without benign; the numbers are only checkable with the formulas that
+produced them: the objective with this loss's ``psi``, the layout of a point, the ``vec`` order of directions and
+Hessians, the symmetry that is quotiented out, and what the certifier's numbers mean (smooth, nonnegative or l1).
+Each entry is one string; :func:`conventions` picks the entries that apply to the record.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+
+def psi_text(loss: Any) -> str:
+    """``psi(t)`` of ``loss`` with its parameters written in."""
+    if loss.name == "l2":
+        return "psi(t) = t^2 / 2"
+    if loss.name == "lp":
+        return f"psi(t) = t^{loss.l} / {loss.l}"
+    if loss.name == "mixed":
+        return f"psi(t) = t^2 / 2 + {loss.lam!r} * t^{loss.l} / {loss.l}"
+    if loss.name == "l1":
+        return "psi(t) = |t|"
+    k = loss.huber_delta
+    return f"psi(t) = t^2 / 2 if |t| <= {k!r}, else {k!r} * (|t| - {k!r} / 2)  (Huber)"
+
+
+def _objective(obj: Any) -> dict[str, str]:
+    out = {
+        "objective": ("f(X) = c * sum_i psi(rho_i), rho = A(M(X)) - b, c = 1 (loss.scale = 'sum') or 1/m "
+                      "(loss.scale = 'mean'), A and b as in instance.convention and instance.operator"
+                      + (" + (mu/4) ||U^T U - V^T V||_F^2 with mu = balance" if not obj.symmetric and obj.balance
+                         else "")),
+        "psi": psi_text(obj.loss),
+        "vec": ("directions, eigenvectors and Hessians are in row-major vec coordinates of a point-shaped array D: "
+                "vec(D) = D.reshape(-1), entry D[i, j] at index i * r + j"),
+    }
+    if obj.symmetric:
+        out["point"] = "X has shape (n, r); M(X) = X X^T"
+    else:
+        out["point"] = ("X = [U; V] stacked by rows: U = X[:d1] (d1 x r), V = X[d1:] (d2 x r); M(X) = U V^T "
+                        "(d1, d2 = instance.shape)")
+    return out
+
+
+_ESCAPE = ("details.escape_check: f(X + t D) for D = escape_direction on t = t_max_tested * 2^-k, k = 0..47; "
+           "verified when some f(X + t D) < f(X) - rounding_floor (64 eps |f(X)|); t, f_after, decrease: the smallest "
+           "tested step whose decrease is at least 1e3 rounding floors (else the smallest decreasing one); "
+           "witness_t, witness_f_after, witness_decrease: the tested step with the largest decrease")
+
+_SYMMETRY = {
+    "O(r)": ("vertical space V_X = {X Omega : Omega skew-symmetric} (rotations X -> X R), of dimension "
+             "symmetry_zeros (r(r-1)/2 at a point of full column rank)"),
+    "GL(r)": ("vertical space V_X = {[U Xi; -V Xi^T] : Xi in R^(r x r)} ((U, V) -> (U G, V G^-T)), of dimension "
+              "symmetry_zeros (r^2 when U and V have full column rank)"),
+}
+
+
+def _smooth(obj: Any, cert: Any) -> dict[str, str]:
+    group = "O(r)" if obj.symmetric or obj.balance > 0 else "GL(r)"
+    return {
+        "symmetry": _SYMMETRY[group] + ("; for the asymmetric factorisation with balance > 0 the rotation formula "
+                                        "applies to the stacked X" if not obj.symmetric and group == "O(r)" else ""),
+        "lambda_min_lambda_max": ("extreme eigenvalues of B^T H B, H the Hessian of f at X in vec coordinates and B "
+                                  "an orthonormal basis of the horizontal space (the orthogonal complement of the "
+                                  "vertical space)"),
+        "stationarity_gap": ("grad_norm / details.grad_scale, grad_scale = ||X||_F * max(s, |lambda_min|, "
+                             "|lambda_max|), s = 2 max(|margin|, |top|) of details.convex_certificate (psd) or its "
+                             "top (nuclear); critical when <= tolerances.gtol"),
+        "curvature_tolerance": ("details.hess_abs_tol = htol * max(|lambda_min|, |lambda_max|); strict_saddle when "
+                                "lambda_min < -hess_abs_tol, strict_local_min when lambda_min > hess_abs_tol"),
+        "certificate_margin": ("details.convex_certificate.margin: lambda_min(S_bar), S_bar = (G + G^T) / 2, G = c "
+                               "A*(psi'(rho)) (psd); nu - ||G||_op (nuclear). It holds when margin >= -tol s_ref "
+                               "and first_order (||S_bar X||_F, psd) <= tol s_ref ||X||_F"),
+    }
+
+
+def _nonnegative(obj: Any, cert: Any) -> dict[str, str]:
+    return {
+        "constraint": "X >= 0 entrywise; G = grad f(X)",
+        "coordinate_sets": ("positive P = {X_ij > x_abs_tol}; active A+ = {X_ij <= x_abs_tol, G_ij > g_abs_tol}; "
+                            "degenerate D0 = {X_ij <= x_abs_tol, |G_ij| <= g_abs_tol} (details.sets; "
+                            "degenerate_coords as [row, column])"),
+        "kkt": ("details.kkt: stationarity = ||G_P||_F, dual_feasibility = ||min(G_Z, 0)||_F on the zeros Z = not P, "
+                "residual = sqrt(stationarity^2 + dual_feasibility^2), complementarity = sum_ij |X_ij G_ij|; "
+                "stationarity_gap = residual / details.grad_scale"),
+        "lambda_min_lambda_max": ("Q = the Hessian restricted to the coordinates P u D0; lambda_max = its largest "
+                                  "eigenvalue. A critical point: lambda_min = the smallest eigenvalue of Q on the P "
+                                  "coordinates modulo the flat orbit tangent (details.orbit_dim = symmetry_zeros); for "
+                                  "a strict saddle the smaller of that and the cone witness's curvature "
+                                  "(details.cone_witness_curvature). A not_critical point: "
+                                  "the smallest eigenvalue of Q on the P coordinates, no quotient (orbit_dim absent)"),
+        "second_order": ("strict_saddle: a D on the critical cone (D_P free, D_D0 >= 0, D_A+ = 0) with D^T Q D < "
+                         "-hess_abs_tol ||D||^2; strict_local_min: Q - hess_abs_tol I copositive on the cone "
+                         "modulo the orbit (details.second_order_method)"),
+    }
+
+
+def _l1(obj: Any, cert: Any) -> dict[str, str]:
+    return {
+        "sets": ("S = the measurements with nonzero residual (details.set_rule), sigma_i = sign(rho_i); I0 = the "
+                 "others, listed in details.level2.I0 (0-based); multipliers lists (level2, level5) follow the "
+                 "order of I0"),
+        "directional_derivative": ("L(D) = c [sum_S sigma_i <A_i, D> + sum_I0 |<A_i, D>|]; f'(X; U) = L(U X^T + "
+                                   "X U^T) (symmetric) or L(dU V^T + U dV^T)"),
+        "grad_norm": "the norm of the minimal-norm (Clarke) subgradient (details.grad_norm_kind)",
+        "stationarity_gap": ("-min of f'(X; U) over ||U||_inf <= 1 (a linear program; details.level2.value), "
+                             "compared with tol * tolerances.Gscale"),
+        "certificate_margin": ("strict_saddle: -L(W W^T) / ||W||_F^2; sharp_local_min: c_sharp = (tau_F mu - eps "
+                               "K) / (tau_F + K + mu + eps) when details.level5 has c_sharp (unique PSD minimiser "
+                               "of F: global), else tau_F (sharpness modulo O(k), q = 0); not_local_min: -h(V) / "
+                               "||V||_F^2, h(V) = min_u L(Z u^T + u Z^T + V V^T) < 0 along the curve "
+                               "details.escape_curve (its h is h(V) / ||V||_F^2)"),
+    }
+
+
+def conventions(obj: Any, cert: Any) -> dict[str, str]:
+    """The conventions that apply to the certificate ``cert`` of a point of ``obj`` (see the module docstring)."""
+    out = _objective(obj)
+    kind = cert.details.get("kind")
+    if kind == "nonnegative":
+        out.update(_nonnegative(obj, cert))
+    elif obj.loss.name == "l1":
+        out.update(_l1(obj, cert))
+    else:
+        out.update(_smooth(obj, cert))
+    if cert.escape_direction is not None:
+        out["escape_check"] = _ESCAPE
+    return out
