@@ -67,6 +67,7 @@ def test_cli_hunt_json():
     out = json.loads(res.stdout)
     assert out["starts_per_instance"] == 16 and out["distinct_points"] == len(out["entries"])
     assert sum(e["count"] for e in out["entries"]) == 16
+    assert ("note" in out) == (not out["solver_status"].get("converged"))
     if len(out["entries"]) == 1:
         assert out["entries"][0]["separation"] is None
     human = subprocess.run([sys.executable, "-m", "benign.cli", "hunt", "yalcin:n=7,eps=0.3", "--rank", "1",
@@ -75,6 +76,12 @@ def test_cli_hunt_json():
     assert human.returncode == 0, human.stderr
     # one line per distinct point, nothing cut short at 80 columns (verdict names in full, the nearest column)
     assert "nearest" in human.stdout and "…" not in human.stdout and "strict_local_min" in human.stdout
+    assert "note:" not in human.stderr
+    # too few measurements for the default fixed step: every run stalls, and the output says so and what to try
+    stalled = subprocess.run([sys.executable, "-m", "benign.cli", "hunt", "sensing:n=6,r=1,m=10,seed=4,truth=nonneg",
+                              "--rank", "1", "--starts", "4", "--json"], capture_output=True, text=True, timeout=300)
+    out = json.loads(stalled.stdout)
+    assert out["solver_status"] == {"stalled": 4} and "armijo=true" in out["note"]
     bad = subprocess.run([sys.executable, "-m", "benign.cli", "hunt", "yalcin:n=5,eps=0.3", "--rank", "0"],
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "rank" in bad.stderr

@@ -21,6 +21,21 @@ def test_unknown_study():
         run_study("robust-l2", "/nonexistent")
 
 
+def test_reproduce_list_names_every_study():
+    """``benign reproduce list`` says what each study reproduces, one entry per study, without running anything."""
+    import json
+    import subprocess
+    import sys
+
+    from benign.reproduce import STUDIES
+
+    out = subprocess.run([sys.executable, "-m", "benign.cli", "reproduce", "list", "--json"], capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    titles = json.loads(out.stdout)
+    assert list(titles) == list(STUDIES) and all("seed 00" in t for t in titles.values())
+
+
 def test_high_order_table_trial_matches_published_row():
     from benign.certify.published import SEED001_TABLE
     from benign.reproduce.high_order import table_trial

@@ -75,7 +75,12 @@ def test_bad_sweep_input_fails_before_importing_jax(tmp_path):
     text = open(good).read()
     (tmp_path / "method.toml").write_text(text.replace('method = "gd"', 'method = "gdd"'))
     (tmp_path / "range.toml").write_text(text.replace('method = "gd"', 'method = "gd"\noptions = {step = -1.0}'))
+    # a bad value on a later grid point: the first trials' full solver check (JAX) waits until every trial passed
+    (tmp_path / "late.toml").write_text(text.replace("[grid]", "[grid]\nit = [100, -1]")
+                                        .replace("max_iter = 3000", 'max_iter = "{it}"'))
+    (tmp_path / "folder").mkdir()
     cases = [["run", str(tmp_path / "method.toml")], ["run", str(tmp_path / "range.toml")],
+             ["run", str(tmp_path / "late.toml")], ["status", str(tmp_path / "folder")],
              ["run", good, "--batch", "maybe"], ["run", good, "--workers", "2", "--scheduler", "x:1"],
              ["export", good, "--out", str(tmp_path / "r.xlsx")]]
     for argv in cases:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 
 import numpy as np
 import pandas as pd
@@ -95,6 +96,36 @@ def test_report_facets_and_single_axis(tmp_path):
 def test_report_without_results_fails_clearly(tmp_path):
     with pytest.raises(ValueError, match="no results stored"):
         sweep_report(_spec(tmp_path), str(tmp_path / "x"), db=str(tmp_path / "none.db"))
+    with pytest.raises(ValueError, match="no results stored"):  # export agrees with the report
+        export_results(_spec(tmp_path), str(tmp_path / "x.csv"), db=str(tmp_path / "none.db"))
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_a_metric_that_raises_is_reported_not_dropped(tmp_path):
+    """A metric expression that raises on the stored numbers (here a string added to a number, or the log of a
+    negative value on some trials) is NaN there, and the report, its JSON and the export say so with the count."""
+    spec = _spec(tmp_path)
+    spec["metrics"] = {**spec["metrics"], "bad": "value + 'a'", "some": "log(value - 2) > 0"}
+    spec["report"] = {"metrics": ["pos"]}
+    db = str(tmp_path / "w.db")
+    run_sweep(spec, db=db)
+    df = load_results(spec, db=db)
+    ok = df[df["status"] == "ok"]
+    errors = df.attrs["metric_errors"]
+    assert errors["bad"]["failed"] == errors["bad"]["rows"] == len(ok) and "TypeError" in errors["bad"]["first_error"]
+    assert errors["some"]["failed"] == int((ok["value"] <= 2).sum()) > 0
+    assert "ValueError" in errors["some"]["first_error"]
+    assert "big" not in errors
+    rep = sweep_report(spec, str(tmp_path / "rep"), db=db)
+    text = (tmp_path / "rep" / "report.md").read_text()
+    assert any("'bad' could not be evaluated on" in w for w in rep["warnings"])
+    assert any("'bad' has no true/false or numeric value" in w for w in rep["warnings"])
+    assert "## Warnings" in text and "metric 'some' could not be evaluated" in text
+    # [report] metrics: figures for the listed boolean metrics only
+    names = [os.path.basename(f) for f in rep["figures"]]
+    assert any(n.startswith("pos_") for n in names) and not any(n.startswith("big_") for n in names)
+    out = export_results(spec, str(tmp_path / "w.csv"), db=db)
+    assert len(out["warnings"]) == 2
 
 
 def test_export_round_trips(tmp_path):

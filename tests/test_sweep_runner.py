@@ -66,10 +66,11 @@ def test_failures_are_recorded_and_retried(tmp_path):
     df = load_results(spec, db=db)
     bad = df[df["status"] == "error"]
     assert set(bad["seed"]) == {1} and bad["value"].isna().all() and bad["big"].isna().all()
-    assert run_sweep(spec, db=db)["ran"] == 0  # failures are not re-run by default
+    again = run_sweep(spec, db=db)
+    assert again["ran"] == 0 and again["stored_failed"] == 6  # failures are not re-run by default, but counted
     marker.unlink()
     s = run_sweep(spec, db=db, retry_failed=True)
-    assert (s["ran"], s["ok"], s["failed"]) == (6, 6, 0)
+    assert (s["ran"], s["ok"], s["failed"], s["stored_failed"]) == (6, 6, 0, 0)
     df = load_results(spec, db=db)
     assert (df["status"] == "ok").all() and len(df) == 24
     expected(df)

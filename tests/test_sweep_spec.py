@@ -119,6 +119,14 @@ BAD = [
     ({"metrics": {"success": "relative_error.real < 1"}}, "Attribute is not allowed"),
     ({"metrics": {"m": "loss < 1"}}, "clashes with a grid key"),
     ({"report": {"x": "mm"}}, "[report] x = 'mm' is not a grid key (did you mean 'm'?)"),
+    ({"report": {"x": "m", "y": "m"}}, "[report] x and y are both 'm'"),
+    ({"report": {"convergence": "lossy"}}, "convergence = 'lossy' is not a history the trial records (did you mean"),
+    ({"report": {"metrics": ["succes"]}}, "'succes' is not a [metrics] name (did you mean 'success'?)"),
+    ({"metrics": {"first": "second and m > 1", "second": "relative_error <= 1e-3"}},
+     "uses 'second', a metric defined after it"),
+    ({"metrics": {"success": "1 / 0"}}, "cannot be evaluated: ZeroDivisionError"),
+    ({"grid": {"m": {"range": [1, 2_000_000]}}}, "grid 'm' would have 1,999,999 values, more than 100,000"),
+    ({"sweep": {"seeds": 600_000}}, "would have 2,400,000 trials (2 m x 2 rank x 600000 seeds"),
 ]
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from typing import List, Optional
 
 import typer
@@ -67,6 +68,11 @@ def hunt(
         if progress is not None:
             bar.stop()
     out = cat.to_dict()
+    if not cat.solver_status.get("converged"):
+        out["note"] = (f"no run converged ({', '.join(f'{k} {v}' for k, v in cat.solver_status.items())}): the "
+                       f"catalogued end points are where the runs stopped, not necessarily critical points. A fixed "
+                       f"step that is too large for this operator stalls or diverges: try --opt armijo=true "
+                       f"(gd, projected-gd) or a smaller --opt step=...")
     if save_dir:
         from benign.io import save_instance
         from benign.objective import make_objective
@@ -100,3 +106,5 @@ def hunt(
     console.print(f"distinct points: {len(cat.entries)} (modulo the symmetry; nearest: relative distance to the "
                   f"closest other one), certified spurious minima: {len(cat.spurious_minima)}, "
                   f"strict saddles: {len(cat.strict_saddles)}")
+    if "note" in out:
+        print(f"note: {out['note']}", file=sys.stderr)

@@ -10,12 +10,13 @@ import typer
 
 from benign.cli._common import JSON_OPT, UserError, app, emit, output_path
 
-STUDY_NAMES = ("high-order-loss", "nonnegative", "robust-l1", "all")
+STUDY_NAMES = ("high-order-loss", "nonnegative", "robust-l1", "all", "list")
 
 
 @app.command()
 def reproduce(
-    study: str = typer.Argument(..., help="high-order-loss | nonnegative | robust-l1 | all"),
+    study: str = typer.Argument(..., help="high-order-loss | nonnegative | robust-l1 | all | list (what each "
+                                "study reproduces)"),
     out: str = typer.Option("reproduce-output", "--out", help="Output folder (one sub-folder per study)."),
     quick: bool = typer.Option(False, "--quick", help="Smaller grids and fewer seeds (a few minutes in all)."),
     workers: Optional[int] = typer.Option(None, "--workers", help="Local worker processes (Dask LocalCluster; "
@@ -28,6 +29,11 @@ def reproduce(
 
     if study not in STUDY_NAMES:
         raise UserError(f"unknown study {study!r}{suggest(study, STUDY_NAMES)}; choose from {', '.join(STUDY_NAMES)}")
+    if study == "list":
+        from benign.reproduce import TITLES
+
+        emit(TITLES, as_json)
+        return
     output_path(out, "--out", directory=True)
     if workers is not None and workers < 0:
         raise UserError(f"--workers must be >= 0, got {workers}")

@@ -52,12 +52,17 @@ def run(
     if workers > 1 and scheduler:
         raise UserError("give either --workers or --scheduler, not both")
     sp = _spec(spec, db)
+    if db is None:  # the spec's own results file: refused now, by the key that named it, if it cannot be written
+        output_path(sp.db, "[sweep] db")
     from benign.experiments.runner import run_sweep
 
     summary = run_sweep(sp, workers=workers, scheduler=scheduler, retry_failed=retry_failed,
                         progress=False if as_json else (True if sys.stderr.isatty() else "lines"), limit=limit,
                         batch=choices[batch],
                         threads=threads)
+    if summary["stored_failed"] and not as_json:
+        print(f"note: {summary['stored_failed']} trial(s) of this spec have a stored failure (benign sweep status "
+              f"shows the errors; --retry-failed runs them again)", file=sys.stderr)
     emit(summary, as_json)
 
 
@@ -105,8 +110,19 @@ def report(
 
     res = sweep_report(sp, out, pdf=pdf)
     res = {"report": res["report"], "aggregates": res["aggregates"], "figures": res["figures"],
-           "done": res["status"]["done"], "total": res["status"]["total"], "failed": res["status"]["failed"]}
+           "done": res["status"]["done"], "total": res["status"]["total"], "failed": res["status"]["failed"],
+           "warnings": res["warnings"]}
+    _warn(res["warnings"], as_json)
     emit(res, as_json)
+
+
+def _warn(lines: list[str], as_json: bool) -> None:
+    """Warnings on stderr (with ``--json`` they are in the JSON's ``warnings`` instead)."""
+    import sys
+
+    if not as_json:
+        for line in lines:
+            print(f"warning: {line}", file=sys.stderr)
 
 
 @sweep_app.command("export")
@@ -123,4 +139,6 @@ def export(
     sp = _spec(spec, db)
     from benign.experiments.results import export_results
 
-    emit(export_results(sp, out), as_json)
+    res = export_results(sp, out)
+    _warn(res["warnings"], as_json)
+    emit(res, as_json)

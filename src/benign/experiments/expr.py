@@ -7,7 +7,9 @@ Nothing else parses (no attributes, subscripts, lambdas, comprehensions), so eva
 runs arbitrary code.
 
 Missing values: when a name used by the expression is absent or ``None`` for a row, the value is ``None``
-(counted as "unknown", never as a failure). NaN follows IEEE rules (``nan <= 1e-3`` is ``False``).
+(counted as "unknown", never as a failure). NaN follows IEEE rules (``nan <= 1e-3`` is ``False``). An evaluation
+that raises (``'a' + 1``, ``log(-1)``, ``1/0``) gives NaN, and :meth:`Expr.evaluate` returns the error with it (the
+sweep report counts and shows these).
 """
 from __future__ import annotations
 
@@ -36,17 +38,23 @@ class Expr:
     code: Any
 
     def __call__(self, row: Mapping[str, Any]) -> Any:
-        """Evaluate on one row (a mapping name -> value); ``None`` when a needed value is missing."""
+        """Evaluate on one row (a mapping name -> value); ``None`` when a needed value is missing, NaN when the
+        evaluation raises (see :meth:`evaluate`)."""
+        return self.evaluate(row)[0]
+
+    def evaluate(self, row: Mapping[str, Any]) -> tuple[Any, str | None]:
+        """``(value, error)``: the value as :meth:`__call__` gives it, and ``"TypeError: ..."`` when the evaluation
+        raised (an arithmetic, value or type error: the value is then NaN), else ``None``."""
         env = {}
         for k in self.names:
             v = row.get(k)
             if v is None:
-                return None
+                return None, None
             env[k] = v
         try:
-            return eval(self.code, {"__builtins__": {}, **FUNCTIONS}, env)  # noqa: S307 (AST-whitelisted)
-        except (ArithmeticError, ValueError, TypeError):
-            return float("nan")
+            return eval(self.code, {"__builtins__": {}, **FUNCTIONS}, env), None  # noqa: S307 (AST-whitelisted)
+        except (ArithmeticError, ValueError, TypeError) as exc:
+            return float("nan"), f"{type(exc).__name__}: {exc}"
 
 
 def compile_expr(text: str, what: str = "expression", known: Iterable[str] | None = None) -> Expr:

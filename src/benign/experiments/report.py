@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from benign.experiments.results import load_results, sweep_status
+from benign.experiments.results import load_results, metric_warnings, sweep_status
 from benign.experiments.spec import load_spec
 
 Z95 = 1.959963984540054
@@ -105,7 +105,9 @@ def _label(point: dict) -> str:
 
 def sweep_report(spec: Any, out: str, *, db: str | None = None, pdf: bool = False) -> dict[str, Any]:
     """Write the report of ``spec``'s stored results into directory ``out``; returns ``{"report": path,
-    "aggregates": path, "figures": [paths], "status": sweep_status(...)}``."""
+    "aggregates": path, "figures": [paths], "status": sweep_status(...), "warnings": [lines]}``. The warnings (also
+    in ``report.md``) name every metric that raised on some trials, or has no usable value at all. Figures are
+    drawn for the boolean metrics, or for those ``[report] metrics`` lists."""
     from benign import plots
     from benign.reproduce.report import Report
 
@@ -114,15 +116,22 @@ def sweep_report(spec: Any, out: str, *, db: str | None = None, pdf: bool = Fals
         raise TypeError(f"out must be a directory path, got {type(out).__name__}")
     out = os.fspath(out)
     status = sweep_status(spec)
-    df = load_results(spec)
-    if df.empty:
+    if status["done"] == 0:  # before reading results (pandas) or drawing anything (matplotlib)
         raise ValueError(f"no results stored for sweep {spec.name!r} in {spec.db!r}: run it first")
+    df = load_results(spec)
     group_keys = list(spec.grid)
     meta_cols = set(group_keys) | {"seed", "status"} | set(spec.metrics) | {
         "error_type", "error_message", "seconds", "batched", "worker", "finished", "key", "trial", "sweep",
         "version"}
     outputs = [c for c in df.columns if c not in meta_cols]
     agg, bool_metrics, verdicts = aggregate(df, group_keys, list(spec.metrics), outputs + ["seconds"])
+    warnings = metric_warnings(df)
+    _, num_metrics = _kinds(df[df["status"] == "ok"], list(spec.metrics))
+    for m in spec.metrics:
+        if m not in bool_metrics and m not in num_metrics:
+            warnings.append(f"metric {m!r} has no true/false or numeric value on any trial that ran: it gets no "
+                            f"aggregate and no figure")
+    plotted = [m for m in bool_metrics if m in spec.report.get("metrics", bool_metrics)]
     os.makedirs(out, exist_ok=True)
     agg_path = os.path.join(out, "aggregates.csv")
     agg.to_csv(agg_path, index=False)
@@ -137,6 +146,9 @@ def sweep_report(spec: Any, out: str, *, db: str | None = None, pdf: bool = Fals
                  + (": " + ", ".join(f"{t} x{c}" for t, c in status["error_types"].items()) if status["failed"]
                     else "") + ")"]
                 + [f"metric `{k}` = `{v}`" for k, v in spec.metrics.items()])
+    if warnings:
+        rep.heading("Warnings")
+        rep.bullets(warnings)
 
     x, y, facets = _axes(spec)
     figures: list[str] = []
@@ -152,7 +164,7 @@ def sweep_report(spec: Any, out: str, *, db: str | None = None, pdf: bool = Fals
             sel = sel[sel[k] == v]
         suffix = "".join(f"_{k}{v}" for k, v in fpoint.items())
         ftitle = f" ({_label(fpoint)})" if fpoint else ""
-        for m in bool_metrics:
+        for m in plotted:
             if x is not None:
                 figures += _success_curves(plots, sel, m, x, y, ftitle, os.path.join(out, f"{m}_curves{suffix}"),
                                            pdf)
@@ -190,7 +202,7 @@ def sweep_report(spec: Any, out: str, *, db: str | None = None, pdf: bool = Fals
                                                  f"{f['error_type']}: {f['error_message'][:120]}"]
                                                 for f in status["failures"]])
     path = rep.write("report.md")
-    return {"report": path, "aggregates": agg_path, "figures": figures, "status": status}
+    return {"report": path, "aggregates": agg_path, "figures": figures, "status": status, "warnings": warnings}
 
 
 def _fmt_values(v: tuple) -> str:

@@ -6,7 +6,8 @@ trial function, every ``[metrics]`` column (evaluated now, so changing a rule ne
 ``sweep``, ``version``. An output whose name clashes with a grid key, a metric or one of these columns is
 renamed ``<name>_out``.
 Rows follow the spec's trial order (grid point, then seed); with a results file alone, the order of writing.
-Failed trials have ``None`` outputs and ``None`` metrics.
+Failed trials have ``None`` outputs and ``None`` metrics. A metric whose expression raises on a trial is NaN there;
+``df.attrs["metric_errors"]`` counts these per metric (with the first error) and :func:`metric_warnings` words them.
 """
 from __future__ import annotations
 
@@ -68,6 +69,7 @@ def load_results(source: Any, *, db: str | None = None, metrics: bool = True, in
     taken = set(grid_keys) | set(exprs) | {"seed", "status"} | set(TAIL)
     rename = {k: (f"{k}_out" if k in taken else k) for k in out_keys}
     records = []
+    errors: dict[str, dict[str, Any]] = {}  # metric -> {"rows": evaluated, "failed": raised, "first_error": text}
     for r in rows:
         res = r.get("result") or {}
         rec: dict[str, Any] = {k: r["point"].get(k) for k in grid_keys}
@@ -79,18 +81,34 @@ def load_results(source: Any, *, db: str | None = None, metrics: bool = True, in
             env = {**{k: v for k, v in r["params"].items() if not isinstance(v, (dict, list))}, **r["point"],
                    "seed": r["seed"], **res}
             for name, ex in exprs.items():
-                val = ex(env) if r["status"] == "ok" else None
+                val, err = ex.evaluate(env) if r["status"] == "ok" else (None, None)
+                if r["status"] == "ok":
+                    e = errors.setdefault(name, {"rows": 0, "failed": 0, "first_error": None})
+                    e["rows"] += 1
+                    if err is not None:
+                        e["failed"] += 1
+                        e["first_error"] = e["first_error"] or err
                 rec[name] = val
                 env[name] = val
         for k in TAIL:
             rec[k] = r.get(k)
         records.append(rec)
     columns = grid_keys + ["seed", "status"] + [rename[k] for k in out_keys] + list(exprs) + list(TAIL)
-    return pd.DataFrame.from_records(records, columns=columns)
+    df = pd.DataFrame.from_records(records, columns=columns)
+    df.attrs["metric_errors"] = {k: v for k, v in errors.items() if v["failed"]}
+    return df
+
+
+def metric_warnings(df) -> list[str]:
+    """One line per ``[metrics]`` expression that raised on some of the trials :func:`load_results` evaluated it on
+    (its value is NaN there), with the count and the first error."""
+    return [f"metric {name!r} could not be evaluated on {e['failed']} of {e['rows']} trials ({e['first_error']}); "
+            f"its value is NaN there" for name, e in df.attrs.get("metric_errors", {}).items()]
 
 
 def export_results(source: Any, out: str, *, db: str | None = None) -> dict[str, Any]:
-    """Write :func:`load_results` to ``out`` (``.parquet`` or ``.csv``); returns ``{"path", "rows", "format"}``.
+    """Write :func:`load_results` to ``out`` (``.parquet`` or ``.csv``); returns ``{"path", "rows", "format",
+    "warnings"}`` (:func:`metric_warnings`). Nothing stored is a ``ValueError``, as for the report.
 
     In Parquet, list-valued outputs (histories) are list columns; in CSV they are JSON text."""
     import json
@@ -102,6 +120,9 @@ def export_results(source: Any, out: str, *, db: str | None = None) -> dict[str,
     if ext not in (".parquet", ".csv"):
         raise ValueError(f"export file must end in .parquet or .csv, got {out!r}")
     df = load_results(source, db=db)
+    if df.empty:
+        where = load_spec(source, db=db).db if _is_spec(source) else os.fspath(db or source)
+        raise ValueError(f"no results stored in {where!r}: nothing to export (run the sweep first)")
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     if ext == ".csv":
         df = df.copy()
@@ -115,7 +136,7 @@ def export_results(source: Any, out: str, *, db: str | None = None) -> dict[str,
             if df[col].dtype == object and len(vals) and all(isinstance(v, bool) for v in vals):
                 df[col] = df[col].astype("boolean")
         df.to_parquet(out, index=False)
-    return {"path": out, "rows": int(len(df)), "format": ext[1:]}
+    return {"path": out, "rows": int(len(df)), "format": ext[1:], "warnings": metric_warnings(df)}
 
 
 def sweep_status(spec: Any, *, db: str | None = None, max_failures: int = 20) -> dict[str, Any]:

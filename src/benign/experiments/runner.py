@@ -218,7 +218,9 @@ def run_sweep(spec: Any, *, workers: int | None = None, scheduler: Any = None, d
     threads' contention.
 
     Summary keys: ``name``, ``db``, ``total`` (trials in the spec), ``skipped`` (already stored), ``ran``, ``ok``,
-    ``failed`` (in this run), ``pending`` (left after this run), ``seconds`` (wall time of this run),
+    ``failed`` (in this run), ``stored_failed`` (trials of the spec whose stored result is a failure, this run's
+    and earlier ones: ``retry_failed`` re-runs them), ``pending`` (left after this run), ``seconds`` (wall time of
+    this run),
     ``trials_per_second``, ``mode``, ``batched`` (batching used), ``strategy`` (the one passed to the batched
     function, ``"default"`` for the function's own choice; ``None`` when not batched).
     """
@@ -278,10 +280,13 @@ def run_sweep(spec: Any, *, workers: int | None = None, scheduler: Any = None, d
             else:
                 mode = _run_dask(spec, kind, units, use_batch, strategy, workers, scheduler, finish)
         ran = counts["ok"] + counts["error"]
-        left = len(pending_trials(spec, store, False)[0])
+        left_todo, stored_after = pending_trials(spec, store, False)
+        left = len(left_todo)
     seconds = time.perf_counter() - t_start
+    stored_failed = sum(1 for status in stored_after.values() if status == "error")
     return {"name": spec.name, "db": spec.db, "total": len(spec.trials), "skipped": skipped, "ran": ran,
-            "ok": counts["ok"], "failed": counts["error"], "pending": left, "seconds": seconds,
+            "ok": counts["ok"], "failed": counts["error"], "stored_failed": stored_failed, "pending": left,
+            "seconds": seconds,
             "trials_per_second": ran / seconds if seconds > 0 else float("nan"), "mode": mode,
             "batched": use_batch, "strategy": (strategy or "default") if use_batch else None}
 

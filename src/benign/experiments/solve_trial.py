@@ -84,32 +84,50 @@ def _parse_loss_cached(text: Any):
 
 
 _CHECKED_METHODS: set = set()
+#: method settings that passed the cheap checks and wait for :func:`_finish_validation` (make_solver imports JAX)
+_DEFERRED: dict = {}
 
 
 def _check_method(method: str, options: dict) -> None:
-    """The method name and its options, checked by :func:`benign.solvers.make_solver` (unknown names and options
-    get a "did you mean"); a combination that passed is remembered (every trial of a sweep repeats it)."""
+    """The method name and its options: names, types and ranges now, without JAX (a bad spec fails fast, whichever
+    trial is at fault); the full check by :func:`benign.solvers.make_solver` (unknown names and options get a "did
+    you mean") is deferred to :func:`_finish_validation`, once per distinct combination."""
     import json
 
     from benign.solver_options import check_method_options
 
     opts = {k: v for k, v in options.items() if k not in _LOOP_KEYS}
-    # names, types and ranges without JAX (a bad spec fails fast); None is left to make_solver, which knows which
-    # settings take it
+    # None is left to make_solver, which knows which settings take it
     check_method_options(method, {k: v for k, v in opts.items() if v is not None})
+    try:
+        key = (method, json.dumps(opts, sort_keys=True))
+    except (TypeError, ValueError):  # not JSON (the store would refuse it later): checked at once, no memo
+        _make_solver(method, opts)
+        return
+    if key not in _CHECKED_METHODS:
+        _DEFERRED[key] = (method, opts)
+
+
+def _make_solver(method: str, opts: dict) -> None:
     try:
         from benign.solvers import make_solver
     except ImportError:  # solvers not installed: the error comes when the trial runs
         return
-    try:
-        key = (method, json.dumps(opts, sort_keys=True))
-    except (TypeError, ValueError):  # not JSON (the store would refuse it later): no memo
-        key = None
-    if key is not None and key in _CHECKED_METHODS:
-        return
     make_solver(method, opts)
-    if key is not None:
+
+
+def _finish_validation(run: bool = True) -> None:
+    """The deferred :func:`benign.solvers.make_solver` checks, once every trial passed the cheap ones (called by
+    the spec loader through ``validate.finish``); ``run=False`` drops them (the spec failed a cheap check)."""
+    if not run:
+        _DEFERRED.clear()
+    while _DEFERRED:
+        key, (method, opts) = _DEFERRED.popitem()
+        _make_solver(method, opts)
         _CHECKED_METHODS.add(key)
+
+
+validate.finish = _finish_validation  # type: ignore[attr-defined]
 
 
 def _objective(params: dict, device: bool = True):

@@ -146,12 +146,17 @@ def load_spec(source: Any, *, db: str | None = None) -> SweepSpec:
     path = None
     if isinstance(source, (str, os.PathLike)):
         path = os.fspath(source)
+        if os.path.isdir(path):
+            raise ValueError(f"sweep spec {path!r} is a folder, not a TOML spec file")
         if not os.path.isfile(path):
             raise ValueError(f"sweep spec file {path!r} does not exist")
         import tomllib
 
         with open(path, "rb") as fh:
             raw = fh.read()
+        if raw.startswith(b"SQLite format 3\x00"):
+            raise ValueError(f"{path!r} is a results file (SQLite), not a TOML spec: give the spec, and this file "
+                             f"with --db if it is not the spec's default")
         try:
             data = tomllib.loads(raw.decode("utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
@@ -214,21 +219,18 @@ def _from_mapping(data: dict, path: str | None, text: str, db: str | None) -> Sw
     metrics = _table(data, "metrics")
     known = set(grid) | {"seed"} | set(template) | set(kind.params or ()) | set(kind.outputs or ())
     for mname, mtext in metrics.items():
+        _check_metric_order(mname, mtext, metrics, known)
         if not mname.isidentifier() or mname in RESERVED:
             raise ValueError(f"[metrics] name {mname!r} must be an identifier other than {', '.join(RESERVED)}")
         if mname in grid:
             raise ValueError(f"[metrics] name {mname!r} clashes with a grid key")
         if kind.outputs is not None and mname in kind.outputs:
             raise ValueError(f"[metrics] name {mname!r} clashes with an output of trial kind {trial_name!r}")
-        compile_expr(mtext, f"[metrics] {mname}", known=known if kind.outputs is not None else None)
+        _check_constant(compile_expr(mtext, f"[metrics] {mname}", known=known if kind.outputs is not None else None),
+                        f"[metrics] {mname}")
         known.add(mname)
 
-    report = _table(data, "report")
-    _check_keys(report, REPORT_KEYS, "[report]")
-    for axis in ("x", "y", "hue"):
-        if axis in report and report[axis] not in grid:
-            raise ValueError(f"[report] {axis} = {report[axis]!r} is not a grid key{suggest(str(report[axis]), grid)}"
-                             f"; grid keys: {', '.join(grid) or 'none'}")
+    report = _report(_table(data, "report"), grid, metrics, kind)
 
     if db is None:
         if "db" in sweep:
@@ -240,13 +242,100 @@ def _from_mapping(data: dict, path: str | None, text: str, db: str | None) -> Sw
             db = os.path.splitext(os.path.abspath(path))[0] + ".db"
         else:
             db = os.path.abspath(f"{name}.db")
-    trials = _expand(trial_name, kind, grid, template, seeds, where_expr)
+    _check_size(grid, seeds)
+    finish = getattr(kind.validate, "finish", None)  # the kind's deferred (slower) checks, after the fast ones
+    try:
+        trials = _expand(trial_name, kind, grid, template, seeds, where_expr)
+    except BaseException:
+        if finish is not None:
+            finish(False)
+        raise
+    if finish is not None:
+        finish()
     if not trials:
         raise ValueError("the sweep has no trials: the [sweep] where filter removes every grid point")
     return SweepSpec(name=name, trial=trial_name, grid=grid, template=template, seeds=seeds, metrics=dict(metrics),
                      where=where, batch=batch, batch_size=batch_size, report=report, db=os.path.abspath(db),
                      source=text, path=os.path.abspath(path) if path else None, description=str(description),
                      trials=tuple(trials))
+
+
+def _check_metric_order(name: str, text: Any, metrics: Mapping, known: set) -> None:
+    """A metric may use the metrics above it only: one that reads a later one is refused by name."""
+    if not isinstance(text, str):
+        return  # compile_expr names the type
+    try:
+        used = compile_expr(text, f"[metrics] {name}").names
+    except ValueError:
+        return  # compile_expr raises it again, with the known names
+    later = [n for n in used if n in metrics and n not in known and n != name]
+    if later:
+        raise ValueError(f"[metrics] {name} = {text!r} uses {later[0]!r}, a metric defined after it: metrics are "
+                         f"computed in the order they are written, so move {later[0]!r} above {name!r}")
+    if name in used and name not in known:
+        raise ValueError(f"[metrics] {name} = {text!r} uses itself")
+
+
+def _check_constant(expr: Expr, what: str) -> None:
+    """An expression without names has one value for every trial: evaluate it now, so that ``1/0`` or ``'a' + 1``
+    is refused instead of giving NaN in every row."""
+    if expr.names:
+        return
+    _, error = expr.evaluate({})
+    if error is not None:
+        raise ValueError(f"{what} = {expr.text!r} cannot be evaluated: {error}")
+
+
+def _report(report: dict, grid: dict, metrics: Mapping, kind) -> dict:
+    """The validated ``[report]`` table: axes are distinct grid keys, ``metrics`` lists ``[metrics]`` names,
+    ``convergence`` names a history the trial kind records."""
+    _check_keys(report, REPORT_KEYS, "[report]")
+    for axis in ("x", "y", "hue"):
+        if axis in report and report[axis] not in grid:
+            raise ValueError(f"[report] {axis} = {report[axis]!r} is not a grid key{suggest(str(report[axis]), grid)}"
+                             f"; grid keys: {', '.join(grid) or 'none'}")
+    axes = [(a, report[a]) for a in ("x", "y", "hue") if a in report]
+    for i, (a, v) in enumerate(axes):
+        for b, w in axes[i + 1:]:
+            if v == w and {a, b} != {"y", "hue"}:
+                raise ValueError(f"[report] {a} and {b} are both {v!r}: the axes must be different grid keys")
+    if "y" in report and "hue" in report and report["y"] != report["hue"]:
+        raise ValueError(f"[report] y = {report['y']!r} and hue = {report['hue']!r}: hue is another name of y, "
+                         f"give one of them")
+    if "metrics" in report:
+        chosen = report["metrics"]
+        if isinstance(chosen, str):
+            chosen = [chosen]
+        if not isinstance(chosen, list) or not all(isinstance(m, str) for m in chosen):
+            raise TypeError(f"[report] metrics must be a list of [metrics] names, got {report['metrics']!r}")
+        for m in chosen:
+            if m not in metrics:
+                raise ValueError(f"[report] metrics: {m!r} is not a [metrics] name{suggest(m, list(metrics))}; "
+                                 f"defined: {', '.join(metrics) or 'none'}")
+        report = {**report, "metrics": list(chosen)}
+    if "convergence" in report:
+        field = report["convergence"]
+        histories = None if kind.outputs is None else [o[len("history_"):] for o in kind.outputs
+                                                         if o.startswith("history_") and o != "history_iter"]
+        if not isinstance(field, str):
+            raise TypeError(f"[report] convergence must be a history name, got {field!r}")
+        if histories is not None and field not in histories:
+            raise ValueError(f"[report] convergence = {field!r} is not a history the trial records"
+                             f"{suggest(field, histories)}; choose one of {', '.join(histories)}")
+    return report
+
+
+#: most trials (grid points x seeds, before the ``where`` filter) one spec may expand to
+MAX_TRIALS = 2_000_000
+
+
+def _check_size(grid: dict, seeds: tuple) -> None:
+    points = math.prod(len(v) for v in grid.values())
+    if points * len(seeds) > MAX_TRIALS:
+        sizes = " x ".join(f"{len(v)} {k}" for k, v in grid.items())
+        raise ValueError(f"the sweep would have {points * len(seeds):,} trials ({sizes} x {len(seeds)} seeds, "
+                         f"before any where filter), more than {MAX_TRIALS:,}: check the grid ranges, or split "
+                         f"the study into several specs")
 
 
 def _table(data: Mapping, key: str) -> dict:
@@ -341,8 +430,18 @@ def _grid(table: Mapping) -> dict[str, tuple]:
     return out
 
 
+#: most values one grid key may take (a helper is checked before its values are made)
+MAX_AXIS = 100_000
+
+
+def _check_axis(key: str, count: int) -> None:
+    if count > MAX_AXIS:
+        raise ValueError(f"grid {key!r} would have {count:,} values, more than {MAX_AXIS:,}: check its range")
+
+
 def _grid_values(key: str, value: Any) -> list:
     if isinstance(value, list):
+        _check_axis(key, len(value))
         return list(value)
     if not isinstance(value, Mapping):
         return [value]
@@ -365,9 +464,11 @@ def _grid_values(key: str, value: Any) -> list:
             raise ValueError(f"grid {key!r} range takes 1 to 3 integers [start, stop, step], got {args!r}")
         if len(args) == 3 and args[2] == 0:
             raise ValueError(f"grid {key!r} range step must not be 0")
+        _check_axis(key, len(range(*args)))
         return list(range(*args))
     if len(args) != 3 or not isinstance(args[2], int) or args[2] < 1:
         raise ValueError(f"grid {key!r} {h} takes [start, stop, num] with an integer num >= 1, got {args!r}")
+    _check_axis(key, args[2])
     a, b, num = float(args[0]), float(args[1]), args[2]
     if h == "linspace":
         vals = [a + (b - a) * i / (num - 1) for i in range(num)] if num > 1 else [a]

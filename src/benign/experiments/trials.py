@@ -67,7 +67,9 @@ def register_trial(name: str, fn: Callable[[dict, int], dict], *, batch: Callabl
     """Register ``fn(params, seed) -> dict`` as trial kind ``name`` (see the module docstring).
 
     ``validate(params)`` is called on every trial's resolved parameters when a spec is loaded and should raise
-    ``ValueError``/``TypeError`` naming the problem. ``threadsafe=True`` declares that ``fn`` and ``batch`` may run
+    ``ValueError``/``TypeError`` naming the problem; a ``validate.finish(run=True)`` attribute, when present, is
+    called once after every trial passed (checks that need a slow import, so that a fast error is found first), or
+    with ``run=False`` when one failed (to drop what it deferred). ``threadsafe=True`` declares that ``fn`` and ``batch`` may run
     in several threads at once (no shared mutable state): an in-process sweep then runs several units at a time
     (see :func:`benign.experiments.run_sweep`); a callable ``threadsafe(params) -> bool`` decides per trial (a sweep
     runs on threads when every trial qualifies); the default runs units one after the other. Re-registering a name
@@ -126,7 +128,11 @@ def import_callable(ref: str) -> Callable:
     try:
         obj: Any = importlib.import_module(mod_name)
     except ImportError as exc:
-        raise ValueError(f"cannot import module {mod_name!r} for trial {ref!r}: {exc}") from None
+        hint = ""
+        if isinstance(exc, ModuleNotFoundError) and exc.name == mod_name.split(".")[0]:
+            hint = ("; the module must be importable where the sweep runs: install it, or put its folder on "
+                    "PYTHONPATH (e.g. PYTHONPATH=. benign sweep run SPEC)")
+        raise ValueError(f"cannot import module {mod_name!r} for trial {ref!r}: {exc}{hint}") from None
     for part in qual.split("."):
         if not hasattr(obj, part):
             raise ValueError(f"module {mod_name!r} has no attribute {qual!r} (trial {ref!r})")

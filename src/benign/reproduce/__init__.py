@@ -11,6 +11,15 @@ import importlib
 #: study name -> module
 STUDIES = {"high-order-loss": "benign.reproduce.high_order", "nonnegative": "benign.reproduce.nonnegative",
            "robust-l1": "benign.reproduce.robust_l1"}
+#: study name -> what it reproduces (``benign reproduce list``)
+TITLES = {"high-order-loss": "seed 001 (Ma, Chen, Lavaei, Sojoudi), high-order losses: the Hessian table of the "
+                             "weighted-completion family, lambda_max/lambda_min against lam, perturbed-GD curves, "
+                             "lambda_min landscape maps, Theorem 3/6 bounds",
+          "nonnegative": "seed 000, nonnegative recovery: certified spurious nonnegative local minima (rank 1 and 2, "
+                         "designed RIP constants) and projected GD's failure rates",
+          "robust-l1": "seed 002 (Ma & Fattahi), robust l1 recovery: the regime of the truth (non-stationary, "
+                       "saddle, not a local min, sharp local min) over (m, k, p), subgradient recovery rates",
+          }
 
 
 def run_study(name: str, out_dir: str, quick: bool = False, options=None) -> dict:
