@@ -163,3 +163,25 @@ def test_ctrl_c_reports_and_exits_130(monkeypatch, capsys):
         main()
     assert exc.value.code == 130
     assert capsys.readouterr().err.strip() == "interrupted"
+    monkeypatch.setattr(sys, "argv", ["benign", "instance", "zsl-half", "--json"])  # a JSON reader gets JSON
+    with pytest.raises(SystemExit) as exc:
+        main()
+    out = capsys.readouterr()
+    assert exc.value.code == 130 and json.loads(out.out) == {"error": "interrupted", "exit_code": 130}
+
+
+def test_json_errors_are_json_on_stdout_too(monkeypatch, capsys):
+    """With --json a bad input is still one line on stderr and exit 2, and stdout holds the same message as JSON."""
+    from benign.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["benign", "certify", "zsl-half", "--point", "0,1,2", "--json"])
+    with pytest.raises(SystemExit) as exc:
+        main()
+    out = capsys.readouterr()
+    message = "--point must have 2 rows (n) for zsl-half, got shape (3, 1)"
+    assert exc.value.code == 2 and out.err.strip() == f"error: {message}"
+    assert json.loads(out.out) == {"error": message, "exit_code": 2}
+    monkeypatch.setattr(sys, "argv", ["benign", "certify", "zsl-half", "--point", "0,1,2"])  # without: stdout empty
+    with pytest.raises(SystemExit):
+        main()
+    assert capsys.readouterr().out == ""

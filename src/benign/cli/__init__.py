@@ -28,31 +28,41 @@ def _given_value(param) -> str | None:
     return None
 
 
+def _fail(message: str, code: int) -> None:
+    """Report a failure and exit with ``code``: one line on stderr (``error: ...``, or ``interrupted``), and with
+    ``--json`` also ``{"error": message, "exit_code": code}`` on stdout, so that a JSON reader gets JSON."""
+    print(message if code == 130 else f"error: {message}", file=sys.stderr)
+    if "--json" in sys.argv[1:]:
+        import json
+
+        try:
+            print(json.dumps({"error": message, "exit_code": code}))
+        except BrokenPipeError:
+            pass
+    sys.exit(code)
+
+
 def main() -> None:
     """Entry point: bad input (ValueError/TypeError/UserError) prints one line and exits with status 2; Ctrl-C
-    prints ``interrupted`` and exits with status 130 (what a sweep stored is kept: rerun it to resume)."""
+    prints ``interrupted`` and exits with status 130 (what a sweep stored is kept: rerun it to resume). With
+    ``--json`` the failure is also a JSON object on stdout (:func:`_fail`)."""
     try:
         code = app(standalone_mode=False)
     except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
+        _fail(str(exc), 2)
     except (ValueError, TypeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
+        _fail(str(exc), 2)
     except BrokenPipeError:  # the output's reader went away (`benign ... --json | head`): nothing to report
         sys.exit(0)
     except OSError as exc:  # a file that cannot be read or written (paths are checked early; this is the fallback)
         where = f" {exc.filename!r}" if exc.filename else ""
-        print(f"error: cannot access{where}: {exc.strerror or exc}", file=sys.stderr)
-        sys.exit(2)
+        _fail(f"cannot access{where}: {exc.strerror or exc}", 2)
     except SystemExit:
         raise
     except MemoryError as exc:  # sizes are checked early where they can be; this is the fallback
-        print(f"error: out of memory{': ' + str(exc) if str(exc) else ''}", file=sys.stderr)
-        sys.exit(2)
+        _fail(f"out of memory{': ' + str(exc) if str(exc) else ''}", 2)
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        sys.exit(130)
+        _fail("interrupted", 130)
     except Exception as exc:  # usage errors of the (vendored) click inside Typer, and the like
         show, code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
         message = getattr(exc, "format_message", None)
@@ -64,7 +74,7 @@ def main() -> None:
                 given = _given_value(getattr(exc, "param", None))
                 if given is not None and repr(given) not in text:
                     text = f"{text.rstrip('.')}, got {given!r}"
-                print(f"error: {text}{where}", file=sys.stderr)
+                _fail(f"{text}{where}", code)
             sys.exit(code)
         if callable(show) and isinstance(code, int):
             show()
@@ -76,7 +86,7 @@ def main() -> None:
     # ``Exit(130)`` (no command of benign raises that code itself)
     if isinstance(code, int) and code:
         if code == 130:
-            print("interrupted", file=sys.stderr)
+            _fail("interrupted", 130)
         sys.exit(code)
 
 

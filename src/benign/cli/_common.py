@@ -33,12 +33,12 @@ def _print_version(value: bool) -> None:
 
 
 @app.callback()
-def _main(version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True,
-                                       callback=_print_version)) -> None:
+def _main(version: bool = typer.Option(False, "--version", metavar="", help="Print the version and exit.",
+                                       is_eager=True, callback=_print_version)) -> None:
     """A laboratory for the nonconvex landscape of low-rank matrix recovery (Burer-Monteiro)."""
 
 
-JSON_OPT = typer.Option(False, "--json", help="Print the result as JSON on stdout.")
+JSON_OPT = typer.Option(False, "--json", metavar="", help="Print the result as JSON on stdout.")
 LOSS_OPT = typer.Option("l2", "--loss", help="Loss spec: l2, lp:l=4, mixed:lam=5,l=4, l1, huber:delta=1 (add scale=mean).")
 POINT_OPT = typer.Option(None, "--point", help="Point: a file (.npz/.npy/.csv) or inline '1,0,1' / '1,0;0,1'.")
 

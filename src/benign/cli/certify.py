@@ -167,10 +167,11 @@ def certify(
                                             "factorisation; default: saved with the point, else 0)."),
     factorization: Optional[str] = typer.Option(None, "--factorization", help="symmetric or asymmetric (default: "
                                                 "saved with the point, else the instance's)."),
-    nonneg: Optional[bool] = typer.Option(None, "--nonneg/--no-nonneg", help="Impose X >= 0 (default: saved with "
+    nonneg: Optional[bool] = typer.Option(None, "--nonneg/--no-nonneg", metavar="",
+                                          help="Impose X >= 0 (default: saved with "
                                           "the point, else the instance's)."),
-    no_verify: bool = typer.Option(False, "--no-verify", help="Skip evaluating f along escape directions."),
-    theory: bool = typer.Option(False, "--theory", help="Also evaluate the theorem conditions (small n)."),
+    no_verify: bool = typer.Option(False, "--no-verify", metavar="", help="Skip evaluating f along escape directions."),
+    theory: bool = typer.Option(False, "--theory", metavar="", help="Also evaluate the theorem conditions (small n)."),
     export: Optional[str] = typer.Option(None, "--export", help="Write a self-contained JSON record here."),
     opt: Optional[List[str]] = OPT_OPT,
     as_json: bool = JSON_OPT,
@@ -280,7 +281,7 @@ def landscape(
     range_: str = typer.Option("-0.3,1.25", "--range", help="Grid range a,b for both coordinates."),
     grid: int = typer.Option(32, "--grid", help="Grid points per axis."),
     out: Optional[str] = typer.Option(None, "--out", help="Write the figure here (.png/.pdf/.svg)."),
-    no_hessian: bool = typer.Option(False, "--no-hessian", help="Only f (no lambda_min map)."),
+    no_hessian: bool = typer.Option(False, "--no-hessian", metavar="", help="Only f (no lambda_min map)."),
     lams: str = typer.Option("0,0.5,5", "--lams", help="seed001 only: the lambda values."),
     n: int = typer.Option(21, "--n", help="seed001 only: size of the weighted family."),
     eps: float = typer.Option(0.1, "--eps", help="seed001 only: off-pattern weight."),

@@ -72,14 +72,14 @@ def counterexample(
     z: Optional[str] = typer.Option(None, "--z", help="Ground truth factor Z (n x r*): file or inline '1,0'."),
     variant: str = typer.Option("full", "--variant", help="full (RIP on all symmetric matrices) or span "
                                                           "(only on Sym(span[X Z]))."),
-    nonneg: bool = typer.Option(False, "--nonneg", help="Nonnegative variant: KKT of X >= 0 (seed 000)."),
+    nonneg: bool = typer.Option(False, "--nonneg", metavar="", help="Nonnegative variant: KKT of X >= 0 (seed 000)."),
     margin: float = typer.Option(0.0, "--margin", help="Second-order margin (and G >= margin on zeros for --nonneg)."),
     solver: str = typer.Option("clarabel", "--solver", help="clarabel (interior point) or scs."),
     method: str = typer.Option("reduced", "--method", help="reduced (exact symmetry reduction) or direct."),
     family: Optional[float] = typer.Option(None, "--nonneg-family", help="Build seed 000's rank-1 nonnegative "
                                            "counterexample with RIP constant <= this delta (ignores --x/--z)."),
     save: Optional[str] = typer.Option(None, "--save", help="Write the built instance with X as its point (.npz)."),
-    arrays: bool = typer.Option(False, "--arrays", help="Include X, Z and the kernel H in the output."),
+    arrays: bool = typer.Option(False, "--arrays", metavar="", help="Include X, Z and the kernel H in the output."),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Smallest delta for which X is a spurious second-order point of a delta-RIP operator; builds and re-verifies

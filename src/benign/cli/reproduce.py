@@ -18,7 +18,8 @@ def reproduce(
     study: str = typer.Argument(..., help="high-order-loss | nonnegative | robust-l1 | all | list (what each "
                                 "study reproduces)"),
     out: str = typer.Option("reproduce-output", "--out", help="Output folder (one sub-folder per study)."),
-    quick: bool = typer.Option(False, "--quick", help="Smaller grids and fewer seeds (a few minutes in all)."),
+    quick: bool = typer.Option(False, "--quick", metavar="",
+                               help="Smaller grids and fewer seeds (a few minutes in all)."),
     workers: Optional[int] = typer.Option(None, "--workers", help="Local worker processes (Dask LocalCluster; "
                                           "0 or 1, the default: in this process)."),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Address of a running Dask scheduler."),

@@ -35,7 +35,7 @@ def run(
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Address of a running Dask scheduler, "
                                             "e.g. tcp://127.0.0.1:8786."),
     db: Optional[str] = DB_OPT,
-    retry_failed: bool = typer.Option(False, "--retry-failed", help="Re-run trials that failed before."),
+    retry_failed: bool = typer.Option(False, "--retry-failed", metavar="", help="Re-run trials that failed before."),
     limit: Optional[int] = typer.Option(None, "--limit", min=0, help="Run at most this many pending trials."),
     batch: Optional[str] = typer.Option(None, "--batch", help="Override the spec's batching: on, off, map, vmap."),
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="Units run at once in this process "
@@ -100,7 +100,7 @@ def report(
     spec: str = SPEC_ARG,
     out: str = typer.Option(..., "--out", "-o", help="Directory for report.md, aggregates.csv and figures."),
     db: Optional[str] = DB_OPT,
-    pdf: bool = typer.Option(False, "--pdf", help="Also write every figure as PDF."),
+    pdf: bool = typer.Option(False, "--pdf", metavar="", help="Also write every figure as PDF."),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Aggregates (Wilson intervals), figures and a Markdown summary of SPEC's stored results."""
