@@ -101,6 +101,11 @@ def test_random_point_not_critical_closed_form():
     assert cert.details["escape_check"]["predicted_coefficient"] == pytest.approx(np.sum(grad * U), rel=1e-9)
     check_descent(inst, X, U, 1.0, 1, np.sum(grad * U), rtol=2e-2)
     assert min(cert.details["escape_check"]["gammas"]) == pytest.approx(1e-4)
+    # the exported conventions describe the l1 check that was run (its own grid and fields, not the smooth one's)
+    conv = export(cert, inst, X, obj)["conventions"]
+    assert conv["psi"] == "psi(t) = |t|" and "gammas" in conv["escape_check"] and "witness" not in conv["escape_check"]
+    for field in ("gammas", "differences", "gamma0", "observed_coefficient", "predicted_coefficient"):
+        assert field in conv["escape_check"] and field in cert.details["escape_check"]
 
 
 # ----------------------------------------------------------------------------------------- regimes (seed 002)
@@ -276,6 +281,7 @@ def test_asymmetric_full_sharpness():
     res = l1_landscape_regime(inst, 2)
     cert = res["certificate"]
     assert cert.verdict == SHARP_LOCAL_MIN and cert.spurious is False
+    assert cert.details["margin_kind"] == "tau_F_full"  # the global claim, named as such
     tau = cert.certificate_margin
     rng = np.random.default_rng(5)
     for _ in range(100):

@@ -391,7 +391,8 @@ def test_export_record_is_self_contained():
     assert rec["conventions"]["psi"] == "psi(t) = t^2 / 2 + 0.5 * t^4 / 4"
     assert (rec["loss"]["l"], rec["loss"]["lam"]) == (4, 0.5)
     saddle = np.array([[0.3], [0.0]])  # not critical: the escape direction and its check are explained
-    assert "escape_check" in export(certify(obj, saddle), inst, saddle, obj)["conventions"]
+    assert "witness_t" in export(certify(obj, saddle), inst, saddle, obj)["conventions"]["escape_check"]
+    assert "escape_check" not in export(certify(obj, saddle, verify=False), inst, saddle, obj)["conventions"]
 
 
 def test_unknown_certificate_setting_is_named():

@@ -185,3 +185,8 @@ def test_json_errors_are_json_on_stdout_too(monkeypatch, capsys):
     with pytest.raises(SystemExit):
         main()
     assert capsys.readouterr().out == ""
+    monkeypatch.setattr(sys, "argv", ["benign", "certify", "zsl-half", "--point", "--json"])  # a value, not the flag
+    with pytest.raises(SystemExit) as exc:
+        main()
+    out = capsys.readouterr()
+    assert exc.value.code == 2 and out.out == "" and "cannot read point '--json'" in out.err

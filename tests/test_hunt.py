@@ -81,7 +81,7 @@ def test_cli_hunt_json():
     stalled = subprocess.run([sys.executable, "-m", "benign.cli", "hunt", "sensing:n=6,r=1,m=10,seed=4,truth=nonneg",
                               "--rank", "1", "--starts", "4", "--json"], capture_output=True, text=True, timeout=300)
     out = json.loads(stalled.stdout)
-    assert out["solver_status"] == {"stalled": 4} and "armijo=true" in out["note"]
+    assert not out["solver_status"].get("converged") and "armijo=true" in out["note"]
     bad = subprocess.run([sys.executable, "-m", "benign.cli", "hunt", "yalcin:n=5,eps=0.3", "--rank", "0"],
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "rank" in bad.stderr

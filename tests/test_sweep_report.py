@@ -106,7 +106,7 @@ def test_a_metric_that_raises_is_reported_not_dropped(tmp_path):
     negative value on some trials) is NaN there, and the report, its JSON and the export say so with the count."""
     spec = _spec(tmp_path)
     spec["metrics"] = {**spec["metrics"], "bad": "value + 'a'", "some": "log(value - 2) > 0"}
-    spec["report"] = {"metrics": ["pos"]}
+    spec["report"] = {"metrics": ["pos", "score"]}
     db = str(tmp_path / "w.db")
     run_sweep(spec, db=db)
     df = load_results(spec, db=db)
@@ -120,6 +120,7 @@ def test_a_metric_that_raises_is_reported_not_dropped(tmp_path):
     text = (tmp_path / "rep" / "report.md").read_text()
     assert any("'bad' could not be evaluated on" in w for w in rep["warnings"])
     assert any("'bad' has no true/false or numeric value" in w for w in rep["warnings"])
+    assert any("lists 'score', which is numeric" in w for w in rep["warnings"])
     assert "## Warnings" in text and "metric 'some' could not be evaluated" in text
     # [report] metrics: figures for the listed boolean metrics only
     names = [os.path.basename(f) for f in rep["figures"]]

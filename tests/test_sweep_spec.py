@@ -127,7 +127,19 @@ BAD = [
     ({"metrics": {"success": "1 / 0"}}, "cannot be evaluated: ZeroDivisionError"),
     ({"grid": {"m": {"range": [1, 2_000_000]}}}, "grid 'm' would have 1,999,999 values, more than 100,000"),
     ({"sweep": {"seeds": 600_000}}, "would have 2,400,000 trials (2 m x 2 rank x 600000 seeds"),
+    ({"sweep": {"where": "log(m - 30) > 0"}}, "where 'log(m - 30) > 0' cannot be evaluated at grid point {'m': 20"),
+    ({"sweep": {"where": "1 / 0"}}, "[sweep] where = '1 / 0' cannot be evaluated: ZeroDivisionError"),
 ]
+
+
+def test_a_failed_spec_leaves_nothing_for_the_next():
+    """The solver check deferred until every trial passed the fast ones belongs to its own spec: a refused spec
+    leaves nothing behind that would refuse the next, valid one."""
+    bad = solve_spec(grid={"method": ["gd", "projected-gd"]}, trial={"options": {"armijo": None}})
+    with pytest.raises((ValueError, TypeError)):
+        load_spec(bad, db="never.db")
+    good = solve_spec()
+    assert len(load_spec(good, db="never.db").trials) == 8
 
 
 @pytest.mark.parametrize("over,needle", BAD, ids=[b[1][:40] for b in BAD])

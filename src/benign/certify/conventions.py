@@ -47,6 +47,12 @@ _ESCAPE = ("details.escape_check: f(X + t D) for D = escape_direction on t = t_m
            "verified when some f(X + t D) < f(X) - rounding_floor (64 eps |f(X)|); t, f_after, decrease: the smallest "
            "tested step whose decrease is at least 1e3 rounding floors (else the smallest decreasing one); "
            "witness_t, witness_f_after, witness_decrease: the tested step with the largest decrease")
+_ESCAPE_L1 = ("details.escape_check: f along X + g U (U = escape_direction) on the decreasing grid "
+              "details.escape_check.gammas (1 down to gamma_min, two per decade); values = f(X + g U), differences = f(X + g U) - f(X) computed without "
+              "cancellation; verified when, for every g <= gamma0, the difference is negative and the value is below "
+              "f0 wherever the difference exceeds the round-off 1e3 eps (1 + |f0|); observed_coefficient = "
+              "difference / g^order at the smallest g, against predicted_coefficient (order 1 for not_critical, 2 for "
+              "strict_saddle)")
 
 _SYMMETRY = {
     "O(r)": ("vertical space V_X = {X Omega : Omega skew-symmetric} (rotations X -> X R), of dimension "
@@ -69,10 +75,18 @@ def _smooth(obj: Any, cert: Any) -> dict[str, str]:
                              "top (nuclear); critical when <= tolerances.gtol"),
         "curvature_tolerance": ("details.hess_abs_tol = htol * max(|lambda_min|, |lambda_max|); strict_saddle when "
                                 "lambda_min < -hess_abs_tol, strict_local_min when lambda_min > hess_abs_tol"),
-        "certificate_margin": ("details.convex_certificate.margin: lambda_min(S_bar), S_bar = (G + G^T) / 2, G = c "
-                               "A*(psi'(rho)) (psd); nu - ||G||_op (nuclear). It holds when margin >= -tol s_ref "
-                               "and first_order (||S_bar X||_F, psd) <= tol s_ref ||X||_F"),
+        "certificate_margin": _CONVEX,
+        "grad_scale": "details.grad_scale, defined in stationarity_gap",
     }
+
+
+_CONVEX = ("details.convex_certificate.margin, with G = c A*(psi'(rho)): psd (symmetric) lambda_min(S_bar), S_bar = "
+           "(G + G^T) / 2, first_order = ||S_bar X||_F; nuclear (asymmetric) nu - ||G||_op with nu = 0, first_order = "
+           "max(||G V + nu U||_F, ||G^T U + nu V||_F). It holds when margin >= -tol * s_ref and first_order <= tol * "
+           "s_ref * ||X||_F (and, asymmetric with balance > 0, ||U^T U - V^T V||_F <= tol ||X||_F^2), tol = "
+           "details.convex_certificate.tol, s_ref = details.convex_certificate.scale = max(||S_bar(0)||_2, "
+           "||S_bar(X)||_2) (||G||_op at 0 and at X, asymmetric); then M(X) minimises h(M) = c sum_i psi(A(M)_i - b_i) "
+           "over PSD matrices (psd) or over all matrices (nuclear): X is a global minimum for every search rank")
 
 
 def _nonnegative(obj: Any, cert: Any) -> dict[str, str]:
@@ -93,24 +107,32 @@ def _nonnegative(obj: Any, cert: Any) -> dict[str, str]:
         "second_order": ("strict_saddle: a D on the critical cone (D_P free, D_D0 >= 0, D_A+ = 0) with D^T Q D < "
                          "-hess_abs_tol ||D||^2; strict_local_min: Q - hess_abs_tol I copositive on the cone "
                          "modulo the orbit (details.second_order_method)"),
+        "grad_scale": ("details.grad_scale = ||X||_F * max(2 max(|margin|, |top|) of details.convex_certificate, the "
+                       "largest |eigenvalue| of Q); g_abs_tol = gtol * grad_scale, x_abs_tol = xtol * max X"),
+        "certificate_margin": _CONVEX,
     }
 
 
 def _l1(obj: Any, cert: Any) -> dict[str, str]:
+    asym = not obj.symmetric
     return {
-        "sets": ("S = the measurements with nonzero residual (details.set_rule), sigma_i = sign(rho_i); I0 = the "
-                 "others, listed in details.level2.I0 (0-based); multipliers lists (level2, level5) follow the "
-                 "order of I0"),
+        "sets": ("S = the measurements counted as corrupted: the instance's recorded corruption at the ground truth, "
+                 "else |rho_i| > tolerances.res_tol (details.set_rule); sigma_i = sign(rho_i); I0 = the others, "
+                 "listed in details.level2.I0 (0-based); multiplier lists (level2, level5) follow the order of I0"),
         "directional_derivative": ("L(D) = c [sum_S sigma_i <A_i, D> + sum_I0 |<A_i, D>|]; f'(X; U) = L(U X^T + "
-                                   "X U^T) (symmetric) or L(dU V^T + U dV^T)"),
+                                   "X U^T) (symmetric) or L(dU V^T + U dV^T) with U = [dU; dV] (asymmetric)"),
         "grad_norm": "the norm of the minimal-norm (Clarke) subgradient (details.grad_norm_kind)",
-        "stationarity_gap": ("-min of f'(X; U) over ||U||_inf <= 1 (a linear program; details.level2.value), "
-                             "compared with tol * tolerances.Gscale"),
-        "certificate_margin": ("strict_saddle: -L(W W^T) / ||W||_F^2; sharp_local_min: c_sharp = (tau_F mu - eps "
-                               "K) / (tau_F + K + mu + eps) when details.level5 has c_sharp (unique PSD minimiser "
-                               "of F: global), else tau_F (sharpness modulo O(k), q = 0); not_local_min: -h(V) / "
-                               "||V||_F^2, h(V) = min_u L(Z u^T + u Z^T + V V^T) < 0 along the curve "
-                               "details.escape_curve (its h is h(V) / ||V||_F^2)"),
+        "stationarity_gap": ("max(-v, 0) with v = min of f'(X; U) over ||U||_inf <= 1 (a linear program, "
+                             "details.level2.value); not critical when above tol * tolerances.Gscale"),
+        "certificate_margin": ("by details.margin_kind: c_sharp = (tau_F mu - eps K) / (tau_F + K + mu + eps) "
+                               "(details.level5; M(X) is the unique PSD minimiser of F: global); tau_F_E = sharpness "
+                               "tau_F on E = {Z u^T + u Z^T} (details.sharpness; q = 0: a sharp local minimum "
+                               "modulo the symmetry); tau_F_full = sharpness over every D (asymmetric, "
+                               "details.sharpness_full: the unique minimiser of F over all matrices); "
+                               "saddle_curvature = -L(W W^T) / ||W||_F^2 (" + ("-L(W1 W2^T) / ||W||_F^2 with W = "
+                               "[W1; W2]" if asym else "symmetric") + "); curved_descent = -h(V) / ||V||_F^2, h(V) "
+                               "= min_u L(Z u^T + u Z^T + V V^T) < 0, along details.escape_curve (whose h is h(V) / "
+                               "||V||_F^2)"),
     }
 
 
@@ -124,6 +146,6 @@ def conventions(obj: Any, cert: Any) -> dict[str, str]:
         out.update(_l1(obj, cert))
     else:
         out.update(_smooth(obj, cert))
-    if cert.escape_direction is not None:
-        out["escape_check"] = _ESCAPE
+    if "escape_check" in cert.details:  # (absent with verify=False)
+        out["escape_check"] = _ESCAPE_L1 if obj.loss.name == "l1" and kind != "nonnegative" else _ESCAPE
     return out

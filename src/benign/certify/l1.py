@@ -38,6 +38,11 @@ rank ``s``, ``q = k - s`` spare columns). The ladder, each verdict with its evid
    unique global minimum of ``F`` over all matrices; with ``q = 0`` sharpness on ``E`` certifies a sharp local min.
 6. ``second_order_stationary_uncertified``: none of the above; ``details["searches"]`` says what was run.
 
+``details["margin_kind"]`` says which quantity ``certificate_margin`` is: ``c_sharp`` (level 5 with a multiplier:
+unique PSD minimiser, global), ``tau_F_E`` (sharpness on ``E``, ``q = 0``: sharp local minimum modulo the symmetry),
+``tau_F_full`` (asymmetric, sharpness over every ``D``: global), ``saddle_curvature`` (``-L(W W^T) / ||W||_F^2``,
+``-L(W1 W2^T) / ||W||_F^2`` asymmetric) or ``curved_descent`` (``-h(V) / ||V||_F^2``).
+
 ``grad_norm`` is the norm of the minimal-norm (Clarke) subgradient ``min ||sum_i (lin_i + c lambda_i) G_i||_F``
 over ``|lambda_i| <= 1`` (a bounded least-squares problem), not the norm of ``obj.grad`` (which takes
 ``sign(0) = 0``).
@@ -181,8 +186,10 @@ def certify_l1(obj: Any, X: Any, instance: Any = None, *, tol: float = 1e-8, gam
     lin = np.where(in_S, c * sigma, 0.0)
     absw = np.where(in_S, 0.0, c)
 
-    def done(verdict: str, spurious: bool | None, **kw: Any) -> Certificate:
+    def done(verdict: str, spurious: bool | None, margin_kind: str | None = None, **kw: Any) -> Certificate:
         details["seconds"] = time.perf_counter() - t_start
+        if margin_kind is not None:  # which quantity certificate_margin is (see MARGIN_KINDS)
+            details["margin_kind"] = margin_kind
         return Certificate(verdict=verdict, spurious=spurious, loss=f0, grad_norm=details.get("grad_norm", 0.0),
                            relative_error=relerr, tolerances=tolerances, details=details, **kw)
 
@@ -449,10 +456,10 @@ def _ladder_symmetric(obj, X, rho, f0, model, red, instance, at_truth, thr, tol,
             details["level5"] = {"tau_frob": tau, "mu": mu, "eps_YZ": eps, "YZ_fro": yz, "K": K,
                                  "c_sharp": c_sharp, "multipliers": mu_info["lam"].tolist()}
             if c_sharp > thr:
-                return done(SHARP_LOCAL_MIN, False, stationarity_gap=stat_gap, certificate_margin=c_sharp)
+                return done(SHARP_LOCAL_MIN, False, "c_sharp", stationarity_gap=stat_gap, certificate_margin=c_sharp)
         if q == 0 and tau > thr:
             details["level5"] = details.get("level5", {}) | {"tau_frob": tau, "global_certificate": False}
-            return done(SHARP_LOCAL_MIN, _spurious(at_truth, False, f0, instance, obj, tol),
+            return done(SHARP_LOCAL_MIN, _spurious(at_truth, False, f0, instance, obj, tol), "tau_F_E",
                         stationarity_gap=stat_gap, certificate_margin=tau)
     if q == 0:
         return done(UNCERTIFIED, None, stationarity_gap=stat_gap)
@@ -463,13 +470,14 @@ def _ladder_symmetric(obj, X, rho, f0, model, red, instance, at_truth, thr, tol,
     found = _level3(obj, X, rho, f0, model, red, thr, gamma_min, searches, iters, sdp, seed, details)
     if found is not None:
         U, cval, chk = found
-        return done(STRICT_SADDLE, None, stationarity_gap=stat_gap, escape_direction=U, certificate_margin=cval)
+        return done(STRICT_SADDLE, None, "saddle_curvature", stationarity_gap=stat_gap, escape_direction=U,
+                    certificate_margin=cval)
     found = _level4(obj, X, rho, f0, model, red, thr, gamma_min, searches, iters, seed, relaxed_P, details)
     if found is not None:
         first, second, ratio, chk = found
         details["escape_curve"] = {"form": "X + g * first + g**2 * second", "first": first, "second": second,
                                    "h": ratio}
-        return done(NOT_LOCAL_MIN, None, stationarity_gap=stat_gap, certificate_margin=-ratio)
+        return done(NOT_LOCAL_MIN, None, "curved_descent", stationarity_gap=stat_gap, certificate_margin=-ratio)
     return done(UNCERTIFIED, None, stationarity_gap=stat_gap)
 
 
@@ -485,31 +493,32 @@ def _ladder_asymmetric(obj, X, rho, f0, model, red, instance, at_truth, thr, tol
         details["sharpness_full"] = sh
         details["searches"].append(f"level5_full_sharpness({sh['method']})")
         if sh["tau_frob"] > thr:
-            return done(SHARP_LOCAL_MIN, False, stationarity_gap=stat_gap, certificate_margin=sh["tau_frob"])
+            return done(SHARP_LOCAL_MIN, False, "tau_F_full", stationarity_gap=stat_gap,
+                        certificate_margin=sh["tau_frob"])
         found = _level3(obj, X, rho, f0, model, red, thr, gamma_min, searches, iters, sdp, seed, details)
         if found is not None:
             U, cval, chk = found
-            return done(STRICT_SADDLE, None, stationarity_gap=stat_gap, escape_direction=U,
+            return done(STRICT_SADDLE, None, "saddle_curvature", stationarity_gap=stat_gap, escape_direction=U,
                         certificate_margin=cval)
         found = _level4(obj, X, rho, f0, model, red, thr, gamma_min, searches, iters, seed, None, details)
         if found is not None:
             first, second, ratio, chk = found
             details["escape_curve"] = {"form": "X + g * first + g**2 * second", "first": first,
                                        "second": second, "h": ratio}
-            return done(NOT_LOCAL_MIN, None, stationarity_gap=stat_gap, certificate_margin=-ratio)
+            return done(NOT_LOCAL_MIN, None, "curved_descent", stationarity_gap=stat_gap, certificate_margin=-ratio)
         if sh["method"] == "least_norm_failed":
             sh = lp.sharpness(aF, model.lin, model.absw, None)
             details["sharpness_full"] = sh
             details["searches"].append("level5_full_sharpness(face_lps)")
             if sh["tau_frob"] > thr:
-                return done(SHARP_LOCAL_MIN, False, stationarity_gap=stat_gap,
+                return done(SHARP_LOCAL_MIN, False, "tau_F_full", stationarity_gap=stat_gap,
                             certificate_margin=sh["tau_frob"])
         return done(UNCERTIFIED, None, stationarity_gap=stat_gap)
     sh = lp.sharpness(model.aE, model.lin, model.absw, thr * np.sqrt(max(model.aE.shape[1], 1)))
     details["sharpness"] = sh
     if sh["tau_frob"] > thr:
-        return done(SHARP_LOCAL_MIN, _spurious(at_truth, False, f0, instance, obj, tol), stationarity_gap=stat_gap,
-                    certificate_margin=sh["tau_frob"])
+        return done(SHARP_LOCAL_MIN, _spurious(at_truth, False, f0, instance, obj, tol), "tau_F_E",
+                    stationarity_gap=stat_gap, certificate_margin=sh["tau_frob"])
     return done(UNCERTIFIED, None, stationarity_gap=stat_gap)
 
 

@@ -70,12 +70,13 @@ def export(cert: Certificate, instance: Any, point: Any, objective: Any) -> dict
     """A self-contained JSON-ready record: instance in explicit form, loss, point, numbers and tolerances, and the
     conventions that define them (:mod:`benign.certify.conventions`), enough for a referee to re-check the verdict
     without benign. The loss block gives ``l`` only for lp and mixed, ``lam`` only for mixed, ``huber_delta`` only
-    for huber (``None`` elsewhere)."""
+    for huber (``None`` elsewhere). Version 2 (benign 0.4.6) added ``conventions`` and these ``None`` values;
+    version 1 gave ``l`` and ``lam`` for every loss."""
     from benign.certify.conventions import conventions
     from benign.io import instance_to_json
 
     loss = objective.loss
-    return {"format": "benign-certificate", "version": 1,
+    return {"format": "benign-certificate", "version": 2,
             "conventions": conventions(objective, cert),
             "instance": instance_to_json(instance),
             "loss": {"spec": loss.describe(), "name": loss.name, "scale": loss.scale,

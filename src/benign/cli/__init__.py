@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from benign.cli._common import UserError, app
+from benign.cli._common import UserError, app, json_requested
 
 # Each module registers its commands on ``app`` when imported; none imports JAX at module level.
 from benign.cli import core  # noqa: F401,E402  (instance, info)
@@ -28,11 +28,13 @@ def _given_value(param) -> str | None:
     return None
 
 
-def _fail(message: str, code: int) -> None:
+def _fail(message: str, code: int, parsing: bool = False) -> None:
     """Report a failure and exit with ``code``: one line on stderr (``error: ...``, or ``interrupted``), and with
-    ``--json`` also ``{"error": message, "exit_code": code}`` on stdout, so that a JSON reader gets JSON."""
+    ``--json`` also ``{"error": message, "exit_code": code}`` on stdout, so that a JSON reader gets JSON. ``--json``
+    is known from its option callback; a failure while the command line is parsed (``parsing``), before callbacks
+    ran, looks for it among the arguments."""
     print(message if code == 130 else f"error: {message}", file=sys.stderr)
-    if "--json" in sys.argv[1:]:
+    if json_requested() or (parsing and "--json" in sys.argv[1:]):
         import json
 
         try:
@@ -46,6 +48,7 @@ def main() -> None:
     """Entry point: bad input (ValueError/TypeError/UserError) prints one line and exits with status 2; Ctrl-C
     prints ``interrupted`` and exits with status 130 (what a sweep stored is kept: rerun it to resume). With
     ``--json`` the failure is also a JSON object on stdout (:func:`_fail`)."""
+    json_requested(reset=True)
     try:
         code = app(standalone_mode=False)
     except UserError as exc:
@@ -74,7 +77,7 @@ def main() -> None:
                 given = _given_value(getattr(exc, "param", None))
                 if given is not None and repr(given) not in text:
                     text = f"{text.rstrip('.')}, got {given!r}"
-                _fail(f"{text}{where}", code)
+                _fail(f"{text}{where}", code, parsing=True)
             sys.exit(code)
         if callable(show) and isinstance(code, int):
             show()

@@ -38,7 +38,25 @@ def _main(version: bool = typer.Option(False, "--version", metavar="", help="Pri
     """A laboratory for the nonconvex landscape of low-rank matrix recovery (Burer-Monteiro)."""
 
 
-JSON_OPT = typer.Option(False, "--json", metavar="", help="Print the result as JSON on stdout.")
+_JSON_REQUESTED = [False]
+
+
+def _note_json(value: bool) -> bool:
+    """Callback of ``--json``: remembers that the output is JSON (a failure then also prints JSON)."""
+    if value:
+        _JSON_REQUESTED[0] = True
+    return value
+
+
+def json_requested(reset: bool = False) -> bool:
+    """Whether the running command was given ``--json`` (as a flag, not as another option's value); ``reset``
+    forgets it (the entry point does, before each command)."""
+    if reset:
+        _JSON_REQUESTED[0] = False
+    return _JSON_REQUESTED[0]
+
+
+JSON_OPT = typer.Option(False, "--json", metavar="", callback=_note_json, help="Print the result as JSON on stdout.")
 LOSS_OPT = typer.Option("l2", "--loss", help="Loss spec: l2, lp:l=4, mixed:lam=5,l=4, l1, huber:delta=1 (add scale=mean).")
 POINT_OPT = typer.Option(None, "--point", help="Point: a file (.npz/.npy/.csv) or inline '1,0,1' / '1,0;0,1'.")
 

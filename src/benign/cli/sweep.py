@@ -52,8 +52,11 @@ def run(
     if workers > 1 and scheduler:
         raise UserError("give either --workers or --scheduler, not both")
     sp = _spec(spec, db)
-    if db is None:  # the spec's own results file: refused now, by the key that named it, if it cannot be written
-        output_path(sp.db, "[sweep] db")
+    # the results file (and its folder: SQLite writes its journal beside it) refused now if it cannot be written
+    label = "--db" if db is not None else "the results file ([sweep] db, default SPEC.db)"
+    output_path(sp.db, label)
+    if os.path.isdir(os.path.dirname(sp.db)):
+        output_path(os.path.dirname(sp.db), f"the folder of {label}", directory=True)
     from benign.experiments.runner import run_sweep
 
     summary = run_sweep(sp, workers=workers, scheduler=scheduler, retry_failed=retry_failed,

@@ -126,11 +126,16 @@ def sweep_report(spec: Any, out: str, *, db: str | None = None, pdf: bool = Fals
     outputs = [c for c in df.columns if c not in meta_cols]
     agg, bool_metrics, verdicts = aggregate(df, group_keys, list(spec.metrics), outputs + ["seconds"])
     warnings = metric_warnings(df)
-    _, num_metrics = _kinds(df[df["status"] == "ok"], list(spec.metrics))
+    ok = df[df["status"] == "ok"]
+    _, num_metrics = _kinds(ok, list(spec.metrics))
     for m in spec.metrics:
-        if m not in bool_metrics and m not in num_metrics:
-            warnings.append(f"metric {m!r} has no true/false or numeric value on any trial that ran: it gets no "
-                            f"aggregate and no figure")
+        if len(ok) and m not in bool_metrics and m not in num_metrics:
+            warnings.append(f"metric {m!r} has no true/false or numeric value on the trials that ran without error: "
+                            f"it gets no aggregate and no figure")
+    for m in spec.report.get("metrics", []):
+        if m in num_metrics:
+            warnings.append(f"[report] metrics lists {m!r}, which is numeric, not true/false: figures are drawn for "
+                            f"true/false metrics (its median is in the aggregates)")
     plotted = [m for m in bool_metrics if m in spec.report.get("metrics", bool_metrics)]
     os.makedirs(out, exist_ok=True)
     agg_path = os.path.join(out, "aggregates.csv")

@@ -25,6 +25,7 @@ on any accelerator they are the same to rounding.
 """
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from benign.experiments.trials import NotBatchable, normalize_output, register_trial
@@ -84,8 +85,15 @@ def _parse_loss_cached(text: Any):
 
 
 _CHECKED_METHODS: set = set()
-#: method settings that passed the cheap checks and wait for :func:`_finish_validation` (make_solver imports JAX)
-_DEFERRED: dict = {}
+#: per thread (each spec load is in one thread): method settings that passed the cheap checks and wait for
+#: :func:`_finish_validation` (make_solver imports JAX)
+_PENDING = threading.local()
+
+
+def _deferred() -> dict:
+    if not hasattr(_PENDING, "checks"):
+        _PENDING.checks = {}
+    return _PENDING.checks
 
 
 def _check_method(method: str, options: dict) -> None:
@@ -105,7 +113,7 @@ def _check_method(method: str, options: dict) -> None:
         _make_solver(method, opts)
         return
     if key not in _CHECKED_METHODS:
-        _DEFERRED[key] = (method, opts)
+        _deferred()[key] = (method, opts)
 
 
 def _make_solver(method: str, opts: dict) -> None:
@@ -119,11 +127,15 @@ def _make_solver(method: str, opts: dict) -> None:
 def _finish_validation(run: bool = True) -> None:
     """The deferred :func:`benign.solvers.make_solver` checks, once every trial passed the cheap ones (called by
     the spec loader through ``validate.finish``); ``run=False`` drops them (the spec failed a cheap check)."""
+    pending = dict(_deferred())
+    _deferred().clear()  # taken whatever happens next: nothing is left for the next spec
     if not run:
-        _DEFERRED.clear()
-    while _DEFERRED:
-        key, (method, opts) = _DEFERRED.popitem()
-        _make_solver(method, opts)
+        return
+    for key, (method, opts) in pending.items():
+        try:
+            _make_solver(method, opts)
+        except (ValueError, TypeError) as exc:
+            raise type(exc)(f"method {method!r} with options {opts}: {exc}") from None
         _CHECKED_METHODS.add(key)
 
 

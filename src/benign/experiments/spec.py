@@ -215,11 +215,14 @@ def _from_mapping(data: dict, path: str | None, text: str, db: str | None) -> Sw
 
     where = sweep.get("where")
     where_expr = compile_expr(where, "[sweep] where", known=grid) if where is not None else None
+    if where_expr is not None:
+        _check_constant(where_expr, "[sweep] where")
 
     metrics = _table(data, "metrics")
     known = set(grid) | {"seed"} | set(template) | set(kind.params or ()) | set(kind.outputs or ())
     for mname, mtext in metrics.items():
-        _check_metric_order(mname, mtext, metrics, known)
+        if kind.outputs is not None:  # (with unknown outputs a name may be an output of the same name)
+            _check_metric_order(mname, mtext, metrics, known)
         if not mname.isidentifier() or mname in RESERVED:
             raise ValueError(f"[metrics] name {mname!r} must be an identifier other than {', '.join(RESERVED)}")
         if mname in grid:
@@ -358,8 +361,8 @@ def _seeds(value: Any) -> tuple[int, ...]:
     return seeds
 
 
-#: most seeds a sweep may list (each is at least one trial, stored as one row)
-MAX_SEEDS = 10_000_000
+#: most seeds a sweep may list (each is at least one trial, stored as one row): the trial limit
+MAX_SEEDS = 2_000_000
 
 
 def _check_count(count: int) -> None:
@@ -562,7 +565,9 @@ def _expand(trial_name: str, kind, grid: dict, template: dict, seeds: tuple,
     for combo in itertools.product(*(grid[k] for k in keys)):
         point = dict(zip(keys, combo))
         if where is not None:
-            ok = where(point)
+            ok, error = where.evaluate(point)
+            if error is not None:
+                raise ValueError(f"[sweep] where {where.text!r} cannot be evaluated at grid point {point}: {error}")
             if not isinstance(ok, bool) and ok is not None and not isinstance(ok, (int, float)):
                 raise ValueError(f"[sweep] where {where.text!r} must give true/false, got {ok!r}")
             if not ok:
