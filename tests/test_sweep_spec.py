@@ -202,3 +202,20 @@ def test_spec_file_names_failing_grid_point(tmp_path):
     with pytest.raises(ValueError, match=r"grid point \{'n': 6, 'rate': 1.5\}, seed 0: rate must lie in"):
         load_spec(str(path))
     assert not os.path.exists(tmp_path / "s.db")
+
+
+def test_the_documented_spec_loads(tmp_path):
+    """The annotated spec of docs/sweeps.md is a working spec (one seed here, to keep the expansion short)."""
+    import re
+    import tomllib
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    text = open(os.path.join(os.path.dirname(here), "docs", "sweeps.md")).read()
+    block = re.search(r"## The spec file\n\n```toml\n(.*?)```", text, re.S).group(1)
+    data = tomllib.loads(block)
+    data["sweep"]["seeds"] = 1
+    data["sweep"]["db"] = str(tmp_path / "doc.db")
+    spec = load_spec(data)
+    assert len(spec.trials) == 28 * 3 * 3 * 2 and spec.report["metrics"] == ["success"]
+    t = spec.trials[-1]
+    assert isinstance(t.params["max_iter"], int) and "sigma=0.1" in t.params["instance"]
