@@ -59,3 +59,27 @@ def test_rank_below_truth_is_not_called_spurious():
     assert cert.verdict in ("strict_local_min", "degenerate")
     assert cert.spurious is None
     assert cert.details.get("global_reason", "").startswith("the ground truth is not a feasible point")
+
+
+def test_unconverged_overparameterised_point_is_not_called_strict():
+    """Smooth, r = 4 > r* = 2: GD stopped by its iteration budget next to the global set has a positive definite
+    horizontal Hessian, but f still decreases along the straight path to the truth (checked here): the critical point
+    next to X may be a global minimiser, which is degenerate, so the verdict is degenerate, not strict_local_min."""
+    inst = I.sensing(10, 2, 150, seed=0)
+    obj = make_objective(inst, "l2")
+    res = solve(obj, "gd", rank=4, seed=1, max_iter=20_000)
+    assert res.status == "max_iterations" and res.relative_error < 1e-3
+    X = np.asarray(res.x)
+    cert = certify(obj, X, instance=inst)
+    assert cert.lambda_min > cert.tolerances.get("hess_abs_tol", cert.details["hess_abs_tol"])  # PD to tolerance
+    assert cert.verdict == "degenerate" and cert.spurious is None and "strict_withdrawn" in cert.details
+    # the independent check: f decreases along the segment to the rotation-aligned padded truth
+    T = np.asarray(inst.padded_truth(4))
+    U, _, Vt = np.linalg.svd(T.T @ X)
+    Y = T @ (U @ Vt)
+    values = [float(obj.value(X + t * (Y - X))) for t in (0.0, 0.25, 0.5, 0.75, 1.0)]
+    assert all(b < a for a, b in zip(values, values[1:])), values
+    # at the search rank of the truth the same kind of point keeps its verdict (strict minimisers there)
+    res2 = solve(obj, "gd", rank=2, seed=1, max_iter=200)
+    cert2 = certify(obj, np.asarray(res2.x), instance=inst)
+    assert "strict_withdrawn" not in cert2.details

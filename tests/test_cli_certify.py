@@ -147,3 +147,19 @@ def test_saved_settings_yield_to_the_options_given(tmp_path, capsys, monkeypatch
     assert code == 2 and "'truth' needs the instance's own factorisation" in err
     code, _, err = run_inprocess(capsys, monkeypatch, "landscape", path, "--dir1", "1,0,0,0", "--grid", "3")
     assert code == 2 and "--dir1 must have the point's shape (8, 1), got (4, 1)" in err
+
+
+def test_truth_point_is_balanced_under_a_balancing_term(capsys, monkeypatch):
+    """--point truth with --balance > 0 is the balanced factorisation of M* (the stored factors need not be
+    balanced, and then the balancing term's gradient is not zero there): the truth certifies as global."""
+    from benign.instances import build
+
+    inst = build("completion:n=12,d2=9,r=2,rate=0.6,seed=1")
+    B = inst.balanced_truth(3)
+    U, V = B[:12], B[12:]
+    assert np.allclose(U.T @ U, V.T @ V, atol=1e-12) and np.allclose(U @ V.T, inst.truth_matrix(), atol=1e-12)
+    assert not np.any(B[:, 2])  # padded with a zero column
+    code, out, err = run_inprocess(capsys, monkeypatch, "certify", "completion:n=12,d2=9,r=2,rate=0.6,seed=1",
+                                   "--point", "truth", "--balance", "0.5", "--json")
+    assert code == 0, err
+    assert json.loads(out)["verdict"] == "global_min"

@@ -157,3 +157,13 @@ def test_bracket_closed_at_the_exact_value_within_rounding():
         lo, up = out[side]["lower"], out[side]["upper"]
         assert lo is not None and up is not None and lo <= up, (side, lo, up)
     assert out["sup_ratio"]["upper"] == 1.0  # the exact full-rank value, not 1 + rounding
+
+
+def test_a_closed_bracket_is_exact_below_full_rank():
+    """The delta = 1/2 instance at rank 1: the search reaches the full-rank constant, so the bounds meet and the
+    result says it is exact; a generic Gaussian operator at rank 1 keeps an open bracket and says so."""
+    out = rip_bounds(I.zsl_half().operator, 1, starts=8, seed=0)
+    assert out["lower"] == pytest.approx(0.5, abs=1e-12) and out["upper"] == pytest.approx(0.5, abs=1e-12)
+    assert out["exact"] is True and "known exactly" in out["method"]["lower"]
+    gauss = rip_bounds(I.sensing(6, 1, 30, seed=0).operator, 1, starts=4, seed=0)
+    assert gauss["lower"] < gauss["upper"] and gauss["exact"] is False

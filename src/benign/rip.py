@@ -338,6 +338,8 @@ def rip_bounds(op: Operator, rank: int, *, symmetric: bool | None = None, starts
       eigenproblem is too large.
     * ``lower``: ``max(L^ - 1, 1 - mu^)`` from the quotients at explicit rank-``k`` matrices found by
       :func:`rip_search`; for ``k`` at full rank it is replaced by the exact value.
+    * ``exact``: ``k`` at full rank, or the lower bound reached the upper one (to ``BRACKET_RTOL``): the constant is
+      then known.
     * ``sup_ratio`` / ``inf_ratio``: the brackets on ``L_k = sup`` and ``mu_k = inf`` of the quotient;
       ``delta_scaled``: brackets on ``(L_k - mu_k)/(L_k + mu_k)``, the constant of the best multiple of ``A``;
     * ``empirical``: :func:`random_rank_ratios` (typical distortion, not a bound).
@@ -375,7 +377,11 @@ def rip_bounds(op: Operator, rank: int, *, symmetric: bool | None = None, starts
     out["lower"] = max(Lhat - 1.0, 1.0 - muhat)
     lower_method = ("exact full-rank constant" if at_full and full.get("available") else
                     f"quotients at explicit rank-{k} matrices from a {starts}-start Riemannian search")
-    out["exact"] = bool(at_full and full.get("available"))
+    # the bracket is closed when the search reached the full-rank constant (to rounding): exact at any rank then
+    closed = bool(out["upper"] is not None and out["lower"] >= out["upper"] - BRACKET_RTOL * max(1.0, out["upper"]))
+    if closed and not at_full:
+        lower_method += "; it reaches the upper bound (to rounding), so the constant is known exactly"
+    out["exact"] = bool(at_full and full.get("available")) or closed
     out["method"] = {"lower": lower_method, "upper": upper_method}
     out["sup_ratio"] = {"lower": Lhat, "upper": sup_up}
     out["inf_ratio"] = {"lower": inf_lo, "upper": muhat}

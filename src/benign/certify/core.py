@@ -44,7 +44,7 @@ def certify(obj, X: Any, *, instance: Any = None, gtol: float = 1e-6, htol: floa
     if obj.loss.name == "l1":
         return certifier(obj, X, instance=instance, **kw)
     cert = certifier(obj, X, instance=instance, gtol=gtol, htol=htol, method=method, verify=verify, **kw)
-    return localize_spurious(cert, obj, X, instance)
+    return withdraw_strict(localize_spurious(cert, obj, X, instance), obj, X, instance)
 
 
 def _check_instance(obj, instance: Any) -> None:
@@ -157,4 +157,47 @@ def localize_spurious(cert: Certificate, obj, X: Any, instance: Any = None, *,
         cert.details["spurious_undecided"] = (
             f"the strict minimiser near X lies within 2r/lambda_min = {rho:.3g} of X (first-order estimate), which "
             f"does not exclude the global minimisers (distance >= {dist:.3g}); converge further")
+    return cert
+
+
+def withdraw_strict(cert: Certificate, obj, X: Any, instance: Any = None, *,
+                    spurious_rtol: float = SPURIOUS_RTOL) -> Certificate:
+    """Withdraw a ``strict_local_min`` verdict next to a degenerate global set (smooth, noiseless, symmetric,
+    ``instance`` given, search rank ``r`` above the truth's rank ``r*``).
+
+    A ``strict_local_min`` at a point ``X`` that is critical only to tolerance says: the critical point next to
+    ``X`` is a strict local minimum (the Hessian at ``X`` is positive definite on the horizontal space). With
+    ``r > r*`` the global minimisers ``Y`` (``YY^T = M*``) form a degenerate set (flat directions that move the
+    spare columns), so when that set may be the critical point next to ``X`` -- the relative error is at most
+    ``spurious_rtol``, or the first-order radius ``2 r / lambda_min`` (``r`` the gradient norm) reaches the lower
+    bound ``||XX^T - M*||_F / (||X||_F + ||Z||_F)`` on the distance to it -- strictness is not proven: the verdict
+    becomes ``degenerate`` (``spurious = None``) and ``details["strict_withdrawn"]`` says why. Typically an end
+    point of an unconverged run of an over-parameterised problem, from which ``f`` still decreases towards the
+    global set.
+    """
+    import numpy as np
+
+    from benign.certify.verdicts import DEGENERATE, STRICT_LOCAL_MIN
+
+    if not (cert.verdict == STRICT_LOCAL_MIN and cert.details.get("kind") == "smooth" and obj.symmetric
+            and obj.truth is not None and instance is not None):
+        return cert
+    noise = instance.noise
+    if noise is not None and np.any(np.asarray(noise) != 0):
+        return cert
+    Xn = np.asarray(obj.check_point(X))
+    if Xn.shape[1] <= np.asarray(obj.truth).shape[1]:
+        return cert
+    rel = float(obj.relative_error(Xn))
+    dist = float(obj.distance(Xn)) / (float(np.linalg.norm(Xn)) + float(np.linalg.norm(np.asarray(obj.truth))))
+    lam = cert.lambda_min
+    radius = 2.0 * float(cert.grad_norm) / float(lam) if lam is not None and lam > 0 else float("inf")
+    if rel <= spurious_rtol or radius >= dist:
+        why = (f"relative error {rel:.3g} <= {spurious_rtol:g}" if rel <= spurious_rtol else
+               f"the first-order radius 2 ||grad f|| / lambda_min = {radius:.3g} reaches the distance bound "
+               f"{dist:.3g} to the global set")
+        cert.verdict, cert.spurious = DEGENERATE, None
+        cert.details["strict_withdrawn"] = (
+            f"{why}: the critical point next to X may be a global minimiser, and with search rank "
+            f"{Xn.shape[1]} > rank {np.asarray(obj.truth).shape[1]} of the truth those are degenerate (not strict)")
     return cert

@@ -34,17 +34,19 @@ def _status(message: str, quiet: bool):
     return Console(stderr=True).status(message)
 
 
-def _point(text: Optional[str], inst, required: bool = True):
-    """``--point``: a file, inline numbers, ``truth`` or ``truth:r=K`` (the ground truth padded to rank K)."""
+def _point(text: Optional[str], inst, required: bool = True, balanced: bool = False):
+    """``--point``: a file, inline numbers, ``truth`` or ``truth:r=K`` (the ground truth padded to rank K; with
+    ``balanced``, for an objective with a balancing term, the balanced factors of ``M*``)."""
     if text is not None and text.strip().startswith("truth"):
         _, _, rest = text.strip().partition(":")
         if not rest:
-            return inst.truth_point
+            return inst.balanced_truth() if balanced else inst.truth_point
         key, _, val = rest.partition("=")
         if key.strip() != "r":
             raise UserError(f"bad point {text!r}: expected 'truth' or 'truth:r=K'")
         try:
-            return inst.padded_truth(int(val))
+            K = int(val)
+            return inst.balanced_truth(K) if balanced else inst.padded_truth(K)
         except ValueError as exc:
             raise UserError(f"bad point {text!r}: {exc}") from None
     if text is not None:
@@ -147,7 +149,10 @@ def _human_certificate(out: dict) -> None:
             table.add_row(key, str(d[key]))
     esc = d.get("escape_check")
     if esc and esc.get("t") is not None:
-        table.add_row("escape check", f"f(X + tD) - f(X) = {esc['decrease']:.3g} at t = {esc['t']:.3g}")
+        text = f"f(X + tD) - f(X) = {esc['decrease']:.3g} at t = {esc['t']:.3g}"
+        if "witness_t" in esc and esc["witness_t"] != esc["t"]:
+            text += f"; largest decrease {esc['witness_decrease']:.3g} at t = {esc['witness_t']:.3g}"
+        table.add_row("escape check", text)
     console.print(table)
     if out.get("theory"):
         for th in out["theory"]:
@@ -202,7 +207,9 @@ def certify(
             check_exportable(inst)
         except ValueError as exc:
             raise UserError(f"--export: {exc}") from None
-    X = _point(point, inst) if X is None else X
+    balanced = bool(settings["balance"]) and (settings["factorization"] or
+                                              ("symmetric" if inst.symmetric else "asymmetric")) == "asymmetric"
+    X = _point(point, inst, balanced=balanced) if X is None else X
     with _status("certifying ...", as_json):
         import numpy as np
 
