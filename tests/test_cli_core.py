@@ -74,12 +74,34 @@ def test_bad_input_one_line_error(args, needle):
                                   ["info", "README.md"],
                                   ["rip", "sensing:n=5,r=1,m=30", "--rank", "6"],
                                   ["counterexample", "--x", "0,0.7071", "--z", "1,0,0"],
-                                  ["landscape", "zsl-half", "--point", "0,1", "--dir1", "trth"]])
+                                  ["landscape", "zsl-half", "--point", "0,1", "--dir1", "trth"],
+                                  ["certify", "zsl-half", "--point", "truth:r=x"],
+                                  ["certify", "zsl-half", "--point", "0,1", "--factorization", "foo"],
+                                  ["certify", "zsl-half", "--point", "0,1", "--opt", "fool=1"],
+                                  ["certify", "zsl-half", "--point", "0,1", "--opt", "seed=-1"],
+                                  ["counterexample", "--x", "1,0", "--z", "1,0"],
+                                  ["counterexample", "--x", "0,0.7", "--z", "1,0", "--margin", "nan"]])
 def test_bad_input_fails_before_importing_jax(argv):
     code = ("import sys; sys.argv = ['benign'] + " + repr(argv) + "\nfrom benign.cli import main\n"
             "try:\n    main()\nexcept SystemExit as e:\n    print(e.code, 'jax' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.split() == ["2", "False"], out.stdout + out.stderr
+
+
+def test_certifier_settings_table_matches_the_certifiers():
+    """The JAX-free table the CLI checks --opt against lists exactly each certifier's own keyword settings."""
+    import inspect
+
+    from benign.certify.core import COMMON_SETTINGS
+    from benign.certify.l1 import certify_l1
+    from benign.certify.nonneg import certify_nonneg
+    from benign.certify.smooth import certify_smooth
+    from benign.certify_settings import CERTIFIER_SETTINGS
+
+    for kind, fn in (("smooth", certify_smooth), ("nonnegative", certify_nonneg), ("l1", certify_l1)):
+        params = inspect.signature(fn).parameters
+        own = {n for n, p in params.items() if p.kind == p.KEYWORD_ONLY and n not in COMMON_SETTINGS + ("instance",)}
+        assert set(CERTIFIER_SETTINGS[kind]) == own, kind
 
 
 @pytest.mark.parametrize("argv", [

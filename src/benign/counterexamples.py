@@ -36,12 +36,14 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from itertools import combinations
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from benign.errors import check_array, check_bool, check_float
-from benign.instances import Instance
+
+if TYPE_CHECKING:  # (importing benign.instances loads JAX: bad input is refused before that)
+    from benign.instances import Instance
 
 VARIANTS = ("full", "span")
 METHODS = ("reduced", "direct")

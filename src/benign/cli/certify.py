@@ -17,8 +17,9 @@ CERT_POINT_OPT = typer.Option(None, "--point", help="Point: a file (.npz/.npy/.c
                                                     "'truth' or 'truth:r=K' (the truth padded to rank K).")
 METHOD_OPT = typer.Option("auto", "--method", help="Hessian spectrum: auto (dense when N*r <= 600, <= 1500 for "
                                                     "symmetric dense sensing whose Jacobian fits), dense, lanczos.")
-OPT_OPT = typer.Option(None, "--opt", help="Extra certifier option key=value (ftol, ctol, rank_rtol, seed, xtol, "
-                                           "max_enum, ...); repeatable.")
+OPT_OPT = typer.Option(None, "--opt", help="Extra certifier option key=value, repeatable: ftol, ctol, rank_rtol, "
+                                           "seed; also xtol, max_enum for X >= 0; l1: tol, gamma_min, searches, "
+                                           "iters, sdp, res_tol.")
 
 
 #: the extensions matplotlib's ``savefig`` writes with its default backend
@@ -54,11 +55,29 @@ def _point(text: Optional[str], inst, required: bool = True, balanced: bool = Fa
     return load_point_arg(text, required)
 
 
+def _check_extra(extra: dict) -> None:
+    """``--opt`` names that no certifier takes, and a bad seed, refused before anything is built."""
+    from benign.certify_settings import check_certify_setting_names
+    from benign.errors import check_seed
+
+    try:
+        check_certify_setting_names(extra)
+        if "seed" in extra:
+            check_seed(extra["seed"], "--opt seed")
+    except (ValueError, TypeError) as exc:
+        raise UserError(str(exc)) from None
+
+
 def _point_before_instance(text: Optional[str], instance: str, factorization: Optional[str] = None,
                            required: bool = True):
     """``--point`` read (and its number of rows checked against the spec) before the instance is built: no JAX
     import on a bad point. ``None`` for ``truth``, which needs the instance: then call :func:`_point` with it."""
     if text is not None and text.strip().startswith("truth"):
+        _, _, rest = text.strip().partition(":")
+        if rest:  # truth:r=K checked now (the instance is needed only for the numbers)
+            key, _, val = rest.partition("=")
+            if key.strip() != "r" or not val.strip().isdigit() or int(val) < 1:
+                raise UserError(f"bad point {text!r}: expected 'truth' or 'truth:r=K' with an integer K >= 1")
         return None
     X = _point(text, None, required)
     if X is not None:
@@ -193,6 +212,9 @@ def certify(
     if balance is not None:
         check_float("--balance", balance, lo=0.0)
     extra = parse_options(opt)
+    _check_extra(extra)
+    if factorization is not None and factorization not in ("symmetric", "asymmetric"):
+        raise UserError(f"--factorization must be symmetric or asymmetric, got {factorization!r}")
     output_path(export, "--export")
     # the cheap arguments are validated before anything is built (no JAX import on bad input)
     saved, stored_point = _saved(instance)

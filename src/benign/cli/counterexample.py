@@ -10,6 +10,7 @@ import typer
 
 from benign.cli._common import (JSON_OPT, UserError, app, emit, load_instance_arg, load_point_arg,
                                 npz_output_path)
+from benign.errors import check_float
 
 
 @contextmanager
@@ -90,8 +91,7 @@ def counterexample(
         raise UserError(f"--solver must be clarabel or scs, got {solver!r}")
     if method not in ("reduced", "direct"):
         raise UserError(f"--method must be reduced or direct, got {method!r}")
-    if margin < 0:
-        raise UserError(f"--margin must be >= 0, got {margin}")
+    check_float("--margin", margin, lo=0.0)
     save = npz_output_path(save, "--save")
     if family is not None:
         if x is not None or z is not None:
