@@ -163,3 +163,21 @@ def test_truth_point_is_balanced_under_a_balancing_term(capsys, monkeypatch):
                                    "--point", "truth", "--balance", "0.5", "--json")
     assert code == 0, err
     assert json.loads(out)["verdict"] == "global_min"
+
+
+def test_theory_says_why_it_is_empty_and_refuses_large_n_before_certifying(capsys, monkeypatch):
+    """--theory with delta >= 1 explains the empty list; with n > 30 it is refused before the certificate runs."""
+    code, out, err = run_inprocess(capsys, monkeypatch, "certify", "sensing:n=10,r=2,m=150,seed=0", "--point",
+                                   "truth", "--theory", "--json")
+    assert code == 0, err
+    out = json.loads(out)
+    assert out["theory"] == [] and "is >= 1" in out["theory_note"]
+    import benign.certify
+
+    def never(*args, **kwargs):
+        raise AssertionError("certified before refusing --theory")
+
+    monkeypatch.setattr(benign.certify, "certify", never)
+    code, out, err = run_inprocess(capsys, monkeypatch, "certify", "sensing:n=40,r=2,m=150,seed=0", "--point",
+                                   "truth", "--theory")
+    assert code == 2 and "--theory needs n <= 30" in err and "certified before" not in err

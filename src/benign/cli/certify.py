@@ -163,7 +163,8 @@ def _human_certificate(out: dict) -> None:
         if v is not None:
             table.add_row(key, f"{v:.6g}" if isinstance(v, float) else str(v))
     d = out.get("details", {})
-    for key in ("global_reason", "second_order_method", "orbit_dim", "flat_directions", "note", "caveat"):
+    for key in ("global_reason", "strict_withdrawn", "second_order_method", "orbit_dim", "flat_directions", "note",
+                "caveat"):
         if d.get(key) is not None:
             table.add_row(key, str(d[key]))
     esc = d.get("escape_check")
@@ -177,6 +178,8 @@ def _human_certificate(out: dict) -> None:
         for th in out["theory"]:
             console.print(f"  {th['name']:<13} holds={th['holds']!s:<5} margin={th['margin']:.4g}  "
                           f"({th['conclusion']})")
+    if out.get("theory_note"):
+        console.print(f"  theory: {out['theory_note']}")
 
 
 @app.command()
@@ -222,6 +225,11 @@ def certify(
     point = stored_point if point is None else point
     X = _point_before_instance(point, instance, settings["factorization"])
     inst = load_instance_arg(instance)
+    if theory and (not inst.symmetric or settings["factorization"] == "asymmetric"):
+        raise UserError("--theory applies to symmetric problems (the theorems of MATH.md §7)")
+    if theory and inst.shape[0] > 30:
+        raise UserError(f"--theory needs n <= 30 (it computes the exact full-rank RIP constant), got n = "
+                        f"{inst.shape[0]}; in Python, benign.theory.evaluate(instance, X, delta=...) takes a delta")
     if export:
         from benign.io import check_exportable
 
@@ -249,9 +257,13 @@ def certify(
         if theory:
             from benign.theory import evaluate
 
-            if not obj.symmetric:
-                raise UserError("--theory applies to symmetric problems")
             out["theory"] = [t.to_dict() for t in evaluate(inst, Xa, loss=obj.loss)]
+            if not out["theory"]:
+                from benign.rip import full_rank_rip
+
+                delta = full_rank_rip(inst.operator)["delta"]
+                out["theory_note"] = (f"no theorem condition evaluated: the full-rank RIP constant delta = "
+                                      f"{delta:.4g} (the delta the evaluators use) is >= 1, where none applies")
     if export:
         record = export_record(cert, inst, Xa, obj)
         if theory:
