@@ -74,3 +74,10 @@ def test_seed001_perturbed_gd_experiment():
     # seed 001's observation: the high-order term accelerates the decrease of the error
     d0, d1 = out["runs"][0]["distance"], out["runs"][1]["distance"]
     assert d1[1000] < d0[1000]
+
+
+def test_cli_convex_names_the_options_it_ignores():
+    res = run("solve", "sensing:n=6,r=1,m=40,seed=0", "--method", "convex", "--max-iter", "1", "--seed", "9",
+              "--json")
+    assert res.returncode == 0, res.stderr
+    assert "convex ignores --max-iter, --seed" in res.stderr and json.loads(res.stdout)["status"] == "converged"

@@ -77,6 +77,14 @@ def solve_cmd(
         if value is not None:
             check_float(name, value, lo=0.0, lo_open=name == "--init-scale")
     options = check_method_options(method, parse_options(opt))
+    if method == "convex":  # the SDP baseline has no start and no iterations of its own
+        ignored = [name for name, value, default in (("--max-iter", max_iter, None), ("--gtol", gtol, None),
+                                                      ("--rtol", rtol, None), ("--init", init, "random"),
+                                                      ("--init-scale", init_scale, None), ("--x0", x0, None),
+                                                      ("--seed", seed, 0)) if value != default]
+        if ignored:
+            print(f"note: --method convex ignores {', '.join(ignored)} (it solves the SDP; its own settings go "
+                  f"through --opt, e.g. --opt mode=loss)", file=sys.stderr)
     loss_obj = load_loss_arg(loss)
     start = load_point_arg(x0, required=False)
     inst = load_instance_arg(instance)
