@@ -104,8 +104,19 @@ def solve_cmd(
         res = solve(obj, method, x0=start, rank=rank, init=init, init_scale=init_scale, seed=seed,
                     max_iter=max_iter, gtol=gtol, rtol=rtol, history_every=history_every,
                     progress=progress if bar is not None else None, **options)
+    import numpy as np
+
     out = {"instance": inst.name, "loss_spec": loss_obj.describe(), "rank": int(res.x.shape[1])}
     out.update(res.to_dict(include_point=True))
+    threshold = res.details.get("gradient_threshold")
+    noiseless = inst.noise is None or not bool(np.any(np.asarray(inst.noise)))
+    if res.status == "converged" and threshold is not None and noiseless and res.relative_error > 1e-3:
+        out["note"] = (f"converged by the gradient test (||grad f|| <= {threshold:.3g}, relative to the start's "
+                       f"gradient) at relative error {res.relative_error:.3g}: a critical point other than the truth, "
+                       f"or a test made loose by a large starting gradient; 'benign certify' tells which (solve "
+                       f"--save, then certify the file)")
+        if not as_json:
+            print(f"note: {out['note']}", file=sys.stderr)
     if save:
         from benign.io import save_instance
 
