@@ -106,6 +106,22 @@ def check_certify_options(obj, kw: dict, *, common: bool = False) -> dict:
 SPURIOUS_RTOL = 1e-3
 
 
+def _near_noiseless_truth(obj, X: Any, instance: Any) -> tuple | None:
+    """``(X, relative error, lower bound on the distance to the global set)`` for a symmetric objective with a
+    known truth and a noiseless ``instance`` (every ``YY^T = M*`` is at distance ``>= ||XX^T - M*||_F / (||X||_F
+    + ||Z||_F)``); ``None`` otherwise."""
+    import numpy as np
+
+    if not (obj.symmetric and obj.truth is not None and instance is not None):
+        return None
+    noise = instance.noise
+    if noise is not None and np.any(np.asarray(noise) != 0):
+        return None
+    Xn = np.asarray(obj.check_point(X))
+    dist = float(obj.distance(Xn)) / (float(np.linalg.norm(Xn)) + float(np.linalg.norm(np.asarray(obj.truth))))
+    return Xn, float(obj.relative_error(Xn)), dist
+
+
 def localize_spurious(cert: Certificate, obj, X: Any, instance: Any = None, *,
                       spurious_rtol: float = SPURIOUS_RTOL) -> Certificate:
     """Withdraw a ``spurious`` claim that the numbers do not support (noiseless symmetric problems, ``instance``
@@ -124,19 +140,13 @@ def localize_spurious(cert: Certificate, obj, X: Any, instance: Any = None, *,
        global one. This is a first-order estimate (it takes ``lambda_min`` at ``X`` for the whole ball), used only
        to withdraw claims, never to make one.
     """
-    import numpy as np
-
     from benign.certify.verdicts import DEGENERATE, STRICT_LOCAL_MIN
 
-    if not (cert.spurious and cert.verdict in (STRICT_LOCAL_MIN, DEGENERATE) and obj.symmetric
-            and obj.truth is not None and instance is not None):
+    near = _near_noiseless_truth(obj, X, instance) if cert.spurious and cert.verdict in (
+        STRICT_LOCAL_MIN, DEGENERATE) else None
+    if near is None:
         return cert
-    noise = instance.noise
-    if noise is not None and np.any(np.asarray(noise) != 0):
-        return cert
-    Xn = np.asarray(obj.check_point(X))
-    rel = float(obj.relative_error(Xn))
-    dist = float(obj.distance(Xn)) / (float(np.linalg.norm(Xn)) + float(np.linalg.norm(np.asarray(obj.truth))))
+    Xn, rel, dist = near
     loc: dict[str, Any] = {"relative_error": rel, "spurious_rtol": spurious_rtol,
                            "distance_to_global_set_lower_bound": dist}
     cert.details["localization"] = loc
@@ -179,17 +189,12 @@ def withdraw_strict(cert: Certificate, obj, X: Any, instance: Any = None, *,
 
     from benign.certify.verdicts import DEGENERATE, STRICT_LOCAL_MIN
 
-    if not (cert.verdict == STRICT_LOCAL_MIN and cert.details.get("kind") == "smooth" and obj.symmetric
-            and obj.truth is not None and instance is not None):
+    if not (cert.verdict == STRICT_LOCAL_MIN and cert.details.get("kind") == "smooth"):
         return cert
-    noise = instance.noise
-    if noise is not None and np.any(np.asarray(noise) != 0):
+    near = _near_noiseless_truth(obj, X, instance)
+    if near is None or near[0].shape[1] <= np.asarray(obj.truth).shape[1]:
         return cert
-    Xn = np.asarray(obj.check_point(X))
-    if Xn.shape[1] <= np.asarray(obj.truth).shape[1]:
-        return cert
-    rel = float(obj.relative_error(Xn))
-    dist = float(obj.distance(Xn)) / (float(np.linalg.norm(Xn)) + float(np.linalg.norm(np.asarray(obj.truth))))
+    Xn, rel, dist = near
     lam = cert.lambda_min
     radius = 2.0 * float(cert.grad_norm) / float(lam) if lam is not None and lam > 0 else float("inf")
     if rel <= spurious_rtol or radius >= dist:
