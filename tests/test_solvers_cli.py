@@ -92,3 +92,16 @@ def test_cli_flags_a_converged_run_far_from_the_truth():
     assert out["status"] == "converged" and out["relative_error"] > 1e-3 and "benign certify" in out["note"]
     near = json.loads(run("solve", "sensing:n=10,r=2,m=150,seed=0", "--json").stdout)
     assert near["relative_error"] < 1e-6 and "note" not in near
+
+
+def test_cli_default_method_follows_the_problem():
+    """Without --method, solve picks what hunt picks: projected-gd for a nonnegative instance (gd would refuse it),
+    gd once --constraint none drops the sign constraint, subgradient for the l1 loss."""
+    picks = {}
+    for key, args in (("nonneg", ["sensing:n=8,r=2,m=150,seed=0,truth=nonneg"]),
+                      ("none", ["sensing:n=8,r=2,m=150,seed=0,truth=nonneg", "--constraint", "none"]),
+                      ("l1", ["sensing:n=8,r=1,m=150,seed=0", "--loss", "l1", "--max-iter", "50"])):
+        res = run("solve", *args, "--json")
+        assert res.returncode == 0, res.stderr
+        picks[key] = json.loads(res.stdout)["method"]
+    assert picks == {"nonneg": "projected-gd", "none": "gd", "l1": "subgradient"}

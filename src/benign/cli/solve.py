@@ -42,8 +42,9 @@ def _write_history(path: str, history: dict) -> str:
 def solve_cmd(
     instance: str = typer.Argument(..., help="Instance spec (e.g. sensing:n=10,r=2,m=150) or an instance .npz file."),
     loss: str = LOSS_OPT,
-    method: str = typer.Option("gd", "--method", help="gd, perturbed-gd, projected-gd, subgradient, scaled-gd, "
-                                                      "prec-gd, trust-region or convex."),
+    method: Optional[str] = typer.Option(None, "--method", help="gd, perturbed-gd, projected-gd, subgradient, "
+                                         "scaled-gd, prec-gd, trust-region or convex (default: projected-gd for "
+                                         "X >= 0, subgradient for the l1 loss, else gd)."),
     rank: Optional[int] = typer.Option(None, "--rank", help="Search rank r (default: the truth's rank)."),
     init: str = typer.Option("random", "--init", help="random, small or spectral."),
     init_scale: Optional[float] = typer.Option(None, "--init-scale", help="Scale of the random/small start."),
@@ -65,7 +66,8 @@ def solve_cmd(
         raise UserError(f"--constraint must be one of {', '.join(CONSTRAINTS)}, got {constraint!r}")
     save = npz_output_path(save, "--save")
     output_path(history, "--history")
-    check_choice("method", method, METHOD_OPTIONS)
+    if method is not None:
+        check_choice("method", method, METHOD_OPTIONS)
     check_choice("init", init, INITS)
     if rank is not None:
         check_int("--rank", rank, minimum=1)
@@ -76,7 +78,11 @@ def solve_cmd(
     for name, value in (("--init-scale", init_scale), ("--gtol", gtol), ("--rtol", rtol)):
         if value is not None:
             check_float(name, value, lo=0.0, lo_open=name == "--init-scale")
-    options = check_method_options(method, parse_options(opt))
+    loss_obj = load_loss_arg(loss)
+    given = parse_options(opt)
+    if method is None:  # the default method as hunt picks it (the sign constraint may need the instance)
+        method = "subgradient" if loss_obj.name == "l1" else {"nonneg": "projected-gd", "none": "gd"}.get(constraint)
+    options = check_method_options(method, given) if method is not None else None
     if method == "convex":  # the SDP baseline has no start and no iterations of its own
         ignored = [name for name, value, default in (("--max-iter", max_iter, None), ("--gtol", gtol, None),
                                                       ("--rtol", rtol, None), ("--init", init, "random"),
@@ -85,9 +91,11 @@ def solve_cmd(
         if ignored:
             print(f"note: --method convex ignores {', '.join(ignored)} (it solves the SDP; its own settings go "
                   f"through --opt, e.g. --opt mode=loss)", file=sys.stderr)
-    loss_obj = load_loss_arg(loss)
     start = load_point_arg(x0, required=False)
     inst = load_instance_arg(instance)
+    if method is None:
+        method = "projected-gd" if inst.nonnegative else "gd"
+        options = check_method_options(method, given)
 
     from benign.objective import make_objective
     from benign.solvers import solve
