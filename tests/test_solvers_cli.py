@@ -43,6 +43,8 @@ def test_cli_solve_json_save_history(tmp_path):
     (("solve", "sensing:n=5,r=1,m=30", "--method", "gdd"), "did you mean 'gd'"),
     (("solve", "sensing:n=5,r=1,m=30", "--opt", "step"), "expected key=value"),
     (("solve", "sensing:n=5,r=1,m=30", "--constraint", "maybe"), "--constraint"),
+    (("solve", "sensing:n=5,r=1,m=30", "--method", "projected-gd"), "add --constraint nonneg"),
+    (("solve", "sensing:n=5,r=1,m=30,truth=nonneg", "--method", "gd"), "or --constraint none"),
 ])
 def test_cli_solve_bad_input(args, needle):
     res = run(*args)

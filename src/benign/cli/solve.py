@@ -102,6 +102,13 @@ def solve_cmd(
 
     nonneg = None if constraint == "auto" else constraint == "nonneg"
     obj = make_objective(inst, loss_obj, nonnegative=nonneg)
+    # the solvers' own refusals name make_objective's keyword; on the command line the switch is --constraint
+    if method == "projected-gd" and not obj.nonnegative:
+        raise UserError("--method projected-gd needs the constraint X >= 0: add --constraint nonneg (this instance "
+                        "is not marked nonnegative)")
+    if obj.nonnegative and method != "projected-gd":
+        raise UserError(f"--method {method} ignores the constraint X >= 0 of this nonnegative instance: use --method "
+                        f"projected-gd (the default here), or --constraint none to drop the constraint")
     show = not as_json and sys.stderr.isatty()
     with _progress_bar(show) as bar:
         task = bar.add_task("solve", total=None) if bar is not None else None
