@@ -116,3 +116,10 @@ def test_none_only_for_problem_dependent_settings(method, field):
     assert METHODS[method]().setting(field) is not None
     if method == "gd":
         assert METHODS[method]().setting("step") is None  # problem-dependent default
+
+
+def test_gd_and_projected_gd_take_the_same_settings():
+    """solve checks --opt against gd's settings before it knows whether the instance needs projected-gd."""
+    from benign.solver_options import METHOD_OPTIONS
+
+    assert METHOD_OPTIONS["gd"] == METHOD_OPTIONS["projected-gd"]

@@ -82,7 +82,8 @@ def solve_cmd(
     given = parse_options(opt)
     if method is None:  # the default method as hunt picks it (the sign constraint may need the instance)
         method = "subgradient" if loss_obj.name == "l1" else {"nonneg": "projected-gd", "none": "gd"}.get(constraint)
-    options = check_method_options(method, given) if method is not None else None
+    # (gd and projected-gd take the same settings: they are checked now whichever the instance needs)
+    options = check_method_options(method or "gd", given)
     if method == "convex":  # the SDP baseline has no start and no iterations of its own
         ignored = [name for name, value, default in (("--max-iter", max_iter, None), ("--gtol", gtol, None),
                                                       ("--rtol", rtol, None), ("--init", init, "random"),
@@ -95,7 +96,6 @@ def solve_cmd(
     inst = load_instance_arg(instance)
     if method is None:
         method = "projected-gd" if inst.nonnegative else "gd"
-        options = check_method_options(method, given)
 
     from benign.objective import make_objective
     from benign.solvers import solve
