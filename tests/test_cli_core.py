@@ -80,6 +80,8 @@ def test_bad_input_one_line_error(args, needle):
                                   ["certify", "zsl-half", "--point", "0,1", "--opt", "fool=1"],
                                   ["certify", "zsl-half", "--point", "0,1", "--opt", "seed=-1"],
                                   ["counterexample", "--x", "1,0", "--z", "1,0"],
+                                  ["landscape", "seed001", "--point", "1,2", "--dir1", "truth"],
+                                  ["landscape", "zsl-half", "--point", "0,1", "--dir1", "1,0", "--lams", "1"],
                                   ["counterexample", "--x", "0,0.7", "--z", "1,0", "--margin", "nan"]])
 def test_bad_input_fails_before_importing_jax(argv):
     code = ("import sys; sys.argv = ['benign'] + " + repr(argv) + "\nfrom benign.cli import main\n"

@@ -340,7 +340,18 @@ def landscape(
                             f"{', '.join('.' + f for f in FIGURE_FORMATS)}")
     if grid < 2:
         raise UserError(f"--grid must be >= 2, got {grid}")
-    if instance.strip() == "seed001":
+    seed001 = instance.strip() == "seed001"
+    # options of the other mode are refused, not silently ignored
+    wrong = ([name for name, value in (("--loss", loss), ("--point", point), ("--dir1", dir1), ("--dir2", dir2),
+                                       ("--no-hessian", no_hessian or None)) if value is not None] if seed001 else
+             [name for name, value, default in (("--lams", lams, "0,0.5,5"), ("--n", n, 21), ("--eps", eps, 0.1))
+              if value != default])
+    if wrong:
+        raise UserError(f"{', '.join(wrong)} {'do' if len(wrong) > 1 else 'does'} not apply "
+                        + ("to 'seed001' (seed 001's figure: its own family, points and directions; it takes "
+                           "--lams, --n, --eps, --range, --grid, --out)" if seed001 else
+                           "here: --lams, --n and --eps are options of 'landscape seed001'"))
+    if seed001:
         try:
             lam_values = [float(v) for v in lams.split(",") if v.strip()]
         except ValueError:
