@@ -123,3 +123,20 @@ def test_gd_and_projected_gd_take_the_same_settings():
     from benign.solver_options import METHOD_OPTIONS
 
     assert METHOD_OPTIONS["gd"] == METHOD_OPTIONS["projected-gd"]
+
+
+def test_a_setting_of_the_other_perturbation_rule_is_refused():
+    """perturbed-gd reads sigma/threshold under rule=noise only, and g_thres/radius/t_thres/f_thres under rule=jin
+    only: the other rule's setting would be silently unused, so it is an error naming the rule."""
+    assert check_method_options("perturbed-gd", {"rule": "noise", "sigma": 1e-2, "threshold": 1e-3})
+    with pytest.raises(ValueError, match="belongs to rule='noise'; this run uses rule='jin'"):
+        check_method_options("perturbed-gd", {"sigma": 1.0})
+    with pytest.raises(ValueError, match="radius=0.001 of method 'perturbed-gd' belongs to rule='jin'"):
+        check_method_options("perturbed-gd", {"rule": "noise", "radius": 1e-3})
+    assert check_method_options("perturbed-gd", {"sigma": 1e-3})  # the default: a result's options pass again
+    from benign.solver_options import RULE_SETTINGS
+    from benign.solvers.perturbed import PerturbedGD
+
+    for defaults in RULE_SETTINGS["perturbed-gd"].values():
+        for key, value in defaults.items():
+            assert getattr(PerturbedGD(), key) == value, key

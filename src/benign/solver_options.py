@@ -103,4 +103,17 @@ def check_method_options(method: str, options: dict[str, Any], *, optional: tupl
                 check_setting(method, key, value)
             except ValueError as exc:
                 raise ValueError(f"setting {key} of method {method!r}: {exc}") from None
+    if method in RULE_SETTINGS:  # a setting of the other rule, away from its default, would be silently unused
+        rule = options.get("rule") or "jin"
+        for key, value in options.items():
+            for other, defaults in RULE_SETTINGS[method].items():
+                if other != rule and key in defaults and value is not None and value != defaults[key]:
+                    raise ValueError(f"setting {key}={value!r} of method {method!r} belongs to rule={other!r}; this "
+                                     f"run uses rule={rule!r} (settings: {', '.join(RULE_SETTINGS[method][rule])})")
     return options
+
+
+#: settings that only one perturbation rule reads, with their defaults (a result's ``options`` lists every setting,
+#: so the other rule's defaults pass; tested against the solver class)
+RULE_SETTINGS = {"perturbed-gd": {"jin": {"g_thres": None, "radius": None, "t_thres": 200, "f_thres": None},
+                                  "noise": {"threshold": 1e-3, "sigma": 1e-3}}}
