@@ -77,6 +77,11 @@ class Instance:
             raise ValueError(f"search rank {r} is below the truth's rank {Z.shape[1]}")
         return np.concatenate([Z, np.zeros((Z.shape[0], r - Z.shape[1]))], axis=1)
 
+    @property
+    def noiseless(self) -> bool:
+        """True when no noise was added to ``b`` (no noise record, or an all-zero one)."""
+        return self.noise is None or not bool(np.any(np.asarray(self.noise)))
+
     def balanced_truth(self, r: int | None = None) -> np.ndarray:
         """The ground truth as a *balanced* point ``[U; V]`` (``U^T U = V^T V``, ``U V^T = M*``): ``U = P S^1/2``,
         ``V = Q S^1/2`` from the thin SVD ``M* = P S Q^T`` (through QR of the stored factors, never forming

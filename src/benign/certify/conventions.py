@@ -48,11 +48,11 @@ _ESCAPE = ("details.escape_check: f(X + t D) for D = escape_direction on t = t_m
            "tested step whose decrease is at least 1e3 rounding floors (else the smallest decreasing one); "
            "witness_t, witness_f_after, witness_decrease: the tested step with the largest decrease")
 _ESCAPE_L1 = ("details.escape_check: f along X + g U (U = escape_direction) on the decreasing grid "
-              "details.escape_check.gammas (1 down to gamma_min, two per decade); values = f(X + g U), differences = f(X + g U) - f(X) computed without "
-              "cancellation; verified when, for every g <= gamma0, the difference is negative and the value is below "
-              "f0 wherever the difference exceeds the round-off 1e3 eps (1 + |f0|); observed_coefficient = "
-              "difference / g^order at the smallest g, against predicted_coefficient (order 1 for not_critical, 2 for "
-              "strict_saddle)")
+              "details.escape_check.gammas (1 down to gamma_min, two per decade); values = f(X + g U), "
+              "differences = f(X + g U) - f(X) computed without cancellation; verified when, for every g <= gamma0, "
+              "the difference is negative and the value is below f0 wherever the difference exceeds the round-off "
+              "1e3 eps (1 + |f0|); observed_coefficient = difference / g^order at the smallest g, against "
+              "predicted_coefficient (order 1 for not_critical, 2 for strict_saddle)")
 
 _SYMMETRY = {
     "O(r)": ("vertical space V_X = {X Omega : Omega skew-symmetric} (rotations X -> X R), of dimension "
@@ -60,6 +60,15 @@ _SYMMETRY = {
     "GL(r)": ("vertical space V_X = {[U Xi; -V Xi^T] : Xi in R^(r x r)} ((U, V) -> (U G, V G^-T)), of dimension "
               "symmetry_zeros (r^2 when U and V have full column rank)"),
 }
+
+
+_CONVEX = ("details.convex_certificate.margin, with G = c A*(psi'(rho)): psd (symmetric) lambda_min(S_bar), S_bar = "
+           "(G + G^T) / 2, first_order = ||S_bar X||_F; nuclear (asymmetric) nu - ||G||_op with nu = 0, first_order = "
+           "max(||G V + nu U||_F, ||G^T U + nu V||_F). It holds when margin >= -tol * s_ref and first_order <= tol * "
+           "s_ref * ||X||_F (and, asymmetric with balance > 0, ||U^T U - V^T V||_F <= tol ||X||_F^2), tol = "
+           "details.convex_certificate.tol, s_ref = details.convex_certificate.scale = max(||S_bar(0)||_2, "
+           "||S_bar(X)||_2) (||G||_op at 0 and at X, asymmetric); then M(X) minimises h(M) = c sum_i psi(A(M)_i - b_i) "
+           "over PSD matrices (psd) or over all matrices (nuclear): X is a global minimum for every search rank")
 
 
 def _smooth(obj: Any, cert: Any) -> dict[str, str]:
@@ -76,17 +85,7 @@ def _smooth(obj: Any, cert: Any) -> dict[str, str]:
         "curvature_tolerance": ("details.hess_abs_tol = htol * max(|lambda_min|, |lambda_max|); strict_saddle when "
                                 "lambda_min < -hess_abs_tol, strict_local_min when lambda_min > hess_abs_tol"),
         "certificate_margin": _CONVEX,
-        "grad_scale": "details.grad_scale, defined in stationarity_gap",
     }
-
-
-_CONVEX = ("details.convex_certificate.margin, with G = c A*(psi'(rho)): psd (symmetric) lambda_min(S_bar), S_bar = "
-           "(G + G^T) / 2, first_order = ||S_bar X||_F; nuclear (asymmetric) nu - ||G||_op with nu = 0, first_order = "
-           "max(||G V + nu U||_F, ||G^T U + nu V||_F). It holds when margin >= -tol * s_ref and first_order <= tol * "
-           "s_ref * ||X||_F (and, asymmetric with balance > 0, ||U^T U - V^T V||_F <= tol ||X||_F^2), tol = "
-           "details.convex_certificate.tol, s_ref = details.convex_certificate.scale = max(||S_bar(0)||_2, "
-           "||S_bar(X)||_2) (||G||_op at 0 and at X, asymmetric); then M(X) minimises h(M) = c sum_i psi(A(M)_i - b_i) "
-           "over PSD matrices (psd) or over all matrices (nuclear): X is a global minimum for every search rank")
 
 
 def _nonnegative(obj: Any, cert: Any) -> dict[str, str]:

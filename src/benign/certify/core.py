@@ -44,7 +44,13 @@ def certify(obj, X: Any, *, instance: Any = None, gtol: float = 1e-6, htol: floa
     if obj.loss.name == "l1":
         return certifier(obj, X, instance=instance, **kw)
     cert = certifier(obj, X, instance=instance, gtol=gtol, htol=htol, method=method, verify=verify, **kw)
-    return withdraw_strict(localize_spurious(cert, obj, X, instance), obj, X, instance)
+    from benign.certify.verdicts import DEGENERATE, STRICT_LOCAL_MIN
+
+    strict_smooth = cert.verdict == STRICT_LOCAL_MIN and cert.details.get("kind") == "smooth"
+    if not (strict_smooth or (cert.spurious and cert.verdict in (STRICT_LOCAL_MIN, DEGENERATE))):
+        return cert  # neither rule below can apply
+    near = _near_noiseless_truth(obj, X, instance)  # shared by the two rules that withdraw claims near the truth
+    return withdraw_strict(localize_spurious(cert, obj, near), obj, near)
 
 
 def _check_instance(obj, instance: Any) -> None:
@@ -112,20 +118,17 @@ def _near_noiseless_truth(obj, X: Any, instance: Any) -> tuple | None:
     + ||Z||_F)``); ``None`` otherwise."""
     import numpy as np
 
-    if not (obj.symmetric and obj.truth is not None and instance is not None):
-        return None
-    noise = instance.noise
-    if noise is not None and np.any(np.asarray(noise) != 0):
+    if not (obj.symmetric and obj.truth is not None and instance is not None and instance.noiseless):
         return None
     Xn = np.asarray(obj.check_point(X))
     dist = float(obj.distance(Xn)) / (float(np.linalg.norm(Xn)) + float(np.linalg.norm(np.asarray(obj.truth))))
     return Xn, float(obj.relative_error(Xn)), dist
 
 
-def localize_spurious(cert: Certificate, obj, X: Any, instance: Any = None, *,
+def localize_spurious(cert: Certificate, obj, near: tuple | None, *,
                       spurious_rtol: float = SPURIOUS_RTOL) -> Certificate:
     """Withdraw a ``spurious`` claim that the numbers do not support (noiseless symmetric problems, ``instance``
-    given).
+    given; ``near`` is :func:`_near_noiseless_truth` of the point).
 
     Two rules, both recorded in ``details["localization"]`` (``spurious`` becomes ``None`` and
     ``details["spurious_undecided"]`` says why):
@@ -142,11 +145,9 @@ def localize_spurious(cert: Certificate, obj, X: Any, instance: Any = None, *,
     """
     from benign.certify.verdicts import DEGENERATE, STRICT_LOCAL_MIN
 
-    near = _near_noiseless_truth(obj, X, instance) if cert.spurious and cert.verdict in (
-        STRICT_LOCAL_MIN, DEGENERATE) else None
-    if near is None:
+    if near is None or not (cert.spurious and cert.verdict in (STRICT_LOCAL_MIN, DEGENERATE)):
         return cert
-    Xn, rel, dist = near
+    _, rel, dist = near
     loc: dict[str, Any] = {"relative_error": rel, "spurious_rtol": spurious_rtol,
                            "distance_to_global_set_lower_bound": dist}
     cert.details["localization"] = loc
@@ -170,10 +171,11 @@ def localize_spurious(cert: Certificate, obj, X: Any, instance: Any = None, *,
     return cert
 
 
-def withdraw_strict(cert: Certificate, obj, X: Any, instance: Any = None, *,
+def withdraw_strict(cert: Certificate, obj, near: tuple | None, *,
                     spurious_rtol: float = SPURIOUS_RTOL) -> Certificate:
     """Withdraw a ``strict_local_min`` verdict next to a degenerate global set (smooth, noiseless, symmetric,
-    ``instance`` given, search rank ``r`` above the truth's rank ``r*``).
+    ``instance`` given, search rank ``r`` above the truth's rank ``r*``; ``near`` is :func:`_near_noiseless_truth`
+    of the point).
 
     A ``strict_local_min`` at a point ``X`` that is critical only to tolerance says: the critical point next to
     ``X`` is a strict local minimum (the Hessian at ``X`` is positive definite on the horizontal space). With
@@ -191,7 +193,6 @@ def withdraw_strict(cert: Certificate, obj, X: Any, instance: Any = None, *,
 
     if not (cert.verdict == STRICT_LOCAL_MIN and cert.details.get("kind") == "smooth"):
         return cert
-    near = _near_noiseless_truth(obj, X, instance)
     if near is None or near[0].shape[1] <= np.asarray(obj.truth).shape[1]:
         return cert
     Xn, rel, dist = near

@@ -188,7 +188,7 @@ def certify_l1(obj: Any, X: Any, instance: Any = None, *, tol: float = 1e-8, gam
 
     def done(verdict: str, spurious: bool | None, margin_kind: str | None = None, **kw: Any) -> Certificate:
         details["seconds"] = time.perf_counter() - t_start
-        if margin_kind is not None:  # which quantity certificate_margin is (see MARGIN_KINDS)
+        if margin_kind is not None:  # which quantity certificate_margin is (module docstring)
             details["margin_kind"] = margin_kind
         return Certificate(verdict=verdict, spurious=spurious, loss=f0, grad_norm=details.get("grad_norm", 0.0),
                            relative_error=relerr, tolerances=tolerances, details=details, **kw)

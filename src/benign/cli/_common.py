@@ -61,6 +61,15 @@ LOSS_OPT = typer.Option("l2", "--loss", help="Loss spec: l2, lp:l=4, mixed:lam=5
 POINT_OPT = typer.Option(None, "--point", help="Point: a file (.npz/.npy/.csv) or inline '1,0,1' / '1,0;0,1'.")
 
 
+def tell(lines: str | list[str], as_json: bool, kind: str = "note") -> None:
+    """Notes or warnings for a person, one per line on stderr (``note: ...``); nothing with ``--json``, whose output
+    carries them as keys instead."""
+    if as_json:
+        return
+    for line in [lines] if isinstance(lines, str) else lines:
+        print(f"{kind}: {line}", file=sys.stderr)
+
+
 class UserError(Exception):
     """Bad input detected by a command; printed as one line, exit status 2."""
 

@@ -2,15 +2,14 @@
 from __future__ import annotations
 
 import os
-import sys
 from typing import List, Optional
 
 import typer
 
 from benign.cli._common import (JSON_OPT, LOSS_OPT, UserError, app, emit, load_instance_arg, load_loss_arg,
-                                output_path, parse_options)
+                                output_path, parse_options, tell)
 from benign.errors import check_choice, check_float, check_seed
-from benign.solver_options import INITS, METHOD_OPTIONS, check_method_options
+from benign.solver_options import INITS, check_method_options
 
 
 @app.command()
@@ -107,4 +106,4 @@ def hunt(
                   f"closest other one), certified spurious minima: {len(cat.spurious_minima)}, "
                   f"strict saddles: {len(cat.strict_saddles)}")
     if "note" in out:
-        print(f"note: {out['note']}", file=sys.stderr)
+        tell(out["note"], as_json)

@@ -8,7 +8,7 @@ from typing import List, Optional
 import typer
 
 from benign.cli._common import (JSON_OPT, LOSS_OPT, UserError, app, emit, load_instance_arg, load_loss_arg,
-                                load_point_arg, npz_output_path, output_path, parse_options)
+                                load_point_arg, npz_output_path, output_path, parse_options, tell)
 from benign.errors import check_choice, check_float, check_int, check_seed
 from benign.solver_options import INITS, METHOD_OPTIONS, check_method_options
 
@@ -119,19 +119,15 @@ def solve_cmd(
         res = solve(obj, method, x0=start, rank=rank, init=init, init_scale=init_scale, seed=seed,
                     max_iter=max_iter, gtol=gtol, rtol=rtol, history_every=history_every,
                     progress=progress if bar is not None else None, **options)
-    import numpy as np
-
     out = {"instance": inst.name, "loss_spec": loss_obj.describe(), "rank": int(res.x.shape[1])}
     out.update(res.to_dict(include_point=True))
     threshold = res.details.get("gradient_threshold")
-    noiseless = inst.noise is None or not bool(np.any(np.asarray(inst.noise)))
-    if res.status == "converged" and threshold is not None and noiseless and res.relative_error > 1e-3:
+    if res.status == "converged" and threshold is not None and inst.noiseless and res.relative_error > 1e-3:
         out["note"] = (f"converged by the gradient test (||grad f|| <= {threshold:.3g}, relative to the start's "
                        f"gradient) at relative error {res.relative_error:.3g}: a critical point other than the truth, "
                        f"or a test made loose by a large starting gradient; 'benign certify' tells which (solve "
                        f"--save, then certify the file)")
-        if not as_json:
-            print(f"note: {out['note']}", file=sys.stderr)
+        tell(out["note"], as_json)
     if save:
         from benign.io import save_instance
 

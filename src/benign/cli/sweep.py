@@ -6,7 +6,7 @@ from typing import Optional
 
 import typer
 
-from benign.cli._common import JSON_OPT, UserError, app, emit, output_path
+from benign.cli._common import JSON_OPT, UserError, app, emit, output_path, tell
 
 sweep_app = typer.Typer(help="Declarative parameter sweeps: run (resumable), status, report, export.",
                         no_args_is_help=True)
@@ -63,9 +63,9 @@ def run(
                         progress=False if as_json else (True if sys.stderr.isatty() else "lines"), limit=limit,
                         batch=choices[batch],
                         threads=threads)
-    if summary["stored_failed"] and not as_json:
-        print(f"note: {summary['stored_failed']} trial(s) of this spec have a stored failure (benign sweep status "
-              f"shows the errors; --retry-failed runs them again)", file=sys.stderr)
+    if summary["stored_failed"]:
+        tell(f"{summary['stored_failed']} trial(s) of this spec have a stored failure (benign sweep status shows the "
+             f"errors; --retry-failed runs them again)", as_json)
     emit(summary, as_json)
 
 
@@ -115,17 +115,8 @@ def report(
     res = {"report": res["report"], "aggregates": res["aggregates"], "figures": res["figures"],
            "done": res["status"]["done"], "total": res["status"]["total"], "failed": res["status"]["failed"],
            "warnings": res["warnings"]}
-    _warn(res["warnings"], as_json)
+    tell(res["warnings"], as_json, "warning")
     emit(res, as_json)
-
-
-def _warn(lines: list[str], as_json: bool) -> None:
-    """Warnings on stderr (with ``--json`` they are in the JSON's ``warnings`` instead)."""
-    import sys
-
-    if not as_json:
-        for line in lines:
-            print(f"warning: {line}", file=sys.stderr)
 
 
 @sweep_app.command("export")
@@ -143,5 +134,5 @@ def export(
     from benign.experiments.results import export_results
 
     res = export_results(sp, out)
-    _warn(res["warnings"], as_json)
+    tell(res["warnings"], as_json, "warning")
     emit(res, as_json)

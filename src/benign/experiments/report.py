@@ -126,10 +126,9 @@ def sweep_report(spec: Any, out: str, *, db: str | None = None, pdf: bool = Fals
     outputs = [c for c in df.columns if c not in meta_cols]
     agg, bool_metrics, verdicts = aggregate(df, group_keys, list(spec.metrics), outputs + ["seconds"])
     warnings = metric_warnings(df)
-    ok = df[df["status"] == "ok"]
-    _, num_metrics = _kinds(ok, list(spec.metrics))
+    num_metrics = [m for m in spec.metrics if f"{m}_median" in agg.columns]  # aggregate's numeric metrics
     for m in spec.metrics:
-        if len(ok) and m not in bool_metrics and m not in num_metrics:
+        if status["ok"] and m not in bool_metrics and m not in num_metrics:
             warnings.append(f"metric {m!r} has no true/false or numeric value on the trials that ran without error: "
                             f"it gets no aggregate and no figure")
     for m in spec.report.get("metrics", []):

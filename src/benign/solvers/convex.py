@@ -206,6 +206,8 @@ def _checked_result(obj, settings, rank, Mv, used, status, stats, attempts, seco
         details["kkt_gap"] = gap
         if gap > settings.feas_tol * max(h0, 1e-300):
             problems.append(f"optimality gap bound {gap:.3g} > feas_tol * h(0) = {settings.feas_tol * h0:.3g}")
+    if settings.mode != "trace":
+        details["kkt_checked"] = "kkt_gap" in details
     Xj = jnp.asarray(X)
     loss = float(obj.value(Xj))
     gnorm = float(np.linalg.norm(np.asarray(obj.grad(Xj))))
@@ -221,7 +223,6 @@ def _checked_result(obj, settings, rank, Mv, used, status, stats, attempts, seco
         else:  # l1 (sign(0) is no optimal subgradient: the bound would not close) or asymmetric
             message = (f"converged: solver {used} {status}; optimality conditions not checked (the check covers "
                        f"differentiable losses on symmetric problems): the solver's status is trusted here")
-            details["kkt_checked"] = False
     iters = details["solver_iterations"] or 0
     history = {"iteration": np.array([iters]), "loss": np.array([loss]), "error": np.array([err]),
                "grad_norm": np.array([gnorm]), "step": np.array([np.nan])}
