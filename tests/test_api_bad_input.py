@@ -101,6 +101,14 @@ def test_overflowing_measurements_are_refused():
     inst = benign.sensing(5, m=40)
     with pytest.raises(ValueError, match="not finite"):
         benign.from_arrays(inst.operator, np.ones((5, 1)) * 1e200)
+    # finite measurements whose squares overflow: the loss would be inf at every point; the noise is named as the cause
+    with pytest.raises(ValueError, match="overflow float64.*scale the noise down"):
+        benign.sensing(5, m=40, noise="gaussian", sigma=1e160)
+    with pytest.raises(ValueError, match="overflow float64.*scale the noise down"):
+        benign.with_noise(inst, 0, noise="outliers", p=0.5, scale=1e170)
+    with pytest.raises(ValueError, match="overflow float64.*scale the truth"):
+        benign.sensing(5, m=40, tscale=1e78)
+    assert np.isfinite(benign.sensing(5, m=40, noise="gaussian", sigma=1e100).b).all()  # large but representable
 
 
 def test_wrong_object_types_are_named():

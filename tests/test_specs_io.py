@@ -29,6 +29,9 @@ from conftest import rel
     ("sensing:n=5,m=10,p=0.1", "noise=outliers"),
     ("sensing:n=5,m=10,r", "expected key=value"),
     ("missing_dir/nothing.npz", "does not exist"),
+    ("sensing:n=5,m=10,noise=gaussian,sigma=1e300", "sigma = 1e\\+300 is too large"),
+    ("sensing:n=5,m=10,noise=outliers,p=0.1,scale=1e151", "scale = 1e\\+151 is too large"),
+    ("sensing:n=5,m=10,tscale=1e80", r"tscale = 1e\+80 is too large: the loss would overflow float64 \(at most 1e\+75\)"),
 ])
 def test_bad_instance_specs(spec, match):
     with pytest.raises(ValueError, match=match):

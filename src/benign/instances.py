@@ -244,7 +244,7 @@ def _finish(operator: Operator, L: np.ndarray, R: np.ndarray | None, noise_rng: 
                      params.get("p", 0.0), params.get("outlier", "gaussian"), params.get("scale"))
     meta = {k: v for k, v in params.items()}
     meta.setdefault("noise", "none")
-    return Instance(ops.on_device(operator) if device else operator, _finite_b(clean + s), L, R, s, mask, nonnegative,
+    return Instance(ops.on_device(operator) if device else operator, _finite_b(clean, s), L, R, s, mask, nonnegative,
                     name, meta)
 
 
@@ -368,15 +368,22 @@ def from_arrays(operator: Operator, truth_left: Any, truth_right: Any | None = N
     m.setdefault("noise", "custom" if noise is not None else "none")
     if nonnegative and np.any(L < 0):
         raise ValueError("nonnegative=True needs a nonnegative truth factor")
-    return Instance(operator, _finite_b(clean + s), L, R, s, mask, nonnegative, name, m)
+    return Instance(operator, _finite_b(clean, s), L, R, s, mask, nonnegative, name, m)
 
 
-def _finite_b(b: np.ndarray) -> np.ndarray:
-    """The measurements, refused when not finite (a truth or operator so large that ``A(M*)`` overflows)."""
-    if not np.all(np.isfinite(b)):
-        raise ValueError(f"the measurements b = A(M*) + noise are not finite (largest |entry| of the finite ones: "
-                         f"{np.max(np.abs(b[np.isfinite(b)]), initial=0.0):.3g}); scale the truth or the operator down")
-    return b
+def _finite_b(clean: np.ndarray, noise: np.ndarray) -> np.ndarray:
+    """The measurements ``b = clean + noise``, refused when ``b`` or ``||b||^2`` is not finite (a truth, operator or
+    noise so large that the loss at any point overflows float64); the message names the noise when it is the cause."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        b = clean + noise
+        if np.isfinite(np.dot(b, b)):  # also False when an entry is not finite
+            return b
+    big = float(np.max(np.abs(b[np.isfinite(b)]), initial=0.0))
+    noisy = float(np.max(np.abs(noise), initial=0.0)) > float(np.max(np.abs(clean[np.isfinite(clean)]), initial=0.0))
+    cause = ("scale the noise down (sigma, or the outliers' scale)" if noisy
+             else "scale the truth or the operator down")
+    raise ValueError(f"the measurements b = A(M*) + noise overflow float64 (largest finite |entry| {big:.3g}; "
+                     f"||b||^2 and the loss are not finite): {cause}")
 
 
 NOISE_KEYS = ("noise", "sigma", "p", "outlier", "scale")
@@ -398,7 +405,7 @@ def with_noise(inst: Instance, seed: int, **noise) -> Instance:
     meta = {k: v for k, v in inst.meta.items() if k not in ("noise", "sigma", "p", "outlier", "scale")}
     meta.update({k: v for k, v in noise.items() if v is not None})
     meta.setdefault("noise", "none")
-    return replace(inst, b=clean + s, noise=s, outlier_mask=mask, meta=meta)
+    return replace(inst, b=_finite_b(clean, s), noise=s, outlier_mask=mask, meta=meta)
 
 
 BUILDERS = {"sensing": sensing, "completion": completion, "yalcin": yalcin}

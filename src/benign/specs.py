@@ -188,6 +188,10 @@ EXAMPLES = {"sensing": "sensing:n=20,r=2,m=200,seed=0", "completion": "completio
             "yalcin": "yalcin:n=7,eps=0.3", "zsl-half": "zsl-half"}
 
 
+#: largest noise level or outlier size a spec accepts (its square, summed over the measurements, must stay finite)
+LARGEST_MEASUREMENT = 1e150
+
+
 def _check_ranges(kind: str, p: dict[str, Any]) -> None:
     def need(cond: bool, msg: str) -> None:
         if not cond:
@@ -207,12 +211,13 @@ def _check_ranges(kind: str, p: dict[str, Any]) -> None:
         need(0 <= p["seed"] <= MAX_SEED, f"seed must lie in [0, {MAX_SEED}], got {p['seed']}")
     if "p" in p:
         need(0.0 <= p["p"] < 1.0, f"p must lie in [0, 1), got {p['p']}")
-    if "sigma" in p:
-        need(p["sigma"] > 0, f"sigma must be > 0, got {p['sigma']}")
-    if "scale" in p:
-        need(p["scale"] > 0, f"scale must be > 0, got {p['scale']}")
-    if "tscale" in p:
-        need(p["tscale"] > 0, f"tscale must be > 0, got {p['tscale']}")
+    for key in ("sigma", "scale", "tscale"):
+        if key in p:
+            need(p[key] > 0, f"{key} must be > 0, got {p[key]}")
+            # a measurement of size s adds s^2 to the loss: beyond these the loss overflows float64 (tscale enters
+            # squared, M* = tscale^2 F F^T); the instance builder checks the actual measurements as well
+            top = LARGEST_MEASUREMENT ** (0.5 if key == "tscale" else 1.0)
+            need(p[key] <= top, f"{key} = {p[key]:g} is too large: the loss would overflow float64 (at most {top:g})")
     if "cond" in p:
         need(p["cond"] >= 1, f"cond (condition number of M*) must be >= 1, got {p['cond']}")
     if kind == "completion":
