@@ -82,7 +82,15 @@ def test_bad_input_one_line_error(args, needle):
                                   ["counterexample", "--x", "1,0", "--z", "1,0"],
                                   ["landscape", "seed001", "--point", "1,2", "--dir1", "truth"],
                                   ["landscape", "zsl-half", "--point", "0,1", "--dir1", "1,0", "--lams", "1"],
-                                  ["counterexample", "--x", "0,0.7", "--z", "1,0", "--margin", "nan"]])
+                                  ["counterexample", "--x", "0,0.7", "--z", "1,0", "--margin", "nan"],
+                                  ["certify", "sensing:n=5,r=1,m=20", "--point", "truth", "--opt", "xtol=1"],
+                                  ["certify", "sensing:n=5,r=1,m=20", "--loss", "l1", "--point", "truth", "--opt",
+                                   "ftol=1"],
+                                  ["certify", "sensing:n=5,r=1,m=20,truth=nonneg", "--point", "truth", "--opt",
+                                   "tol=1"],
+                                  ["certify", "sensing:n=31,r=1,m=20", "--point", "truth", "--theory"],
+                                  ["certify", "sensing:n=5,r=1,m=20,asym=1", "--point", "truth", "--theory"],
+                                  ["solve", "sensing:n=5,r=1,m=20,noise=gaussian,sigma=1e200"]])
 def test_bad_input_fails_before_importing_jax(argv):
     code = ("import sys; sys.argv = ['benign'] + " + repr(argv) + "\nfrom benign.cli import main\n"
             "try:\n    main()\nexcept SystemExit as e:\n    print(e.code, 'jax' in sys.modules)")

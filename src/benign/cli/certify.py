@@ -55,13 +55,14 @@ def _point(text: Optional[str], inst, required: bool = True, balanced: bool = Fa
     return load_point_arg(text, required)
 
 
-def _check_extra(extra: dict) -> None:
-    """``--opt`` names that no certifier takes, and a bad seed, refused before anything is built."""
+def _check_extra(extra: dict, kind: Optional[str] = None) -> None:
+    """``--opt`` names that the certifier of ``kind`` (``None``: not known yet, any certifier) does not take, and a
+    bad seed, refused before anything is built."""
     from benign.certify_settings import check_certify_setting_names
     from benign.errors import check_seed
 
     try:
-        check_certify_setting_names(extra)
+        check_certify_setting_names(extra, kind)
         if "seed" in extra:
             check_seed(extra["seed"], "--opt seed")
     except (ValueError, TypeError) as exc:
@@ -92,6 +93,34 @@ def _point_before_instance(text: Optional[str], instance: str, factorization: Op
             raise UserError(f"--point must have {rows[0]} rows ({rows[1]}) for {instance}, got shape "
                             f"{shape if len(shape) == 2 else (shape[0], 1)}")
     return X
+
+
+def _certifier_before_build(instance: str, settings: dict) -> Optional[str]:
+    """The certifier (:data:`benign.certify_settings.CERTIFIER_SETTINGS` kind) that ``certify`` will use, when the
+    loss, ``--nonneg`` or the spec says it without building the instance (a generated instance is nonnegative for
+    ``truth=nonneg`` with a symmetric truth); ``None`` for a saved instance without ``--nonneg``."""
+    if settings["loss"].name == "l1":
+        return "l1"
+    nonneg = settings["nonnegative"]
+    if nonneg is None:
+        from benign.specs import matrix_shape, parse_instance
+
+        sp = parse_instance(instance)
+        shape = matrix_shape(sp)
+        if shape is None:
+            return None
+        fact = settings["factorization"] or ("symmetric" if shape[2] else "asymmetric")
+        nonneg = sp.params.get("truth") == "nonneg" and shape[2] and fact == "symmetric"
+    return "nonnegative" if nonneg else "smooth"
+
+
+def _check_theory(n: int, symmetric: bool, factorization: Optional[str]) -> None:
+    """``--theory`` needs a symmetric problem with ``n <= 30`` (the exact full-rank RIP constant)."""
+    if not symmetric or factorization == "asymmetric":
+        raise UserError("--theory applies to symmetric problems (the theorems of MATH.md §7)")
+    if n > 30:
+        raise UserError(f"--theory needs n <= 30 (it computes the exact full-rank RIP constant), got n = {n}; in "
+                        "Python, benign.theory.evaluate(instance, X, delta=...) takes a delta")
 
 
 def _check_word(text: str, words: tuple[str, ...]) -> None:
@@ -223,13 +252,19 @@ def certify(
     saved, stored_point = _saved(instance)
     settings = _settings(instance, saved, loss, balance, factorization, nonneg)
     point = stored_point if point is None else point
+    kind = _certifier_before_build(instance, settings)
+    if kind is not None:
+        _check_extra(extra, kind)
     X = _point_before_instance(point, instance, settings["factorization"])
+    if theory:  # from the spec when it says the shape (no JAX), else from the built instance below
+        from benign.specs import matrix_shape, parse_instance
+
+        shape = matrix_shape(parse_instance(instance))
+        if shape is not None:
+            _check_theory(shape[0], shape[2], settings["factorization"])
     inst = load_instance_arg(instance)
-    if theory and (not inst.symmetric or settings["factorization"] == "asymmetric"):
-        raise UserError("--theory applies to symmetric problems (the theorems of MATH.md §7)")
-    if theory and inst.shape[0] > 30:
-        raise UserError(f"--theory needs n <= 30 (it computes the exact full-rank RIP constant), got n = "
-                        f"{inst.shape[0]}; in Python, benign.theory.evaluate(instance, X, delta=...) takes a delta")
+    if theory:
+        _check_theory(inst.shape[0], inst.symmetric, settings["factorization"])
     if export:
         from benign.io import check_exportable
 
