@@ -362,3 +362,80 @@ def test_cli_l1_certificate_json_is_clean():
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout)
     assert out["verdict"] == "not_local_min" and not res.stdout.startswith("Running HiGHS")
+
+
+def _referee_tau_lower(record: dict) -> list[float]:
+    """tau_inf_lower of every sharpness dict of an exported l1 record, recomputed from the JSON alone (NumPy, no
+    benign): the basis matrices B from the frames and basis_index, a_ij = <A_i, B_j>, g(lambda) = sum_S c sigma_i a_i
+    + sum_I0 c lambda_i a_i per face, and the face bound s g_j - sum_{l != j} |g_l|."""
+    A = np.array(record["instance"]["operator"]["sensing_matrices"])
+    d1 = A.shape[1]
+    X = np.array(record["point"])
+    cert = record["certificate"]
+    det = cert["details"]
+    M = X @ X.T if record["factorization"] == "symmetric" else X[:d1] @ X[d1:].T
+    rho = np.einsum("ijk,jk->i", A, M) - np.array(record["instance"]["b"])
+    I0 = np.array(det["level2"]["I0"], dtype=int)
+    S = np.setdiff1d(np.arange(len(A)), I0)
+    c = det["loss_factor"]
+    O1 = np.array(det["frame"]["O1"])
+    O2 = O1 if det["frame"]["O2"] is None else np.array(det["frame"]["O2"])
+    sym = det["frame"]["O2"] is None
+    out = []
+    for key in ("sharpness", "sharpness_full"):
+        sh = det.get(key)
+        if sh is None or "face_multipliers" not in sh:
+            continue
+        B = []
+        for j, l in sh["basis_index"]:
+            E = np.zeros((O1.shape[1], O2.shape[1]))
+            E[j, l] = 1.0
+            if sym and j != l:
+                E = (E + E.T) / np.sqrt(2.0)
+            B.append(O1 @ E @ O2.T)
+        B = np.array(B)
+        assert np.allclose(np.einsum("ajk,bjk->ab", B, B), np.eye(len(B)), atol=1e-12)  # orthonormal
+        a = np.einsum("ijk,bjk->ib", A, B)
+        gS = (c * np.sign(rho[S])) @ a[S]
+        bounds = []
+        for face, lam in enumerate(sh["face_multipliers"]):
+            lam = np.clip(np.array(lam), -1.0, 1.0)
+            g = gS + (c * lam) @ a[I0]
+            j, s = face // 2, (1.0 if face % 2 == 0 else -1.0)
+            bounds.append(s * g[j] - (np.sum(np.abs(g)) - abs(g[j])))
+        assert np.allclose(bounds, sh["face_bounds"], rtol=1e-9, atol=1e-12 * c * len(A))
+        out.append((key, min(bounds), sh))
+    return out
+
+
+@pytest.mark.parametrize("asym,k,lps", [(False, 1, False), (False, 1, True), (True, 2, False)])
+def test_exported_sharpness_is_rechecked_from_the_record(asym, k, lps, monkeypatch):
+    """A referee recomputes tau_inf_lower (and tau_F = tau_inf_lower / sqrt(dim E)) of a certified sharp minimum
+    from the exported JSON: the frames, the basis index and one multiplier vector per face (fast path and LPs)."""
+    from benign.certify import _l1_lp
+
+    if lps:  # force the face LPs (no fast bound)
+        real = _l1_lp.sharpness
+        monkeypatch.setattr(_l1_lp, "sharpness", lambda aE, lin, absw, threshold=0.0, lp_fallback=True:
+                            real(aE, lin, absw, None))
+    inst = I.sensing(6, 1, 150, 0, d2=6 if asym else None, noise="outliers", p=0.1)
+    obj = make_objective(inst, L1)
+    X = inst.padded_truth(k)
+    cert = certify_l1(obj, X, inst)
+    assert cert.verdict == SHARP_LOCAL_MIN
+    record = json.loads(json.dumps(to_jsonable(export(cert, inst, X, obj))))
+    checked = _referee_tau_lower(record)
+    assert checked
+    for key, lower, sh in checked:
+        assert lower == pytest.approx(sh["tau_inf_lower"], rel=1e-9)
+        assert sh["method"] == ("face_lps" if lps else "least_norm_multipliers")
+        assert lower > 0 and sh["tau_frob"] == pytest.approx(lower / np.sqrt(len(sh["basis_index"])), rel=1e-12)
+    det = record["certificate"]["details"]
+    tau = checked[-1][1] / np.sqrt(len(checked[-1][2]["basis_index"]))  # the referee's tau_F
+    if det["margin_kind"] == "c_sharp":  # (tau mu - eps K) / (tau + K + mu + eps) with the recomputed tau
+        l5 = det["level5"]
+        expect = (tau * l5["mu"] - l5["eps_YZ"] * l5["K"]) / (tau + l5["K"] + l5["mu"] + l5["eps_YZ"])
+    else:
+        assert det["margin_kind"] in ("tau_F_E", "tau_F_full")
+        expect = tau
+    assert record["certificate"]["certificate_margin"] == pytest.approx(expect, rel=1e-9)

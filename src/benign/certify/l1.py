@@ -234,6 +234,9 @@ def certify_l1(obj: Any, X: Any, instance: Any = None, *, tol: float = 1e-8, gam
         details["reduction"]["reason"] = red.reason
         return done(UNCERTIFIED, None, stationarity_gap=stat_gap)
     model = mdl.build_model(obj, rho, in_S, sigma, rule, red)
+    # the orthonormal frames of the reduced coordinates: with a sharpness dict's basis_index they give its basis of
+    # matrices, B = O1 e_j e_l^T O2^T (symmetric: O2 = O1, and (e_j e_l^T + e_l e_j^T) / sqrt 2 for j != l)
+    details["frame"] = {"O1": model.O1.tolist(), "O2": None if obj.symmetric else model.O2.tolist()}
     Lscale = model.scales["L"]
     tolerances["Lscale"] = Lscale
     details["K"] = model.scales["K"]
@@ -446,7 +449,7 @@ def _ladder_symmetric(obj, X, rho, f0, model, red, instance, at_truth, thr, tol,
                 and (tau * mu - eps * K) / (tau + K + mu + eps) <= thr:
             sh = lp.sharpness(model.aE, model.lin, model.absw, None)  # the exact tau before giving up
             tau = sh["tau_frob"]
-        details["sharpness"] = sh
+        details["sharpness"] = sh | {"basis_index": model.E_index}
         if mu is not None and mu > thr:
             c_sharp = (tau * mu - eps * K) / (tau + K + mu + eps)
             weights = model.lin.copy()
@@ -490,7 +493,7 @@ def _ladder_asymmetric(obj, X, rho, f0, model, red, instance, at_truth, thr, tol
         full = [(j, l) for j in range(model.p1) for l in range(model.p2)]
         aF = mdl.E_coordinates(model.C, full, False)
         sh = lp.sharpness(aF, model.lin, model.absw, thr * np.sqrt(aF.shape[1]), lp_fallback=False)
-        details["sharpness_full"] = sh
+        details["sharpness_full"] = sh | {"basis_index": full}
         details["searches"].append(f"level5_full_sharpness({sh['method']})")
         if sh["tau_frob"] > thr:
             return done(SHARP_LOCAL_MIN, False, "tau_F_full", stationarity_gap=stat_gap,
@@ -508,14 +511,14 @@ def _ladder_asymmetric(obj, X, rho, f0, model, red, instance, at_truth, thr, tol
             return done(NOT_LOCAL_MIN, None, "curved_descent", stationarity_gap=stat_gap, certificate_margin=-ratio)
         if sh["method"] == "least_norm_failed":
             sh = lp.sharpness(aF, model.lin, model.absw, None)
-            details["sharpness_full"] = sh
+            details["sharpness_full"] = sh | {"basis_index": full}
             details["searches"].append("level5_full_sharpness(face_lps)")
             if sh["tau_frob"] > thr:
                 return done(SHARP_LOCAL_MIN, False, "tau_F_full", stationarity_gap=stat_gap,
                             certificate_margin=sh["tau_frob"])
         return done(UNCERTIFIED, None, stationarity_gap=stat_gap)
     sh = lp.sharpness(model.aE, model.lin, model.absw, thr * np.sqrt(max(model.aE.shape[1], 1)))
-    details["sharpness"] = sh
+    details["sharpness"] = sh | {"basis_index": model.E_index}
     if sh["tau_frob"] > thr:
         return done(SHARP_LOCAL_MIN, _spurious(at_truth, False, f0, instance, obj, tol), "tau_F_E",
                     stationarity_gap=stat_gap, certificate_margin=sh["tau_frob"])
