@@ -143,8 +143,11 @@ def test_saved_settings_yield_to_the_options_given(tmp_path, capsys, monkeypatch
     assert code == 0, err
     f0 = json.loads(out)["f"][1]  # t = 0: the saved point, under the saved objective
     assert abs(f0 - cert["loss"]) <= 1e-12 * cert["loss"]
-    code, _, err = run_inprocess(capsys, monkeypatch, "landscape", path, "--dir1", "truth", "--grid", "3")
-    assert code == 2 and "'truth' needs the instance's own factorisation" in err
+    # the asymmetric factorisation of M* = Z Z^T has the truth [Z; Z] (balanced): the slice towards it ends at f = 0
+    code, out, err = run_inprocess(capsys, monkeypatch, "landscape", path, "--dir1", "truth", "--grid", "3",
+                                   "--range=-1,1", "--no-hessian", "--json")
+    assert code == 0, err
+    assert abs(json.loads(out)["f"][2]) <= 1e-12 * cert["loss"]
     code, _, err = run_inprocess(capsys, monkeypatch, "landscape", path, "--dir1", "1,0,0,0", "--grid", "3")
     assert code == 2 and "--dir1 must have the point's shape (8, 1), got (4, 1)" in err
 

@@ -358,7 +358,9 @@ def make_objective(instance: Any, loss: Loss | str | None = None, *, factorizati
 
     ``factorization`` defaults to the instance's (symmetric for a symmetric truth); ``nonnegative`` defaults
     to the instance's flag (set for nonnegative truths); ``balance`` is ``mu`` (asymmetric only). The objective's
-    arrays live where the operator's do (NumPy for an instance built with ``device=False``).
+    truth point is the instance's, or ``[Z; Z]`` (balanced, ``U V^T = Z Z^T = M*``) for the asymmetric
+    factorisation of a symmetric instance. The objective's arrays live where the operator's do (NumPy for an
+    instance built with ``device=False``).
     """
     from benign.instances import Instance
     from benign.specs import parse_loss
@@ -384,5 +386,10 @@ def make_objective(instance: Any, loss: Loss | str | None = None, *, factorizati
     if nn and fact != "symmetric":
         raise ValueError("the nonnegative constraint is implemented for the symmetric factorisation only")
     put = np.asarray if on_host(instance.operator) else jnp.asarray  # the objective lives where its operator does
-    truth = put(instance.truth_point) if fact == ("symmetric" if instance.symmetric else "asymmetric") else None
+    if fact == ("symmetric" if instance.symmetric else "asymmetric"):
+        truth = put(instance.truth_point)
+    elif instance.symmetric:  # the asymmetric factorisation of M* = Z Z^T: the balanced truth U = V = Z
+        truth = put(np.concatenate([instance.truth_left, instance.truth_left]))
+    else:
+        truth = None
     return Objective(instance.operator, put(instance.b), loss, fact, balance, nn, truth)

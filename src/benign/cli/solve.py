@@ -38,6 +38,25 @@ def _write_history(path: str, history: dict) -> str:
     return path
 
 
+def _factorization(instance: str, factorization: Optional[str], balance: float, constraint: str) -> Optional[str]:
+    """``--factorization`` and ``--balance`` checked before anything is built (with the spec's shape when it says
+    it): the factorisation to pass to ``make_objective`` (``None``: the instance's)."""
+    if factorization is not None and factorization not in ("symmetric", "asymmetric"):
+        raise UserError(f"--factorization must be symmetric or asymmetric, got {factorization!r}")
+    check_float("--balance", balance, lo=0.0)
+    from benign.specs import matrix_shape, parse_instance
+
+    shape = matrix_shape(parse_instance(instance))
+    fact = factorization or (None if shape is None else "symmetric" if shape[2] else "asymmetric")
+    if shape is not None and fact == "symmetric" and shape[0] != shape[1]:
+        raise UserError(f"--factorization symmetric needs a square instance, got {shape[0]} x {shape[1]}")
+    if balance and fact == "symmetric":
+        raise UserError("--balance applies to the asymmetric factorisation only (add --factorization asymmetric)")
+    if constraint == "nonneg" and fact == "asymmetric":
+        raise UserError("--constraint nonneg is implemented for the symmetric factorisation only")
+    return factorization
+
+
 @app.command("solve")
 def solve_cmd(
     instance: str = typer.Argument(..., help="Instance spec (e.g. sensing:n=10,r=2,m=150) or an instance .npz file."),
@@ -56,6 +75,10 @@ def solve_cmd(
     opt: Optional[List[str]] = typer.Option(None, "--opt", help="Method setting key=value, repeatable "
                                                                 "(e.g. --opt step=1e-3 --opt armijo=true)."),
     constraint: str = typer.Option("auto", "--constraint", help="auto (the instance's), none, or nonneg (X >= 0)."),
+    factorization: Optional[str] = typer.Option(None, "--factorization", help="symmetric (M = XX^T) or asymmetric "
+                                                "(M = UV^T, X = [U; V]); default: the instance's."),
+    balance: float = typer.Option(0.0, "--balance", help="Balancing weight mu >= 0 of the asymmetric "
+                                  "factorisation: + mu/4 ||U^T U - V^T V||_F^2."),
     save: Optional[str] = typer.Option(None, "--save", help="Write instance + final point to this .npz file."),
     history: Optional[str] = typer.Option(None, "--history", help="Write the iteration history to this CSV file."),
     history_every: int = typer.Option(1, "--history-every", help="Record every k-th iteration."),
@@ -64,6 +87,7 @@ def solve_cmd(
     """Run a local method from a start (or the convex SDP baseline) and report the final point."""
     if constraint not in CONSTRAINTS:
         raise UserError(f"--constraint must be one of {', '.join(CONSTRAINTS)}, got {constraint!r}")
+    fact = _factorization(instance, factorization, balance, constraint)
     save = npz_output_path(save, "--save")
     output_path(history, "--history")
     if method is not None:
@@ -94,14 +118,16 @@ def solve_cmd(
                   f"through --opt, e.g. --opt mode=loss)", file=sys.stderr)
     start = load_point_arg(x0, required=False)
     inst = load_instance_arg(instance)
-    if method is None:
-        method = "projected-gd" if inst.nonnegative else "gd"
 
     from benign.objective import make_objective
     from benign.solvers import solve
 
     nonneg = None if constraint == "auto" else constraint == "nonneg"
-    obj = make_objective(inst, loss_obj, nonnegative=nonneg)
+    if nonneg is None and inst.nonnegative and (fact or "symmetric") == "asymmetric":
+        nonneg = False  # the instance's X >= 0 belongs to its symmetric factorisation
+    obj = make_objective(inst, loss_obj, factorization=fact, balance=balance, nonnegative=nonneg)
+    if method is None:
+        method = "projected-gd" if obj.nonnegative else "gd"
     # the solvers' own refusals name make_objective's keyword; on the command line the switch is --constraint
     if method == "projected-gd" and not obj.nonnegative:
         raise UserError("--method projected-gd needs the constraint X >= 0: add --constraint nonneg (this instance "
