@@ -184,3 +184,27 @@ def test_theory_says_why_it_is_empty_and_refuses_large_n_before_certifying(capsy
     code, out, err = run_inprocess(capsys, monkeypatch, "certify", "sensing:n=40,r=2,m=150,seed=0", "--point",
                                    "truth", "--theory")
     assert code == 2 and "--theory needs n <= 30" in err and "certified before" not in err
+
+
+def test_landscape_json_is_self_contained(capsys, monkeypatch):
+    """The slice's JSON names what its numbers are values of: instance, loss, factorisation, the point and the
+    directions (resolved: 'truth' becomes the explicit direction), the range and the index convention; f is
+    recomputed here from those alone (the sensing matrices of the named instance, NumPy)."""
+    from benign.instances import build
+
+    code, out, err = run_inprocess(capsys, monkeypatch, "landscape", "yalcin:n=3,eps=0.3", "--point", "1,0,1",
+                                   "--dir1", "truth", "--dir2", "0,1,0", "--grid", "3", "--range=-0.5,1",
+                                   "--loss", "l2", "--no-hessian", "--json")
+    assert code == 0, err
+    rec = json.loads(out)
+    assert rec["slice"] == "f[i][j] = f(point + alphas[i] dir1 + betas[j] dir2)"
+    assert rec["instance"] == build("yalcin:n=3,eps=0.3").name and rec["loss_spec"] == "l2"
+    assert rec["range"] == [-0.5, 1.0] and rec["grid"] == 3 and rec["factorization"] == "symmetric"
+    A = build("yalcin:n=3,eps=0.3").operator.matrices()
+    b = np.asarray(build("yalcin:n=3,eps=0.3").b)
+    X, D1, D2 = (np.asarray(rec[k]) for k in ("point", "dir1", "dir2"))
+    for i, a in enumerate(rec["alphas"]):
+        for j, bb in enumerate(rec["betas"]):
+            Y = X + a * D1 + bb * D2
+            rho = np.einsum("ijk,jk->i", A, Y @ Y.T) - b
+            assert abs(0.5 * rho @ rho - rec["f"][i][j]) <= 1e-12 * max(1.0, abs(rec["f"][i][j]))

@@ -434,6 +434,13 @@ def landscape(
             res = slice_2d(obj, X, D1, D2, g, g, hessian=not no_hessian)
         result = {k: np.asarray(v).tolist() for k, v in res.items()}
         result["kind"] = "1d" if D2 is None else "2d"
+        # what the numbers are the values of (a referee recomputes them from the instance, the loss and these)
+        result.update({"instance": inst.name, "loss_spec": obj.loss.describe(), "factorization": obj.factorization,
+                       "balance": obj.balance, "nonnegative": obj.nonnegative, "range": [lo, hi], "grid": grid,
+                       "slice": ("f[i] = f(point + alphas[i] dir1)" if D2 is None else
+                                 "f[i][j] = f(point + alphas[i] dir1 + betas[j] dir2)"),
+                       "point": X.tolist(), "dir1": np.asarray(D1).tolist(),
+                       "dir2": None if D2 is None else np.asarray(D2).tolist()})
         if out:
             result["figure"] = save_figure(plot_slice(res, title=inst.name), out)
     if as_json:
