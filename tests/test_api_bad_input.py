@@ -109,6 +109,8 @@ def test_overflowing_measurements_are_refused():
     with pytest.raises(ValueError, match="overflow float64.*scale the truth"):
         benign.sensing(5, m=40, tscale=1e78)
     assert np.isfinite(benign.sensing(5, m=40, noise="gaussian", sigma=1e100).b).all()  # large but representable
+    with pytest.raises(ValueError, match="overflow float64.*scale the truth"):  # the truth overflows, not the noise
+        benign.sensing(5, m=40, tscale=1e160, noise="gaussian", sigma=1.0)
 
 
 def test_wrong_object_types_are_named():

@@ -378,14 +378,14 @@ def _referee_tau_lower(record: dict) -> list[float]:
     I0 = np.array(det["level2"]["I0"], dtype=int)
     S = np.setdiff1d(np.arange(len(A)), I0)
     c = det["loss_factor"]
-    O1 = np.array(det["frame"]["O1"])
-    O2 = O1 if det["frame"]["O2"] is None else np.array(det["frame"]["O2"])
-    sym = det["frame"]["O2"] is None
     out = []
     for key in ("sharpness", "sharpness_full"):
         sh = det.get(key)
         if sh is None or "face_multipliers" not in sh:
             continue
+        O1 = np.array(sh["frame"]["O1"])
+        O2 = O1 if sh["frame"]["O2"] is None else np.array(sh["frame"]["O2"])
+        sym = sh["frame"]["O2"] is None
         B = []
         for j, l in sh["basis_index"]:
             E = np.zeros((O1.shape[1], O2.shape[1]))
@@ -439,3 +439,15 @@ def test_exported_sharpness_is_rechecked_from_the_record(asym, k, lps, monkeypat
         assert det["margin_kind"] in ("tau_F_E", "tau_F_full")
         expect = tau
     assert record["certificate"]["certificate_margin"] == pytest.approx(expect, rel=1e-9)
+
+
+def test_asymmetric_factorisation_of_a_symmetric_instance():
+    """The asymmetric objective of a symmetric instance has the truth [Z; Z]: the l1 ladder judges spurious-ness
+    against f at that point (it used to evaluate the n-row symmetric truth and fail)."""
+    inst = I.build("completion:n=6,r=1,rate=0.9,noise=outliers,p=0.1,seed=0")
+    obj = make_objective(inst, "l1", factorization="asymmetric")
+    Z = np.asarray(inst.truth_left)
+    assert np.array_equal(np.asarray(obj.truth), np.concatenate([Z, Z]))
+    cert = certify_l1(obj, np.asarray(obj.truth), instance=inst)
+    assert cert.verdict in (SHARP_LOCAL_MIN, GLOBAL_MIN, STRICT_SADDLE, NOT_LOCAL_MIN) or cert.verdict == "uncertified"
+    assert cert.spurious in (False, None)  # the truth is never called spurious

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 BENIGN = [sys.executable, "-m", "benign.cli"]
 
@@ -208,3 +209,21 @@ def test_landscape_json_is_self_contained(capsys, monkeypatch):
             Y = X + a * D1 + bb * D2
             rho = np.einsum("ijk,jk->i", A, Y @ Y.T) - b
             assert abs(0.5 * rho @ rho - rec["f"][i][j]) <= 1e-12 * max(1.0, abs(rec["f"][i][j]))
+
+
+def test_truth_point_under_the_asymmetric_factorisation(capsys, monkeypatch):
+    """--point truth (and truth:r=K) with --factorization asymmetric on a symmetric instance is [Z; Z] (padded):
+    a global minimum; a nonnegative instance's X >= 0 does not follow it to the asymmetric factorisation."""
+    for point in ("truth", "truth:r=2"):
+        code, out, err = run_inprocess(capsys, monkeypatch, "certify", "sensing:n=5,r=1,m=60,seed=1,truth=nonneg",
+                                       "--factorization", "asymmetric", "--point", point, "--json")
+        assert code == 0, err
+        rec = json.loads(out)
+        assert rec["verdict"] == "global_min" and rec["loss"] <= 1e-20, rec["verdict"]
+    import benign
+
+    inst = benign.build("sensing:n=5,r=1,m=60,seed=1,truth=nonneg")
+    assert benign.make_objective(inst).nonnegative
+    assert not benign.make_objective(inst, factorization="asymmetric").nonnegative
+    with pytest.raises(ValueError, match="symmetric factorisation only"):
+        benign.make_objective(inst, factorization="asymmetric", nonnegative=True)

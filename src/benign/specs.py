@@ -214,8 +214,9 @@ def _check_ranges(kind: str, p: dict[str, Any]) -> None:
     for key in ("sigma", "scale", "tscale"):
         if key in p:
             need(p[key] > 0, f"{key} must be > 0, got {p[key]}")
-            # a measurement of size s adds s^2 to the loss: beyond these the loss overflows float64 (tscale enters
-            # squared, M* = tscale^2 F F^T); the instance builder checks the actual measurements as well
+            # a measurement of size s adds s^2 to the l2 loss: beyond these it overflows float64 (tscale enters
+            # squared, M* = tscale^2 F F^T; higher powers, lp:l=4, overflow sooner); the instance builder checks
+            # the actual measurements as well
             top = LARGEST_MEASUREMENT ** (0.5 if key == "tscale" else 1.0)
             need(p[key] <= top, f"{key} = {p[key]:g} is too large: the loss would overflow float64 (at most {top:g})")
     if "cond" in p:

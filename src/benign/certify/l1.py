@@ -105,6 +105,14 @@ def _point(red: mdl.Reduction, obj: Any, left: np.ndarray, right: np.ndarray | N
     return D @ red.R.T
 
 
+def _with_basis(sh: dict, model: mdl.LocalModel, index: list) -> dict:
+    """A sharpness result with the basis it was computed in: ``B_j = O1 e_a e_b^T O2^T`` for ``(a, b) =
+    basis_index[j]`` (symmetric: ``O2 = O1``, ``null``, and ``(e_a e_b^T + e_b e_a^T) / sqrt 2`` for ``a != b``),
+    ``frame`` holding ``O1`` and ``O2`` (what a referee needs to recompute ``tau_inf_lower`` from its multipliers)."""
+    return sh | {"basis_index": index, "frame": {"O1": model.O1.tolist(),
+                                                 "O2": None if model.symmetric else model.O2.tolist()}}
+
+
 def _fit_cols(A: np.ndarray, q: int) -> np.ndarray:
     """``A`` with exactly ``q`` columns (zero columns appended when it has fewer)."""
     return A if A.shape[1] == q else np.concatenate([A, np.zeros((A.shape[0], q - A.shape[1]))], axis=1)
@@ -115,7 +123,9 @@ def _spurious(at_truth: bool, is_global: bool, f0: float, instance: Any, obj: An
         return False
     if instance is None or obj.truth is None:
         return None
-    ft = float(obj.value(jnp.asarray(instance.padded_truth(instance.rank))))
+    from benign.certify.checks import balanced_truth
+
+    ft = float(obj.value(jnp.asarray(balanced_truth(obj))))  # the truth as a point of obj (any factorisation)
     if f0 > ft + 1e3 * tol * (1.0 + abs(ft)):
         return True
     return None
@@ -234,9 +244,6 @@ def certify_l1(obj: Any, X: Any, instance: Any = None, *, tol: float = 1e-8, gam
         details["reduction"]["reason"] = red.reason
         return done(UNCERTIFIED, None, stationarity_gap=stat_gap)
     model = mdl.build_model(obj, rho, in_S, sigma, rule, red)
-    # the orthonormal frames of the reduced coordinates: with a sharpness dict's basis_index they give its basis of
-    # matrices, B = O1 e_j e_l^T O2^T (symmetric: O2 = O1, and (e_j e_l^T + e_l e_j^T) / sqrt 2 for j != l)
-    details["frame"] = {"O1": model.O1.tolist(), "O2": None if obj.symmetric else model.O2.tolist()}
     Lscale = model.scales["L"]
     tolerances["Lscale"] = Lscale
     details["K"] = model.scales["K"]
@@ -449,7 +456,7 @@ def _ladder_symmetric(obj, X, rho, f0, model, red, instance, at_truth, thr, tol,
                 and (tau * mu - eps * K) / (tau + K + mu + eps) <= thr:
             sh = lp.sharpness(model.aE, model.lin, model.absw, None)  # the exact tau before giving up
             tau = sh["tau_frob"]
-        details["sharpness"] = sh | {"basis_index": model.E_index}
+        details["sharpness"] = _with_basis(sh, model, model.E_index)
         if mu is not None and mu > thr:
             c_sharp = (tau * mu - eps * K) / (tau + K + mu + eps)
             weights = model.lin.copy()
@@ -493,7 +500,7 @@ def _ladder_asymmetric(obj, X, rho, f0, model, red, instance, at_truth, thr, tol
         full = [(j, l) for j in range(model.p1) for l in range(model.p2)]
         aF = mdl.E_coordinates(model.C, full, False)
         sh = lp.sharpness(aF, model.lin, model.absw, thr * np.sqrt(aF.shape[1]), lp_fallback=False)
-        details["sharpness_full"] = sh | {"basis_index": full}
+        details["sharpness_full"] = _with_basis(sh, model, full)
         details["searches"].append(f"level5_full_sharpness({sh['method']})")
         if sh["tau_frob"] > thr:
             return done(SHARP_LOCAL_MIN, False, "tau_F_full", stationarity_gap=stat_gap,
@@ -511,14 +518,14 @@ def _ladder_asymmetric(obj, X, rho, f0, model, red, instance, at_truth, thr, tol
             return done(NOT_LOCAL_MIN, None, "curved_descent", stationarity_gap=stat_gap, certificate_margin=-ratio)
         if sh["method"] == "least_norm_failed":
             sh = lp.sharpness(aF, model.lin, model.absw, None)
-            details["sharpness_full"] = sh | {"basis_index": full}
+            details["sharpness_full"] = _with_basis(sh, model, full)
             details["searches"].append("level5_full_sharpness(face_lps)")
             if sh["tau_frob"] > thr:
                 return done(SHARP_LOCAL_MIN, False, "tau_F_full", stationarity_gap=stat_gap,
                             certificate_margin=sh["tau_frob"])
         return done(UNCERTIFIED, None, stationarity_gap=stat_gap)
     sh = lp.sharpness(model.aE, model.lin, model.absw, thr * np.sqrt(max(model.aE.shape[1], 1)))
-    details["sharpness"] = sh | {"basis_index": model.E_index}
+    details["sharpness"] = _with_basis(sh, model, model.E_index)
     if sh["tau_frob"] > thr:
         return done(SHARP_LOCAL_MIN, _spurious(at_truth, False, f0, instance, obj, tol), "tau_F_E",
                     stationarity_gap=stat_gap, certificate_margin=sh["tau_frob"])

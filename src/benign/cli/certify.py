@@ -35,18 +35,23 @@ def _status(message: str, quiet: bool):
     return Console(stderr=True).status(message)
 
 
-def _point(text: Optional[str], inst, required: bool = True, balanced: bool = False):
+def _point(text: Optional[str], inst, required: bool = True, balanced: bool = False,
+           factorization: Optional[str] = None):
     """``--point``: a file, inline numbers, ``truth`` or ``truth:r=K`` (the ground truth padded to rank K; with
-    ``balanced``, for an objective with a balancing term, the balanced factors of ``M*``)."""
+    ``balanced``, for an objective with a balancing term, the balanced factors of ``M*``; for the asymmetric
+    ``factorization`` of a symmetric instance, ``[Z; Z]``)."""
     if text is not None and text.strip().startswith("truth"):
         _, _, rest = text.strip().partition(":")
-        if not rest:
-            return inst.balanced_truth() if balanced else inst.truth_point
         key, _, val = rest.partition("=")
-        if key.strip() != "r":
+        if rest and key.strip() != "r":
             raise UserError(f"bad point {text!r}: expected 'truth' or 'truth:r=K'")
         try:
-            K = int(val)
+            K = int(val) if rest else inst.rank
+            if inst.symmetric and factorization == "asymmetric":  # M* = Z Z^T = U V^T with U = V = Z (balanced)
+                import numpy as np
+
+                Z = inst.padded_truth(K)
+                return np.concatenate([Z, Z])
             return inst.balanced_truth(K) if balanced else inst.padded_truth(K)
         except ValueError as exc:
             raise UserError(f"bad point {text!r}: {exc}") from None
@@ -274,7 +279,7 @@ def certify(
             raise UserError(f"--export: {exc}") from None
     balanced = bool(settings["balance"]) and (settings["factorization"] or
                                               ("symmetric" if inst.symmetric else "asymmetric")) == "asymmetric"
-    X = _point(point, inst, balanced=balanced) if X is None else X
+    X = _point(point, inst, balanced=balanced, factorization=settings["factorization"]) if X is None else X
     with _status("certifying ...", as_json):
         import numpy as np
 
@@ -420,7 +425,8 @@ def landscape(
     from benign.objective import make_objective
 
     obj = make_objective(inst, **settings)
-    X = np.asarray(_point(point, inst) if X is None else X, dtype=float)
+    X = np.asarray(_point(point, inst, factorization=settings["factorization"]) if X is None else X,
+                   dtype=float)
     X = X[:, None] if X.ndim == 1 else X
     D1 = _direction(dir1, obj, X, "--dir1")
     D2 = _direction(dir2, obj, X, "--dir2")
@@ -435,7 +441,7 @@ def landscape(
         result = {k: np.asarray(v).tolist() for k, v in res.items()}
         result["kind"] = "1d" if D2 is None else "2d"
         # what the numbers are the values of (a referee recomputes them from the instance, the loss and these)
-        result.update({"instance": inst.name, "loss_spec": obj.loss.describe(), "factorization": obj.factorization,
+        result.update({"instance": inst.name, "instance_arg": instance, "loss_spec": obj.loss.describe(), "factorization": obj.factorization,
                        "balance": obj.balance, "nonnegative": obj.nonnegative, "range": [lo, hi], "grid": grid,
                        "slice": ("f[i] = f(point + alphas[i] dir1)" if D2 is None else
                                  "f[i][j] = f(point + alphas[i] dir1 + betas[j] dir2)"),

@@ -123,8 +123,6 @@ def solve_cmd(
     from benign.solvers import solve
 
     nonneg = None if constraint == "auto" else constraint == "nonneg"
-    if nonneg is None and inst.nonnegative and (fact or "symmetric") == "asymmetric":
-        nonneg = False  # the instance's X >= 0 belongs to its symmetric factorisation
     obj = make_objective(inst, loss_obj, factorization=fact, balance=balance, nonnegative=nonneg)
     if method is None:
         method = "projected-gd" if obj.nonnegative else "gd"
