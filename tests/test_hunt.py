@@ -66,6 +66,8 @@ def test_cli_hunt_json():
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout)
     assert out["starts_per_instance"] == 16 and out["distinct_points"] == len(out["entries"])
+    # the loss as a spec at the top (as in solve and certify), a value in each entry
+    assert out["loss_spec"] == "l2" and "loss" not in out and all(isinstance(e["loss"], float) for e in out["entries"])
     assert sum(e["count"] for e in out["entries"]) == 16
     assert ("note" in out) == (not out["solver_status"].get("converged"))
     if len(out["entries"]) == 1:

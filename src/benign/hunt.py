@@ -112,7 +112,7 @@ class Catalogue:
 
     def to_dict(self, include_points: bool = True) -> dict[str, Any]:
         return {"instances": self.instances, "starts_per_instance": self.starts, "rank": self.rank,
-                "method": self.method, "loss": self.loss, "seconds": self.seconds,
+                "method": self.method, "loss_spec": self.loss, "seconds": self.seconds,
                 "distinct_points": len(self.entries), "spurious_minima": len(self.spurious_minima),
                 "strict_saddles": len(self.strict_saddles), "by_verdict": self.counts(),
                 "solver_status": self.solver_status,
