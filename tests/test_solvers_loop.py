@@ -201,6 +201,21 @@ def test_rtol_stall_and_max_iterations(well):
     assert np.isnan(res.relative_error) and np.all(np.isnan(res.history["error"]))
 
 
+@pytest.mark.parametrize("kw", [{"tscale": 1e55}, {"noise": "gaussian", "sigma": 1e110}])
+def test_a_gradient_that_overflows_at_the_start_is_divergence_not_convergence(kw):
+    """A finite loss whose gradient norm overflows (measurements ~1e110) used to pass the gradient test as
+    inf <= gtol * max(1, inf) = inf, "converged" after 0 iterations; it is divergence at the start, said so."""
+    inst = I.sensing(5, 1, 20, seed=0, **kw)
+    obj = make_objective(inst, "l2")
+    for method in ("gd", "scaled-gd"):
+        res = solve(obj, method)
+        assert np.isfinite(res.details["initial_loss"])
+        assert res.status == "diverged" and res.iterations == 0, (method, res.status, res.message)
+        assert res.message.startswith("diverged at the start:") and "(the gradient)" in res.message
+    batch = solve_many(obj, "gd", starts=2)  # the batched loop applies the same rule
+    assert [r.status for r in batch] == ["diverged", "diverged"]
+
+
 def test_progress_chunks_give_the_same_run():
     inst = I.build("sensing:n=10,r=2,m=150,seed=1,cond=100")
     obj = make_objective(inst, "l2")

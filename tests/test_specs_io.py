@@ -31,7 +31,9 @@ from conftest import rel
     ("missing_dir/nothing.npz", "does not exist"),
     ("sensing:n=5,m=10,noise=gaussian,sigma=1e300", "sigma = 1e\\+300 is too large"),
     ("sensing:n=5,m=10,noise=outliers,p=0.1,scale=1e151", "scale = 1e\\+151 is too large"),
-    ("sensing:n=5,m=10,tscale=1e80", r"tscale = 1e\+80 is too large: the loss would overflow float64 \(at most 1e\+75\)"),
+    ("sensing:n=5,m=10,noise=gaussian,sigma=1e51", "sigma = 1e\\+51 is too large"),
+    ("sensing:n=5,m=10,tscale=1e26", r"tscale = 1e\+26 is too large: the loss or its gradient would overflow float64 "
+                                     r"\(at most 1e\+25\)"),
 ])
 def test_bad_instance_specs(spec, match):
     with pytest.raises(ValueError, match=match):

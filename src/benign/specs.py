@@ -188,8 +188,10 @@ EXAMPLES = {"sensing": "sensing:n=20,r=2,m=200,seed=0", "completion": "completio
             "yalcin": "yalcin:n=7,eps=0.3", "zsl-half": "zsl-half"}
 
 
-#: largest noise level or outlier size a spec accepts (its square, summed over the measurements, must stay finite)
-LARGEST_MEASUREMENT = 1e150
+#: largest noise level or outlier size a spec accepts: the loss grows like its square and the gradient's squared
+#: norm like its cube (the start's scale follows the data), which must stay finite in float64 (1e300 gave a loss of
+#: inf; 1e110, a finite loss but an infinite gradient norm)
+LARGEST_MEASUREMENT = 1e50
 
 
 def _check_ranges(kind: str, p: dict[str, Any]) -> None:
@@ -214,11 +216,11 @@ def _check_ranges(kind: str, p: dict[str, Any]) -> None:
     for key in ("sigma", "scale", "tscale"):
         if key in p:
             need(p[key] > 0, f"{key} must be > 0, got {p[key]}")
-            # a measurement of size s adds s^2 to the l2 loss: beyond these it overflows float64 (tscale enters
-            # squared, M* = tscale^2 F F^T; higher powers, lp:l=4, overflow sooner); the instance builder checks
-            # the actual measurements as well
+            # (tscale enters squared, M* = tscale^2 F F^T; higher powers of the loss, lp:l=4, overflow sooner); the
+            # instance builder checks the actual measurements as well
             top = LARGEST_MEASUREMENT ** (0.5 if key == "tscale" else 1.0)
-            need(p[key] <= top, f"{key} = {p[key]:g} is too large: the loss would overflow float64 (at most {top:g})")
+            need(p[key] <= top, f"{key} = {p[key]:g} is too large: the loss or its gradient would overflow float64 "
+                                f"(at most {top:g})")
     if "cond" in p:
         need(p["cond"] >= 1, f"cond (condition number of M*) must be >= 1, got {p['cond']}")
     if kind == "completion":

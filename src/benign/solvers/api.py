@@ -137,9 +137,10 @@ def _result(state, obj, solver: Solver, control, seconds: float, compile_s: floa
     status, message = loop.status_message(code, control, _rule(solver, control, state))
     if code == loop.RUNNING:  # cannot happen after a full run; kept honest rather than silent
         status, message = "max_iterations", "stopped while running"
-    if code == loop.DIVERGED and not np.isfinite(float(state.ctx.f0)):
-        message = ("diverged at the start: the loss at the starting point is not finite (an overflowing start? "
-                   f"largest |entry| {float(np.max(np.abs(np.asarray(state.x)))):.3g})")
+    if code == loop.DIVERGED and not (np.isfinite(float(state.ctx.f0)) and np.isfinite(float(state.ctx.thresh))):
+        what = "loss" if not np.isfinite(float(state.ctx.f0)) else f"{solver.measure_name} (the gradient)"
+        message = (f"diverged at the start: the {what} at the starting point is not finite (an overflowing start or "
+                   f"problem? largest |entry| of the start {float(np.max(np.abs(np.asarray(state.x)))):.3g})")
     details = {"compile_seconds": compile_s, "setup_seconds": setup_s, "measure": solver.measure_name,
                "gradient_threshold": float(state.ctx.thresh), "initial_loss": float(state.ctx.f0)}
     details.update(solver.summary(state.aux))

@@ -2,8 +2,9 @@
 
 Stopping rules, checked after every iteration ``k -> k + 1`` in this order of precedence:
 
-1. **diverged**: the new loss is not finite, the new point has a non-finite entry, or
-   ``f > diverge_factor * f(x0)`` (default ``1e12``); the step is rejected and the run returns the last finite point;
+1. **diverged**: the new loss or stationarity measure is not finite, the new point has a non-finite entry, or
+   ``f > diverge_factor * f(x0)`` (default ``1e12``); the step is rejected and the run returns the last finite point
+   (at the start: a non-finite loss, point or measure ends the run at iteration 0);
 2. **converged**: the method's test, by default ``measure(x) <= gtol * max(1, measure(x0))`` where ``measure`` is the
    method's stationarity measure (``||grad f||_F``); or, when the truth is known and ``rtol`` is given,
    ``relative_error(x) <= rtol``;
@@ -178,7 +179,7 @@ def init_state(solver: Solver, obj, x0, key, control: Control) -> State:
     err = _error(obj, x0, basis)
     hist = jnp.full((len(HIST_ROWS), control.hist_len + 1), jnp.nan, dtype=jnp.float64)
     hist = hist.at[:, 0].set(_hist_column(f, err, meas, jnp.zeros_like(f)))
-    finite = jnp.isfinite(f) & jnp.all(jnp.isfinite(x0))
+    finite = jnp.isfinite(f) & jnp.all(jnp.isfinite(x0)) & jnp.isfinite(meas)  # (a gradient can overflow alone)
     conv = _converged(solver, obj, meas, err, ctx, aux, control)
     status = jnp.where(~finite, DIVERGED,
                        jnp.where(conv, CONVERGED, jnp.where(control.max_iter <= 0, MAX_ITERATIONS, RUNNING)))
@@ -198,10 +199,11 @@ def _body(solver: Solver, obj, control: Control, s: State) -> State:
     key = jax.random.fold_in(s.key, s.k)
     x1, f1, g1, aux1, step = solver.update(obj, s.x, s.f, s.g, s.aux, s.k, key, s.ctx)
     limit = jnp.where(s.ctx.f0 > 0, control.diverge_factor * s.ctx.f0, jnp.inf)
-    bad = (~jnp.isfinite(f1)) | (~jnp.all(jnp.isfinite(x1))) | (f1 > limit)
+    meas1 = solver.measure(obj, x1, g1)
+    bad = (~jnp.isfinite(f1)) | (~jnp.all(jnp.isfinite(x1))) | (f1 > limit) | (~jnp.isfinite(meas1))
     x, f, g, aux = _select(bad, (s.x, s.f, s.g, s.aux), (x1, f1, g1, aux1))
     step = jnp.where(bad, s.step, jnp.asarray(step, dtype=jnp.float64))
-    meas = jnp.where(bad, s.meas, solver.measure(obj, x, g))
+    meas = jnp.where(bad, s.meas, meas1)
     k = jnp.where(bad, s.k, s.k + 1)
     next_rec, col, next_cp = s.counters[NEXT_REC], s.counters[HIST_COL], s.counters[NEXT_CP]
     rec = (~bad) & (k == next_rec)  # k % every == 0
