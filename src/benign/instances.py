@@ -239,7 +239,8 @@ def _finish(operator: Operator, L: np.ndarray, R: np.ndarray | None, noise_rng: 
     """The instance of a host-built operator (NumPy arrays): ``b = A(L R^T) + s`` from the operator's factored
     forward map on NumPy inputs (it runs in NumPy), then the operator moved to the device
     in one call unless ``device=False``."""
-    clean = np.asarray(operator.forward_factored(L, L if R is None else R))
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused below, with the cause named
+        clean = np.asarray(operator.forward_factored(L, L if R is None else R))
     s, mask = _noise(noise_rng, clean, params.get("noise", "none"), params.get("sigma", 0.0),
                      params.get("p", 0.0), params.get("outlier", "gaussian"), params.get("scale"))
     meta = {k: v for k, v in params.items()}
