@@ -87,3 +87,42 @@ def test_cli_hunt_json():
     bad = subprocess.run([sys.executable, "-m", "benign.cli", "hunt", "yalcin:n=5,eps=0.3", "--rank", "0"],
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "rank" in bad.stderr
+
+
+def test_checkpointed_hunt_resumes_after_a_crash(tmp_path, monkeypatch):
+    """A hunt over several instances stores each instance's catalogue as it finishes; interrupted after two of three
+    (an exception from the progress callback), the same hunt on the same folder loads those two and computes only the
+    third, and the catalogue equals an uninterrupted run's. Other settings, or another instance at a stored index,
+    are refused without touching the folder."""
+    from benign.hunt_store import SETTINGS_FILE
+
+    insts = [I.sensing(5, 1, 15, seed=s) for s in range(3)]
+    kw = dict(rank=2, starts=6, seed=1)
+    whole = hunt(insts, "l2", **kw)
+    folder = str(tmp_path / "ck")
+
+    def crash(done, total):
+        if done == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        hunt(insts, "l2", checkpoint=folder, progress=crash, **kw)
+    assert sorted(os.listdir(folder)) == [SETTINGS_FILE, "instance_00000.json", "instance_00001.json"]
+    calls = []
+    import benign.solvers
+    from benign.serialize import to_jsonable
+
+    real = benign.solvers.solve_many
+    monkeypatch.setattr(benign.solvers, "solve_many", lambda *a, **k: calls.append(1) or real(*a, **k))
+    resumed = hunt(insts, "l2", checkpoint=folder, **kw)
+    monkeypatch.undo()
+    assert len(calls) == 1  # only the third instance was solved
+    a, b = to_jsonable(whole.to_dict()), to_jsonable(resumed.to_dict())
+    a.pop("seconds"), b.pop("seconds")
+    assert a == b and len(a["entries"]) >= 3
+    assert all(isinstance(e.certificate.lambda_min, (float, type(None))) for e in resumed.entries)
+    with pytest.raises(ValueError, match="other settings \\(starts differ"):
+        hunt(insts, "l2", checkpoint=folder, rank=2, starts=7, seed=1)
+    with pytest.raises(ValueError, match="written for another instance"):
+        hunt([I.sensing(5, 1, 15, seed=9)], "l2", checkpoint=folder, **kw)
+    assert sorted(os.listdir(folder)) == [SETTINGS_FILE] + [f"instance_0000{i}.json" for i in range(3)]

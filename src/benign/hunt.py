@@ -71,12 +71,23 @@ class CatalogueEntry:
     separation: float | None = None
 
     def to_dict(self, include_point: bool = True) -> dict[str, Any]:
-        out = {k: getattr(self, k) for k in ("instance_index", "instance_name", "verdict", "spurious", "loss",
-                                              "relative_error", "lambda_min", "count", "frequency", "separation")}
+        out = {k: getattr(self, k) for k in _ENTRY_FIELDS}
         out["certificate"] = self.certificate.to_dict()
         if include_point:
             out["point"] = np.asarray(self.point).tolist()
         return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "CatalogueEntry":
+        """The entry of :meth:`to_dict` (with its point), e.g. from a hunt checkpoint."""
+        from benign.certify.verdicts import Certificate
+
+        return cls(**{k: data[k] for k in _ENTRY_FIELDS}, point=np.asarray(data["point"], dtype=float),
+                   certificate=Certificate.from_dict(data["certificate"]))
+
+
+_ENTRY_FIELDS = ("instance_index", "instance_name", "verdict", "spurious", "loss", "relative_error", "lambda_min",
+                 "count", "frequency", "separation")
 
 
 @dataclass
@@ -152,13 +163,15 @@ def hunt(instances: Any, loss: Any = "l2", *, rank: int, starts: int = 32, metho
          init: str = "random", init_scale: float | None = None, seed: int = 0, dedupe_rtol: float = 1e-4,
          solver_options: dict | None = None, certify_options: dict | None = None,
          nonnegative: bool | None = None,
-         progress: Callable[[int, int], None] | None = None) -> Catalogue:
+         progress: Callable[[int, int], None] | None = None, checkpoint: str | None = None) -> Catalogue:
     """Hunt for spurious critical points of ``loss`` over one instance or a sequence of instances.
 
     ``rank`` is the search rank ``r``; ``starts`` initial points per instance are drawn from ``init`` with seed
     ``seed + 1000 * i`` for instance ``i``; ``method`` defaults to :func:`default_method`. Every end point is
     certified with ``instance`` given (so ``spurious`` compares to the known truth), and distinct points are merged
-    modulo the symmetry (module docstring).
+    modulo the symmetry (module docstring). ``checkpoint``: a folder where each instance's catalogue is stored as it
+    finishes; the same hunt on the same folder loads those instead of recomputing them
+    (:mod:`benign.hunt_store`).
     """
     from benign.certify import certify
     from benign.certify.core import check_certify_options
@@ -182,6 +195,15 @@ def hunt(instances: Any, loss: Any = "l2", *, rank: int, starts: int = 32, metho
     starts = check_int("starts", starts, minimum=1)
     dedupe_rtol = check_float("dedupe_rtol", dedupe_rtol, lo=0.0, lo_open=True)
     t0 = time.perf_counter()
+    desc = loss if isinstance(loss, str) else loss.describe()
+    store = None
+    if checkpoint is not None:
+        from benign.hunt_store import HuntCheckpoint
+
+        store = HuntCheckpoint(checkpoint, {
+            "loss": desc, "rank": rank, "starts": starts, "method": method, "init": init, "init_scale": init_scale,
+            "seed": seed, "dedupe_rtol": dedupe_rtol, "solver_options": solver_options or {},
+            "certify_options": certify_options or {}, "nonnegative": nonnegative})
     entries: list[CatalogueEntry] = []
     statuses: dict[str, int] = {}
     meth = method
@@ -189,9 +211,19 @@ def hunt(instances: Any, loss: Any = "l2", *, rank: int, starts: int = 32, metho
         obj = make_objective(inst, loss, nonnegative=nonnegative)
         check_certify_options(obj, certify_options or {}, common=True)  # before the solves, not at a certificate
         meth = method or default_method(obj)
+        done = store.load(i, inst) if store is not None else None
+        if done is not None:  # finished in an earlier run of this hunt
+            entries.extend(CatalogueEntry.from_dict(e) for e in done[0])
+            for key, count in done[1].items():
+                statuses[key] = statuses.get(key, 0) + count
+            if progress is not None:
+                progress(i + 1, len(insts))
+            continue
         results = solve_many(obj, meth, starts=starts, rank=rank, init=init, init_scale=init_scale,
                              seed=seed + 1000 * i, **(solver_options or {}))
+        mine: dict[str, int] = {}
         for res in results:
+            mine[res.status] = mine.get(res.status, 0) + 1
             statuses[res.status] = statuses.get(res.status, 0) + 1
         results = [res for res in results if res.status != "diverged"]  # (module docstring)
         points = [np.asarray(res.x) for res in results]
@@ -200,13 +232,16 @@ def hunt(instances: Any, loss: Any = "l2", *, rank: int, starts: int = 32, metho
         # representative: the member with the smallest gradient norm
         best = [min(group, key=lambda k: results[k].grad_norm) for group in groups]
         separation = _separations(obj, [points[b] for b in best], scale)
+        found = []
         for group, b, sep in zip(groups, best, separation):
             cert = certify(obj, points[b], instance=inst, **(certify_options or {}))
-            entries.append(CatalogueEntry(i, inst.name, cert.verdict, cert.spurious, float(cert.loss),
-                                          float(results[b].relative_error), cert.lambda_min, len(group),
-                                          len(group) / starts, points[b], cert, sep))
+            found.append(CatalogueEntry(i, inst.name, cert.verdict, cert.spurious, float(cert.loss),
+                                        float(results[b].relative_error), cert.lambda_min, len(group),
+                                        len(group) / starts, points[b], cert, sep))
+        entries.extend(found)
+        if store is not None:
+            store.save(i, inst, found, mine)
         if progress is not None:
             progress(i + 1, len(insts))
     entries.sort(key=lambda e: (e.instance_index, -e.count))
-    desc = loss if isinstance(loss, str) else loss.describe()
     return Catalogue(entries, len(insts), starts, rank, meth or "", desc, time.perf_counter() - t0, statuses)

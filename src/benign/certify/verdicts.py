@@ -65,6 +65,14 @@ class Certificate:
             out["escape_direction"] = np.asarray(self.escape_direction).tolist()
         return out
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Certificate":
+        """The certificate of :meth:`to_dict` (e.g. read back from JSON; ``escape_direction`` as an array)."""
+        data = dict(data)
+        if data.get("escape_direction") is not None:
+            data["escape_direction"] = np.asarray(data["escape_direction"], dtype=float)
+        return cls(**data)
+
 
 def export(cert: Certificate, instance: Any, point: Any, objective: Any) -> dict[str, Any]:
     """A self-contained JSON-ready record: instance in explicit form, loss, point, numbers and tolerances, and the

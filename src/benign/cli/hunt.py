@@ -26,7 +26,9 @@ def hunt(
                                                "(default: from the problem's scale; small: 1e-3)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the random starts."),
     opt: Optional[List[str]] = typer.Option(None, "--opt", help="Solver option key=value (repeatable)."),
-    save_dir: Optional[str] = typer.Option(None, "--save-dir", help="Write each spurious point as instance+point .npz."),
+    save_dir: Optional[str] = typer.Option(None, "--save-dir", help="Write each spurious point as instance+point "
+                                           ".npz, and each instance's catalogue as it finishes (DIR/catalogue): "
+                                           "the same command resumes an interrupted hunt."),
     as_json: bool = JSON_OPT,
 ) -> None:
     """Find and certify distinct critical points (modulo the symmetry); report spurious minima and basin sizes."""
@@ -62,7 +64,8 @@ def hunt(
         progress = lambda done, total: bar.update(task, completed=done)  # noqa: E731
     try:
         cat = run_hunt(insts, loss_obj, rank=rank, starts=starts, method=method, init=init, init_scale=init_scale,
-                       seed=seed, solver_options=options)
+                       seed=seed, solver_options=options, progress=progress,
+                       checkpoint=None if save_dir is None else os.path.join(save_dir, "catalogue"))
     finally:
         if progress is not None:
             bar.stop()
@@ -93,7 +96,7 @@ def hunt(
     table = Table(box=None, pad_edge=False, header_style="bold")
     several = cat.instances > 1
     if several:
-        table.add_column("instance", justify="right")
+        table.add_column("inst", justify="right", no_wrap=True)
     for name in ("verdict", "spurious", "loss", "rel. error", "λmin", "basin", "nearest"):
         table.add_column(name, no_wrap=True, justify="left" if name == "verdict" else "right")
     for e in cat.entries:

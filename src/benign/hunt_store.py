@@ -1,0 +1,91 @@
+"""The hunter's checkpoint: one JSON file per finished instance, so that a long hunt resumes after a crash.
+
+A checkpoint folder holds ``hunt.json`` (the settings of the hunt: loss, rank, starts, method, initialisation,
+seed, de-duplication tolerance, solver and certifier options, sign constraint, benign's version) and
+``instance_00000.json``, ... (the catalogue entries of one instance, with their certificates and points, that
+instance's solver status counts and a fingerprint of the instance: its name and a SHA-256 of ``b`` and the truth
+factors). Files are written atomically (a temporary file, then a rename) as each instance finishes. A hunt started
+on a folder with other settings, another benign version or another instance at the same index is refused
+(nothing there is overwritten); the same hunt loads the finished instances instead of recomputing them.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from typing import Any
+
+import numpy as np
+
+from benign.serialize import to_jsonable
+
+SETTINGS_FILE = "hunt.json"
+FORMAT = "benign-hunt-checkpoint"
+_NONFINITE = {"nan": float("nan"), "inf": float("inf"), "-inf": float("-inf")}
+
+
+def instance_fingerprint(inst) -> dict[str, str]:
+    """The instance's name and a SHA-256 of its measurements and truth factors."""
+    h = hashlib.sha256()
+    for arr in (inst.b, inst.truth_left, inst.truth_right):
+        if arr is not None:
+            h.update(np.ascontiguousarray(np.asarray(arr, dtype=np.float64)).tobytes())
+    return {"name": inst.name, "sha256": h.hexdigest()}
+
+
+def _write(path: str, data: dict) -> None:
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w") as fh:
+        json.dump(to_jsonable(data), fh)
+    os.replace(tmp, path)
+
+
+def _floats(v: Any) -> Any:
+    """Undo :func:`~benign.serialize.to_jsonable`'s strings for non-finite floats."""
+    if isinstance(v, dict):
+        return {k: _floats(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_floats(x) for x in v]
+    return _NONFINITE.get(v, v) if isinstance(v, str) else v
+
+
+class HuntCheckpoint:
+    """The checkpoint folder of one hunt (see the module docstring)."""
+
+    def __init__(self, folder: str, settings: dict[str, Any]):
+        from benign import __version__
+
+        self.folder = folder
+        self.settings = {"format": FORMAT, "version": __version__, **to_jsonable(settings)}
+        os.makedirs(folder, exist_ok=True)
+        path = os.path.join(folder, SETTINGS_FILE)
+        if os.path.exists(path):
+            with open(path) as fh:
+                stored = json.load(fh)
+            if stored != self.settings:
+                diff = sorted(k for k in set(stored) | set(self.settings) if stored.get(k) != self.settings.get(k))
+                raise ValueError(f"{folder} holds a hunt with other settings ({', '.join(diff)} differ: "
+                                 + "; ".join(f"{k} {stored.get(k)!r} there, {self.settings.get(k)!r} now"
+                                             for k in diff[:3])
+                                 + "); use another folder to keep both")
+        else:
+            _write(path, self.settings)
+
+    def _path(self, index: int) -> str:
+        return os.path.join(self.folder, f"instance_{index:05d}.json")
+
+    def load(self, index: int, inst) -> tuple[list[dict], dict[str, int]] | None:
+        """``(entries as dicts, solver status counts)`` of a finished instance, or ``None`` when not finished."""
+        path = self._path(index)
+        if not os.path.exists(path):
+            return None
+        with open(path) as fh:
+            data = _floats(json.load(fh))
+        if data.get("instance") != instance_fingerprint(inst):
+            raise ValueError(f"{path} was written for another instance ({data.get('instance', {}).get('name')!r}, "
+                             f"now {inst.name!r}); use another folder")
+        return data["entries"], data["solver_status"]
+
+    def save(self, index: int, inst, entries: list, statuses: dict[str, int]) -> None:
+        _write(self._path(index), {"instance": instance_fingerprint(inst), "solver_status": statuses,
+                                   "entries": [e.to_dict() for e in entries]})
