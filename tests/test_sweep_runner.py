@@ -35,6 +35,10 @@ def expected(df):
 def test_in_process_run_resume_and_store_contents(tmp_path):
     spec = toy_spec(tmp_path)
     db = str(tmp_path / "r.db")
+    # before the run: nothing stored, and reading does not create the results file
+    assert len(load_results(spec, db=db)) == 0 and not os.path.exists(db)
+    assert (load_results(spec, db=db, include_pending=True)["status"] == "pending").all()
+    assert not os.path.exists(db)
     s1 = run_sweep(spec, db=db, limit=7, progress=True)  # the Rich bar (on stderr) must not get in the way
     assert (s1["ran"], s1["pending"], s1["mode"]) == (7, 17, "in-process")
     s2 = run_sweep(spec, db=db)

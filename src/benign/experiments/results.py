@@ -38,8 +38,10 @@ def load_results(source: Any, *, db: str | None = None, metrics: bool = True, in
 
     if _is_spec(source):
         spec = load_spec(source, db=db)
-        with Store(spec.db) as store:
-            stored = {r["key"]: r for r in store.rows(t.key for t in spec.trials)}
+        stored = {}
+        if os.path.isfile(spec.db):  # nothing stored yet: no rows (reading never creates the results file)
+            with Store(spec.db, create=False) as store:
+                stored = {r["key"]: r for r in store.rows(t.key for t in spec.trials)}
         rows = []
         for t in spec.trials:
             r = stored.get(t.key)
