@@ -156,10 +156,12 @@ def test_saved_settings_yield_to_the_options_given(tmp_path, capsys, monkeypatch
 def test_truth_point_is_balanced_under_a_balancing_term(capsys, monkeypatch):
     """--point truth with --balance > 0 is the balanced factorisation of M* (the stored factors need not be
     balanced, and then the balancing term's gradient is not zero there): the truth certifies as global."""
+    from benign.certify.checks import truth_point
     from benign.instances import build
+    from benign.objective import make_objective
 
     inst = build("completion:n=12,d2=9,r=2,rate=0.6,seed=1")
-    B = inst.balanced_truth(3)
+    B = truth_point(make_objective(inst, balance=0.5), 3)
     U, V = B[:12], B[12:]
     assert np.allclose(U.T @ U, V.T @ V, atol=1e-12) and np.allclose(U @ V.T, inst.truth_matrix(), atol=1e-12)
     assert not np.any(B[:, 2])  # padded with a zero column
@@ -220,6 +222,13 @@ def test_truth_point_under_the_asymmetric_factorisation(capsys, monkeypatch):
         assert code == 0, err
         rec = json.loads(out)
         assert rec["verdict"] == "global_min" and rec["loss"] <= 1e-20, rec["verdict"]
+    # a rectangular truth has no symmetric factorisation: 'truth' is refused in one line, and a rank below the truth's
+    code, _, err = run_inprocess(capsys, monkeypatch, "certify", "sensing:n=5,d2=5,r=1,m=60,seed=1",
+                                 "--factorization", "symmetric", "--point", "truth")
+    assert code == 2 and "the ground truth is not a point of this objective" in err
+    code, _, err = run_inprocess(capsys, monkeypatch, "landscape", "sensing:n=5,r=2,m=60,seed=1", "--point",
+                                 "1,0,0,0,0", "--dir1", "truth", "--grid", "2")
+    assert code == 2 and "--dir1 'truth': search rank 1 is below the truth's rank 2" in err
     import benign
 
     inst = benign.build("sensing:n=5,r=1,m=60,seed=1,truth=nonneg")

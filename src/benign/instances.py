@@ -82,26 +82,6 @@ class Instance:
         """True when no noise was added to ``b`` (no noise record, or an all-zero one)."""
         return self.noise is None or not bool(np.any(np.asarray(self.noise)))
 
-    def balanced_truth(self, r: int | None = None) -> np.ndarray:
-        """The ground truth as a *balanced* point ``[U; V]`` (``U^T U = V^T V``, ``U V^T = M*``): ``U = P S^1/2``,
-        ``V = Q S^1/2`` from the thin SVD ``M* = P S Q^T`` (through QR of the stored factors, never forming
-        ``M*``), padded with zero columns to search rank ``r`` (default: the truth's rank). Symmetric instances:
-        :meth:`padded_truth`. A critical point of the objective with a balancing term ``mu > 0``, unlike
-        :attr:`truth_point` whose stored factors need not be balanced."""
-        k = self.truth_left.shape[1]
-        r = k if r is None else check_int("r", r, minimum=1)
-        if self.symmetric:
-            return self.padded_truth(r)
-        if r < k:
-            raise ValueError(f"search rank {r} is below the truth's rank {k}")
-        QL, RL = np.linalg.qr(self.truth_left)
-        QR, RR = np.linalg.qr(self.truth_right)
-        A, sv, Bt = np.linalg.svd(RL @ RR.T)
-        root = np.sqrt(sv)
-        U, V = (QL @ A) * root, (QR @ Bt.T) * root
-        pad = np.zeros((U.shape[0] + V.shape[0], r - k))
-        return np.concatenate([np.concatenate([U, V]), pad], axis=1)
-
     def describe(self) -> dict[str, Any]:
         """Sizes, operator kind, noise and truth information as a JSON-ready dict."""
         d1, d2 = self.shape

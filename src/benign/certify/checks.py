@@ -56,6 +56,21 @@ def balanced_truth(obj) -> np.ndarray | None:
     return np.concatenate([QL @ P * root, QR @ Wt.T * root], axis=0)
 
 
+def truth_point(obj, rank: int | None = None) -> np.ndarray | None:
+    """The ground truth as a point of ``obj`` with ``rank`` columns (zero columns appended; default: the truth's
+    rank): :func:`balanced_truth` when ``obj`` has a balancing term (asymmetric, ``balance > 0``: a critical point
+    there, which unbalanced stored factors are not), else ``obj.truth``. ``None`` without a truth; ``ValueError``
+    for a rank below the truth's."""
+    if obj.truth is None:
+        return None
+    T = balanced_truth(obj) if not obj.symmetric and obj.balance > 0 else np.asarray(obj.truth, dtype=float)
+    k = T.shape[1]
+    rank = k if rank is None else int(rank)
+    if rank < k:
+        raise ValueError(f"search rank {rank} is below the truth's rank {k}")
+    return np.concatenate([T, np.zeros((T.shape[0], rank - k))], axis=1)
+
+
 def optimum_info(obj, r: int, ftol: float) -> dict[str, Any]:
     """Reference values: ``f0 = f(0)``, the truth's value and whether the known optimum is 0 (noiseless)."""
     T = balanced_truth(obj)

@@ -35,29 +35,33 @@ def _status(message: str, quiet: bool):
     return Console(stderr=True).status(message)
 
 
-def _point(text: Optional[str], inst, required: bool = True, balanced: bool = False,
-           factorization: Optional[str] = None):
-    """``--point``: a file, inline numbers, ``truth`` or ``truth:r=K`` (the ground truth padded to rank K; with
-    ``balanced``, for an objective with a balancing term, the balanced factors of ``M*``; for the asymmetric
-    ``factorization`` of a symmetric instance, ``[Z; Z]``)."""
+def _point(text: Optional[str], obj, required: bool = True):
+    """``--point``: a file, inline numbers, ``truth`` or ``truth:r=K`` (the ground truth as a point of the objective
+    ``obj``, padded to rank K: :func:`benign.certify.checks.truth_point`)."""
     if text is not None and text.strip().startswith("truth"):
         _, _, rest = text.strip().partition(":")
         key, _, val = rest.partition("=")
         if rest and key.strip() != "r":
             raise UserError(f"bad point {text!r}: expected 'truth' or 'truth:r=K'")
-        try:
-            K = int(val) if rest else inst.rank
-            if inst.symmetric and factorization == "asymmetric":  # M* = Z Z^T = U V^T with U = V = Z (balanced)
-                import numpy as np
-
-                Z = inst.padded_truth(K)
-                return np.concatenate([Z, Z])
-            return inst.balanced_truth(K) if balanced else inst.padded_truth(K)
-        except ValueError as exc:
-            raise UserError(f"bad point {text!r}: {exc}") from None
+        return _truth(obj, int(val) if rest else None, f"--point {text!r}")
     if text is not None:
         _check_word(text, ("truth", "truth:r=K"))
     return load_point_arg(text, required)
+
+
+def _truth(obj, rank: Optional[int], what: str):
+    """The objective's ground truth at ``rank`` columns, or a one-line error naming ``what`` asked for it."""
+    from benign.certify.checks import truth_point
+
+    try:
+        T = truth_point(obj, rank)
+    except ValueError as exc:
+        raise UserError(f"{what}: {exc}") from None
+    if T is None:
+        raise UserError(f"{what}: the ground truth is not a point of this objective ({obj.factorization} "
+                        f"factorisation of a {'symmetric' if obj.symmetric else 'rectangular'} truth); give it "
+                        f"explicitly")
+    return T
 
 
 def _check_extra(extra: dict, kind: Optional[str] = None) -> None:
@@ -277,17 +281,16 @@ def certify(
             check_exportable(inst)
         except ValueError as exc:
             raise UserError(f"--export: {exc}") from None
-    balanced = bool(settings["balance"]) and (settings["factorization"] or
-                                              ("symmetric" if inst.symmetric else "asymmetric")) == "asymmetric"
-    X = _point(point, inst, balanced=balanced, factorization=settings["factorization"]) if X is None else X
+    from benign.objective import make_objective
+
+    obj = make_objective(inst, **settings)
+    X = _point(point, obj) if X is None else X
     with _status("certifying ...", as_json):
         import numpy as np
 
         from benign.certify import certify as run_certify
         from benign.certify.verdicts import export as export_record
-        from benign.objective import make_objective
 
-        obj = make_objective(inst, **settings)
         Xa = np.asarray(X, dtype=float)
         Xa = Xa[:, None] if Xa.ndim == 1 else Xa
         cert = run_certify(obj, Xa, instance=inst, gtol=gtol, htol=htol, method=method, verify=not no_verify,
@@ -336,14 +339,7 @@ def _direction(text: Optional[str], obj, X, option: str):
     if text is None:
         return None
     if text.strip() == "truth":  # towards the ground truth
-        if obj.truth is None:
-            raise UserError(f"{option} 'truth' needs the instance's own factorisation ({obj.factorization} was "
-                            f"chosen); give the direction explicitly")
-        T = np.asarray(obj.truth, dtype=float)
-        if T.shape[1] > X.shape[1]:
-            raise UserError(f"{option} 'truth' needs a point with at least the truth's rank")
-        T = np.concatenate([T, np.zeros((T.shape[0], X.shape[1] - T.shape[1]))], axis=1)
-        return T - X
+        return _truth(obj, X.shape[1], f"{option} 'truth'") - X
     _check_word(text, ("truth",))
     D = np.asarray(load_point_arg(text), dtype=float)
     D = D[:, None] if D.ndim == 1 else D
@@ -425,8 +421,7 @@ def landscape(
     from benign.objective import make_objective
 
     obj = make_objective(inst, **settings)
-    X = np.asarray(_point(point, inst, factorization=settings["factorization"]) if X is None else X,
-                   dtype=float)
+    X = np.asarray(_point(point, obj) if X is None else X, dtype=float)
     X = X[:, None] if X.ndim == 1 else X
     D1 = _direction(dir1, obj, X, "--dir1")
     D2 = _direction(dir2, obj, X, "--dir2")
@@ -441,8 +436,8 @@ def landscape(
         result = {k: np.asarray(v).tolist() for k, v in res.items()}
         result["kind"] = "1d" if D2 is None else "2d"
         # what the numbers are the values of (a referee recomputes them from the instance, the loss and these)
-        result.update({"instance": inst.name, "instance_arg": instance, "loss_spec": obj.loss.describe(), "factorization": obj.factorization,
-                       "balance": obj.balance, "nonnegative": obj.nonnegative, "range": [lo, hi], "grid": grid,
+        result.update({"instance": inst.name, "instance_arg": instance, "loss_spec": obj.loss.describe(),
+                       "factorization": obj.factorization, "balance": obj.balance, "nonnegative": obj.nonnegative, "range": [lo, hi], "grid": grid,
                        "slice": ("f[i] = f(point + alphas[i] dir1)" if D2 is None else
                                  "f[i][j] = f(point + alphas[i] dir1 + betas[j] dir2)"),
                        "point": X.tolist(), "dir1": np.asarray(D1).tolist(),
