@@ -10,7 +10,8 @@ module of each certifier and echoed in ``cert.tolerances``.
 """
 from __future__ import annotations
 
-from typing import Any
+import functools
+from typing import Any, Callable
 
 from benign.certify.spectral import check_method
 from benign.certify.verdicts import Certificate
@@ -44,12 +45,8 @@ def certify(obj, X: Any, *, instance: Any = None, gtol: float = 1e-6, htol: floa
     if obj.loss.name == "l1":
         return certifier(obj, X, instance=instance, **kw)
     cert = certifier(obj, X, instance=instance, gtol=gtol, htol=htol, method=method, verify=verify, **kw)
-    from benign.certify.verdicts import DEGENERATE, STRICT_LOCAL_MIN
-
-    strict_smooth = cert.verdict == STRICT_LOCAL_MIN and cert.details.get("kind") == "smooth"
-    if not (strict_smooth or (cert.spurious and cert.verdict in (STRICT_LOCAL_MIN, DEGENERATE))):
-        return cert  # neither rule below can apply
-    near = _near_noiseless_truth(obj, X, instance)  # shared by the two rules that withdraw claims near the truth
+    # the two rules that withdraw claims near the truth share the distance, computed once and only if one applies
+    near = functools.cache(lambda: _near_noiseless_truth(obj, X, instance))
     return withdraw_strict(localize_spurious(cert, obj, near), obj, near)
 
 
@@ -125,10 +122,10 @@ def _near_noiseless_truth(obj, X: Any, instance: Any) -> tuple | None:
     return Xn, float(obj.relative_error(Xn)), dist
 
 
-def localize_spurious(cert: Certificate, obj, near: tuple | None, *,
+def localize_spurious(cert: Certificate, obj, near: Callable[[], tuple | None], *,
                       spurious_rtol: float = SPURIOUS_RTOL) -> Certificate:
     """Withdraw a ``spurious`` claim that the numbers do not support (noiseless symmetric problems, ``instance``
-    given; ``near`` is :func:`_near_noiseless_truth` of the point).
+    given; ``near()`` is :func:`_near_noiseless_truth` of the point, called only when the rule applies).
 
     Two rules, both recorded in ``details["localization"]`` (``spurious`` becomes ``None`` and
     ``details["spurious_undecided"]`` says why):
@@ -145,9 +142,9 @@ def localize_spurious(cert: Certificate, obj, near: tuple | None, *,
     """
     from benign.certify.verdicts import DEGENERATE, STRICT_LOCAL_MIN
 
-    if near is None or not (cert.spurious and cert.verdict in (STRICT_LOCAL_MIN, DEGENERATE)):
+    if not (cert.spurious and cert.verdict in (STRICT_LOCAL_MIN, DEGENERATE)) or near() is None:
         return cert
-    _, rel, dist = near
+    _, rel, dist = near()
     loc: dict[str, Any] = {"relative_error": rel, "spurious_rtol": spurious_rtol,
                            "distance_to_global_set_lower_bound": dist}
     cert.details["localization"] = loc
@@ -171,11 +168,11 @@ def localize_spurious(cert: Certificate, obj, near: tuple | None, *,
     return cert
 
 
-def withdraw_strict(cert: Certificate, obj, near: tuple | None, *,
+def withdraw_strict(cert: Certificate, obj, near: Callable[[], tuple | None], *,
                     spurious_rtol: float = SPURIOUS_RTOL) -> Certificate:
     """Withdraw a ``strict_local_min`` verdict next to a degenerate global set (smooth, noiseless, symmetric,
-    ``instance`` given, search rank ``r`` above the truth's rank ``r*``; ``near`` is :func:`_near_noiseless_truth`
-    of the point).
+    ``instance`` given, search rank ``r`` above the truth's rank ``r*``; ``near()`` is
+    :func:`_near_noiseless_truth` of the point, called only when the rule applies).
 
     A ``strict_local_min`` at a point ``X`` that is critical only to tolerance says: the critical point next to
     ``X`` is a strict local minimum (the Hessian at ``X`` is positive definite on the horizontal space). With
@@ -191,11 +188,12 @@ def withdraw_strict(cert: Certificate, obj, near: tuple | None, *,
 
     from benign.certify.verdicts import DEGENERATE, STRICT_LOCAL_MIN
 
-    if not (cert.verdict == STRICT_LOCAL_MIN and cert.details.get("kind") == "smooth"):
+    if not (cert.verdict == STRICT_LOCAL_MIN and cert.details.get("kind") == "smooth") or near() is None:
         return cert
-    if near is None or near[0].shape[1] <= np.asarray(obj.truth).shape[1]:
+    Xn, rel, dist = near()
+    r, r_star = Xn.shape[1], np.asarray(obj.truth).shape[1]
+    if r <= r_star:
         return cert
-    Xn, rel, dist = near
     lam = cert.lambda_min
     radius = 2.0 * float(cert.grad_norm) / float(lam) if lam is not None and lam > 0 else float("inf")
     if rel <= spurious_rtol or radius >= dist:
@@ -205,5 +203,5 @@ def withdraw_strict(cert: Certificate, obj, near: tuple | None, *,
         cert.verdict, cert.spurious = DEGENERATE, None
         cert.details["strict_withdrawn"] = (
             f"{why}: the critical point next to X may be a global minimiser, and with search rank "
-            f"{Xn.shape[1]} > rank {np.asarray(obj.truth).shape[1]} of the truth those are degenerate (not strict)")
+            f"{r} > rank {r_star} of the truth those are degenerate (not strict)")
     return cert
