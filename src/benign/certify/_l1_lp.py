@@ -218,15 +218,13 @@ def _sharpness_lp(aE: np.ndarray, lin: np.ndarray, absw: np.ndarray) -> dict[str
             h.run()
             status = h.modelStatusToString(h.getModelStatus())
             statuses[status] = statuses.get(status, 0) + 1
-            lam = np.clip(np.asarray(h.getSolution().col_value)[:n0], -1.0, 1.0)
-            lams.append(lam)
-            g = gS + Aw @ lam
-            lows.append(float(s * g[j] - (np.sum(np.abs(g)) - abs(g[j]))))
+            lams.append(np.clip(np.asarray(h.getSolution().col_value)[:n0], -1.0, 1.0))
             vals.append(-(h.getInfo().objective_function_value) + s * gS[j] if status == "Optimal" else np.nan)
+    lows = _face_bounds(Aw, gS, np.array(lams), *_faces(d))  # each face's bound by weak duality
     tau_lower = float(np.min(lows))
     return {"tau_inf": float(np.nanmin(vals)) if np.any(np.isfinite(vals)) else float("nan"),
             "tau_inf_lower": tau_lower, "tau_frob": tau_lower / np.sqrt(d), "dim": int(d), "faces": 2 * d,
-            "statuses": statuses, "method": "face_lps", **_witnesses(np.array(lams), np.array(lows))}
+            "statuses": statuses, "method": "face_lps", **_witnesses(np.array(lams), lows)}
 
 
 def _witnesses(lams: np.ndarray, bounds: np.ndarray) -> dict[str, list]:
@@ -236,9 +234,15 @@ def _witnesses(lams: np.ndarray, bounds: np.ndarray) -> dict[str, list]:
     return {"face_multipliers": lams.tolist(), "face_bounds": bounds.tolist()}
 
 
-def _face_bounds(Aw: np.ndarray, gS: np.ndarray, lam: np.ndarray, signs: np.ndarray, faces: np.ndarray):
-    """Weak-duality bounds ``s g_j - sum_{l != j} |g_l|`` for multipliers ``lam`` (one row per face)."""
-    g = gS + np.clip(lam, -1.0, 1.0) @ Aw.T
+def _faces(d: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(faces, signs)``: face ``2 j`` is ``e_j = +1``, face ``2 j + 1`` is ``e_j = -1``."""
+    return np.repeat(np.arange(d), 2), np.tile([1.0, -1.0], d)
+
+
+def _face_bounds(Aw: np.ndarray, gS: np.ndarray, lam: np.ndarray, faces: np.ndarray, signs: np.ndarray):
+    """Weak-duality bounds ``s g_j - sum_{l != j} |g_l|`` for multipliers ``lam`` in the box ``[-1, 1]`` (one row
+    per face)."""
+    g = gS + lam @ Aw.T
     gj = g[np.arange(len(faces)), faces]
     return signs * gj - (np.sum(np.abs(g), axis=1) - np.abs(gj))
 
@@ -295,8 +299,7 @@ def sharpness(aE: np.ndarray, lin: np.ndarray, absw: np.ndarray, threshold: floa
                 "statuses": {}, "method": "rank_deficient", "I0_rank": rank, "tau_inf_upper": upper,
                 "null_vector": v.tolist()}  # E coordinates with <a_i, v> = 0 on I0: L(-+v) = -|<g_S, v>|
     pinv = (Vt.T / sv) @ Ufull.T  # (n0, d), full row rank here
-    faces = np.repeat(np.arange(d), 2)
-    signs = np.tile([1.0, -1.0], d)
+    faces, signs = _faces(d)
     dirs = (pinv[:, faces] * signs).T  # (2d, n0)
 
     def face_bounds_from(lam0):
@@ -307,7 +310,7 @@ def sharpness(aE: np.ndarray, lin: np.ndarray, absw: np.ndarray, threshold: floa
             lim = np.where(dirs > 0, (1.0 - lam0) / dirs, np.where(dirs < 0, (-1.0 - lam0) / dirs, np.inf))
         t = np.min(lim, axis=1)
         lams = np.clip(lam0 + t[:, None] * dirs, -1.0, 1.0)
-        return _face_bounds(Aw, gS, lams, signs, faces), lams
+        return _face_bounds(Aw, gS, lams, faces, signs), lams
 
     if threshold is not None:
         bounds, lams = face_bounds_from(-pinv @ gS)
