@@ -82,10 +82,16 @@ def compile_expr(text: str, what: str = "expression", known: Iterable[str] | Non
                 raise ValueError(f"{what} {text!r}: {fname}() takes no keyword arguments")
         elif isinstance(node, ast.Name) and node.id not in FUNCTIONS and node.id not in ("True", "False", "None"):
             names.add(node.id)
+    expr = Expr(text.strip(), frozenset(names), compile(tree, f"<{what}>", "eval"))
     if known is not None:
-        known = set(known)
-        for n in sorted(names):
-            if n not in known:
-                raise ValueError(f"{what} {text!r} uses unknown name {n!r}{suggest(n, known)}; "
-                                 f"known: {', '.join(sorted(known))}")
-    return Expr(text.strip(), frozenset(names), compile(tree, f"<{what}>", "eval"))
+        check_names(expr, known, what)
+    return expr
+
+
+def check_names(expr: Expr, known: Iterable[str], what: str = "expression") -> None:
+    """``ValueError`` (with a "did you mean") for the first variable of ``expr`` that is not in ``known``."""
+    known = set(known)
+    for n in sorted(expr.names):
+        if n not in known:
+            raise ValueError(f"{what} {expr.text!r} uses unknown name {n!r}{suggest(n, known)}; "
+                             f"known: {', '.join(sorted(known))}")

@@ -53,7 +53,7 @@ from typing import Any
 import numpy as np
 
 from benign.errors import MAX_SEED, suggest
-from benign.experiments.expr import Expr, compile_expr
+from benign.experiments.expr import Expr, check_names, compile_expr
 
 TOP_KEYS = ("sweep", "grid", "trial", "metrics", "report")
 SWEEP_KEYS = ("name", "trial", "seeds", "db", "where", "batch", "batch_size", "description")
@@ -221,16 +221,18 @@ def _from_mapping(data: dict, path: str | None, text: str, db: str | None) -> Sw
     metrics = _table(data, "metrics")
     known = set(grid) | {"seed"} | set(template) | set(kind.params or ()) | set(kind.outputs or ())
     for mname, mtext in metrics.items():
-        if kind.outputs is not None:  # (with unknown outputs a name may be an output of the same name)
-            _check_metric_order(mname, mtext, metrics, known)
         if not mname.isidentifier() or mname in RESERVED:
             raise ValueError(f"[metrics] name {mname!r} must be an identifier other than {', '.join(RESERVED)}")
         if mname in grid:
             raise ValueError(f"[metrics] name {mname!r} clashes with a grid key")
         if kind.outputs is not None and mname in kind.outputs:
             raise ValueError(f"[metrics] name {mname!r} clashes with an output of trial kind {trial_name!r}")
-        _check_constant(compile_expr(mtext, f"[metrics] {mname}", known=known if kind.outputs is not None else None),
-                        f"[metrics] {mname}")
+        what = f"[metrics] {mname}"
+        expr = compile_expr(mtext, what)
+        if kind.outputs is not None:  # (with unknown outputs a name may be an output of the same name)
+            _check_metric_order(mname, expr, metrics, known)
+            check_names(expr, known, what)
+        _check_constant(expr, what)
         known.add(mname)
 
     report = _report(_table(data, "report"), grid, metrics, kind)
@@ -263,20 +265,14 @@ def _from_mapping(data: dict, path: str | None, text: str, db: str | None) -> Sw
                      trials=tuple(trials))
 
 
-def _check_metric_order(name: str, text: Any, metrics: Mapping, known: set) -> None:
-    """A metric may use the metrics above it only: one that reads a later one is refused by name."""
-    if not isinstance(text, str):
-        return  # compile_expr names the type
-    try:
-        used = compile_expr(text, f"[metrics] {name}").names
-    except ValueError:
-        return  # compile_expr raises it again, with the known names
-    later = [n for n in used if n in metrics and n not in known and n != name]
+def _check_metric_order(name: str, expr: Expr, metrics: Mapping, known: set) -> None:
+    """A metric may use the metrics above it only: one that reads a later one (or itself) is refused by name."""
+    later = [n for n in sorted(expr.names) if n in metrics and n not in known and n != name]
     if later:
-        raise ValueError(f"[metrics] {name} = {text!r} uses {later[0]!r}, a metric defined after it: metrics are "
-                         f"computed in the order they are written, so move {later[0]!r} above {name!r}")
-    if name in used and name not in known:
-        raise ValueError(f"[metrics] {name} = {text!r} uses itself")
+        raise ValueError(f"[metrics] {name} = {expr.text!r} uses {later[0]!r}, a metric defined after it: metrics "
+                         f"are computed in the order they are written, so move {later[0]!r} above {name!r}")
+    if name in expr.names and name not in known:
+        raise ValueError(f"[metrics] {name} = {expr.text!r} uses itself")
 
 
 def _check_constant(expr: Expr, what: str) -> None:
