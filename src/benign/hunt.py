@@ -20,6 +20,7 @@ frequencies' denominator, ``starts``) but are neither certified nor catalogued.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -130,6 +131,11 @@ class Catalogue:
                 "entries": [e.to_dict(include_points) for e in self.entries]}
 
 
+def _add_counts(total: dict[str, int], counts: dict[str, int]) -> None:
+    for key, count in counts.items():
+        total[key] = total.get(key, 0) + count
+
+
 def _dedupe(obj, points: list[np.ndarray], scale: float, rtol: float) -> list[list[int]]:
     """Groups of indices whose matrices coincide to ``rtol`` (greedy, first point is the representative)."""
     groups: list[list[int]] = []
@@ -214,17 +220,14 @@ def hunt(instances: Any, loss: Any = "l2", *, rank: int, starts: int = 32, metho
         done = store.load(i, inst) if store is not None else None
         if done is not None:  # finished in an earlier run of this hunt
             entries.extend(CatalogueEntry.from_dict(e) for e in done[0])
-            for key, count in done[1].items():
-                statuses[key] = statuses.get(key, 0) + count
+            _add_counts(statuses, done[1])
             if progress is not None:
                 progress(i + 1, len(insts))
             continue
         results = solve_many(obj, meth, starts=starts, rank=rank, init=init, init_scale=init_scale,
                              seed=seed + 1000 * i, **(solver_options or {}))
-        mine: dict[str, int] = {}
-        for res in results:
-            mine[res.status] = mine.get(res.status, 0) + 1
-            statuses[res.status] = statuses.get(res.status, 0) + 1
+        mine = dict(Counter(res.status for res in results))  # this instance's (stored with its catalogue)
+        _add_counts(statuses, mine)
         results = [res for res in results if res.status != "diverged"]  # (module docstring)
         points = [np.asarray(res.x) for res in results]
         scale = _fro(obj, np.asarray(obj.truth)) if obj.truth is not None else 0.0

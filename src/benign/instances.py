@@ -359,9 +359,8 @@ def _finite_b(clean: np.ndarray, noise: np.ndarray) -> np.ndarray:
         b = clean + noise
         if np.isfinite(np.dot(b, b)):  # also False when an entry is not finite
             return b
-    big = float(np.max(np.abs(b[np.isfinite(b)]), initial=0.0))
-    with np.errstate(over="ignore", invalid="ignore"):
         noisy = bool(np.isfinite(np.dot(clean, clean)))  # the clean measurements alone are representable
+    big = float(np.max(np.abs(b[np.isfinite(b)]), initial=0.0))
     cause = ("scale the noise down (sigma, or the outliers' scale)" if noisy
              else "scale the truth or the operator down")
     raise ValueError(f"the measurements b = A(M*) + noise overflow float64 (largest finite |entry| {big:.3g}; "

@@ -357,10 +357,10 @@ def make_objective(instance: Any, loss: Loss | str | None = None, *, factorizati
     """Objective for an :class:`~benign.instances.Instance` and a loss (a :class:`Loss` or a spec string).
 
     ``factorization`` defaults to the instance's (symmetric for a symmetric truth); ``nonnegative`` defaults
-    to the instance's flag (set for nonnegative truths) under the symmetric factorisation; ``balance`` is ``mu`` (asymmetric only). The objective's
-    truth point is the instance's, or ``[Z; Z]`` (balanced, ``U V^T = Z Z^T = M*``) for the asymmetric
-    factorisation of a symmetric instance. The objective's arrays live where the operator's do (NumPy for an
-    instance built with ``device=False``).
+    to the instance's flag (set for nonnegative truths) under the symmetric factorisation; ``balance`` is ``mu``
+    (asymmetric only). The objective's truth point is the instance's, or ``[Z; Z]`` (balanced, ``U V^T = Z Z^T =
+    M*``) for the asymmetric factorisation of a symmetric instance. The objective's arrays live where the operator's
+    do (NumPy for an instance built with ``device=False``).
     """
     from benign.instances import Instance
     from benign.specs import parse_loss
@@ -382,9 +382,10 @@ def make_objective(instance: Any, loss: Loss | str | None = None, *, factorizati
     balance = check_float("balance", balance, lo=0.0)
     if balance and fact == "symmetric":
         raise ValueError("balance (mu) applies to the asymmetric factorisation only")
-    # by default the instance's X >= 0, which belongs to its symmetric factorisation
-    nn = (instance.nonnegative and fact == "symmetric") if nonnegative is None else check_bool("nonnegative",
-                                                                                               nonnegative)
+    if nonnegative is None:  # the instance's X >= 0, which belongs to its symmetric factorisation
+        nn = instance.nonnegative and fact == "symmetric"
+    else:
+        nn = check_bool("nonnegative", nonnegative)
     if nn and fact != "symmetric":
         raise ValueError("the nonnegative constraint is implemented for the symmetric factorisation only")
     put = np.asarray if on_host(instance.operator) else jnp.asarray  # the objective lives where its operator does

@@ -437,7 +437,8 @@ def landscape(
         result["kind"] = "1d" if D2 is None else "2d"
         # what the numbers are the values of (a referee recomputes them from the instance, the loss and these)
         result.update({"instance": inst.name, "instance_arg": instance, "loss_spec": obj.loss.describe(),
-                       "factorization": obj.factorization, "balance": obj.balance, "nonnegative": obj.nonnegative, "range": [lo, hi], "grid": grid,
+                       "factorization": obj.factorization, "balance": obj.balance, "nonnegative": obj.nonnegative,
+                       "range": [lo, hi], "grid": grid,
                        "slice": ("f[i] = f(point + alphas[i] dir1)" if D2 is None else
                                  "f[i][j] = f(point + alphas[i] dir1 + betas[j] dir2)"),
                        "point": X.tolist(), "dir1": np.asarray(D1).tolist(),

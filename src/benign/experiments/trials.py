@@ -69,11 +69,11 @@ def register_trial(name: str, fn: Callable[[dict, int], dict], *, batch: Callabl
     ``validate(params)`` is called on every trial's resolved parameters when a spec is loaded and should raise
     ``ValueError``/``TypeError`` naming the problem; a ``validate.finish(run=True)`` attribute, when present, is
     called once after every trial passed (checks that need a slow import, so that a fast error is found first), or
-    with ``run=False`` when one failed (to drop what it deferred). ``threadsafe=True`` declares that ``fn`` and ``batch`` may run
-    in several threads at once (no shared mutable state): an in-process sweep then runs several units at a time
-    (see :func:`benign.experiments.run_sweep`); a callable ``threadsafe(params) -> bool`` decides per trial (a sweep
-    runs on threads when every trial qualifies); the default runs units one after the other. Re-registering a name
-    needs ``replace=True``.
+    with ``run=False`` when one failed (to drop what it deferred). ``threadsafe=True`` declares that ``fn`` and
+    ``batch`` may run in several threads at once (no shared mutable state): an in-process sweep then runs several
+    units at a time (see :func:`benign.experiments.run_sweep`); a callable ``threadsafe(params) -> bool`` decides per
+    trial (a sweep runs on threads when every trial qualifies); the default runs units one after the other.
+    Re-registering a name needs ``replace=True``.
     """
     if not isinstance(name, str) or not name or ":" in name:
         raise ValueError(f"a trial kind name must be a non-empty string without ':', got {name!r}")

@@ -137,8 +137,9 @@ def _result(state, obj, solver: Solver, control, seconds: float, compile_s: floa
     status, message = loop.status_message(code, control, _rule(solver, control, state))
     if code == loop.RUNNING:  # cannot happen after a full run; kept honest rather than silent
         status, message = "max_iterations", "stopped while running"
-    if code == loop.DIVERGED and not (np.isfinite(float(state.ctx.f0)) and np.isfinite(float(state.ctx.thresh))):
-        what = "loss" if not np.isfinite(float(state.ctx.f0)) else f"{solver.measure_name} (the gradient)"
+    loss_ok, meas_ok = np.isfinite(float(state.ctx.f0)), np.isfinite(float(state.ctx.thresh))
+    if code == loop.DIVERGED and not (loss_ok and meas_ok):
+        what = "loss" if not loss_ok else f"{solver.measure_name} (the gradient)"
         message = (f"diverged at the start: the {what} at the starting point is not finite (an overflowing start or "
                    f"problem? largest |entry| of the start {float(np.max(np.abs(np.asarray(state.x)))):.3g})")
     details = {"compile_seconds": compile_s, "setup_seconds": setup_s, "measure": solver.measure_name,
