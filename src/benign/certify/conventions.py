@@ -125,9 +125,9 @@ def _l1(obj: Any, cert: Any) -> dict[str, str]:
                       "of L(sum_j e_j B_j) for the orthonormal basis B_j = O1 e_a e_b^T O2^T, (a, b) = "
                       "basis_index[j] (O1, O2 in the same dict's frame; symmetric: O2 = O1 and (e_a e_b^T + "
                       "e_b e_a^T) / sqrt 2 for a != b); with a_ij = <A_i, B_j> and g = sum_S c sigma_i a_i + "
-                      "sum_I0 c lambda_i a_i, the face e_j = s (face_multipliers[2 j] for s = +1, [2 j + 1] for s = -1, lambda in "
-                      "[-1, 1], in I0's order) has the weak-duality bound s g_j - sum_(l != j) |g_l| (face_bounds); "
-                      "tau_inf_lower = their minimum, tau_frob = tau_inf_lower / sqrt(dim)"),
+                      "sum_I0 c lambda_i a_i, the face e_j = s (face_multipliers[2 j] for s = +1, [2 j + 1] for "
+                      "s = -1, lambda in [-1, 1], in I0's order) has the weak-duality bound s g_j - "
+                      "sum_(l != j) |g_l| (face_bounds); tau_inf_lower = their minimum, tau_frob = tau_inf_lower / sqrt(dim)"),
         "stationarity_gap": ("max(-v, 0) with v = min of f'(X; U) over ||U||_inf <= 1 (a linear program, "
                              "details.level2.value); not critical when above tol * tolerances.Gscale"),
         "certificate_margin": ("by details.margin_kind: c_sharp = (tau_F mu - eps K) / (tau_F + K + mu + eps) "

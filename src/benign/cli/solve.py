@@ -125,7 +125,9 @@ def solve_cmd(
     nonneg = None if constraint == "auto" else constraint == "nonneg"
     obj = make_objective(inst, loss_obj, factorization=fact, balance=balance, nonnegative=nonneg)
     if method is None:
-        method = "projected-gd" if obj.nonnegative else "gd"
+        from benign.hunt import default_method
+
+        method = default_method(obj)
     # the solvers' own refusals name make_objective's keyword; on the command line the switch is --constraint
     if method == "projected-gd" and not obj.nonnegative:
         raise UserError("--method projected-gd needs the constraint X >= 0: add --constraint nonneg (this instance "
