@@ -127,7 +127,8 @@ def _l1(obj: Any, cert: Any) -> dict[str, str]:
                       "e_b e_a^T) / sqrt 2 for a != b); with a_ij = <A_i, B_j> and g = sum_S c sigma_i a_i + "
                       "sum_I0 c lambda_i a_i, the face e_j = s (face_multipliers[2 j] for s = +1, [2 j + 1] for "
                       "s = -1, lambda in [-1, 1], in I0's order) has the weak-duality bound s g_j - "
-                      "sum_(l != j) |g_l| (face_bounds); tau_inf_lower = their minimum, tau_frob = tau_inf_lower / sqrt(dim)"),
+                      "sum_(l != j) |g_l| (face_bounds); tau_inf_lower = their minimum, tau_frob = "
+                      "tau_inf_lower / sqrt(dim)"),
         "stationarity_gap": ("max(-v, 0) with v = min of f'(X; U) over ||U||_inf <= 1 (a linear program, "
                              "details.level2.value); not critical when above tol * tolerances.Gscale"),
         "certificate_margin": ("by details.margin_kind: c_sharp = (tau_F mu - eps K) / (tau_F + K + mu + eps) "
