@@ -84,6 +84,20 @@ def test_noiseless_truth_is_global_min():
     assert cert.loss < 1e-12
 
 
+def test_small_data_are_not_all_zero_residuals():
+    """The residual threshold away from the truth is relative to the measurements' size: with ``||b||_inf ~ 1e-9``
+    an absolute floor would read every residual at X = 0 as zero and call the point a global minimum (f(0) > 0 =
+    f(truth) here)."""
+    inst = I.build("sensing:n=5,r=1,m=20,seed=0,tscale=1e-5")
+    obj = make_objective(inst, make_loss("l1"))
+    b = np.asarray(inst.b)
+    assert np.max(np.abs(b)) < 1e-8
+    cert = certify_l1(obj, np.zeros((5, 1)), inst)
+    assert cert.verdict != GLOBAL_MIN and cert.spurious is not False
+    assert cert.details["n_S"] == 20 and cert.tolerances["res_tol"] == pytest.approx(1e-9 * np.max(np.abs(b)))
+    assert cert.loss > 1e6 * float(obj.value(np.asarray(inst.truth_point)))
+
+
 def test_random_point_not_critical_closed_form():
     inst = I.sensing(6, 1, 30, 1, noise="outliers", p=0.2)
     obj = make_objective(inst, make_loss("l1"))  # plain sum

@@ -83,3 +83,37 @@ def test_unconverged_overparameterised_point_is_not_called_strict():
     res2 = solve(obj, "gd", rank=2, seed=1, max_iter=200)
     cert2 = certify(obj, np.asarray(res2.x), instance=inst)
     assert "strict_withdrawn" not in cert2.details
+
+
+def test_withdrawal_rules_apply_without_an_instance():
+    """The objective knows the truth and (from f(truth) <= ftol f(0)) that the data are noiseless: certify(obj, X)
+    without ``instance`` withdraws the same claims as with it."""
+    inst = I.sensing(6, 1, 60, seed=1)
+    obj = make_objective(inst, "l2")
+    Z = np.asarray(inst.truth_point)
+    w = np.random.default_rng(0).standard_normal(6)
+    w -= Z[:, 0] * (Z[:, 0] @ w) / (Z[:, 0] @ Z[:, 0])
+    X = np.column_stack([Z[:, 0], 0.03 * w / np.linalg.norm(w)])  # on the path into the degenerate global set
+    with_inst, without = certify(obj, X, instance=inst, gtol=1e-4), certify(obj, X, gtol=1e-4)
+    assert with_inst.verdict == without.verdict == "degenerate"
+    assert "strict_withdrawn" in without.details and without.spurious is None
+
+
+def test_nonnegative_strict_claim_withdrawn_next_to_the_degenerate_global_set():
+    """An interior end point of an over-parameterised nonnegative run (r = 3 > r* = 2, every entry >= 0.03): the
+    constraint is inactive, so the nonnegative certificate must not call strict what the smooth one withdraws."""
+    inst = I.build("completion:n=5,r=2,rate=1,truth=nonneg,seed=3")
+    X = np.array([[0.4235631301693791, 0.07494312376279777, 1.2274507970868618],
+                  [0.2512099378260768, 0.28551173803439306, 0.18436280856815926],
+                  [0.2359252997325431, 0.14181070603300353, 0.37496991859669965],
+                  [0.9761042979898774, 0.6881499511942107, 1.526662329584855],
+                  [0.2837570015384519, 0.3242599284292861, 0.03161954718031078]])
+    from benign.certify.nonneg import certify_nonneg
+
+    obj = make_objective(inst, "l2")
+    assert obj.nonnegative and certify_nonneg(obj, X, instance=inst).verdict == "strict_local_min"
+    for cert in (certify(obj, X, instance=inst), certify(obj, X)):
+        assert cert.verdict == "degenerate" and cert.spurious is None
+        assert "strict_withdrawn" in cert.details
+    smooth = certify(make_objective(inst, "l2", nonnegative=False), X, instance=inst)
+    assert smooth.verdict == "degenerate"

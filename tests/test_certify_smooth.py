@@ -55,9 +55,14 @@ def test_zsl_half_point_is_degenerate_and_spurious():
     assert cert.verdict == "degenerate" and cert.spurious is True and cert.verdict != "strict_local_min"
     assert abs(cert.loss - 3 / 8) <= 1e-14 and abs(cert.lambda_min) <= 1e-12
     assert cert.details["flat_directions"] == 1
-    # independent check of MATH.md §6: f(a, 1/sqrt 2) = 3/8 + a^4/2 (quartic growth along the flat direction)
+    # MATH.md §6: f(a, 1/sqrt 2) = 3/8 + a^4/2 (quartic growth along the straight line) ...
     for a in (1e-2, 0.1, 0.5):
         assert abs(float(obj.value(jnp.asarray([[a], [1 / np.sqrt(2)]]))) - (3 / 8 + a ** 4 / 2)) <= 1e-14
+    # ... but not a local minimum: along the curve y^2 = (1 - 4 a^2)/2, f = 3/8 - 3 a^4/2 < 3/8 (a degenerate
+    # saddle, so "degenerate" and never a local-minimum verdict is the right answer)
+    for a in (1e-2, 0.05, 0.2):
+        fa = float(obj.value(jnp.asarray([[a], [np.sqrt((1 - 4 * a * a) / 2)]])))
+        assert abs(fa - (3 / 8 - 1.5 * a ** 4)) <= 1e-14 and fa < 3 / 8
 
 
 # ------------------------------------------------------------------------------------ saddles and symmetry

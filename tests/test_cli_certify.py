@@ -77,6 +77,11 @@ def test_certify_lanczos_and_landscape(tmp_path, capsys, monkeypatch):
     out = json.loads(out)
     assert out["kind"] == "1d" and len(out["f"]) == 5 and len(out["lambda_min"]) == 5
     assert abs(out["f"][-1]) < 1e-20 and fig.stat().st_size > 1000  # alpha = 1 is the ground truth
+    code, out, err = run_inprocess(capsys, monkeypatch, "landscape", "zsl-half", "--point", "0,0.7071067811865476",
+                                   "--dir1", "1,0", "--range", "-1,1", "--grid", "41", "--no-hessian", "--json")
+    assert code == 0, err
+    out = json.loads(out)
+    assert out["alphas"][20] == 0.0 and abs(out["f"][20] - 0.375) <= 1e-15  # the point itself is a grid value
 
 
 def test_cli_errors_are_one_line(capsys, monkeypatch):

@@ -142,3 +142,24 @@ def test_formulas_and_validation():
     out = T.evaluate(I.zsl_half(), np.array([0.0, 1 / np.sqrt(2)]), loss=make_objective(I.zsl_half()).loss)
     names = {c.name for c in out}
     assert {"thm3", "thm5", "zhang_zhang", "sharp_rank1", "rank1_local", "bhojanapalli"} <= names
+
+
+def test_strict_conditions_are_not_declared_on_a_rounded_delta():
+    """An orthogonal change of basis of ``zsl-half`` keeps the exact full-rank constant at 1/2; eigvalsh may return
+    0.4999999999999998. The evaluators use ``delta_upper`` (delta plus its rounding bound), so ``delta < 1/2`` is
+    never declared to hold there, and the certificate (a spurious second-order point) is not contradicted."""
+    import benign
+
+    th = 4.002148315014479  # a rotation whose computed delta rounds below 1/2
+    Q = np.array([[np.cos(th), -np.sin(th)], [np.sin(th), np.cos(th)]])
+    A0 = np.asarray(benign.build("zsl-half").operator.full_rows()).reshape(-1, 2, 2)
+    inst = I.from_arrays(ops.from_matrices(np.einsum("ab,ibc,dc->iad", Q, A0, Q)), Q @ np.array([[1.0], [0.0]]))
+    rip = full_rank_rip(inst.operator)
+    assert abs(rip["delta"] - 0.5) <= 1e-14 and 0 < rip["rounding"] <= 1e-12
+    assert rip["delta_upper"] == rip["delta"] + rip["rounding"] > 0.5
+    X = Q @ np.array([[0.0], [np.sqrt(0.5)]])
+    checks = {c.name: c for c in T.evaluate(inst, X)}
+    for name in ("sharp_rank1", "zhang2021", "zhang2022"):
+        assert not checks[name].holds and checks[name].margin < 0, name
+    cert = certify(make_objective(inst, "l2"), X, instance=inst)
+    assert cert.verdict == "degenerate" and cert.spurious is True

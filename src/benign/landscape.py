@@ -59,6 +59,14 @@ def _direction(obj, X, D, name):
     return Dj
 
 
+def grid_points(lo: float, hi: float, count: int) -> np.ndarray:
+    """``count`` evenly spaced values from ``lo`` to ``hi``, as ``(lo (count - 1 - i) + hi i) / (count - 1)``: the
+    ends exactly, and ``0`` exactly whenever it is a grid value (``numpy.linspace`` leaves ~1e-17 there, so the point
+    itself would not be sampled)."""
+    i = np.arange(count, dtype=float)
+    return (lo * (count - 1 - i) + hi * i) / (count - 1)
+
+
 def slice_2d(obj, X: Any, D1: Any, D2: Any, alphas: Any, betas: Any, *, hessian: bool = True) -> dict[str, Any]:
     """``f`` (and ``lambda_min`` if ``hessian``) on the grid ``X + a D1 + b D2``; returns a dict of arrays."""
     Xj = obj.check_point(X)
@@ -179,7 +187,7 @@ def seed001_landscape(lam_values: Sequence[float] = (0.0, 0.5, 5.0), n: int = 21
     inst = yalcin(n, eps)
     z = np.asarray(inst.truth_point)
     v0 = sign_pattern_start(n, "mod3")
-    g = np.linspace(lo, hi, grid)
+    g = grid_points(lo, hi, grid)
     half = -(-n // 2)
     maps, fs, pts, d1s, d2s, its, verdicts = [], [], [], [], [], [], []
     for lam in lams:

@@ -32,6 +32,17 @@ def _check_operator(op: Any) -> None:
 BRACKET_RTOL = 1e-12
 
 
+def eigenvalue_rounding(lambda_max: float, m: int, dim: int, terms: int | None = None) -> float:
+    """A bound on the rounding in the computed extreme eigenvalues of a kernel ``K = R^T R`` (``dim x dim``, from
+    ``m`` rows): forming it (inner products of ``terms`` (default ``m``) products, ``|E| <= terms eps |R|^T |R|``
+    entrywise, and ``|| |R| ||_2^2 <= min(m, dim) ||R||_2^2``) plus the symmetric eigensolver's backward error
+    (``<= 10 dim eps ||K||``), both relative to ``||K||_2 = lambda_max``. ``delta + rounding`` is an upper bound on
+    the exact constant that survives the rounding: what a strict condition such as ``delta < 1/2`` is tested
+    with (:func:`benign.theory.evaluate`)."""
+    terms = m if terms is None else terms
+    return float(np.finfo(float).eps * (terms * min(m, dim) + 10 * dim) * max(abs(lambda_max), 0.0))
+
+
 def restricted_kernel(op: Operator, symmetric: bool = True) -> np.ndarray:
     """The kernel in an orthonormal basis of symmetric matrices (``n(n+1)/2`` square) or of all matrices."""
     H = kernel(op)
@@ -47,10 +58,13 @@ def full_rank_rip(op: Operator, symmetric: bool = True) -> dict:
     symmetric = check_bool("symmetric", symmetric)
     if symmetric and op.shape[0] != op.shape[1]:
         raise ValueError(f"symmetric RIP needs a square operator, got {op.shape}")
-    lam = np.linalg.eigvalsh(restricted_kernel(op, symmetric))
+    K = restricted_kernel(op, symmetric)
+    lam = np.linalg.eigvalsh(K)
     mu, L = float(lam[0]), float(lam[-1])
+    delta = max(1.0 - mu, L - 1.0)
+    rounding = eigenvalue_rounding(L, op.m, K.shape[0])
     out = {"available": True, "rank": "full", "space": "symmetric" if symmetric else "all",
-           "lambda_min": mu, "lambda_max": L, "delta": max(1.0 - mu, L - 1.0)}
+           "lambda_min": mu, "lambda_max": L, "delta": delta, "rounding": rounding, "delta_upper": delta + rounding}
     if L > 0:
         out["delta_scaled"] = (L - mu) / (L + mu)
         out["optimal_scale"] = float(np.sqrt(2.0 / (L + mu)))
@@ -122,6 +136,7 @@ def full_rank_spectrum(op: Operator, symmetric: bool = True) -> dict:
         mu = float(c.min()) if uniq.size == dim else 0.0
         L = float(c.max())
         how = "closed form: the completion kernel is diagonal in the entry basis"
+        rounding = float(np.finfo(float).eps * op.m * L)  # sums of at most m squared weights, no eigensolver
     else:
         side = min(op.m, dim)
         if side > MAX_EIG_SIDE:
@@ -132,12 +147,15 @@ def full_rank_spectrum(op: Operator, symmetric: bool = True) -> dict:
             lam = np.linalg.eigvalsh((a @ a.T) ** 2)
             mu, L, how = 0.0, float(lam[-1]), (f"Gram matrix (a_i^T a_j)^2 ({op.m} x {op.m}); "
                                                f"m < {dim} so lambda_min = 0")
+            rounding = eigenvalue_rounding(L, op.m, op.m, terms=2 * d1)  # squares of inner products of length n
         else:
             mats = op.matrices()
             R = _svec_rows(mats) if symmetric else mats.reshape(op.m, -1)
             mu, L, how = _spectrum_from_rows(R, dim)
+            rounding = eigenvalue_rounding(L, op.m, dim, terms=max(op.m, dim))  # R^T R or R R^T
+    delta = max(1.0 - mu, L - 1.0)
     out = {"available": True, "rank": "full", "space": space, "lambda_min": mu, "lambda_max": L,
-           "delta": max(1.0 - mu, L - 1.0), "method": how}
+           "delta": delta, "rounding": rounding, "delta_upper": delta + rounding, "method": how}
     if L > 0:
         out["delta_scaled"] = (L - mu) / (L + mu)
         out["optimal_scale"] = float(np.sqrt(2.0 / (L + mu)))

@@ -169,6 +169,17 @@ def matrix_shape(spec: Spec) -> tuple[int, int, bool] | None:
     return p["n"], p.get("d2", p["n"]), symmetric
 
 
+def objective_nonnegative(spec: Spec, factorization: str | None = None) -> bool | None:
+    """Whether :func:`benign.make_objective` constrains ``X >= 0`` by default for the instance ``spec`` (a generated
+    ``truth=nonneg`` instance under the symmetric factorisation), known without building it; ``None`` for a saved
+    instance (its truth decides)."""
+    shape = matrix_shape(spec)
+    if shape is None:
+        return None
+    fact = factorization or ("symmetric" if shape[2] else "asymmetric")
+    return spec.params.get("truth") == "nonneg" and bool(shape[2]) and fact == "symmetric"
+
+
 def point_rows(spec: Spec, factorization: str | None = None) -> tuple[int, str] | None:
     """Rows ``N`` of a point for the instance ``spec`` builds, known without building it, and their name: ``n``
     (symmetric factorisation) or ``d1 + d2`` (asymmetric: ``d2`` given, ``asym=1``, or
@@ -223,6 +234,7 @@ def _check_ranges(kind: str, p: dict[str, Any]) -> None:
                                 f"(at most {top:g})")
     if "cond" in p:
         need(p["cond"] >= 1, f"cond (condition number of M*) must be >= 1, got {p['cond']}")
+        need(p.get("truth") != "nonneg", "cond cannot be combined with truth=nonneg")
     if kind == "completion":
         need(("rate" in p) != ("count" in p), "completion needs exactly one of rate=... or count=...")
         if "rate" in p:

@@ -225,7 +225,8 @@ def evaluate(instance: Any, X: Any | None = None, *, loss: Any = None, delta: fl
     """Every evaluator that applies to a symmetric ``instance`` (and the point ``X`` if given).
 
     ``delta`` defaults to the exact full-rank constant of :func:`benign.rip.full_rank_rip` (an upper bound on every
-    ``delta_k``; needs a small ``n``). Point-dependent theorems (3, 6, Zhang--Zhang, the rank-1 local guarantee)
+    ``delta_k``; needs a small ``n``) plus the bound on its rounding (``delta_upper``): a condition such as
+    ``delta < 1/2`` is never declared to hold on a computed ``0.4999999999999998`` whose exact value is ``1/2``. Point-dependent theorems (3, 6, Zhang--Zhang, the rank-1 local guarantee)
     need ``X``; Thm 6 is evaluated for a ``mixed`` loss with the plain sum.
     """
     if not instance.symmetric:
@@ -236,7 +237,7 @@ def evaluate(instance: Any, X: Any | None = None, *, loss: Any = None, delta: fl
         n = instance.shape[0]
         if n > 30:
             raise ValueError(f"pass delta: computing the full-rank RIP constant needs n <= 30, got n = {n}")
-        delta = full_rank_rip(instance.operator)["delta"]
+        delta = full_rank_rip(instance.operator)["delta_upper"]
     if delta >= 1:
         return []
     Z = instance.truth_left

@@ -14,6 +14,7 @@ import functools
 from typing import Any, Callable
 
 from benign.certify.spectral import check_method
+from benign.certify_settings import COMMON_SETTINGS  # the settings certify takes itself
 from benign.certify.verdicts import Certificate
 
 
@@ -46,7 +47,7 @@ def certify(obj, X: Any, *, instance: Any = None, gtol: float = 1e-6, htol: floa
         return certifier(obj, X, instance=instance, **kw)
     cert = certifier(obj, X, instance=instance, gtol=gtol, htol=htol, method=method, verify=verify, **kw)
     # the two rules that withdraw claims near the truth share the distance, computed once and only if one applies
-    near = functools.cache(lambda: _near_noiseless_truth(obj, X, instance))
+    near = functools.cache(lambda: _near_noiseless_truth(obj, X, instance, cert))
     return withdraw_strict(localize_spurious(cert, obj, near), obj, near)
 
 
@@ -81,10 +82,6 @@ def _certifier(obj):
     return "smooth", certify_smooth
 
 
-#: the settings :func:`certify` takes itself (and passes on to the smooth and nonnegative certifiers)
-COMMON_SETTINGS = ("gtol", "htol", "method", "verify")
-
-
 def check_certify_options(obj, kw: dict, *, common: bool = False) -> dict:
     """``kw`` if every key is a setting of the certifier :func:`certify` uses for ``obj`` (with ``common``, also
     :data:`COMMON_SETTINGS`: for callers that pass ``kw`` to :func:`certify` whole); else ``ValueError`` naming the
@@ -109,23 +106,36 @@ def check_certify_options(obj, kw: dict, *, common: bool = False) -> dict:
 SPURIOUS_RTOL = 1e-3
 
 
-def _near_noiseless_truth(obj, X: Any, instance: Any) -> tuple | None:
+def _near_noiseless_truth(obj, X: Any, instance: Any, cert: Certificate | None = None) -> tuple | None:
     """``(X, relative error, lower bound on the distance to the global set)`` for a symmetric objective with a
-    known truth and a noiseless ``instance`` (every ``YY^T = M*`` is at distance ``>= ||XX^T - M*||_F / (||X||_F
-    + ||Z||_F)``); ``None`` otherwise."""
+    known truth and noiseless data (every ``YY^T = M*`` is at distance ``>= ||XX^T - M*||_F / (||X||_F +
+    ||Z||_F)``); ``None`` otherwise. Noiseless: the ``instance``'s recorded noise is zero, or, without an instance,
+    the certificate's reference values say so (``f(truth) <= ftol f(0)``, ``details["reference"]["noiseless"]``):
+    the rules that use this only withdraw claims."""
     import numpy as np
 
-    if not (obj.symmetric and obj.truth is not None and instance is not None and instance.noiseless):
+    if instance is not None:
+        noiseless = instance.noiseless
+    else:
+        noiseless = bool(cert is not None and (cert.details.get("reference") or {}).get("noiseless"))
+    if not (obj.symmetric and obj.truth is not None and noiseless):
         return None
     Xn = np.asarray(obj.check_point(X))
     dist = float(obj.distance(Xn)) / (float(np.linalg.norm(Xn)) + float(np.linalg.norm(np.asarray(obj.truth))))
     return Xn, float(obj.relative_error(Xn)), dist
 
 
+def _stationarity_residual(cert: Certificate, obj) -> float:
+    """The residual the first-order radius uses: ``||grad f||``, or the KKT residual for ``X >= 0``."""
+    if obj.nonnegative:
+        return float(cert.details.get("kkt", {}).get("residual", cert.grad_norm))
+    return float(cert.grad_norm)
+
+
 def localize_spurious(cert: Certificate, obj, near: Callable[[], tuple | None], *,
                       spurious_rtol: float = SPURIOUS_RTOL) -> Certificate:
-    """Withdraw a ``spurious`` claim that the numbers do not support (noiseless symmetric problems, ``instance``
-    given; ``near()`` is :func:`_near_noiseless_truth` of the point, called only when the rule applies).
+    """Withdraw a ``spurious`` claim that the numbers do not support (noiseless symmetric problems with a known
+    truth; ``near()`` is :func:`_near_noiseless_truth` of the point, called only when the rule applies).
 
     Two rules, both recorded in ``details["localization"]`` (``spurious`` becomes ``None`` and
     ``details["spurious_undecided"]`` says why):
@@ -156,9 +166,7 @@ def localize_spurious(cert: Certificate, obj, near: Callable[[], tuple | None], 
     lam = cert.lambda_min
     if cert.verdict != STRICT_LOCAL_MIN or lam is None or not lam > 0:
         return cert
-    residual = float(cert.details.get("kkt", {}).get("residual", cert.grad_norm)) if obj.nonnegative \
-        else float(cert.grad_norm)
-    rho = 2.0 * residual / float(lam)
+    rho = 2.0 * _stationarity_residual(cert, obj) / float(lam)
     loc["radius"] = rho
     if rho >= dist:
         cert.spurious = None
@@ -170,16 +178,18 @@ def localize_spurious(cert: Certificate, obj, near: Callable[[], tuple | None], 
 
 def withdraw_strict(cert: Certificate, obj, near: Callable[[], tuple | None], *,
                     spurious_rtol: float = SPURIOUS_RTOL) -> Certificate:
-    """Withdraw a ``strict_local_min`` verdict next to a degenerate global set (smooth, noiseless, symmetric,
-    ``instance`` given, search rank ``r`` above the truth's rank ``r*``; ``near()`` is
-    :func:`_near_noiseless_truth` of the point, called only when the rule applies).
+    """Withdraw a ``strict_local_min`` verdict next to a degenerate global set (smooth or nonnegative, noiseless,
+    symmetric, search rank ``r`` above the truth's rank ``r*``; ``near()`` is :func:`_near_noiseless_truth` of the
+    point, called only when the rule applies).
 
     A ``strict_local_min`` at a point ``X`` that is critical only to tolerance says: the critical point next to
     ``X`` is a strict local minimum (the Hessian at ``X`` is positive definite on the horizontal space). With
     ``r > r*`` the global minimisers ``Y`` (``YY^T = M*``) form a degenerate set (flat directions that move the
     spare columns), so when that set may be the critical point next to ``X`` -- the relative error is at most
     ``spurious_rtol``, or the first-order radius ``2 r / lambda_min`` (``r`` the gradient norm) reaches the lower
-    bound ``||XX^T - M*||_F / (||X||_F + ||Z||_F)`` on the distance to it -- strictness is not proven: the verdict
+    bound ``||XX^T - M*||_F / (||X||_F + ||Z||_F)`` on the distance to it (``r`` the KKT residual for ``X >= 0``,
+    whose global set ``{Y >= 0 : YY^T = M*}`` is not isolated either: a column of ``Z`` split over two columns,
+    ``[z cos t, z sin t]``, stays nonnegative) -- strictness is not proven: the verdict
     becomes ``degenerate`` (``spurious = None``) and ``details["strict_withdrawn"]`` says why. Typically an end
     point of an unconverged run of an over-parameterised problem, from which ``f`` still decreases towards the
     global set.
@@ -188,18 +198,19 @@ def withdraw_strict(cert: Certificate, obj, near: Callable[[], tuple | None], *,
 
     from benign.certify.verdicts import DEGENERATE, STRICT_LOCAL_MIN
 
-    if not (cert.verdict == STRICT_LOCAL_MIN and cert.details.get("kind") == "smooth") or near() is None:
+    if not (cert.verdict == STRICT_LOCAL_MIN and cert.details.get("kind") in ("smooth", "nonnegative")) \
+            or near() is None:
         return cert
     Xn, rel, dist = near()
     r, r_star = Xn.shape[1], np.asarray(obj.truth).shape[1]
     if r <= r_star:
         return cert
     lam = cert.lambda_min
-    radius = 2.0 * float(cert.grad_norm) / float(lam) if lam is not None and lam > 0 else float("inf")
+    radius = 2.0 * _stationarity_residual(cert, obj) / float(lam) if lam is not None and lam > 0 else float("inf")
     if rel <= spurious_rtol or radius >= dist:
         why = (f"relative error {rel:.3g} <= {spurious_rtol:g}" if rel <= spurious_rtol else
-               f"the first-order radius 2 ||grad f|| / lambda_min = {radius:.3g} reaches the distance bound "
-               f"{dist:.3g} to the global set")
+               f"the first-order radius 2 (stationarity residual) / lambda_min = {radius:.3g} reaches the distance "
+               f"bound {dist:.3g} to the global set")
         cert.verdict, cert.spurious = DEGENERATE, None
         cert.details["strict_withdrawn"] = (
             f"{why}: the critical point next to X may be a global minimiser, and with search rank "

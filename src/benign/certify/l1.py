@@ -6,7 +6,8 @@ At a point ``X`` let ``S`` be the measurements with nonzero residual (signs ``si
 
 * at the ground truth (``instance`` given and ``M(X) = M*``), ``S`` is the instance's recorded corruption (outlier
   mask / nonzero recorded noise) -- never a tolerance on residuals, which are ~1e-15 on clean measurements;
-* elsewhere ``S = {i : |rho_i| > res_tol}`` (default ``res_tol = 1e-9 max(1, ||b||_inf)``).
+* elsewhere ``S = {i : |rho_i| > res_tol}`` (default ``res_tol = 1e-9 max(||b||_inf, ||A(M)||_inf)``, relative to
+  the size of the measurements at hand: no absolute floor, so small data are not all "zero residual").
 
 ``L(D) = c [sum_S sigma_i <A_i, D> + sum_{I0} |<A_i, D>|]`` is then ``F(M + D) - F(M)`` exactly for small ``D``
 (up to the ``res_tol`` residuals at a general point), and the directional derivative is ``f'(X; U) = L(D1(U))``,
@@ -171,13 +172,12 @@ def certify_l1(obj: Any, X: Any, instance: Any = None, *, tol: float = 1e-8, gam
                          "build the objective from the same instance")
     X = np.asarray(obj.check_point(X, "X"), dtype=float)
     b = np.asarray(obj.b, dtype=float)
-    if res_tol is None:
-        res_tol = 1e-9 * max(1.0, float(np.max(np.abs(b))) if b.size else 1.0)
-    res_tol = check_float("res_tol", res_tol, lo=0.0)
-
     Xj = jnp.asarray(X)
     f0 = float(obj.value(Xj))
     rho = np.asarray(obj.residual(Xj))
+    if res_tol is None:  # relative to the measurements' size (b and A(M) = rho + b): no absolute floor
+        res_tol = 1e-9 * max(float(np.max(np.abs(b))), float(np.max(np.abs(rho + b))))
+    res_tol = check_float("res_tol", res_tol, lo=0.0)
     at_truth = _at_truth(obj, X, instance)
     in_S, sigma, rule = mdl.measurement_sets(rho, instance, at_truth, res_tol)
     m = obj.operator.m

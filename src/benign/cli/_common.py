@@ -238,6 +238,38 @@ def load_point_arg(text: str | None, required: bool = True):
         raise UserError(str(exc)) from None
 
 
+def check_point_rows(X: Any, instance: str, factorization: str | None, option: str) -> None:
+    """A point's number of rows against what the instance spec implies (no JAX; nothing to check for a saved
+    instance, whose file says)."""
+    from benign.specs import parse_instance, point_rows
+
+    try:
+        rows = point_rows(parse_instance(instance), factorization)
+    except (ValueError, TypeError) as exc:
+        raise UserError(str(exc)) from None
+    shape = getattr(X, "shape", ())
+    if rows is not None and len(shape) in (1, 2) and shape[0] != rows[0]:
+        raise UserError(f"{option} must have {rows[0]} rows ({rows[1]}) for {instance}, got shape "
+                        f"{shape if len(shape) == 2 else (shape[0], 1)}")
+
+
+def default_method_before_build(instance: str, loss_name: str, nonnegative: bool | None = None,
+                                factorization: str | None = None) -> str | None:
+    """The local method :func:`benign.hunt.default_method` will pick, when the constraint (``nonnegative``, else
+    the spec) says it without building the instance: projected GD under ``X >= 0``, subgradient for l1, else GD;
+    ``None`` for a saved instance without ``nonnegative`` (its truth decides)."""
+    from benign.specs import objective_nonnegative, parse_instance
+
+    if nonnegative is None:
+        try:
+            nonnegative = objective_nonnegative(parse_instance(instance), factorization)
+        except (ValueError, TypeError) as exc:
+            raise UserError(str(exc)) from None
+    if nonnegative is None:
+        return None
+    return "projected-gd" if nonnegative else "subgradient" if loss_name == "l1" else "gd"
+
+
 def parse_options(items: list[str] | None) -> dict[str, Any]:
     """``--opt key=value`` pairs into a dict; values parsed as int, float, bool or left as strings."""
     out: dict[str, Any] = {}

@@ -9,8 +9,8 @@ from typing import List, Optional
 
 import typer
 
-from benign.cli._common import (JSON_OPT, UserError, app, emit, load_instance_arg, load_loss_arg,
-                                load_point_arg, output_path, parse_options, to_jsonable)
+from benign.cli._common import (JSON_OPT, UserError, app, check_point_rows, emit, load_instance_arg,
+                                load_loss_arg, load_point_arg, output_path, parse_options, to_jsonable)
 from benign.errors import check_float, suggest
 
 CERT_POINT_OPT = typer.Option(None, "--point", help="Point: a file (.npz/.npy/.csv), inline '1,0,1' / '1,0;0,1', "
@@ -91,36 +91,17 @@ def _point_before_instance(text: Optional[str], instance: str, factorization: Op
         return None
     X = _point(text, None, required)
     if X is not None:
-        from benign.specs import parse_instance, point_rows
-
-        try:
-            rows = point_rows(parse_instance(instance), factorization)
-        except (ValueError, TypeError) as exc:
-            raise UserError(str(exc)) from None
-        shape = getattr(X, "shape", ())
-        if rows is not None and len(shape) in (1, 2) and shape[0] != rows[0]:
-            raise UserError(f"--point must have {rows[0]} rows ({rows[1]}) for {instance}, got shape "
-                            f"{shape if len(shape) == 2 else (shape[0], 1)}")
+        check_point_rows(X, instance, factorization, "--point")
     return X
 
 
 def _certifier_before_build(instance: str, settings: dict) -> Optional[str]:
     """The certifier (:data:`benign.certify_settings.CERTIFIER_SETTINGS` kind) that ``certify`` will use, when the
-    loss, ``--nonneg`` or the spec says it without building the instance (a generated instance is nonnegative for
-    ``truth=nonneg`` with a symmetric truth); ``None`` for a saved instance without ``--nonneg``."""
-    if settings["loss"].name == "l1":
-        return "l1"
-    nonneg = settings["nonnegative"]
-    if nonneg is None:
-        from benign.specs import matrix_shape, parse_instance
+    loss, ``--nonneg`` or the spec says it without building the instance; ``None`` for a saved instance without
+    ``--nonneg``."""
+    from benign.certify_settings import certifier_kind
 
-        sp = parse_instance(instance)
-        shape = matrix_shape(sp)
-        if shape is None:
-            return None
-        fact = settings["factorization"] or ("symmetric" if shape[2] else "asymmetric")
-        nonneg = sp.params.get("truth") == "nonneg" and shape[2] and fact == "symmetric"
-    return "nonnegative" if nonneg else "smooth"
+    return certifier_kind(settings["loss"].name, instance, settings["factorization"], settings["nonnegative"])
 
 
 def _check_theory(n: int, symmetric: bool, factorization: Optional[str]) -> None:
@@ -193,6 +174,8 @@ def _human_certificate(out: dict) -> None:
 
         spur = "not applicable" if out["verdict"] in (NOT_CRITICAL, STRICT_SADDLE, NOT_LOCAL_MIN) else \
             "undecided (details.global_reason)"
+    elif spur is True and out["verdict"] == "degenerate":  # a second-order point, not a local minimum claim
+        spur = "True (not global; a degenerate second-order point: no local-minimum claim)"
     console.print(f"[bold {colour}]{out['verdict']}[/]  spurious: {spur}")
     table = Table(show_header=False, box=None)
     for key in ("loss", "grad_norm", "stationarity_gap", "lambda_min", "lambda_max", "symmetry_zeros",
@@ -304,9 +287,10 @@ def certify(
             if not out["theory"]:
                 from benign.rip import full_rank_rip
 
-                delta = full_rank_rip(inst.operator)["delta"]
+                delta = full_rank_rip(inst.operator)["delta_upper"]
                 out["theory_note"] = (f"no theorem condition evaluated: the full-rank RIP constant delta = "
-                                      f"{delta:.4g} (the delta the evaluators use) is >= 1, where none applies")
+                                      f"{delta:.4g} (with its rounding bound: the delta the evaluators use) is "
+                                      f">= 1, where none applies")
     if export:
         record = export_record(cert, inst, Xa, obj)
         if theory:
@@ -426,9 +410,9 @@ def landscape(
     D1 = _direction(dir1, obj, X, "--dir1")
     D2 = _direction(dir2, obj, X, "--dir2")
     with _status("computing the slice ...", as_json):
-        from benign.landscape import plot_slice, save_figure, slice_1d, slice_2d
+        from benign.landscape import grid_points, plot_slice, save_figure, slice_1d, slice_2d
 
-        g = np.linspace(lo, hi, grid)
+        g = grid_points(lo, hi, grid)
         if D2 is None:
             res = slice_1d(obj, X, D1, g, hessian=not no_hessian)
         else:

@@ -118,7 +118,7 @@ def theorem_trial(params: dict, seed: int) -> dict:
 
     n, m, lam, l = int(params["n"]), int(params["m"]), float(params["lam"]), 4
     inst = I.sensing(n, 2, m, seed=seed, cond=float(params["cond"]))
-    delta = float(full_rank_rip(inst.operator)["delta"])
+    delta = float(full_rank_rip(inst.operator)["delta_upper"])  # with its rounding bound (an upper bound)
     obj = make_objective(inst, make_loss("mixed", lam=lam, l=l) if lam > 0 else make_loss("l2"))
     Z = inst.truth_left
     w, V = np.linalg.eigh(Z @ Z.T)
