@@ -89,6 +89,22 @@ def test_cli_hunt_json():
     assert bad.returncode == 2 and "rank" in bad.stderr
 
 
+@pytest.mark.parametrize("spec,args,needle", [
+    ("sensing:n=5,r=1,m=30", ["--starts", "100000000"], "more than 1,000,000"),
+    ("sensing:n=5,r=1,m=30", ["--method", "convex"], "--method convex takes no starting point"),
+    ("sensing:n=5,r=1,m=30", ["--instances", "2"], "--instances needs a spec with seed={seed}"),
+    ("sensing:n=5,r=1,m=30,seed={sed}", ["--instances", "2"], "got {sed}"),
+    ("sensing:n=5,r=1,m=30,truth=nonneg", ["--loss", "l1"], "does not model X >= 0"),
+])
+def test_cli_hunt_refuses_before_jax(spec, args, needle):
+    """Sizes, methods, placeholders and an uncertifiable loss are refused at once (exit 2, before JAX loads)."""
+    code = ("import sys; sys.argv = ['benign', 'hunt', " + repr(spec) + ", '--rank', '2'] + " + repr(args)
+            + "\nfrom benign.cli import main\ntry:\n    main()\nexcept SystemExit as e:\n"
+            "    print(e.code, 'jax' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.split() == ["2", "False"] and needle in out.stderr, out.stdout + out.stderr
+
+
 def test_checkpointed_hunt_resumes_after_a_crash(tmp_path, monkeypatch):
     """A hunt over several instances stores each instance's catalogue as it finishes; interrupted after two of three
     (an exception from the progress callback), the same hunt on the same folder loads those two and computes only the

@@ -79,7 +79,10 @@ def test_bad_sweep_input_fails_before_importing_jax(tmp_path):
     (tmp_path / "late.toml").write_text(text.replace("[grid]", "[grid]\nit = [100, -1]")
                                         .replace("max_iter = 3000", 'max_iter = "{it}"'))
     (tmp_path / "folder").mkdir()
-    cases = [["run", str(tmp_path / "method.toml")], ["run", str(tmp_path / "range.toml")],
+    (tmp_path / "a_file").write_text("x")  # a [sweep] db below a file: refused before the trials' checks load JAX
+    (tmp_path / "db.toml").write_text(text.replace("[sweep]", '[sweep]\ndb = "a_file/x.db"'))
+    cases = [["run", str(tmp_path / "db.toml")], ["run", str(tmp_path / "method.toml")],
+             ["run", str(tmp_path / "range.toml")],
              ["run", str(tmp_path / "late.toml")], ["status", str(tmp_path / "folder")],
              ["run", good, "--batch", "maybe"], ["run", good, "--workers", "2", "--scheduler", "x:1"],
              ["export", good, "--out", str(tmp_path / "r.xlsx")]]
@@ -89,3 +92,23 @@ def test_bad_sweep_input_fails_before_importing_jax(tmp_path):
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
         assert out.stdout.split() == ["2", "False"], (argv, out.stdout + out.stderr)
         assert out.stderr.strip().count("\n") == 0 and out.stderr.startswith("error:"), out.stderr
+
+
+def test_a_file_that_is_not_a_results_store_is_refused(tmp_path):
+    """Not SQLite, or another program's SQLite file: one line naming the file, exit 2, the file left as it was."""
+    import sqlite3
+
+    spec = tmp_path / "toy.toml"
+    spec.write_text(SPEC)
+    (tmp_path / "notes.txt").write_text("x\n")
+    other = sqlite3.connect(tmp_path / "other.db")
+    other.execute("CREATE TABLE trials (a INTEGER)")
+    other.commit()
+    other.close()
+    for name in ("notes.txt", "other.db"):
+        before = (tmp_path / name).read_bytes()
+        for cmd in ("run", "status"):
+            res = cli(cmd, str(spec), "--db", str(tmp_path / name), "--json")
+            assert res.returncode == 2 and "is not a benign results file" in res.stderr, res.stderr
+            assert json.loads(res.stdout)["exit_code"] == 2
+        assert (tmp_path / name).read_bytes() == before

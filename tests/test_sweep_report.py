@@ -31,6 +31,7 @@ def test_wilson_solves_the_score_equation(k, n):
 
 def test_wilson_published_value_and_errors():
     assert wilson(0, 10)[1] == pytest.approx(0.2775, abs=5e-5)  # the classic 0/10 upper bound
+    assert wilson(0, 10)[0] == 0.0 and wilson(7, 7)[1] == 1.0  # the closed ends exactly, not 1e-17 off
     assert all(math.isnan(v) for v in wilson(0, 0))
     with pytest.raises(ValueError):
         wilson(3, 2)

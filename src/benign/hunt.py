@@ -216,6 +216,9 @@ def hunt(instances: Any, loss: Any = "l2", *, rank: int, starts: int = 32, metho
     for i, inst in enumerate(insts):
         obj = make_objective(inst, loss, nonnegative=nonnegative)
         check_certify_options(obj, certify_options or {}, common=True)  # before the solves, not at a certificate
+        if obj.loss.name == "l1" and obj.nonnegative:  # (likewise before the solves)
+            raise ValueError(f"hunt certifies every end point, and the l1 certificate does not model X >= 0: instance "
+                             f"{inst.name!r} is nonnegative (pass nonnegative=False to hunt without the constraint)")
         meth = method or default_method(obj)
         done = store.load(i, inst) if store is not None else None
         if done is not None:  # finished in an earlier run of this hunt

@@ -2,14 +2,18 @@
 from __future__ import annotations
 
 import os
+import re
 from typing import List, Optional
 
 import typer
 
-from benign.cli._common import (JSON_OPT, LOSS_OPT, UserError, app, emit, load_instance_arg, load_loss_arg,
-                                output_path, parse_options, tell)
+from benign.cli._common import (JSON_OPT, LOSS_OPT, UserError, app, default_method_before_build, emit,
+                                load_instance_arg, load_loss_arg, output_path, parse_options, tell)
 from benign.errors import check_choice, check_float, check_seed
-from benign.solver_options import INITS, check_method_options
+from benign.solver_options import INITS, METHOD_OPTIONS, check_method_options
+
+#: the most runs (starts x instances) one hunt may ask for
+MAX_STARTS = 1_000_000
 
 
 @app.command()
@@ -43,9 +47,28 @@ def hunt(
     check_choice("init", init, INITS)
     if init_scale is not None:
         check_float("--init-scale", init_scale, lo=0.0, lo_open=True)
+    if starts * instances > MAX_STARTS:
+        raise UserError(f"--starts x --instances = {starts * instances:,} runs, more than {MAX_STARTS:,}: split the "
+                        f"hunt (--save-dir keeps each instance's catalogue)")
     loss_obj = load_loss_arg(loss)
-    # without --method the hunter runs subgradient (l1), else gd or projected-gd (the same settings)
-    options = check_method_options(method or ("subgradient" if loss_obj.name == "l1" else "gd"), parse_options(opt))
+    placeholders = sorted(set(re.findall(r"\{[^}]*\}", instance)) - {"{seed}"})
+    if placeholders:
+        raise UserError(f"the instance spec may hold one placeholder, {{seed}} (seeds 0..--instances-1), got "
+                        f"{', '.join(placeholders)}")
+    first = instance.replace("{seed}", "0")
+    if method is not None:
+        check_choice("method", method, METHOD_OPTIONS)
+        if method == "convex":
+            raise UserError("hunt runs a local method from many starts; --method convex takes no starting point "
+                            "(use benign solve --method convex)")
+    # without --method the hunter picks as benign.hunt.default_method does (projected-gd, subgradient or gd); for a
+    # saved instance the choice waits for its truth, and gd's settings (projected-gd's too) are checked now
+    default = default_method_before_build(first, loss_obj.name)
+    if loss_obj.name == "l1" and default == "projected-gd":
+        raise UserError("hunt certifies every end point, and the l1 certificate does not model X >= 0: this instance "
+                        "is nonnegative (truth=nonneg); hunt the l1 loss on a signed instance")
+    method_checked = method or default or ("subgradient" if loss_obj.name == "l1" else "gd")
+    options = check_method_options(method_checked, parse_options(opt))
     if "{seed}" in instance:
         insts = [load_instance_arg(instance.replace("{seed}", str(s))) for s in range(instances)]
     else:

@@ -17,12 +17,20 @@ DB_OPT = typer.Option(None, "--db", help="Results file (SQLite); default: the db
                       "else SPEC.db.")
 
 
-def _spec(path: str, db: Optional[str]):
+def _spec(path: str, db: Optional[str], *, writing: bool = False):
+    """The spec, validated; ``writing``: the results file (and its folder: SQLite writes its journal beside it) is
+    refused as soon as its path is known if it cannot be written, before the trials' slower checks."""
     output_path(db, "--db")
     from benign.experiments.spec import load_spec
 
+    def check_db(path_db: str) -> None:
+        label = "--db" if db is not None else "the results file ([sweep] db, default SPEC.db)"
+        output_path(path_db, label)
+        if os.path.isdir(os.path.dirname(path_db)):
+            output_path(os.path.dirname(path_db), f"the folder of {label}", directory=True)
+
     try:
-        return load_spec(path, db=db)
+        return load_spec(path, db=db, check_db=check_db if writing else None)
     except (ValueError, TypeError) as exc:
         raise UserError(f"{path}: {exc}") from None
 
@@ -51,12 +59,7 @@ def run(
         raise UserError(f"--batch must be one of on, off, map, vmap, got {batch!r}")
     if workers > 1 and scheduler:
         raise UserError("give either --workers or --scheduler, not both")
-    sp = _spec(spec, db)
-    # the results file (and its folder: SQLite writes its journal beside it) refused now if it cannot be written
-    label = "--db" if db is not None else "the results file ([sweep] db, default SPEC.db)"
-    output_path(sp.db, label)
-    if os.path.isdir(os.path.dirname(sp.db)):
-        output_path(os.path.dirname(sp.db), f"the folder of {label}", directory=True)
+    sp = _spec(spec, db, writing=True)
     from benign.experiments.runner import run_sweep
 
     summary = run_sweep(sp, workers=workers, scheduler=scheduler, retry_failed=retry_failed,

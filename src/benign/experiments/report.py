@@ -38,7 +38,9 @@ def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float]:
     denom = 1.0 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
+    lo, hi = max(0.0, centre - half), min(1.0, centre + half)
+    # the closed ends exactly: with k = 0 (k = n) the bound is 0 (1), which the formula leaves with ~1e-17 of rounding
+    return (0.0 if k == 0 else lo), (1.0 if k == n else hi)
 
 
 def _kinds(df, names: list[str]) -> tuple[list[str], list[str]]:

@@ -123,8 +123,11 @@ def export_results(source: Any, out: str, *, db: str | None = None) -> dict[str,
         raise ValueError(f"export file must end in .parquet or .csv, got {out!r}")
     df = load_results(source, db=db)
     if df.empty:
-        where = load_spec(source, db=db).db if _is_spec(source) else os.fspath(db or source)
-        raise ValueError(f"no results stored in {where!r}: nothing to export (run the sweep first)")
+        if _is_spec(source):
+            spec = load_spec(source, db=db)
+            raise ValueError(f"no results stored for sweep {spec.name!r} in {spec.db!r}: nothing to export (run the "
+                             f"sweep first)")
+        raise ValueError(f"no results stored in {os.fspath(db or source)!r}: nothing to export (run the sweep first)")
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     if ext == ".csv":
         df = df.copy()

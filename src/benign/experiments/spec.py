@@ -48,7 +48,7 @@ import os
 import string
 from dataclasses import dataclass, field
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -133,15 +133,19 @@ def group_units(trials: Any, batch_size: int) -> list[list[Trial]]:
 
 # ---------------------------------------------------------------------------------------------- loading
 
-def load_spec(source: Any, *, db: str | None = None) -> SweepSpec:
+def load_spec(source: Any, *, db: str | None = None, check_db: Callable[[str], Any] | None = None) -> SweepSpec:
     """A :class:`SweepSpec` from a TOML file path, a :class:`SweepSpec` (returned as is, ``db`` aside) or a dict
     with the TOML's shape. Everything is validated here, before any trial runs; errors are ``ValueError`` /
-    ``TypeError`` naming the table, key and value at fault."""
+    ``TypeError`` naming the table, key and value at fault. ``check_db(path)`` is called with the results file's
+    absolute path as soon as it is known, before the trials' slower checks (the CLI refuses an unwritable one there:
+    at once, not after those checks have loaded JAX)."""
     if isinstance(source, SweepSpec):
         if db is not None:
             from dataclasses import replace
 
-            return replace(source, db=os.path.abspath(db))
+            source = replace(source, db=os.path.abspath(db))
+        if check_db is not None:
+            check_db(source.db)
         return source
     path = None
     if isinstance(source, (str, os.PathLike)):
@@ -167,10 +171,11 @@ def load_spec(source: Any, *, db: str | None = None) -> SweepSpec:
         text = json.dumps(data, sort_keys=True, default=str)
     else:
         raise TypeError(f"a sweep spec must be a TOML file path or a dict, got {type(source).__name__}")
-    return _from_mapping(data, path, text, db)
+    return _from_mapping(data, path, text, db, check_db)
 
 
-def _from_mapping(data: dict, path: str | None, text: str, db: str | None) -> SweepSpec:
+def _from_mapping(data: dict, path: str | None, text: str, db: str | None,
+                  check_db: Callable[[str], Any] | None = None) -> SweepSpec:
     from benign.experiments.trials import get_trial
 
     _check_keys(data, TOP_KEYS, "the spec")
@@ -192,6 +197,8 @@ def _from_mapping(data: dict, path: str | None, text: str, db: str | None) -> Sw
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"[sweep] batch_size must be an integer >= 1, got {batch_size!r}")
     description = sweep.get("description", "")
+    if not isinstance(description, str):
+        raise TypeError(f"[sweep] description must be a string, got {description!r}")
 
     grid = _grid(_table(data, "grid"))
     template = _table(data, "trial")
@@ -235,7 +242,7 @@ def _from_mapping(data: dict, path: str | None, text: str, db: str | None) -> Sw
         _check_constant(expr, what)
         known.add(mname)
 
-    report = _report(_table(data, "report"), grid, metrics, kind)
+    report = _report(_table(data, "report"), grid, metrics, kind, template)
 
     if db is None:
         if "db" in sweep:
@@ -247,6 +254,8 @@ def _from_mapping(data: dict, path: str | None, text: str, db: str | None) -> Sw
             db = os.path.splitext(os.path.abspath(path))[0] + ".db"
         else:
             db = os.path.abspath(f"{name}.db")
+    if check_db is not None:
+        check_db(os.path.abspath(db))
     _check_size(grid, seeds)
     finish = getattr(kind.validate, "finish", None)  # the kind's deferred (slower) checks, after the fast ones
     try:
@@ -285,9 +294,10 @@ def _check_constant(expr: Expr, what: str) -> None:
         raise ValueError(f"{what} = {expr.text!r} cannot be evaluated: {error}")
 
 
-def _report(report: dict, grid: dict, metrics: Mapping, kind) -> dict:
+def _report(report: dict, grid: dict, metrics: Mapping, kind, template: Mapping | None = None) -> dict:
     """The validated ``[report]`` table: axes are distinct grid keys, ``metrics`` lists ``[metrics]`` names,
-    ``convergence`` names a history the trial kind records."""
+    ``convergence`` names a history the trial kind records (and, for a kind with a ``history`` parameter, one the
+    trials are asked to keep)."""
     _check_keys(report, REPORT_KEYS, "[report]")
     for axis in ("x", "y", "hue"):
         if axis in report and report[axis] not in grid:
@@ -321,6 +331,9 @@ def _report(report: dict, grid: dict, metrics: Mapping, kind) -> dict:
         if histories is not None and field not in histories:
             raise ValueError(f"[report] convergence = {field!r} is not a history the trial records"
                              f"{suggest(field, histories)}; choose one of {', '.join(histories)}")
+        if "history" in (kind.params or ()) and "history" not in (template or {}) and "history" not in grid:
+            raise ValueError("[report] convergence needs the trials to keep a history: set history = K (points "
+                             "per run) in [trial]")
     return report
 
 

@@ -60,11 +60,28 @@ class Store:
         d = os.path.dirname(os.path.abspath(path))
         os.makedirs(d, exist_ok=True)
         self.path = path
+        existing = os.path.isfile(path) and os.path.getsize(path) > 0
         self.conn = sqlite3.connect(path, timeout=60.0, isolation_level=None)
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=FULL")
-        self.conn.execute("PRAGMA busy_timeout=60000")
-        self.conn.executescript(SCHEMA)
+        try:
+            if existing:  # read-only checks first: another program's file is refused untouched
+                self._check_tables()
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=FULL")
+            self.conn.execute("PRAGMA busy_timeout=60000")
+            self.conn.executescript(SCHEMA)
+        except (sqlite3.DatabaseError, ValueError) as exc:  # not SQLite, or another program's SQLite database
+            self.conn.close()
+            raise ValueError(f"{path!r} is not a benign results file ({exc})") from None
+
+    def _check_tables(self) -> None:
+        """An existing file must hold a ``trials`` table with the columns this version writes."""
+        tables = [row[0] for row in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        if "trials" not in tables:
+            raise ValueError(f"it holds no table 'trials' (tables: {', '.join(tables) or 'none'})")
+        have = {row[1] for row in self.conn.execute("PRAGMA table_info(trials)")}
+        missing = [c for c in COLUMNS if c not in have]
+        if missing:
+            raise ValueError(f"its table 'trials' lacks the columns {', '.join(missing)}")
 
     def __enter__(self) -> "Store":
         return self
