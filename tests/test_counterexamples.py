@@ -256,3 +256,15 @@ def test_cli_counterexample(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "benign.cli", "counterexample", "--x", "0,1", "--z", "1,0,0"],
                          capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and bad.stderr.startswith("error:") and "same number of rows" in bad.stderr
+
+
+def test_no_restricted_isometry_makes_the_point_spurious():
+    """With a margin no operator with delta < 1 reaches, the SDP optimum has delta > 1: the kernel stays PSD (a real
+    operator, X critical for it), and the result is not called a verified counterexample; X = 0 needs delta = 1,
+    an operator that annihilates ZZ^T and makes 0 global."""
+    res = counterexample(np.array([[0.0], [0.7]]), np.array([[1.0], [0.0]]), margin=2.0)
+    assert res.delta > 1 and res.verified_delta > 1 and not res.verified and "not a restricted isometry" in res.note
+    assert np.linalg.eigvalsh(res.kernel)[0] >= -1e-12 * np.abs(res.kernel).max()
+    assert res.first_order_residual <= res.tolerances["gradient"]
+    zero = counterexample(np.zeros((2, 1)), np.array([[1.0], [0.0]]))
+    assert abs(zero.delta - 1) <= 1e-6 and not zero.verified and zero.spurious is False

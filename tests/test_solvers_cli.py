@@ -107,6 +107,9 @@ def test_cli_default_method_follows_the_problem():
         assert res.returncode == 0, res.stderr
         picks[key] = json.loads(res.stdout)["method"]
     assert picks == {"nonneg": "projected-gd", "none": "gd", "l1": "subgradient"}
+    # the constraint comes first: the l1 loss on a nonnegative instance runs projected-gd (it was refused)
+    res = run("solve", "sensing:n=6,r=2,m=40,seed=0,truth=nonneg", "--loss", "l1", "--max-iter", "50", "--json")
+    assert res.returncode == 0 and json.loads(res.stdout)["method"] == "projected-gd", res.stderr
 
 
 def test_cli_solve_asymmetric_factorization_and_balance(tmp_path):
@@ -142,6 +145,14 @@ def test_cli_solve_asymmetric_factorization_and_balance(tmp_path):
     (["sensing:n=8,r=1,m=80", "--factorization", "asymmetric", "--constraint", "nonneg"],
      "symmetric factorisation only"),
     (["sensing:n=8,r=1,m=80,d2=8", "--balance", "-1"], "--balance"),
+    # the start, the method and the constraint against what the spec says, before anything is built
+    (["sensing:n=6,r=1,m=60", "--x0", "1,2,3"], "--x0 must have 6 rows (n)"),
+    (["sensing:n=3,r=1,m=60", "--x0", "1,2,3", "--rank", "2"], "--rank 2 disagrees with the 1 column(s) of --x0"),
+    (["sensing:n=3,r=1,m=60,truth=nonneg", "--x0", "1,-2,3"], "--x0 must be >= 0"),
+    (["sensing:n=6,r=1,m=60", "--loss", "l1", "--method", "trust-region"], "needs a twice-differentiable loss"),
+    (["sensing:n=6,r=1,m=60,truth=nonneg", "--method", "gd"], "ignores the constraint X >= 0"),
+    (["sensing:n=6,r=1,m=60", "--method", "projected-gd"], "needs the constraint X >= 0"),
+    (["sensing:n=5,r=2,m=10,truth=nonneg,cond=10"], "cond cannot be combined with truth=nonneg"),
 ])
 def test_cli_solve_factorization_errors_before_jax(args, needle):
     code = ("import sys; sys.argv = ['benign', 'solve'] + " + repr(args) + "\nfrom benign.cli import main\n"

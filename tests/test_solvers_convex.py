@@ -66,3 +66,14 @@ def test_loss_mode_says_what_it_checked():
     l1 = solve(make_objective(inst, "l1"), "convex", mode="loss")
     assert "kkt_gap" not in l1.details and l1.details["kkt_checked"] is False
     assert "not checked" in l1.message and "conditions checked" not in l1.message
+
+
+def test_truncated_solution_is_said_to_be_one():
+    """Too few measurements (m = 5 < n(n+1)/2): the trace-minimal solution has rank 2; its rank-1 factor is a
+    truncation, not a solution, and the message says so. Asking for rank 2 returns the whole solution."""
+    obj = make_objective(I.sensing(6, 1, 5, seed=0), "l2")
+    one = solve(obj, "convex")
+    assert one.details["numerical_rank"] == 2 and one.details["truncation_error"] > 1e-3
+    assert "rank-1 truncation of a solution of numerical rank 2" in one.message
+    two = solve(obj, "convex", rank=2)
+    assert two.status == "converged" and two.details["truncation_error"] <= 1e-6 and "truncation" not in two.message

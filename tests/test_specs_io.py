@@ -97,6 +97,49 @@ def test_instance_file_roundtrip(spec, tmp_path):
     assert I.build(path).m == inst.m
 
 
+def _corrupt(path, out, **changes):
+    """A copy of the instance file ``path`` with entries replaced (``None`` drops one; ``meta`` edits the JSON)."""
+    data = dict(np.load(path, allow_pickle=False))
+    meta = changes.pop("meta", None)
+    if meta is not None:
+        record = json.loads(str(data["meta"]))
+        record.update(meta)
+        for k in [k for k, v in meta.items() if v is None]:
+            del record[k]
+        data["meta"] = np.array(json.dumps(record))
+    for key, value in changes.items():
+        data.pop(key) if value is None else data.__setitem__(key, value(data[key]) if callable(value) else value)
+    np.savez(out, **data)
+    return str(out)
+
+
+@pytest.mark.parametrize("changes, match", [
+    ({"op_A": None}, "missing entry 'op_A'"), ({"b": None}, "missing entry 'b'"),
+    ({"truth_left": None}, "missing entry 'truth_left'"), ({"meta": {"shape": None}}, "lacks 'shape'"),
+    ({"meta": {"shape": [4, "x"]}}, "shape must be two integers"), ({"op_A": lambda a: a + 0j}, "must be real"),
+    ({"op_A": lambda a: a[:, :-1]}, r"op_A .* must have shape \(\*, 16\)"),
+    ({"truth_left": np.ones((3, 2))}, r"truth_left .* must have shape \(4, \*\)"),
+    ({"noise": np.full(20, np.nan)}, "noise .* non-finite"), ({"noise": np.ones(3)}, r"noise .* \(20,\)"),
+    ({"outlier_mask": np.ones(3, dtype=bool)}, "outlier_mask must have 20 entries"),
+])
+def test_corrupt_instance_files_are_refused_by_entry(tmp_path, changes, match):
+    inst = I.build("sensing:n=4,r=2,m=20,seed=3,noise=outliers,p=0.2")
+    path = save_instance(str(tmp_path / "inst.npz"), inst)
+    bad = _corrupt(path, tmp_path / "bad.npz", **changes)
+    with pytest.raises((ValueError, TypeError), match=match):
+        load_instance(bad)
+
+
+def test_instance_file_arrays_are_float64(tmp_path):
+    inst = I.build("sensing:n=4,r=1,m=12,seed=0")
+    path = save_instance(str(tmp_path / "inst.npz"), inst)
+    back = load_instance(_corrupt(path, tmp_path / "f32.npz", op_A=lambda a: a.astype(np.float32)))
+    assert np.asarray(back.operator.A).dtype == np.float64
+    comp = save_instance(str(tmp_path / "c.npz"), I.build("completion:n=6,r=2,count=20,seed=1"))
+    with pytest.raises(ValueError, match="indices outside"):
+        load_instance(_corrupt(comp, tmp_path / "c_bad.npz", op_rows=lambda v: v + 6))
+
+
 def test_seed_determinism_and_noise():
     a = I.sensing(5, 2, 30, seed=7, noise="outliers", p=0.3)
     b = I.sensing(5, 2, 30, seed=7, noise="outliers", p=0.3)

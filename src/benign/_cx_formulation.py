@@ -17,6 +17,10 @@ the l2 objective ``f = 1/2 e^T K e`` has
 Every map below acts on row-major ``vec(K)``; :func:`benign._sdp.sym_expansion` turns the upper triangle of
 ``K`` into ``vec(K)``.
 
+A kernel is ``A^T A``, so ``K >= 0`` is imposed in every variant: with ``delta < 1`` it follows from the lower
+bound, but without it an optimum with ``delta > 1`` (a point that no RIP operator makes spurious) would be an
+indefinite ``K`` that no operator has.
+
 Symmetry reduction (``reduced_problem``). Let ``W = span[X Z]`` (dimension ``d``), ``W^perp`` its complement
 (``p = n - d``). The problem is invariant under ``M -> Q M Q^T`` for orthogonal ``Q`` fixing ``W`` pointwise, and
 the feasible set is convex, so averaging an optimal ``K`` over that group keeps it optimal: WLOG ``K`` commutes with
@@ -167,17 +171,15 @@ def _sym_index(t: int, offset: int) -> np.ndarray:
     return M
 
 
-def _add_bounds(prob: AffineSDP, name: str, vecK: sp.csr_matrix, t: int, lower: bool, upper: bool,
-                psd_only: bool = False) -> None:
-    """``K - (1 - delta) I >= 0`` and/or ``(1 + delta) I - K >= 0`` with ``delta = x[0]`` (or ``K >= 0``)."""
-    vI = np.eye(t).reshape(-1)
-    dcol = sp.csr_matrix((vI, (np.arange(t * t), np.zeros(t * t, dtype=np.int64))), shape=(t * t, prob.nvar))
-    if psd_only:
+def _add_bounds(prob: AffineSDP, name: str, vecK: sp.csr_matrix, t: int, isometry: bool, psd: bool = True) -> None:
+    """``K >= 0`` (a kernel; ``psd=False`` where a larger block already says it), and with ``isometry`` also
+    ``K - (1 - delta) I >= 0`` and ``(1 + delta) I - K >= 0`` with ``delta = x[0]``."""
+    if psd:
         prob.lmi(f"{name}>=0", vecK, np.zeros(t * t))
-        return
-    if lower:
+    if isometry:
+        vI = np.eye(t).reshape(-1)
+        dcol = sp.csr_matrix((vI, (np.arange(t * t), np.zeros(t * t, dtype=np.int64))), shape=(t * t, prob.nvar))
         prob.lmi(f"{name}>=(1-delta)I", vecK + dcol, -vI)
-    if upper:
         prob.lmi(f"{name}<=(1+delta)I", dcol - vecK, vI)
 
 
@@ -213,13 +215,13 @@ def direct_problem(X: np.ndarray, Z: np.ndarray, *, variant: str, margin: float,
     prob = AffineSDP(nvar, c)
     E = sp.hstack([sp.csr_matrix((s * s, 1)), sym_expansion(s)]).tocsr()  # x -> vec(K)
     if variant == "full":
-        _add_bounds(prob, "K", E, s, True, True)
+        _add_bounds(prob, "K", E, s, True)
     else:
         Q, d = span_frame(X, Z)
         Uw = symmetric_basis(n).T @ np.kron(Q[:, :d], Q[:, :d]) @ symmetric_basis(d)  # (s, q) in svec coords
         q = Uw.shape[1]
-        _add_bounds(prob, "K_W", sp.csr_matrix(np.kron(Uw.T, Uw.T)) @ E, q, True, True)
-        _add_bounds(prob, "K", E, s, False, False, psd_only=True)
+        _add_bounds(prob, "K_W", sp.csr_matrix(np.kron(Uw.T, Uw.T)) @ E, q, True, psd=False)  # K >= 0 below
+        _add_bounds(prob, "K", E, s, False)
     Gm = sp.csr_matrix(pc.grad_map()) @ E
     if nonneg:
         free = (X > nonneg_tol).reshape(-1)
@@ -289,15 +291,13 @@ def reduced_problem(X: np.ndarray, Z: np.ndarray, *, variant: str, margin: float
         idx1[q, q] = off_kappa
         E1 = _onehot(idx1, nvar)
         E2 = _onehot(_sym_index(d, off_k2), nvar)
-        if variant == "full":
-            _add_bounds(prob, "K1", E1, q + 1, True, True)
-            _add_bounds(prob, "K2", E2, d, True, True)
-        else:
-            _add_bounds(prob, "K_W", Ew, q, True, True)
-            _add_bounds(prob, "K1", E1, q + 1, False, False, psd_only=True)
-            _add_bounds(prob, "K2", E2, d, False, False, psd_only=True)
+        full = variant == "full"
+        if not full:  # (K_W is a block of K1, which is >= 0)
+            _add_bounds(prob, "K_W", Ew, q, True, psd=False)
+        _add_bounds(prob, "K1", E1, q + 1, full)
+        _add_bounds(prob, "K2", E2, d, full)
     else:
-        _add_bounds(prob, "K_W", Ew, q, True, True)
+        _add_bounds(prob, "K_W", Ew, q, True)
     prob.eq("grad=0", sp.csr_matrix(pc.grad_map()) @ Ew, np.zeros(d * r))
     B, vdim = horizontal_basis(Xw)
     t = B.shape[1]

@@ -68,7 +68,12 @@ class CounterexampleResult:
       be negative at a constrained minimum: directions that leave the cone do not count);
     * ``verdict``: ``strict_local_min`` / ``degenerate`` / ``strict_saddle`` / ``not_critical`` from those numbers and
       ``tolerances`` (gradient: ``1e-7 x gradient_scale``; curvature: ``1e-7 x lambda_max(H) (4||X||^2 + 2||e||)``);
-      ``spurious``: ``X X^T != Z Z^T`` (``distance`` = ``||X X^T - Z Z^T||_F``);
+      ``spurious``: ``X X^T != Z Z^T`` (``distance`` = ``||X X^T - Z Z^T||_F``) and ``f(X) > 0 = f(Z)``: proven
+      when ``1 - verified_delta`` exceeds its rounding bound (then ``f(X) >= (1 - delta) distance^2 / 2``), else
+      required of the loss beyond ``tolerances["loss"] = 1e-7 lambda_max(H) distance^2 / 2`` (an operator that
+      annihilates ``XX^T - ZZ^T`` makes ``X`` global too);
+    * ``verified``: ``X`` is a spurious second-order (KKT) point of the built operator *and* that operator has
+      ``verified_delta < 1``; with ``delta >= 1`` no restricted isometry makes ``X`` spurious (``note`` says so);
     * ``lower_bound``: ``(||XX^T||_F^2 - ||Z^T X||_F^2) / (||XX^T - ZZ^T||_F ||XX^T||_F)``, implied by
       ``<grad f(X), X> = 0`` -- every ``delta*`` is at least this.
     """
@@ -98,6 +103,7 @@ class CounterexampleResult:
     loss_value: float | None = None
     distance: float | None = None
     spurious: bool | None = None
+    note: str | None = None
     verdict: str | None = None
     tolerances: dict[str, float] = field(default_factory=dict)
     kkt: dict[str, Any] | None = None
@@ -110,8 +116,10 @@ class CounterexampleResult:
 
     @property
     def verified(self) -> bool:
-        """True when the built operator was re-checked and ``X`` is a spurious second-order (KKT) point of it."""
-        return bool(self.verdict in ("strict_local_min", "degenerate") and self.spurious)
+        """True when the built operator was re-checked, ``X`` is a spurious second-order (KKT) point of it, and it is
+        a restricted isometry (``verified_delta < 1``)."""
+        return bool(self.verdict in ("strict_local_min", "degenerate") and self.spurious
+                    and self.verified_delta is not None and self.verified_delta < 1.0)
 
     def to_dict(self, arrays: bool = False) -> dict[str, Any]:
         """JSON-ready summary (the instance as its description; ``X``, ``Z`` and ``H`` only when ``arrays``)."""
@@ -119,7 +127,7 @@ class CounterexampleResult:
             "delta", "dual_value", "duality_gap", "dual_residual", "status", "solver", "variant", "method",
             "margin", "nonneg", "n", "r", "span_dim", "lower_bound", "verified_delta", "full_rank_delta",
             "first_order_residual", "gradient_scale", "second_order_margin", "second_order_test",
-            "hessian_lambda_min", "vertical_dim", "loss_value", "distance", "spurious", "verdict", "verified",
+            "hessian_lambda_min", "vertical_dim", "loss_value", "distance", "spurious", "verdict", "verified", "note",
             "tolerances", "kkt", "certificate", "timings")}
         if self.instance is not None:
             out["instance"] = self.instance.describe()
@@ -357,11 +365,22 @@ def _build_and_verify(res: CounterexampleResult, H: np.ndarray, X: np.ndarray, Z
     curv_scale = max(lam_max_H * (4.0 * float(np.sum(X * X)) + 2.0 * e_norm), 1e-300)
     tol_g = 1e-7 * res.gradient_scale
     tol_h = 1e-7 * curv_scale
-    res.tolerances = {"gradient": tol_g, "curvature": tol_h,
-                      "rule": "1e-7 x gradient_scale; 1e-7 x lambda_max(H) (4 ||X||_F^2 + 2 ||XX^T - ZZ^T||_F)"}
+    tol_f = 1e-7 * 0.5 * lam_max_H * e_norm ** 2  # f(X) <= lambda_max(H) e^2 / 2
+    res.tolerances = {"gradient": tol_g, "curvature": tol_h, "loss": tol_f,
+                      "rule": "1e-7 x gradient_scale; 1e-7 x lambda_max(H) (4 ||X||_F^2 + 2 ||XX^T - ZZ^T||_F); "
+                              "loss: 1e-7 x lambda_max(H) ||XX^T - ZZ^T||_F^2 / 2"}
     res.loss_value = float(obj.value(Xj))
     res.distance = e_norm
-    res.spurious = bool(e_norm > 1e-8 * max(float(np.linalg.norm(Z @ Z.T)), 1e-300))
+    # spurious: X X^T != Z Z^T and f(X) > 0 = f(Z): proven by injectivity on the space of e when the verified
+    # constant leaves 1 - delta (a lower bound on the kernel's smallest eigenvalue there) above its rounding, since then
+    # f(X) >= (1 - delta) e^2 / 2; else the loss must show it
+    injective = 1.0 - res.verified_delta > float(rip["rounding"])
+    res.spurious = bool(e_norm > 1e-8 * max(float(np.linalg.norm(Z @ Z.T)), 1e-300)
+                        and (injective or res.loss_value > tol_f))
+    if res.verified_delta >= 1.0:
+        res.note = (f"delta = {res.verified_delta:.6g} >= 1: the built operator is not a restricted isometry (it may "
+                    "annihilate a matrix); no operator with delta < 1 makes X a spurious second-order point "
+                    "(with this margin)")
     res.hessian_lambda_min = float(np.linalg.eigvalsh(Hess)[0])
     if not res.nonneg:
         B, vdim = horizontal_basis(X)

@@ -119,28 +119,95 @@ def _open(path: str):
         raise ValueError(f"cannot read {path!r} as .npz/.npy: {why}") from None
 
 
+#: the operator arrays each saved operator kind needs (``op_`` + name in the file), and whether they hold indices
+_OPERATOR_ARRAYS = {"dense": {"A": False}, "gaussian": {"A": False}, "explicit": {"A": False},
+                    "kernel": {"A": False}, "completion": {"rows": True, "cols": True, "weights": False},
+                    "rank-one": {"a": False, "c": False}}
+
+
+def _operator_arrays(data, meta: dict, path: str) -> tuple[str, tuple[int, int], bool, dict[str, np.ndarray]]:
+    """The operator's kind, shape, symmetric flag and arrays, each checked (present, real and finite, float64;
+    integer indices within the shape); ``ValueError`` naming the file and the entry otherwise."""
+    from benign.errors import check_array
+
+    for key in ("operator", "shape", "operator_symmetric"):
+        if key not in meta:
+            raise ValueError(f"{path!r}: its metadata lacks {key!r} (not a complete benign instance file)")
+    kind, shape = meta["operator"], meta["shape"]
+    if kind not in _OPERATOR_ARRAYS:
+        raise ValueError(f"{path!r}: unknown operator kind {kind!r} (expected one of {', '.join(_OPERATOR_ARRAYS)})")
+    if (not isinstance(shape, list) or len(shape) != 2
+            or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in shape)):
+        raise ValueError(f"{path!r}: metadata shape must be two integers >= 1, got {shape!r}")
+    arrays = {}
+    for name, index in _OPERATOR_ARRAYS[kind].items():
+        key = f"op_{name}"
+        if key not in data.files:
+            raise ValueError(f"{path!r}: missing entry {key!r} (the {kind} operator needs it)")
+        v = data[key]
+        if index:
+            if v.dtype.kind not in "iu" or v.ndim != 1:
+                raise ValueError(f"{path!r}: {key} must be a 1-D integer array, got {v.dtype} of shape {v.shape}")
+            side = shape[0] if name == "rows" else shape[1]
+            if v.size and (v.min() < 0 or v.max() >= side):
+                raise ValueError(f"{path!r}: {key} holds indices outside 0..{side - 1}")
+            arrays[name] = v
+        else:  # float64, real and finite whatever the file stored (float32 or complex are converted or refused)
+            arrays[name] = check_array(f"{key} in {path}", v)
+    d1, d2 = shape
+    if "A" in arrays:
+        check_array(f"op_A in {path}", arrays["A"], shape=(None, d1 * d2))
+    elif kind == "completion":
+        size = arrays["rows"].shape[0]
+        check_array(f"op_weights in {path}", arrays["weights"], shape=(size,))
+        if arrays["cols"].shape != (size,):
+            raise ValueError(f"{path!r}: op_rows and op_cols must have the same length, got {size} and "
+                             f"{arrays['cols'].shape[0]}")
+    else:
+        check_array(f"op_a in {path}", arrays["a"], shape=(None, d1))
+        check_array(f"op_c in {path}", arrays["c"], shape=(arrays["a"].shape[0], d2))
+    return kind, (d1, d2), bool(meta["operator_symmetric"]), arrays
+
+
 def load_instance(path: str):
-    """Read an instance written by :func:`save_instance`; validates the format and every array."""
+    """Read an instance written by :func:`save_instance`; validates the format and every array (present, real,
+    finite, float64, of the sizes the operator and the shape imply), naming the file and the entry at fault."""
+    from benign.errors import check_array
     from benign.instances import Instance
     from benign.operators import operator_from_arrays
-    from benign.errors import check_array
 
     data = _open(path)
     meta = _instance_meta(data, path)
-    op_arrays = {k[3:]: data[k] for k in data.files if k.startswith("op_")}
-    for k, v in op_arrays.items():
-        if v.dtype.kind == "f":
-            check_array(f"operator array {k!r} in {path}", v)
-    operator = operator_from_arrays(meta["operator"], op_arrays, tuple(meta["shape"]), meta["operator_symmetric"])
-    get = lambda k: data[k] if k in data.files else None  # noqa: E731
-    b = check_array(f"b in {path}", data["b"], ndim=1)
-    if b.shape[0] != operator.m:
-        raise ValueError(f"{path!r}: b has {b.shape[0]} entries but the operator has m = {operator.m}")
-    L = check_array(f"truth_left in {path}", data["truth_left"], ndim=2)
-    R = get("truth_right")
-    mask = get("outlier_mask")
-    return Instance(operator, b, L, None if R is None else check_array(f"truth_right in {path}", R, ndim=2),
-                    get("noise"), None if mask is None else mask.astype(bool), bool(meta.get("nonnegative", False)),
+    kind, shape, symmetric, op_arrays = _operator_arrays(data, meta, path)
+    try:
+        operator = operator_from_arrays(kind, op_arrays, shape, symmetric)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{path!r}: bad operator arrays: {exc}") from None
+
+    def entry(key: str, required: bool = True):
+        if key in data.files:
+            return data[key]
+        if required:
+            raise ValueError(f"{path!r}: missing entry {key!r} (not a complete benign instance file)")
+        return None
+
+    m = operator.m
+    b = check_array(f"b in {path}", entry("b"), ndim=1)
+    if b.shape[0] != m:
+        raise ValueError(f"{path!r}: b has {b.shape[0]} entries but the operator has m = {m}")
+    L = check_array(f"truth_left in {path}", entry("truth_left"), shape=(shape[0], None))
+    R = entry("truth_right", False)
+    if R is not None:
+        R = check_array(f"truth_right in {path}", R, shape=(shape[1], L.shape[1]))
+    noise = entry("noise", False)
+    if noise is not None:
+        noise = check_array(f"noise in {path}", noise, shape=(m,))
+    mask = entry("outlier_mask", False)
+    if mask is not None:
+        if mask.shape != (m,):
+            raise ValueError(f"{path!r}: outlier_mask must have {m} entries, got shape {mask.shape}")
+        mask = mask.astype(bool)
+    return Instance(operator, b, L, R, noise, mask, bool(meta.get("nonnegative", False)),
                     meta.get("name", os.path.basename(path)), dict(meta.get("params", {})))
 
 

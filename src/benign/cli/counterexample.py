@@ -119,7 +119,12 @@ def counterexample(
     Z = load_point_arg(z)
     if len(X) != len(Z):
         raise UserError(f"--x and --z must have the same number of rows n, got {len(X)} and {len(Z)}")
-    from benign.counterexamples import counterexample as cx, nonneg_counterexample
+    from benign.counterexamples import MAX_BUILD_N, counterexample as cx, nonneg_counterexample
+
+    if len(X) > MAX_BUILD_N:  # the command builds and verifies the operator: its n^2 x n^2 kernel must fit
+        raise UserError(f"the built operator is verified through its n^2 x n^2 kernel: n <= {MAX_BUILD_N}, got "
+                        f"n = {len(X)} (in Python, benign.counterexamples.counterexample(X, Z, build=False) solves "
+                        f"the SDP alone)")
 
     with _status("solving the counterexample SDP", as_json):
         if nonneg:

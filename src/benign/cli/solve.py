@@ -7,8 +7,9 @@ from typing import List, Optional
 
 import typer
 
-from benign.cli._common import (JSON_OPT, LOSS_OPT, UserError, app, emit, load_instance_arg, load_loss_arg,
-                                load_point_arg, npz_output_path, output_path, parse_options, tell)
+from benign.cli._common import (JSON_OPT, LOSS_OPT, UserError, app, check_point_rows, default_method_before_build,
+                                emit, load_instance_arg, load_loss_arg, load_point_arg, npz_output_path, output_path,
+                                parse_options, tell)
 from benign.errors import check_choice, check_float, check_int, check_seed
 from benign.solver_options import INITS, METHOD_OPTIONS, check_method_options
 
@@ -55,6 +56,17 @@ def _factorization(instance: str, factorization: Optional[str], balance: float, 
     if constraint == "nonneg" and fact == "asymmetric":
         raise UserError("--constraint nonneg is implemented for the symmetric factorisation only")
     return factorization
+
+
+def _check_method_constraint(method: str, nonnegative: bool) -> None:
+    """projected-gd with and only with the constraint X >= 0 (the solvers' own refusals name make_objective's
+    keyword; on the command line the switch is --constraint)."""
+    if method == "projected-gd" and not nonnegative:
+        raise UserError("--method projected-gd needs the constraint X >= 0: add --constraint nonneg (this instance "
+                        "is not marked nonnegative)")
+    if nonnegative and method != "projected-gd":
+        raise UserError(f"--method {method} ignores the constraint X >= 0 of this nonnegative instance: use --method "
+                        f"projected-gd (the default here), or --constraint none to drop the constraint")
 
 
 @app.command("solve")
@@ -104,8 +116,17 @@ def solve_cmd(
             check_float(name, value, lo=0.0, lo_open=name == "--init-scale")
     loss_obj = load_loss_arg(loss)
     given = parse_options(opt)
-    if method is None:  # the default method as hunt picks it (the sign constraint may need the instance)
-        method = "subgradient" if loss_obj.name == "l1" else {"nonneg": "projected-gd", "none": "gd"}.get(constraint)
+    # the default method as hunt picks it, and the sign constraint, when --constraint or the spec says it (a saved
+    # instance's truth decides after loading)
+    default = default_method_before_build(instance, loss_obj.name, {"nonneg": True, "none": False}.get(constraint),
+                                          fact)
+    known = None if default is None else default == "projected-gd"
+    method = method or default
+    if known is not None:
+        _check_method_constraint(method, known)
+    if method == "trust-region" and loss_obj.name == "l1":  # (TrustRegion.validate says the same after building)
+        raise UserError("--method trust-region needs a twice-differentiable loss; the l1 loss has no Hessian (use "
+                        "--method subgradient)")
     # (gd and projected-gd take the same settings: they are checked now whichever the instance needs)
     options = check_method_options(method or "gd", given)
     if method == "convex":  # the SDP baseline has no start and no iterations of its own
@@ -117,6 +138,13 @@ def solve_cmd(
             print(f"note: --method convex ignores {', '.join(ignored)} (it solves the SDP; its own settings go "
                   f"through --opt, e.g. --opt mode=loss)", file=sys.stderr)
     start = load_point_arg(x0, required=False)
+    if start is not None:  # rows against the spec, columns against --rank: before anything is built
+        check_point_rows(start, instance, fact, "--x0")
+        cols = start.shape[1] if start.ndim == 2 else 1
+        if rank is not None and rank != cols:
+            raise UserError(f"--rank {rank} disagrees with the {cols} column(s) of --x0")
+        if known and (start < 0).any():
+            raise UserError(f"--x0 must be >= 0 under the constraint X >= 0, got an entry {float(start.min()):g}")
     inst = load_instance_arg(instance)
 
     from benign.objective import make_objective
@@ -128,13 +156,7 @@ def solve_cmd(
         from benign.hunt import default_method
 
         method = default_method(obj)
-    # the solvers' own refusals name make_objective's keyword; on the command line the switch is --constraint
-    if method == "projected-gd" and not obj.nonnegative:
-        raise UserError("--method projected-gd needs the constraint X >= 0: add --constraint nonneg (this instance "
-                        "is not marked nonnegative)")
-    if obj.nonnegative and method != "projected-gd":
-        raise UserError(f"--method {method} ignores the constraint X >= 0 of this nonnegative instance: use --method "
-                        f"projected-gd (the default here), or --constraint none to drop the constraint")
+    _check_method_constraint(method, obj.nonnegative)
     show = not as_json and sys.stderr.isatty()
     with _progress_bar(show) as bar:
         task = bar.add_task("solve", total=None) if bar is not None else None

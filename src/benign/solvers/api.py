@@ -134,7 +134,7 @@ def _result(state, obj, solver: Solver, control, seconds: float, compile_s: floa
     """The :class:`Result` of a finished NumPy state (:func:`benign.solvers.loop.run`: its ``err`` is the relative
     error at its point, NaN without a truth)."""
     code = int(state.status)
-    status, message = loop.status_message(code, control, _rule(solver, control, state))
+    status, message = loop.status_message(code, control, _rule(solver, control, state), solver.divergence_hint)
     if code == loop.RUNNING:  # cannot happen after a full run; kept honest rather than silent
         status, message = "max_iterations", "stopped while running"
     loss_ok, meas_ok = np.isfinite(float(state.ctx.f0)), np.isfinite(float(state.ctx.thresh))

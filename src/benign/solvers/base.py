@@ -73,6 +73,8 @@ class Solver:
     default_gtol: ClassVar[float] = 1e-10
     #: the stationarity measure, for documentation and results
     measure_name: ClassVar[str] = "||grad f||_F"
+    #: what the message of a diverged run suggests
+    divergence_hint: ClassVar[str] = "try a smaller step"
 
     # ---------------------------------------------------------------- plain Python
     def validate(self, obj) -> None:

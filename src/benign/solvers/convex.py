@@ -21,7 +21,10 @@ check failed.
 Sigma_r^{1/2}``, ``V = V_r Sigma_r^{1/2}``); ``r`` defaults to the truth's rank when known, else the numerical
 rank. Interior-point solutions of the least-squares SDP carry small spurious eigenvalues (about ``1e-6`` relative with
 Clarabel's default tolerances), so ``numerical_rank`` can exceed the true rank there; trace minimisation is accurate
-to about ``1e-15``. Size limit: ``max(d1, d2) <= max_dim`` (default 30); beyond it a ``ValueError`` is raised (the SDP
+to about ``1e-15``. When the factor leaves out more than that -- ``truncation_error = ||M - X X^T||_F / ||M||_F >
+sqrt(rank_tol)`` (``1e-3``), e.g. a rank-2 solution with too few measurements and ``r = 1``, or the least-squares
+SDP fitting noise -- the status still describes the SDP and its checks, and the message says that the point returned
+is a rank-``r`` truncation (its loss and gradient are the truncation's). Size limit: ``max(d1, d2) <= max_dim`` (default 30); beyond it a ``ValueError`` is raised (the SDP
 has ``O(n^2)`` variables and a dense sensing operator ``m n^2`` coefficients).
 """
 from __future__ import annotations
@@ -173,9 +176,11 @@ def _checked_result(obj, settings, rank, Mv, used, status, stats, attempts, seco
     else:
         r = max(num_rank, 1)
     X, _ = _factor(obj, Mv, r)
+    product = X @ X.T if obj.symmetric else X[: op.shape[0]] @ X[op.shape[0]:].T
+    truncation = float(np.linalg.norm(Mv - product) / max(np.linalg.norm(Mv), 1e-300))
     details: dict[str, Any] = {
         "mode": settings.mode, "solver": used, "solver_status": status, "attempts": attempts,
-        "residual": resid, "numerical_rank": num_rank, "trace": float(np.trace(Mv)) if obj.symmetric else None,
+        "residual": resid, "numerical_rank": num_rank, "truncation_error": truncation, "trace": float(np.trace(Mv)) if obj.symmetric else None,
         "nuclear_norm": float(np.sum(np.abs(spectrum))),
         "spectrum": spectrum[: min(10, spectrum.size)].tolist(),
         "min_eigenvalue": float(spectrum[-1]) if obj.symmetric else None,
@@ -223,6 +228,11 @@ def _checked_result(obj, settings, rank, Mv, used, status, stats, attempts, seco
         else:  # l1 (sign(0) is no optimal subgradient: the bound would not close) or asymmetric
             message = (f"converged: solver {used} {status}; optimality conditions not checked (the check covers "
                        f"differentiable losses on symmetric problems): the solver's status is trusted here")
+    if truncation > np.sqrt(settings.rank_tol):  # the checks are about M; the point returned is not M's factor
+        message += (f"; the point returned is the rank-{r} truncation of a solution of numerical rank {num_rank} "
+                    f"(||M - X X^T||_F / ||M||_F = {truncation:.3g}): loss, grad_norm and relative_error are the "
+                    f"truncation's, details.matrix_relative_error the solution's (ask for rank {num_rank} for all "
+                    f"of it)")
     iters = details["solver_iterations"] or 0
     history = {"iteration": np.array([iters]), "loss": np.array([loss]), "error": np.array([err]),
                "grad_norm": np.array([gnorm]), "step": np.array([np.nan])}

@@ -46,7 +46,7 @@ MESSAGES = {
     CONVERGED: "converged: {rule}",
     MAX_ITERATIONS: "reached max_iter = {max_iter} iterations",
     DIVERGED: "diverged: the loss became non-finite or exceeded {diverge_factor:g} x its initial value; "
-              "returning the last finite point (try a smaller step)",
+              "returning the last finite point ({hint})",
     STALLED: "stalled: over the last {stall_window} iterations the best loss decreased by less than "
              "stall_rtol = {stall_rtol:g} (relative) and the best stationarity measure did not halve",
 }
@@ -410,7 +410,8 @@ def history_of(state: State, every: int) -> dict[str, np.ndarray]:
     return {name: hist[name] for name in HISTORY_KEYS}
 
 
-def status_message(code: int, control: Control, rule: str) -> tuple[str, str]:
+def status_message(code: int, control: Control, rule: str, hint: str = "try a smaller step") -> tuple[str, str]:
+    """The status name and its message (``hint``: what to try when the run diverged, per method)."""
     values = dict(rule=rule, max_iter=int(control.max_iter), diverge_factor=float(control.diverge_factor),
-                  stall_rtol=float(control.stall_rtol), stall_window=int(control.stall_window))
+                  stall_rtol=float(control.stall_rtol), stall_window=int(control.stall_window), hint=hint)
     return STATUSES[code], MESSAGES.get(code, "running").format(**values)

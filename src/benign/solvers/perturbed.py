@@ -42,6 +42,7 @@ class PerturbedGD(Solver):
     sigma: Any = 1e-3
 
     name = "perturbed-gd"
+    divergence_hint = "try a smaller step, or a smaller perturbation (radius, sigma)"
 
     def resolve(self, obj, scale: ProblemScale, x0) -> "PerturbedGD":
         check_choice("perturbation rule", self.rule, RULES)

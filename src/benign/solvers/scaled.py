@@ -110,6 +110,8 @@ class ScaledGD(Solver):
     damping: Any = 0.0
 
     name = "scaled-gd"
+    divergence_hint = ("try a smaller step; X^T X may have become singular (search rank above the truth's rank, or a "
+                       "rank-deficient start): try damping=... or prec-gd")
 
     def resolve(self, obj, scale: ProblemScale, x0) -> "ScaledGD":
         return ScaledGD(step=_resolved_step(self, obj, scale), damping=f64(self.setting("damping")))

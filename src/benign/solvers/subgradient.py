@@ -44,6 +44,7 @@ class Subgradient(Solver):
     ftol: Any = None
 
     name = "subgradient"
+    divergence_hint = "try a smaller step; with schedule=polyak, an f_star closer to the optimal value"
     default_max_iter = 2000
     measure_name = "||subgradient||_F"
 

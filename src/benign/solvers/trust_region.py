@@ -119,6 +119,7 @@ class TrustRegion(Solver):
     curvature_tol: Any = 1e-8
 
     name = "trust-region"
+    divergence_hint = "try a smaller radius or max_radius"
     default_max_iter = 1000
 
     def validate(self, obj) -> None:
