@@ -121,7 +121,9 @@ BAD = [
     ({"report": {"x": "mm"}}, "[report] x = 'mm' is not a grid key (did you mean 'm'?)"),
     ({"report": {"x": "m", "y": "m"}}, "[report] x and y are both 'm'"),
     ({"report": {"convergence": "lossy"}}, "convergence = 'lossy' is not a history the trial records (did you mean"),
-    ({"report": {"convergence": "loss"}}, "convergence needs the trials to keep a history"),
+    ({"report": {"convergence": "loss"}}, "reads 'history_loss', which 'solve' trials record only with history set"),
+    ({"metrics": {"spur": "spurious == True"}}, "[metrics] spur reads 'spurious', which 'solve' trials record only "
+                                                "with certify set"),
     ({"trial": {"init": "randm"}}, "unknown init 'randm' (did you mean 'random'?)"),
     ({"trial": {"factorization": "asym"}}, "unknown factorization 'asym'"),
     ({"trial": {"options": {"rtol": -1}}}, "options.rtol must be >= 0"),

@@ -265,5 +265,9 @@ def threadsafe(params: dict) -> bool:
     return params.get("method", "gd") != "convex" and not params.get("certify", False)
 
 
+#: outputs recorded only when a parameter is set (metrics and reports that read them without it are refused at load)
+REQUIRES = {**{k: "certify" for k in ("verdict", "spurious", "lambda_min", "lambda_max")},
+            **{k: "history" for k in OUTPUTS if k.startswith("history_")}}
+
 register_trial("solve", solve_trial, batch=solve_batch, params=PARAMS, required=REQUIRED, outputs=OUTPUTS,
-               validate=validate, threadsafe=threadsafe)
+               validate=validate, threadsafe=threadsafe, requires=REQUIRES)

@@ -240,6 +240,8 @@ def _from_mapping(data: dict, path: str | None, text: str, db: str | None,
             _check_metric_order(mname, expr, metrics, known)
             check_names(expr, known, what)
         _check_constant(expr, what)
+        for used_name in sorted(expr.names):
+            _check_recorded(kind, used_name, template, grid, what)
         known.add(mname)
 
     report = _report(_table(data, "report"), grid, metrics, kind, template)
@@ -331,10 +333,18 @@ def _report(report: dict, grid: dict, metrics: Mapping, kind, template: Mapping 
         if histories is not None and field not in histories:
             raise ValueError(f"[report] convergence = {field!r} is not a history the trial records"
                              f"{suggest(field, histories)}; choose one of {', '.join(histories)}")
-        if "history" in (kind.params or ()) and "history" not in (template or {}) and "history" not in grid:
-            raise ValueError("[report] convergence needs the trials to keep a history: set history = K (points "
-                             "per run) in [trial]")
+        _check_recorded(kind, f"history_{field}", template or {}, grid, f"[report] convergence = {field!r}")
     return report
+
+
+def _check_recorded(kind, output: str, template: Mapping, grid: Mapping, what: str) -> None:
+    """An output that the kind records only when a parameter is set (``kind.requires``) needs that parameter: set (and
+    not false or 0) in ``[trial]``, or a grid key."""
+    param = kind.requires.get(output)
+    if param is None or param in grid or template.get(param) not in (None, False, 0):
+        return
+    raise ValueError(f"{what} reads {output!r}, which {kind.name!r} trials record only with {param} set in [trial] "
+                     f"(e.g. {param} = {'true' if param == 'certify' else 50})")
 
 
 #: most trials (grid points x seeds, before the ``where`` filter) one spec may expand to

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import importlib
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from benign.errors import check_bool, suggest
@@ -31,7 +31,9 @@ class NotBatchable(Exception):
 @dataclass(frozen=True)
 class TrialKind:
     """A registered trial kind. ``params``: accepted ``[trial]`` keys (``None`` = anything); ``outputs``: the keys
-    the function returns (``None`` = unknown), used to check metric expressions before running; ``threadsafe``: the
+    the function returns (``None`` = unknown), used to check metric expressions before running; ``requires``: outputs
+    recorded only when a ``[trial]`` parameter is set (output -> parameter), so that a metric or report reading one
+    without it is refused at load; ``threadsafe``: the
     functions may run in several threads of one process at once (then an in-process sweep overlaps its units): a
     bool, or ``threadsafe(params) -> bool`` deciding per trial."""
 
@@ -43,6 +45,7 @@ class TrialKind:
     outputs: tuple | None = None
     validate: Callable[[dict], None] | None = None
     threadsafe: bool | Callable[[dict], bool] = False
+    requires: dict = field(default_factory=dict)
 
     def threadsafe_for(self, params: dict) -> bool:
         """Whether the trial with these parameters may run beside others in one process."""
@@ -63,7 +66,8 @@ _REGISTRY: dict[str, TrialKind] = {}
 def register_trial(name: str, fn: Callable[[dict, int], dict], *, batch: Callable | None = None,
                    params: tuple | list | None = None, required: tuple | list = (),
                    outputs: tuple | list | None = None, validate: Callable[[dict], None] | None = None,
-                   threadsafe: bool | Callable[[dict], bool] = False, replace: bool = False) -> TrialKind:
+                   threadsafe: bool | Callable[[dict], bool] = False, replace: bool = False,
+                   requires: dict[str, str] | None = None) -> TrialKind:
     """Register ``fn(params, seed) -> dict`` as trial kind ``name`` (see the module docstring).
 
     ``validate(params)`` is called on every trial's resolved parameters when a spec is loaded and should raise
@@ -73,7 +77,8 @@ def register_trial(name: str, fn: Callable[[dict, int], dict], *, batch: Callabl
     ``batch`` may run in several threads at once (no shared mutable state): an in-process sweep then runs several
     units at a time (see :func:`benign.experiments.run_sweep`); a callable ``threadsafe(params) -> bool`` decides per
     trial (a sweep runs on threads when every trial qualifies); the default runs units one after the other.
-    Re-registering a name needs ``replace=True``.
+    Re-registering a name needs ``replace=True``. ``requires`` maps outputs that ``fn`` records only when a parameter
+    is set to that parameter (e.g. ``{"verdict": "certify"}``).
     """
     if not isinstance(name, str) or not name or ":" in name:
         raise ValueError(f"a trial kind name must be a non-empty string without ':', got {name!r}")
@@ -85,7 +90,8 @@ def register_trial(name: str, fn: Callable[[dict, int], dict], *, batch: Callabl
         raise ValueError(f"trial kind {name!r} is already registered (pass replace=True to override)")
     kind = TrialKind(name, fn, batch, tuple(params) if params is not None else None, tuple(required),
                      tuple(outputs) if outputs is not None else None, validate,
-                     threadsafe if callable(threadsafe) else check_bool("threadsafe", threadsafe))
+                     threadsafe if callable(threadsafe) else check_bool("threadsafe", threadsafe),
+                     dict(requires or {}))
     _REGISTRY[name] = kind
     return kind
 
