@@ -127,7 +127,7 @@ BAD = [
     ({"trial": {"init": "randm"}}, "unknown init 'randm' (did you mean 'random'?)"),
     ({"trial": {"factorization": "asym"}}, "unknown factorization 'asym'"),
     ({"trial": {"options": {"rtol": -1}}}, "options.rtol must be >= 0"),
-    ({"trial": {"certify_options": {"ftol": 1e-3}}}, "certify_options is set but certify is not true"),
+    ({"trial": {"certify_options": {"ftol": 1e-3}}}, "[trial] certify_options has no effect unless certify is set"),
     ({"trial": {"certify": True, "certify_options": {"bogus": 1}}}, "unknown setting 'bogus' for the smooth"),
     ({"sweep": {"description": 5}}, "[sweep] description must be a string"),
     ({"report": {"metrics": ["succes"]}}, "'succes' is not a [metrics] name (did you mean 'success'?)"),
@@ -228,3 +228,15 @@ def test_the_documented_spec_loads(tmp_path):
     assert len(spec.trials) == 28 * 3 * 3 * 2 and spec.report["metrics"] == ["success"]
     t = spec.trials[-1]
     assert isinstance(t.params["max_iter"], int) and "sigma=0.1" in t.params["instance"]
+
+
+def test_certify_options_with_certify_on_some_grid_points(tmp_path):
+    """certify as a grid key: certify_options serve the points that certify (the others ignore them), and loop
+    settings left to their defaults (None where solve takes it) load."""
+    spec = solve_spec(grid={"m": [20, 30], "certify": [True, False]},
+                      trial={"instance": "sensing:n=5,r=1,m={m},seed={seed}", "certify": "{certify}",
+                             "certify_options": {"ftol": 1e-8}, "options": {"rtol": None}})
+    assert len(load_spec(spec, db=str(tmp_path / "x.db")).trials) == 2 * 2 * 2 * 2  # m, rank, certify, seeds
+    bad = solve_spec(trial={"instance": "sensing:n=5,r=1,m={m},seed={seed}", "options": {"history_every": None}})
+    with pytest.raises(TypeError, match="options.history_every"):
+        load_spec(bad, db=str(tmp_path / "y.db"))

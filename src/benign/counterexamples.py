@@ -68,12 +68,13 @@ class CounterexampleResult:
       be negative at a constrained minimum: directions that leave the cone do not count);
     * ``verdict``: ``strict_local_min`` / ``degenerate`` / ``strict_saddle`` / ``not_critical`` from those numbers and
       ``tolerances`` (gradient: ``1e-7 x gradient_scale``; curvature: ``1e-7 x lambda_max(H) (4||X||^2 + 2||e||)``);
-      ``spurious``: ``X X^T != Z Z^T`` (``distance`` = ``||X X^T - Z Z^T||_F``) and ``f(X) > 0 = f(Z)``: proven
-      when ``1 - verified_delta`` exceeds its rounding bound (then ``f(X) >= (1 - delta) distance^2 / 2``), else
-      required of the loss beyond ``tolerances["loss"] = 1e-7 lambda_max(H) distance^2 / 2`` (an operator that
-      annihilates ``XX^T - ZZ^T`` makes ``X`` global too);
-    * ``verified``: ``X`` is a spurious second-order (KKT) point of the built operator *and* that operator has
-      ``verified_delta < 1``; with ``delta >= 1`` no restricted isometry makes ``X`` spurious (``note`` says so);
+      ``spurious``: ``X X^T != Z Z^T`` (``distance`` = ``||X X^T - Z Z^T||_F``) and ``f(X) > 0 = f(Z)`` beyond
+      ``tolerances["loss"] = 1e-7 lambda_max(H) distance^2 / 2``, shown by ``loss_value`` or by the bound
+      ``(1 - verified_delta) distance^2 / 2`` (an operator that nearly annihilates ``XX^T - ZZ^T`` makes ``X``
+      nearly global too);
+    * ``verified``: ``X`` is a spurious second-order (KKT) point of the built operator, that operator has
+      ``verified_delta < 1``, and the independent ``certificate`` does not contradict it; with ``verified_delta >=
+      1`` ``note`` says whether the SDP's dual bound proves that no restricted isometry makes ``X`` spurious;
     * ``lower_bound``: ``(||XX^T||_F^2 - ||Z^T X||_F^2) / (||XX^T - ZZ^T||_F ||XX^T||_F)``, implied by
       ``<grad f(X), X> = 0`` -- every ``delta*`` is at least this.
     """
@@ -116,9 +117,12 @@ class CounterexampleResult:
 
     @property
     def verified(self) -> bool:
-        """True when the built operator was re-checked, ``X`` is a spurious second-order (KKT) point of it, and it is
-        a restricted isometry (``verified_delta < 1``)."""
-        return bool(self.verdict in ("strict_local_min", "degenerate") and self.spurious
+        """True when the built operator was re-checked, ``X`` is a spurious second-order (KKT) point of it, it is a
+        restricted isometry (``verified_delta < 1``), and the independent certificate does not say otherwise (no
+        ``strict_saddle`` / ``not_critical`` / ``spurious: False`` from :func:`benign.certify.certify`)."""
+        cert = self.certificate or {}
+        disagrees = cert.get("verdict") in ("strict_saddle", "not_critical") or cert.get("spurious") is False
+        return bool(self.verdict in ("strict_local_min", "degenerate") and self.spurious and not disagrees
                     and self.verified_delta is not None and self.verified_delta < 1.0)
 
     def to_dict(self, arrays: bool = False) -> dict[str, Any]:
@@ -371,16 +375,20 @@ def _build_and_verify(res: CounterexampleResult, H: np.ndarray, X: np.ndarray, Z
                               "loss: 1e-7 x lambda_max(H) ||XX^T - ZZ^T||_F^2 / 2"}
     res.loss_value = float(obj.value(Xj))
     res.distance = e_norm
-    # spurious: X X^T != Z Z^T and f(X) > 0 = f(Z): proven by injectivity on the space of e when the verified
-    # constant leaves 1 - delta (a lower bound on the kernel's smallest eigenvalue there) above its rounding, since then
-    # f(X) >= (1 - delta) e^2 / 2; else the loss must show it
-    injective = 1.0 - res.verified_delta > float(rip["rounding"])
+    # spurious: X X^T != Z Z^T and f(X) > 0 = f(Z) beyond the loss tolerance, shown by the loss itself or by the
+    # lower bound f(X) >= (1 - delta) e^2 / 2 that the verified constant gives (1 - delta bounds the kernel's smallest
+    # eigenvalue on the space of e); an operator that nearly annihilates e makes X (nearly) global as well
+    floor = max(1.0 - res.verified_delta, 0.0) * 0.5 * e_norm ** 2
     res.spurious = bool(e_norm > 1e-8 * max(float(np.linalg.norm(Z @ Z.T)), 1e-300)
-                        and (injective or res.loss_value > tol_f))
+                        and max(res.loss_value, floor) > tol_f)
     if res.verified_delta >= 1.0:
+        proven = res.dual_value >= 1.0  # the SDP's dual bound: no feasible operator has delta < 1
         res.note = (f"delta = {res.verified_delta:.6g} >= 1: the built operator is not a restricted isometry (it may "
-                    "annihilate a matrix); no operator with delta < 1 makes X a spurious second-order point "
-                    "(with this margin)")
+                    "annihilate a matrix); " + (
+                        "no operator with delta < 1 makes X a spurious second-order point (with this margin; the "
+                        f"SDP's dual bound is {res.dual_value:.10g})" if proven else
+                        f"delta* = 1 to the solver's accuracy (SDP value {res.delta:.10g}, dual bound "
+                        f"{res.dual_value:.10g})"))
     res.hessian_lambda_min = float(np.linalg.eigvalsh(Hess)[0])
     if not res.nonneg:
         B, vdim = horizontal_basis(X)

@@ -213,12 +213,13 @@ def hunt(instances: Any, loss: Any = "l2", *, rank: int, starts: int = 32, metho
     entries: list[CatalogueEntry] = []
     statuses: dict[str, int] = {}
     meth = method
-    for i, inst in enumerate(insts):
-        obj = make_objective(inst, loss, nonnegative=nonnegative)
-        check_certify_options(obj, certify_options or {}, common=True)  # before the solves, not at a certificate
-        if obj.loss.name == "l1" and obj.nonnegative:  # (likewise before the solves)
+    objs = [make_objective(inst, loss, nonnegative=nonnegative) for inst in insts]
+    for inst, obj in zip(insts, objs):  # every instance checked before any solve, not at a certificate
+        check_certify_options(obj, certify_options or {}, common=True)
+        if obj.loss.name == "l1" and obj.nonnegative:
             raise ValueError(f"hunt certifies every end point, and the l1 certificate does not model X >= 0: instance "
                              f"{inst.name!r} is nonnegative (pass nonnegative=False to hunt without the constraint)")
+    for i, (inst, obj) in enumerate(zip(insts, objs)):
         meth = method or default_method(obj)
         done = store.load(i, inst) if store is not None else None
         if done is not None:  # finished in an earlier run of this hunt

@@ -117,3 +117,22 @@ def check_method_options(method: str, options: dict[str, Any], *, optional: tupl
 #: so the other rule's defaults pass; tested against the solver class)
 RULE_SETTINGS = {"perturbed-gd": {"jin": {"g_thres": None, "radius": None, "t_thres": 200, "f_thres": None},
                                   "noise": {"threshold": 1e-3, "sigma": 1e-3}}}
+
+
+#: the loop's own settings (:func:`benign.solvers.solve` keywords, not method options) and their ranges; ``None``
+#: means "the default" for ``max_iter``, ``gtol`` (the method's) and ``rtol`` (off)
+LOOP_SETTINGS: dict[str, tuple[str, dict[str, Any]]] = {
+    "max_iter": ("int", {"minimum": 0}), "gtol": ("float", {"lo": 0.0}), "rtol": ("float", {"lo": 0.0}),
+    "history_every": ("int", {"minimum": 1}), "stall_window": ("int", {"minimum": 0}),
+    "stall_rtol": ("float", {"lo": 0.0}), "diverge_factor": ("float", {"lo": 1.0, "lo_open": True}),
+}
+LOOP_OPTIONAL = ("max_iter", "gtol", "rtol")
+
+
+def check_loop_setting(name: str, value: Any, label: str | None = None) -> Any:
+    """A loop setting checked against :data:`LOOP_SETTINGS` (``None`` passes for :data:`LOOP_OPTIONAL` only);
+    ``label`` names it in the error (default ``name``)."""
+    if value is None and name in LOOP_OPTIONAL:
+        return None
+    kind, bounds = LOOP_SETTINGS[name]
+    return (check_int if kind == "int" else check_float)(label or name, value, **bounds)

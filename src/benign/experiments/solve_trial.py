@@ -43,16 +43,12 @@ _LOOP_KEYS = ("history_every", "rtol", "stall_window", "stall_rtol", "diverge_fa
 
 _INT_PARAMS = {"rank": 1, "max_iter": 0, "history": 0}  # name -> minimum
 _NONNEGATIVE_PARAMS = ("gtol", "init_scale", "balance")
-#: the loop settings an ``options`` table may hold, with the ranges :func:`benign.solvers.solve` checks
-_LOOP_BOUNDS = {"history_every": ("int", {"minimum": 1}), "stall_window": ("int", {"minimum": 0}),
-                "rtol": ("float", {"lo": 0.0}), "stall_rtol": ("float", {"lo": 0.0}),
-                "diverge_factor": ("float", {"lo": 1.0, "lo_open": True})}
 
 
 def validate(params: dict) -> None:
     """Check one trial's parameters (pure Python: spec strings parsed, types checked)."""
     from benign.errors import check_choice, check_float, check_int
-    from benign.solver_options import INITS
+    from benign.solver_options import INITS, check_loop_setting
     from benign.specs import parse_instance
 
     inst = params.get("instance")
@@ -77,23 +73,19 @@ def validate(params: dict) -> None:
     if "factorization" in params:
         check_choice("factorization", params["factorization"], ("symmetric", "asymmetric"))
     for key, value in params.get("options", {}).items():
-        if key in _LOOP_BOUNDS and value is not None:
-            kind, bounds = _LOOP_BOUNDS[key]
-            (check_int if kind == "int" else check_float)(f"options.{key}", value, **bounds)
+        if key in _LOOP_KEYS:  # the loop's own settings, with solve's ranges
+            check_loop_setting(key, value, f"options.{key}")
     _check_certify_options(params, inst)
     _check_method(params.get("method", "gd"), params.get("options", {}))
 
 
 def _check_certify_options(params: dict, instance: str) -> None:
-    """``certify_options`` names the settings of the certifier the trial will use (without building anything) and
-    is only given with ``certify = true``."""
+    """``certify_options`` names the settings of the certifier the trial will use (without building anything)."""
     from benign.certify_settings import COMMON_SETTINGS, certifier_kind, check_certify_setting_names
 
     opts = params.get("certify_options", {})
-    if not opts:
+    if not opts:  # (set without certify anywhere in the spec: refused at load, see REQUIRES)
         return
-    if not params.get("certify", False):
-        raise ValueError("certify_options is set but certify is not true: the settings would have no effect")
     kind = certifier_kind(_parse_loss_cached(params.get("loss", "l2")).name, instance, params.get("factorization"))
     check_certify_setting_names([k for k in opts if k not in COMMON_SETTINGS], kind)
 
@@ -265,8 +257,9 @@ def threadsafe(params: dict) -> bool:
     return params.get("method", "gd") != "convex" and not params.get("certify", False)
 
 
-#: outputs recorded only when a parameter is set (metrics and reports that read them without it are refused at load)
-REQUIRES = {**{k: "certify" for k in ("verdict", "spurious", "lambda_min", "lambda_max")},
+#: outputs recorded (and parameters read) only when another parameter is set: metrics and reports that read such an
+#: output, and a [trial] table that sets such a parameter, without it are refused at load
+REQUIRES = {**{k: "certify" for k in ("verdict", "spurious", "lambda_min", "lambda_max", "certify_options")},
             **{k: "history" for k in OUTPUTS if k.startswith("history_")}}
 
 register_trial("solve", solve_trial, batch=solve_batch, params=PARAMS, required=REQUIRED, outputs=OUTPUTS,

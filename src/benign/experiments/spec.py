@@ -212,6 +212,8 @@ def _from_mapping(data: dict, path: str | None, text: str, db: str | None,
     for key in grid:
         if key in template and not _is_self_template(template[key], key):
             raise ValueError(f"{key!r} is set in both [grid] and [trial]; keep one (or write {key} = \"{{{key}}}\")")
+    for key in template:
+        _check_recorded(kind, key, template, grid, f"[trial] {key}")
     used = _template_fields(template, set(grid) | {"seed"})
     if kind.params is not None:
         for key in grid:
@@ -337,14 +339,17 @@ def _report(report: dict, grid: dict, metrics: Mapping, kind, template: Mapping 
     return report
 
 
-def _check_recorded(kind, output: str, template: Mapping, grid: Mapping, what: str) -> None:
-    """An output that the kind records only when a parameter is set (``kind.requires``) needs that parameter: set (and
-    not false or 0) in ``[trial]``, or a grid key."""
-    param = kind.requires.get(output)
+def _check_recorded(kind, name: str, template: Mapping, grid: Mapping, what: str) -> None:
+    """An output the kind records, or a parameter it reads, only when another parameter is set (``kind.requires``)
+    needs that parameter: set (and not false or 0) in ``[trial]``, or a grid key."""
+    param = kind.requires.get(name)
     if param is None or param in grid or template.get(param) not in (None, False, 0):
         return
-    raise ValueError(f"{what} reads {output!r}, which {kind.name!r} trials record only with {param} set in [trial] "
-                     f"(e.g. {param} = {'true' if param == 'certify' else 50})")
+    example = f"e.g. {param} = {'true' if param == 'certify' else 50}"
+    if name in (kind.params or ()):
+        raise ValueError(f"{what} has no effect unless {param} is set in [trial] ({example})")
+    raise ValueError(f"{what} reads {name!r}, which {kind.name!r} trials record only with {param} set in [trial] "
+                     f"({example})")
 
 
 #: most trials (grid points x seeds, before the ``where`` filter) one spec may expand to

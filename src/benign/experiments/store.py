@@ -48,6 +48,10 @@ COLUMNS = ("key", "sweep", "trial", "point", "params", "seed", "version", "statu
            "error_message", "traceback", "seconds", "batched", "worker", "finished")
 
 
+class _NotAStore(Exception):
+    """An existing file that is not a benign results store (reported as ``ValueError`` naming the file)."""
+
+
 class Store:
     """A connection to a results file; use as a context manager or call :meth:`close`."""
 
@@ -69,19 +73,32 @@ class Store:
             self.conn.execute("PRAGMA synchronous=FULL")
             self.conn.execute("PRAGMA busy_timeout=60000")
             self.conn.executescript(SCHEMA)
-        except (sqlite3.DatabaseError, ValueError) as exc:  # not SQLite, or another program's SQLite database
+        except _NotAStore as exc:
             self.conn.close()
             raise ValueError(f"{path!r} is not a benign results file ({exc})") from None
+        except sqlite3.DatabaseError as exc:
+            self.conn.close()
+            if "file is not a database" in str(exc):  # (other errors -- locked, read-only, I/O -- say what they are)
+                raise ValueError(f"{path!r} is not a benign results file ({exc})") from None
+            raise
 
     def _check_tables(self) -> None:
-        """An existing file must hold a ``trials`` table with the columns this version writes."""
-        tables = [row[0] for row in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        """An existing file must hold a ``trials`` table with the columns this version writes, or no table at all (a
+        store being created by another process, or one whose creation was interrupted)."""
+        try:
+            tables = [row[0] for row in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        except sqlite3.DatabaseError as exc:
+            if "file is not a database" in str(exc):
+                raise _NotAStore(str(exc)) from None
+            raise
+        if not tables:
+            return
         if "trials" not in tables:
-            raise ValueError(f"it holds no table 'trials' (tables: {', '.join(tables) or 'none'})")
+            raise _NotAStore(f"it holds no table 'trials' (tables: {', '.join(tables)})")
         have = {row[1] for row in self.conn.execute("PRAGMA table_info(trials)")}
         missing = [c for c in COLUMNS if c not in have]
         if missing:
-            raise ValueError(f"its table 'trials' lacks the columns {', '.join(missing)}")
+            raise _NotAStore(f"its table 'trials' lacks the columns {', '.join(missing)}")
 
     def __enter__(self) -> "Store":
         return self

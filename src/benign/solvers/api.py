@@ -7,7 +7,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from benign.errors import check_array, check_callable, check_choice, check_float, check_int, check_seed
+from benign.errors import check_array, check_callable, check_choice, check_int, check_seed
+from benign.solver_options import check_loop_setting
 from benign.solvers import loop
 from benign.solvers.base import ProblemScale, Solver, with_options
 from benign.solvers.convex import ConvexBaseline, solve_convex
@@ -89,13 +90,14 @@ def _check_start(obj, x0: Any, name: str) -> np.ndarray:
 
 def _control(solver: Solver, max_iter, gtol, rtol, history_every, stall_window, stall_rtol, diverge_factor,
              batched: bool = False):
-    max_iter = solver.default_max_iter if max_iter is None else check_int("max_iter", max_iter, minimum=0)
-    gtol = solver.default_gtol if gtol is None else check_float("gtol", gtol, lo=0.0)
-    rtol = None if rtol is None else check_float("rtol", rtol, lo=0.0)
-    every = check_int("history_every", history_every, minimum=1)
-    stall_window = check_int("stall_window", stall_window, minimum=0)
-    stall_rtol = check_float("stall_rtol", stall_rtol, lo=0.0)
-    diverge_factor = check_float("diverge_factor", diverge_factor, lo=1.0, lo_open=True)
+    check = check_loop_setting
+    max_iter = solver.default_max_iter if max_iter is None else check("max_iter", max_iter)
+    gtol = solver.default_gtol if gtol is None else check("gtol", gtol)
+    rtol = check("rtol", rtol)
+    every = check("history_every", history_every)
+    stall_window = check("stall_window", stall_window)
+    stall_rtol = check("stall_rtol", stall_rtol)
+    diverge_factor = check("diverge_factor", diverge_factor)
     return loop.make_control(gtol=gtol, rtol=rtol, stall_rtol=stall_rtol, stall_window=stall_window,
                              diverge_factor=diverge_factor, max_iter=max_iter, every=every,
                              min_hist=16 if batched else 16384)
