@@ -338,3 +338,23 @@ def test_unconstrained_method_on_nonnegative_objective_is_refused():
     nn = make_objective(I.build("sensing:n=10,r=2,m=150,seed=0,truth=nonneg"), "l2")
     with pytest.raises(ValueError, match="projected-gd"):
         solve(nn, "gd")
+
+
+def test_gradient_test_is_scale_invariant_on_small_data():
+    """The floor of the relative gradient test follows the data's scale: at tscale = 1e-4 (gradients ~1e-12) GD and
+    the trust region run as at tscale = 1 (same iterations, same relative error), where a floor of 1 let the start
+    pass the test (converged after 1 iteration at relative error 1.0)."""
+    import benign
+    from benign.solvers.loop import gradient_floor
+
+    runs = {}
+    for t in (1.0, 1e-4):
+        obj = benign.make_objective(benign.build(f"sensing:n=4,r=1,m=20,seed=0,tscale={t:g}"), "l2")
+        floor = float(gradient_floor(obj))
+        assert (floor == 1.0) if t == 1.0 else (0 < floor < 1e-10)
+        for method in ("gd", "trust-region"):
+            runs[t, method] = solve(obj, method, seed=0)
+    for method in ("gd", "trust-region"):
+        big, small = runs[1.0, method], runs[1e-4, method]
+        assert small.status == big.status == "converged" and small.relative_error <= 1e-8
+        assert abs(small.iterations - big.iterations) <= 1, (method, small.iterations, big.iterations)

@@ -111,8 +111,8 @@ def _rule(solver: Solver, control, state=None) -> str:
                 "point before the perturbation (its gradient norm <= g_thres)")
     gtol, rtol = float(control.gtol), float(control.rtol)
     curvature = " and the Lanczos curvature test passed" if isinstance(solver, TrustRegion) else ""
-    tests = [(f"{solver.measure_name} <= gtol * max(1, initial value) with gtol = {gtol:g}{curvature}",
-              lambda s: f"{solver.measure_name} = {float(s.meas):.3g} <= gtol * max(1, initial value) = "
+    tests = [(f"{solver.measure_name} <= gtol * max(s, initial value) with gtol = {gtol:g}{curvature}",
+              lambda s: f"{solver.measure_name} = {float(s.meas):.3g} <= gtol * max(s, initial value) = "
                         f"{float(s.ctx.thresh):.3g} (gtol = {gtol:g}){curvature}",
               lambda s: float(s.meas) <= float(s.ctx.thresh))]
     if isinstance(solver, Subgradient) and float(solver.ftol) >= 0:
@@ -184,7 +184,7 @@ def solve(obj, method: str | Solver = "gd", x0: Any = None, *, rank: int | None 
     ``method``: a name in :data:`METHODS` or a configured solver (``GradientDescent(step=1e-3, armijo=True)``);
     ``options`` are the method's settings (e.g. ``step=1e-3``). ``x0`` (``(N, r)``) or ``init``/``init_scale``/``seed``
     give the starting point (see :func:`initial_point`); ``rank`` defaults to ``x0``'s columns, else the truth's rank.
-    Stopping rules (see :mod:`benign.solvers.loop`): ``gtol`` (relative to ``max(1, measure(x0))``; method default
+    Stopping rules (see :mod:`benign.solvers.loop`): ``gtol`` (relative to ``max(s, measure(x0))``, ``s`` the data-scale floor of :func:`benign.solvers.loop.gradient_floor`; method default
     ``1e-10``), ``rtol`` on the relative error (truth known, off by default), ``stall_window``/``stall_rtol``,
     ``diverge_factor``, ``max_iter``. ``progress(k, max_iter)`` is called between chunks of iterations.
     """

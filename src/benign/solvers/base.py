@@ -39,7 +39,7 @@ def solver_class(static: tuple[str, ...] = ()):
 class Ctx(NamedTuple):
     """Per-start numbers fixed at the initial point: the gradient threshold and the initial loss."""
 
-    thresh: Any  # gtol * max(1, measure(x0))
+    thresh: Any  # gtol * max(s, measure(x0)), s = loop.gradient_floor(obj)
     f0: Any
 
 

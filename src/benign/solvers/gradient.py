@@ -31,7 +31,7 @@ class GradientDescent(Solver):
       halved (``shrink``) until ``f(X - t g) <= f(X) - c t ||g||^2``; at most ``max_backtracks`` halvings, after which
       the iterate does not move (and the stall rule ends the run).
 
-    Stops on ``||grad f||_F <= gtol * max(1, ||grad f(X0)||_F)``.
+    Stops on ``||grad f||_F <= gtol * max(s, ||grad f(X0)||_F)`` (``s``: :func:`~benign.solvers.loop.gradient_floor`).
     """
 
     step: Any = None

@@ -5,7 +5,8 @@ Stopping rules, checked after every iteration ``k -> k + 1`` in this order of pr
 1. **diverged**: the new loss or stationarity measure is not finite, the new point has a non-finite entry, or
    ``f > diverge_factor * f(x0)`` (default ``1e12``); the step is rejected and the run returns the last finite point
    (at the start: a non-finite loss, point or measure ends the run at iteration 0);
-2. **converged**: the method's test, by default ``measure(x) <= gtol * max(1, measure(x0))`` where ``measure`` is the
+2. **converged**: the method's test, by default ``measure(x) <= gtol * max(s, measure(x0))`` (``s`` =
+   :func:`gradient_floor`: 1 for data of unit scale and above, smaller for small-scale data) where ``measure`` is the
    method's stationarity measure (``||grad f||_F``); or, when the truth is known and ``rtol`` is given,
    ``relative_error(x) <= rtol``;
 3. **stalled**: every ``stall_window`` iterations the best loss and the best stationarity measure so far are compared
@@ -170,10 +171,21 @@ def _converged(solver, obj, meas, err, ctx, aux, control):
     return conv
 
 
+def gradient_floor(obj):
+    """``min(1, g_ref)`` with ``g_ref = c ||psi'(b)|| sqrt(||b||)``, the size of a gradient at the data's scale (degree 3
+    in the truth's scale for l2, as ``grad f`` is): the floor of the relative gradient test. 1 (the plain floor) for
+    data of unit scale and above, and when ``b = 0`` (no scale to go by); below 1 only for small-scale data, where an
+    absolute floor of 1 would let every start pass the test (``tscale=1e-4``: gradients ~1e-12)."""
+    b = obj.b
+    nb = jnp.sqrt(jnp.sum(b * b))
+    g_ref = obj.loss.factor(b.shape[-1]) * jnp.sqrt(jnp.sum(obj.loss.dpsi(b) ** 2)) * jnp.sqrt(nb)
+    return jnp.where((nb > 0) & jnp.isfinite(g_ref), jnp.minimum(1.0, g_ref), 1.0)
+
+
 def init_state(solver: Solver, obj, x0, key, control: Control) -> State:
     f, g = obj.value_and_grad(x0)
     meas = solver.measure(obj, x0, g)
-    ctx = Ctx(thresh=control.gtol * jnp.maximum(1.0, meas), f0=f)
+    ctx = Ctx(thresh=control.gtol * jnp.maximum(gradient_floor(obj), meas), f0=f)
     aux = solver.init(obj, x0, f, g, ctx)
     basis = truth_basis(obj)
     err = _error(obj, x0, basis)

@@ -10,7 +10,7 @@
   small): the run stops on ``max_iter``, on the stall rule, or on ``rtol`` when the truth is known.
 
 Defaults (practical, not the theorem's constants): ``step = 1/(6 sigma)``; jin: ``g_thres`` = the loop's gradient
-threshold ``gtol * max(1, ||grad f(X0)||)``, ``radius = 1e-3 * sqrt(sigma / gain)``, ``t_thres = 200``,
+threshold ``gtol * max(s, ||grad f(X0)||)``, ``radius = 1e-3 * sqrt(sigma / gain)``, ``t_thres = 200``,
 ``f_thres = 1e-9 * max(f(X0), tiny)``; noise: ``threshold = 1e-3``, ``sigma = 1e-3``.
 """
 from __future__ import annotations

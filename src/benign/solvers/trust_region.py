@@ -3,7 +3,7 @@
 Each iteration minimises the quadratic model ``m(p) = f + <g, p> + 1/2 <p, H p>`` (``H p = obj.hvp(X, p)``) over
 ``||p||_F <= Delta`` by truncated conjugate gradients (Steihaug--Toint): CG stops at the boundary when it meets
 non-positive curvature ``<d, H d> <= 0`` or leaves the ball, and when the residual falls below
-``||g|| min(kappa, ||g||^theta)``. When the gradient is small (``||g|| <= gtol * max(1, ||g(X0)||)``), a Lanczos
+``||g|| min(kappa, ||g||^theta)``. When the gradient is small (``||g|| <= gtol * max(s, ||g(X0)||)``), a Lanczos
 process with full reorthogonalisation (``lanczos_steps`` HVPs) estimates ``lambda_min(H)`` and its eigenvector ``u``;
 if ``lambda_min < -curvature_tol * max(lambda_max, tiny)`` the step is ``p = -sign(<g, u>) Delta u`` (a negative
 curvature step), otherwise the point is accepted as second-order stationary and the run converges.
