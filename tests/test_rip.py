@@ -126,11 +126,24 @@ def test_gaussian_empirical_spread():
 @pytest.mark.parametrize("kwargs,exc,needle", [(dict(rank=0), ValueError, "rank must be >= 1"),
                                                (dict(rank=9), ValueError, "rank must be <= min"),
                                                (dict(rank=1, starts=0), ValueError, "starts must be >= 1"),
-                                               (dict(rank=1.5), TypeError, "rank must be an integer")])
+                                               (dict(rank=1.5), TypeError, "rank must be an integer"),
+                                               (dict(rank=1, symmetric="false"), TypeError, "symmetric must be")])
 def test_search_validation(kwargs, exc, needle):
     op = ops.gaussian_sensing(np.random.default_rng(0), 10, 3, 3, True)
     with pytest.raises(exc, match=needle):
         rip_search(op, **kwargs)
+    if "symmetric" in kwargs:  # (the bounds and the empirical spread check the flag the same way)
+        with pytest.raises(exc, match=needle):
+            rip_bounds(op, **kwargs)
+
+
+def test_full_rank_constants_of_a_psd_kernel_stay_in_range():
+    """m = 4 < n(n+1)/2 = 6: the kernel is singular; rounding must not make lambda_min negative or delta_scaled > 1."""
+    from benign.instances import build
+
+    op = build("sensing:n=3,r=1,m=4,seed=1").operator
+    for out in (full_rank_rip(op), full_rank_spectrum(op)):
+        assert out["lambda_min"] == 0.0 and out["delta_scaled"] == 1.0
 
 
 def test_cli_rip():

@@ -173,6 +173,17 @@ def test_from_arrays_validation():
         from_matrices(np.full((2, 2, 2), np.inf))
     with pytest.raises(ValueError, match="3 dimensions"):
         from_matrices(np.ones((2, 2)))
+    # integer and 0/1 arrays are never truncated from other numbers
+    from benign.operators import entry_sampling
+
+    with pytest.raises(ValueError, match="rows must hold integers, got 0.9"):
+        entry_sampling([0.9, 1.7], [0, 1], (2, 2))
+    assert list(np.asarray(entry_sampling([0.0, 1.0], [0, 1], (2, 2)).rows)) == [0, 1]
+    Z = np.ones((3, 1))
+    with pytest.raises(ValueError, match="outlier_mask must hold 0/1 or booleans, got 0.5"):
+        I.from_arrays(op, Z, outlier_mask=[0.5, 1, 0, 0, 1])
+    with pytest.raises(ValueError, match="needs a truth of rank r >= 2"):
+        I.build("sensing:n=6,r=1,m=20,cond=10")
 
 
 def test_with_noise_matches_generator():

@@ -163,3 +163,27 @@ def test_strict_conditions_are_not_declared_on_a_rounded_delta():
         assert not checks[name].holds and checks[name].margin < 0, name
     cert = certify(make_objective(inst, "l2"), X, instance=inst)
     assert cert.verdict == "degenerate" and cert.spurious is True
+
+
+def test_theorems_are_not_applied_outside_their_setting():
+    """Noisy data (the theorems assume b = A(M*)) and losses other than l2 (the point is certified for another
+    objective): every such check says it does not apply, with the reason, instead of 'holds' (a noisy global
+    minimum at distance 6.9 from M* was told 'a second-order critical point is the ground truth')."""
+    from benign.losses import make_loss
+
+    noisy = I.build("sensing:n=3,r=1,m=60,seed=1,noise=gaussian,sigma=3")
+    X = np.array([[-3.203467460545197], [-0.009793112915007954], [1.673283093621233]])
+    checks = T.evaluate(noisy, X)
+    assert checks and all(not c.applicable and not c.holds and "noisy" in c.details["not_applicable"]
+                          for c in checks)
+    clean = I.build("sensing:n=3,r=1,m=60,seed=1")
+    for loss, kept in ((make_loss("l1"), set()), (make_loss("mixed", lam=1.0, l=4), {"thm6"})):
+        checks = {c.name: c for c in T.evaluate(clean, X, loss=loss)}
+        assert {n for n, c in checks.items() if c.applicable} == kept, loss.name
+    assert all(c.applicable for c in T.evaluate(clean, X))  # noiseless, l2, rank 1: every one applies
+    zero = T.thm3(0.1, np.ones((3, 1)), np.zeros((3, 1)))  # M* = 0: the condition divides by tr(M*)
+    assert not zero.applicable and not zero.holds
+    with pytest.raises(TypeError, match="delta"):
+        T.evaluate(clean, X, delta="0.1")
+    with pytest.raises(TypeError, match="instance"):
+        T.evaluate("sensing:n=3,r=1,m=60")

@@ -1,5 +1,6 @@
 """The certifiers' own settings by kind, readable without importing them (no JAX): the CLI refuses a misspelt
-``--opt`` of ``benign certify`` (and a sweep spec a misspelt ``certify_options`` key) before any work. Kept equal to the keyword-only parameters of
+``--opt`` of ``benign certify`` (and a sweep spec a misspelt ``certify_options`` key) before any work. Kept equal to
+the keyword-only parameters of
 :func:`benign.certify.smooth.certify_smooth`, :func:`benign.certify.nonneg.certify_nonneg` and
 :func:`benign.certify.l1.certify_l1` (minus the settings :func:`benign.certify.certify` takes itself; tested).
 """

@@ -88,6 +88,18 @@ def check_array(name: str, value: Any, *, ndim: int | tuple[int, ...] | None = N
         raise TypeError(f"{name} must be a numeric array, got booleans")
     if np.iscomplexobj(value) and not np.issubdtype(np.dtype(dtype), np.complexfloating):
         raise TypeError(f"{name} must be real, got a complex array")
+    target = np.dtype(dtype)
+    if target.kind in "iub":  # integers or booleans from other numbers: only exact values, never truncated
+        raw = np.asarray(value)
+        if raw.dtype.kind == "f" or raw.dtype.kind in "iu" and target.kind == "b":
+            bad = ~np.isfinite(raw) | (raw != np.round(raw)) if raw.dtype.kind == "f" else np.zeros(raw.shape, bool)
+            if target.kind == "b":
+                bad |= (raw != 0) & (raw != 1)
+            if np.any(bad):
+                at = np.argwhere(bad)[0]
+                what = "0/1 or booleans" if target.kind == "b" else "integers"
+                raise ValueError(f"{name} must hold {what}, got {raw[tuple(at)].item()!r} at index "
+                                 f"{tuple(int(i) for i in at)}")
     try:
         arr = np.asarray(value, dtype=dtype)
     except (TypeError, ValueError) as exc:

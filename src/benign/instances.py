@@ -175,6 +175,8 @@ def make_truth(rng: np.random.Generator, d: int, r: int, kind: str = "gaussian",
         cond = check_float("cond", cond, lo=1.0)
         if kind == "nonneg":
             raise ValueError("cond cannot be combined with truth=nonneg")
+        if r == 1 and cond != 1.0:
+            raise ValueError(f"cond = {cond:g} needs a truth of rank r >= 2 (a rank-1 M* has condition number 1)")
         Q = np.linalg.qr(F)[0]
         sv = np.geomspace(1.0, 1.0 / cond, r) if r > 1 else np.ones(1)
         F = Q * np.sqrt(sv) * np.sqrt(d)

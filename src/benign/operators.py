@@ -440,9 +440,10 @@ def rank_one_projections(rng: np.random.Generator, m: int, d1: int, d2: int | No
                          symmetric: bool = True, *, device: bool = True) -> RankOneProjections:
     """Gaussian rank-one projections ``A_i = a_i c_i^T``, entries ``N(0, 1)/m^{1/4}``.
 
-    Then ``E <A_i, M>^2 = (||M||_F^2 + ...)/sqrt(m)`` only up to a kurtosis term: these operators
-    are not isotropic (no RIP in Frobenius norm); the scaling makes ``E||A(M)||^2`` of the order of
-    ``||M||_F^2``.
+    Asymmetric (``c_i`` independent of ``a_i``): ``E <A_i, M>^2 = ||M||_F^2 / m``, so ``E||A(M)||^2 = ||M||_F^2``
+    (isotropic in expectation). Symmetric (``c_i = a_i``): ``E <A_i, M>^2 = ((tr M)^2 + 2 ||M||_F^2) / m``, so
+    ``E||A(M)||^2 = (tr M)^2 + 2 ||M||_F^2``: not isotropic (no RIP in the Frobenius norm without centring); the
+    scaling keeps ``E||A(M)||^2`` of the order of ``||M||_F^2``.
     """
     m = check_int("m", m, minimum=1)
     d1 = check_int("n", d1, minimum=1)
@@ -482,7 +483,8 @@ def entry_sampling(rows: Any, cols: Any, shape: tuple[int, int], weights: Any | 
 
 def sample_entries(rng: np.random.Generator, d1: int, d2: int, *, rate: float | None = None,
                    count: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct entries of a ``d1 x d2`` matrix: Bernoulli(``rate``) sampling or exactly ``count`` entries.
+    """Distinct entries of a ``d1 x d2`` matrix: Bernoulli(``rate``) sampling (the number of entries drawn from
+    ``Binomial(d1 d2, rate)``, at least 1: an operator needs a measurement) or exactly ``count`` entries.
 
     Runs in ``O(|Omega|)`` memory: never allocates a ``d1 x d2`` mask. Returned sorted row-major.
     """

@@ -60,7 +60,7 @@ def full_rank_rip(op: Operator, symmetric: bool = True) -> dict:
         raise ValueError(f"symmetric RIP needs a square operator, got {op.shape}")
     K = restricted_kernel(op, symmetric)
     lam = np.linalg.eigvalsh(K)
-    mu, L = float(lam[0]), float(lam[-1])
+    mu, L = max(float(lam[0]), 0.0), float(lam[-1])  # K = A^T A is PSD: a negative eigenvalue is rounding
     delta = max(1.0 - mu, L - 1.0)
     rounding = eigenvalue_rounding(L, op.m, K.shape[0])
     out = {"available": True, "rank": "full", "space": "symmetric" if symmetric else "all",
@@ -93,13 +93,14 @@ def _svec_rows(mats: np.ndarray) -> np.ndarray:
 
 
 def _spectrum_from_rows(R: np.ndarray, dim: int) -> tuple[float, float, str]:
-    """Extreme eigenvalues of ``R^T R`` (``dim x dim``) from its smaller side."""
+    """Extreme eigenvalues of ``R^T R`` (``dim x dim``, PSD: a negative computed one is rounding, read as 0) from its
+    smaller side."""
     m = R.shape[0]
     if m < dim:
         lam = np.linalg.eigvalsh(R @ R.T)
         return 0.0, float(lam[-1]), f"Gram matrix of the measurements ({m} x {m}); m < {dim} so lambda_min = 0"
     lam = np.linalg.eigvalsh(R.T @ R)
-    return float(lam[0]), float(lam[-1]), f"restricted kernel ({dim} x {dim})"
+    return max(float(lam[0]), 0.0), float(lam[-1]), f"restricted kernel ({dim} x {dim})"
 
 
 def full_rank_spectrum(op: Operator, symmetric: bool = True) -> dict:
@@ -175,6 +176,8 @@ def rip_search(op: Operator, rank: int, *, symmetric: bool = True, starts: int =
     from benign._jax import jax
     from benign.errors import check_int, check_seed
 
+    _check_operator(op)
+    symmetric = check_bool("symmetric", symmetric)
     k = check_int("rank", rank, minimum=1)
     starts = check_int("starts", starts, minimum=1)
     seed = check_seed(seed)
@@ -335,6 +338,8 @@ def random_rank_ratios(op: Operator, rank: int, count: int = 64, *, symmetric: b
     from benign._jax import jax
     from benign.errors import check_int, check_seed
 
+    _check_operator(op)
+    symmetric = check_bool("symmetric", symmetric)
     k = check_int("rank", rank, minimum=1)
     count = check_int("count", count, minimum=1)
     if symmetric and op.shape[0] != op.shape[1]:
@@ -364,9 +369,10 @@ def rip_bounds(op: Operator, rank: int, *, symmetric: bool | None = None, starts
     """
     from benign.errors import check_int
 
+    _check_operator(op)
     k = check_int("rank", rank, minimum=1)
     d1, d2 = op.shape
-    sym = (d1 == d2) if symmetric is None else bool(symmetric)
+    sym = (d1 == d2) if symmetric is None else check_bool("symmetric", symmetric)
     full = full_rank_spectrum(op, sym)
     search = rip_search(op, k, symmetric=sym, starts=starts, seed=seed, maxiter=maxiter)
     Lhat, muhat = search["max_ratio"], search["min_ratio"]

@@ -80,11 +80,18 @@ def point_summary(X: Any, Z: Any) -> dict[str, float]:
     Z = _factor("Z", Z)
     if X.shape[0] != Z.shape[0]:
         raise ValueError(f"X and Z must have the same number of rows, got {X.shape} and {Z.shape}")
-    sq = np.sum((X.T @ X) ** 2) - 2 * np.sum((X.T @ Z) ** 2) + np.sum((Z.T @ Z) ** 2)
+    from benign.instances import product_distance  # (QR-based: no cancellation next to the truth)
+
     s = np.linalg.svd(X, compute_uv=False)
     r = X.shape[1]
     sigma_r = float(s[r - 1]) if s.size >= r else 0.0
-    return {"D": float(np.sqrt(max(sq, 0.0))), "sigma_r": sigma_r, "r": r}
+    return {"D": product_distance(X, X, Z, Z), "sigma_r": sigma_r, "r": r}
+
+
+def _zero_truth(name: str, reference: str, conclusion: str) -> TheoremCheck:
+    """A point theorem at ``M* = 0`` (``tr M* = 0``): its condition divides by ``tr M*``; not applicable."""
+    return TheoremCheck(name, reference, False, float("nan"), conclusion, applicable=False,
+                        details={"not_applicable": "M* = 0: the condition divides by tr(M*)"})
 
 
 def thm3(delta: float, X: Any, Z: Any) -> TheoremCheck:
@@ -92,6 +99,9 @@ def thm3(delta: float, X: Any, Z: Any) -> TheoremCheck:
     d = _delta(delta)
     t, p = truth_summary(Z), point_summary(X, Z)
     tr, D, s = t["trace"], p["D"], p["sigma_r"]
+    if tr == 0:
+        return _zero_truth("thm3", "seed 001 (Ma, Chen, Lavaei, Sojoudi), Theorem 3",
+                           "a first-order critical point is a strict saddle")
     rhs = 2 * (1 + d) / (1 - d) * tr * s ** 2
     bound = 2 * (1 + d) * s ** 2 - D ** 2 * (1 - d) / tr
     return TheoremCheck("thm3", "seed 001 (Ma, Chen, Lavaei, Sojoudi), Theorem 3", D ** 2 > rhs, D ** 2 - rhs,
@@ -127,6 +137,9 @@ def thm6(delta: float, X: Any, Z: Any, lam: float, l: int, m: int) -> TheoremChe
     m = check_int("m", m, minimum=1)
     t, p = truth_summary(Z), point_summary(X, Z)
     tr, D, s = t["trace"], p["D"], p["sigma_r"]
+    if tr == 0:
+        return _zero_truth("thm6", "seed 001, Theorem 6",
+                           "a first-order critical point of f + lam f^l is a strict saddle")
     C = c_of_l(l, m)
     Dl = D ** (l - 2)
     num = (1 + d) + lam * (l - 1) * (1 + d) ** (l / 2) * Dl
@@ -220,18 +233,43 @@ def recht(delta_5r: float) -> TheoremCheck:
                         "the SDP relaxation recovers M*", 0.1, "largest admissible delta_5r")
 
 
+#: the theorems about the l2 objective's landscape (every one but Thm 6, which is about ``f + lam f^l``)
+L2_THEOREMS = ("thm3", "thm5", "sharp_rank1", "rank1_local", "zhang2022", "zhang2021", "zhang_zhang", "bhojanapalli",
+               "recht")
+
+
+def _not_applicable(check: TheoremCheck, reason: str) -> TheoremCheck:
+    """``check`` with ``applicable = holds = False`` and the reason in ``details["not_applicable"]`` (the margin is
+    kept as information)."""
+    from dataclasses import replace
+
+    return replace(check, holds=False, applicable=False, details={**check.details, "not_applicable": reason})
+
+
 def evaluate(instance: Any, X: Any | None = None, *, loss: Any = None, delta: float | None = None
              ) -> list[TheoremCheck]:
     """Every evaluator that applies to a symmetric ``instance`` (and the point ``X`` if given).
 
+    The theorems are about noiseless data (``b = A(M*)``) and the l2 loss (Thm 6: ``f + lam f^l``): on a noisy
+    instance every check is marked ``applicable = False`` (``holds = False``, the reason in
+    ``details["not_applicable"]``), and with another ``loss`` (``lp``, ``huber``, ``l1``; for ``mixed`` all but Thm 6)
+    the checks about the l2 objective are, since the point certified is one of another objective.
+
     ``delta`` defaults to the exact full-rank constant of :func:`benign.rip.full_rank_rip` (an upper bound on every
     ``delta_k``; needs a small ``n``) plus the bound on its rounding (``delta_upper``): a condition such as
-    ``delta < 1/2`` is never declared to hold on a computed ``0.4999999999999998`` whose exact value is ``1/2``. Point-dependent theorems (3, 6, Zhang--Zhang, the rank-1 local guarantee)
-    need ``X``; Thm 6 is evaluated for a ``mixed`` loss with the plain sum.
+    ``delta < 1/2`` is never declared to hold on a computed ``0.4999999999999998`` whose exact value is ``1/2``.
+    Point-dependent theorems (3, 6, Zhang--Zhang, the rank-1 local guarantee) need ``X``; Thm 6 is evaluated for a
+    ``mixed`` loss with the plain sum.
     """
+    from benign.instances import Instance
+
+    if not isinstance(instance, Instance):
+        raise TypeError(f"instance must be a benign Instance (e.g. benign.build(spec)), got {type(instance).__name__}")
     if not instance.symmetric:
         raise ValueError("the theorems of MATH.md §7 are stated for symmetric problems")
-    if delta is None:
+    if delta is not None:
+        delta = check_float("delta", delta, lo=0.0)
+    else:
         from benign.rip import full_rank_rip
 
         n = instance.shape[0]
@@ -257,4 +295,10 @@ def evaluate(instance: Any, X: Any | None = None, *, loss: Any = None, delta: fl
             f0 = float(obj.value(jnp.zeros((instance.shape[0], 1))))
             fx = float(obj.value(jnp.asarray(_factor("X", X))))
             out.append(rank1_local(delta, fx, f0))
+    name = getattr(loss, "name", "l2")
+    if not instance.noiseless:
+        return [_not_applicable(c, "noisy measurements: the theorems assume b = A(M*)") for c in out]
+    if name != "l2":
+        out = [_not_applicable(c, f"a statement about the l2 objective; the point is certified for the {name} loss")
+               if c.name in L2_THEOREMS else c for c in out]
     return out

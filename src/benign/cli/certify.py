@@ -197,6 +197,10 @@ def _human_certificate(out: dict) -> None:
     console.print(table)
     if out.get("theory"):
         for th in out["theory"]:
+            if not th.get("applicable", True):
+                why = th.get("details", {}).get("not_applicable", "its setting does not hold here")
+                console.print(f"  {th['name']:<13} not applicable: {why}")
+                continue
             console.print(f"  {th['name']:<13} holds={th['holds']!s:<5} margin={th['margin']:.4g}  "
                           f"({th['conclusion']})")
     if out.get("theory_note"):

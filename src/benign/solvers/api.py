@@ -184,7 +184,8 @@ def solve(obj, method: str | Solver = "gd", x0: Any = None, *, rank: int | None 
     ``method``: a name in :data:`METHODS` or a configured solver (``GradientDescent(step=1e-3, armijo=True)``);
     ``options`` are the method's settings (e.g. ``step=1e-3``). ``x0`` (``(N, r)``) or ``init``/``init_scale``/``seed``
     give the starting point (see :func:`initial_point`); ``rank`` defaults to ``x0``'s columns, else the truth's rank.
-    Stopping rules (see :mod:`benign.solvers.loop`): ``gtol`` (relative to ``max(s, measure(x0))``, ``s`` the data-scale floor of :func:`benign.solvers.loop.gradient_floor`; method default
+    Stopping rules (see :mod:`benign.solvers.loop`): ``gtol`` (relative to ``max(s, measure(x0))``, ``s`` the
+    data-scale floor of :func:`benign.solvers.loop.gradient_floor`; method default
     ``1e-10``), ``rtol`` on the relative error (truth known, off by default), ``stall_window``/``stall_rtol``,
     ``diverge_factor``, ``max_iter``. ``progress(k, max_iter)`` is called between chunks of iterations.
     """

@@ -24,8 +24,9 @@ Clarabel's default tolerances), so ``numerical_rank`` can exceed the true rank t
 to about ``1e-15``. When the factor leaves out more than that -- ``truncation_error = ||M - X X^T||_F / ||M||_F >
 sqrt(rank_tol)`` (``1e-3``), e.g. a rank-2 solution with too few measurements and ``r = 1``, or the least-squares
 SDP fitting noise -- the status still describes the SDP and its checks, and the message says that the point returned
-is a rank-``r`` truncation (its loss and gradient are the truncation's). Size limit: ``max(d1, d2) <= max_dim`` (default 30); beyond it a ``ValueError`` is raised (the SDP
-has ``O(n^2)`` variables and a dense sensing operator ``m n^2`` coefficients).
+is a rank-``r`` truncation (its loss and gradient are the truncation's). Size limit: ``max(d1, d2) <= max_dim``
+(default 30); beyond it a ``ValueError`` is raised (the SDP has ``O(n^2)`` variables and a dense sensing operator
+``m n^2`` coefficients).
 """
 from __future__ import annotations
 
@@ -180,7 +181,8 @@ def _checked_result(obj, settings, rank, Mv, used, status, stats, attempts, seco
     truncation = float(np.linalg.norm(Mv - product) / max(np.linalg.norm(Mv), 1e-300))
     details: dict[str, Any] = {
         "mode": settings.mode, "solver": used, "solver_status": status, "attempts": attempts,
-        "residual": resid, "numerical_rank": num_rank, "truncation_error": truncation, "trace": float(np.trace(Mv)) if obj.symmetric else None,
+        "residual": resid, "numerical_rank": num_rank, "truncation_error": truncation,
+        "trace": float(np.trace(Mv)) if obj.symmetric else None,
         "nuclear_norm": float(np.sum(np.abs(spectrum))),
         "spectrum": spectrum[: min(10, spectrum.size)].tolist(),
         "min_eigenvalue": float(spectrum[-1]) if obj.symmetric else None,

@@ -104,7 +104,8 @@ def _scaled_update(obj, x, g, aux, step, damping):
 
 @solver_class()
 class ScaledGD(Solver):
-    """ScaledGD; see the module docstring. Stops on ``||grad f||_F <= gtol * max(s, ||grad f(X0)||_F)`` (``s``: :func:`~benign.solvers.loop.gradient_floor`)."""
+    """ScaledGD; see the module docstring. Stops on ``||grad f||_F <= gtol * max(s, ||grad f(X0)||_F)`` (``s``:
+    :func:`~benign.solvers.loop.gradient_floor`)."""
 
     step: Any = None
     damping: Any = 0.0
