@@ -352,6 +352,8 @@ def test_gradient_test_is_scale_invariant_on_small_data():
         obj = benign.make_objective(benign.build(f"sensing:n=4,r=1,m=20,seed=0,tscale={t:g}"), "l2")
         floor = float(gradient_floor(obj))
         assert (floor == 1.0) if t == 1.0 else (0 < floor < 1e-10)
+        mean = benign.make_objective(benign.build(f"sensing:n=4,r=1,m=20,seed=0,tscale={t:g}"), "l2:scale=mean")
+        assert float(gradient_floor(mean)) == floor  # the loss's scale c is left out: mean runs stop as before
         for method in ("gd", "trust-region"):
             runs[t, method] = solve(obj, method, seed=0)
     for method in ("gd", "trust-region"):

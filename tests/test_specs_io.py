@@ -182,8 +182,11 @@ def test_from_arrays_validation():
     Z = np.ones((3, 1))
     with pytest.raises(ValueError, match="outlier_mask must hold 0/1 or booleans, got 0.5"):
         I.from_arrays(op, Z, outlier_mask=[0.5, 1, 0, 0, 1])
-    with pytest.raises(ValueError, match="needs a truth of rank r >= 2"):
-        I.build("sensing:n=6,r=1,m=20,cond=10")
+    for spec in ("sensing:n=6,r=1,m=20,cond=10", "sensing:n=6,m=20,cond=10", "completion:n=20,rate=0.5,cond=10"):
+        with pytest.raises(ValueError, match="needs a truth of rank r >= 2"):  # refused by the spec parser (r = 1)
+            parse_instance(spec)
+    with pytest.raises(ValueError, match="rows must hold integers"):  # an object column is read as numbers
+        entry_sampling(np.array([0.9, 1.7], dtype=object), [0, 1], (2, 2))
 
 
 def test_with_noise_matches_generator():

@@ -177,9 +177,14 @@ def test_theorems_are_not_applied_outside_their_setting():
     assert checks and all(not c.applicable and not c.holds and "noisy" in c.details["not_applicable"]
                           for c in checks)
     clean = I.build("sensing:n=3,r=1,m=60,seed=1")
-    for loss, kept in ((make_loss("l1"), set()), (make_loss("mixed", lam=1.0, l=4), {"thm6"})):
+    # (recht is about the convex relaxation, whatever the factored loss; Thm 6 holds for either scale of mixed)
+    for loss, kept in ((make_loss("l1"), {"recht"}), ("l1", {"recht"}), (make_loss("mixed", lam=1.0, l=4),
+                       {"recht", "thm6"}), ("mixed:lam=1,l=4,scale=mean", {"recht", "thm6"})):
         checks = {c.name: c for c in T.evaluate(clean, X, loss=loss)}
-        assert {n for n, c in checks.items() if c.applicable} == kept, loss.name
+        assert {n for n, c in checks.items() if c.applicable} == kept, loss
+    # evaluators whose own setting fails say why
+    over = {c.name: c for c in T.evaluate(clean, np.column_stack([X[:, 0], np.zeros(3)]))}
+    assert not over["sharp_rank1"].applicable and "r = r* = 1" in over["sharp_rank1"].details["not_applicable"]
     assert all(c.applicable for c in T.evaluate(clean, X))  # noiseless, l2, rank 1: every one applies
     zero = T.thm3(0.1, np.ones((3, 1)), np.zeros((3, 1)))  # M* = 0: the condition divides by tr(M*)
     assert not zero.applicable and not zero.holds

@@ -91,6 +91,11 @@ def check_array(name: str, value: Any, *, ndim: int | tuple[int, ...] | None = N
     target = np.dtype(dtype)
     if target.kind in "iub":  # integers or booleans from other numbers: only exact values, never truncated
         raw = np.asarray(value)
+        if raw.dtype.kind == "O":  # (a pandas object column, mixed lists): as numbers first
+            try:
+                raw = raw.astype(np.float64)
+            except (TypeError, ValueError) as exc:
+                raise TypeError(f"{name} must be a numeric array, got {type(value).__name__}: {exc}") from None
         if raw.dtype.kind == "f" or raw.dtype.kind in "iu" and target.kind == "b":
             bad = ~np.isfinite(raw) | (raw != np.round(raw)) if raw.dtype.kind == "f" else np.zeros(raw.shape, bool)
             if target.kind == "b":
@@ -102,7 +107,7 @@ def check_array(name: str, value: Any, *, ndim: int | tuple[int, ...] | None = N
                                  f"{tuple(int(i) for i in at)}")
     try:
         arr = np.asarray(value, dtype=dtype)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise TypeError(f"{name} must be a numeric array, got {type(value).__name__}: {exc}") from None
     if ndim is not None:
         allowed = (ndim,) if isinstance(ndim, int) else ndim

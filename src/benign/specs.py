@@ -235,7 +235,7 @@ def _check_ranges(kind: str, p: dict[str, Any]) -> None:
     if "cond" in p:
         need(p["cond"] >= 1, f"cond (condition number of M*) must be >= 1, got {p['cond']}")
         need(p.get("truth") != "nonneg", "cond cannot be combined with truth=nonneg")
-        need(p["cond"] == 1 or p.get("r", 2) >= 2,
+        need(p["cond"] == 1 or p.get("r", 1) >= 2,  # (r defaults to 1 in every generated instance)
              f"cond = {p['cond']:g} needs a truth of rank r >= 2 (a rank-1 M* has condition number 1)")
     if kind == "completion":
         need(("rate" in p) != ("count" in p), "completion needs exactly one of rate=... or count=...")

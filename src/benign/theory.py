@@ -88,6 +88,11 @@ def point_summary(X: Any, Z: Any) -> dict[str, float]:
     return {"D": product_distance(X, X, Z, Z), "sigma_r": sigma_r, "r": r}
 
 
+def _reason(applicable: bool, why: str) -> dict[str, str]:
+    """``{"not_applicable": why}`` when the theorem's setting does not hold, else nothing."""
+    return {} if applicable else {"not_applicable": why}
+
+
 def _zero_truth(name: str, reference: str, conclusion: str) -> TheoremCheck:
     """A point theorem at ``M* = 0`` (``tr M* = 0``): its condition divides by ``tr M*``; not applicable."""
     return TheoremCheck(name, reference, False, float("nan"), conclusion, applicable=False,
@@ -180,7 +185,8 @@ def sharp_rank1(delta: float, r: int = 1, r_star: int = 1) -> TheoremCheck:
     app = r == 1 and r_star == 1
     return TheoremCheck("sharp_rank1", "Zhang, Sojoudi, Lavaei 2019 (JMLR 20(114))", bool(app and d < 0.5),
                         0.5 - d, "no spurious second-order critical point (rank 1)", applicable=app,
-                        details={"delta": d, "r": r, "r_star": r_star, "threshold": 0.5})
+                        details={"delta": d, "r": r, "r_star": r_star, "threshold": 0.5,
+                                 **_reason(app, f"needs r = r* = 1, got r = {r}, r* = {r_star}")})
 
 
 def rank1_local(delta: float, f_x0: float, f_zero: float) -> TheoremCheck:
@@ -203,7 +209,9 @@ def zhang2022(delta_n: float, r: int, r_star: int, n: int | None = None) -> Theo
     app = r >= r_star and (n is None or r < check_int("n", n, minimum=1))
     return TheoremCheck("zhang2022", "R. Y. Zhang 2022, arXiv:2207.01789", bool(app and r > thr), r - thr,
                         "every second-order critical point satisfies X X^T = M*", thr, "rank threshold",
-                        applicable=app, details={"delta_n": d, "r": r, "r_star": r_star})
+                        applicable=app, details={"delta_n": d, "r": r, "r_star": r_star,
+                                                 **_reason(app, f"needs r* <= r < n, got r = {r}, r* = {r_star}"
+                                                           + ("" if n is None else f", n = {n}"))})
 
 
 def zhang2021(delta: float, r: int, r_star: int) -> TheoremCheck:
@@ -216,7 +224,8 @@ def zhang2021(delta: float, r: int, r_star: int) -> TheoremCheck:
     return TheoremCheck("zhang2021", "R. Y. Zhang 2021 (sharp global guarantee, over-parameterised)",
                         bool(app and d < thr), float(thr - d), "every second-order critical point is global",
                         float(thr), "largest admissible delta", applicable=app,
-                        details={"delta": d, "r": r, "r_star": r_star})
+                        details={"delta": d, "r": r, "r_star": r_star,
+                                 **_reason(app, f"needs r >= r*, got r = {r}, r* = {r_star}")})
 
 
 def bhojanapalli(delta_2r: float) -> TheoremCheck:
@@ -233,9 +242,9 @@ def recht(delta_5r: float) -> TheoremCheck:
                         "the SDP relaxation recovers M*", 0.1, "largest admissible delta_5r")
 
 
-#: the theorems about the l2 objective's landscape (every one but Thm 6, which is about ``f + lam f^l``)
-L2_THEOREMS = ("thm3", "thm5", "sharp_rank1", "rank1_local", "zhang2022", "zhang2021", "zhang_zhang", "bhojanapalli",
-               "recht")
+#: the theorems about the l2 objective's landscape (all but Thm 6, about ``f + lam f^l``, and Recht et al., about the
+#: convex relaxation)
+L2_THEOREMS = ("thm3", "thm5", "sharp_rank1", "rank1_local", "zhang2022", "zhang2021", "zhang_zhang", "bhojanapalli")
 
 
 def _not_applicable(check: TheoremCheck, reason: str) -> TheoremCheck:
@@ -259,7 +268,8 @@ def evaluate(instance: Any, X: Any | None = None, *, loss: Any = None, delta: fl
     ``delta_k``; needs a small ``n``) plus the bound on its rounding (``delta_upper``): a condition such as
     ``delta < 1/2`` is never declared to hold on a computed ``0.4999999999999998`` whose exact value is ``1/2``.
     Point-dependent theorems (3, 6, Zhang--Zhang, the rank-1 local guarantee) need ``X``; Thm 6 is evaluated for a
-    ``mixed`` loss with the plain sum.
+    ``mixed`` loss (either scale: ``scale=mean`` divides the sum by ``m``, with the same critical points and saddles).
+    ``loss`` is a :class:`~benign.losses.Loss` or a spec string.
     """
     from benign.instances import Instance
 
@@ -267,6 +277,12 @@ def evaluate(instance: Any, X: Any | None = None, *, loss: Any = None, delta: fl
         raise TypeError(f"instance must be a benign Instance (e.g. benign.build(spec)), got {type(instance).__name__}")
     if not instance.symmetric:
         raise ValueError("the theorems of MATH.md §7 are stated for symmetric problems")
+    if isinstance(loss, str):
+        from benign.specs import parse_loss
+
+        loss = parse_loss(loss)
+    elif loss is not None and not hasattr(loss, "name"):
+        raise TypeError(f"loss must be a Loss or a loss spec string, got {type(loss).__name__}")
     if delta is not None:
         delta = check_float("delta", delta, lo=0.0)
     else:
@@ -285,7 +301,7 @@ def evaluate(instance: Any, X: Any | None = None, *, loss: Any = None, delta: fl
            zhang2021(delta, r, r_star), bhojanapalli(delta), recht(delta)]
     if X is not None:
         out += [thm3(delta, X, Z), zhang_zhang(delta, X, Z)]
-        if loss is not None and getattr(loss, "name", None) == "mixed" and loss.scale == "sum":
+        if loss is not None and loss.name == "mixed":  # (scale=mean is the sum over m: the same critical points)
             out.append(thm6(delta, X, Z, loss.lam, loss.l, instance.m))
         if r == 1 and r_star == 1:
             from benign._jax import jnp

@@ -172,13 +172,16 @@ def _converged(solver, obj, meas, err, ctx, aux, control):
 
 
 def gradient_floor(obj):
-    """``min(1, g_ref)`` with ``g_ref = c ||psi'(b)|| sqrt(||b||)``, the size of a gradient at the data's scale
-    (degree 3 in the truth's scale for l2, as ``grad f`` is): the floor of the relative gradient test. 1 (the plain
-    floor) for data of unit scale and above, and when ``b = 0`` (no scale to go by); below 1 only for small-scale
-    data, where an absolute floor of 1 would let every start pass the test (``tscale=1e-4``: gradients ~1e-12)."""
+    """``min(1, g_ref)`` with ``g_ref = ||psi'(b)|| sqrt(||b||)``, the size of a gradient of the plain sum at the
+    data's scale (degree 3 in the truth's scale for l2, as ``grad f`` is): the floor of the relative gradient test.
+    1 (the plain floor) for data of unit scale and above, whatever the loss's ``scale`` (``c`` is left out, so a
+    ``scale=mean`` run stops where it always did), and when ``b = 0`` (no scale to go by); below 1 only for
+    small-scale data, where an absolute floor of 1 would let every start pass the test (``tscale=1e-4``: gradients
+    ~1e-12). It follows the data's scale, not the operator's: an operator scaled by ``alpha`` scales gradients by
+    ``alpha^2`` but the floor by ``alpha^1.5``."""
     b = obj.b
     nb = jnp.sqrt(jnp.sum(b * b))
-    g_ref = obj.loss.factor(b.shape[-1]) * jnp.sqrt(jnp.sum(obj.loss.dpsi(b) ** 2)) * jnp.sqrt(nb)
+    g_ref = jnp.sqrt(jnp.sum(obj.loss.dpsi(b) ** 2)) * jnp.sqrt(nb)
     return jnp.where((nb > 0) & jnp.isfinite(g_ref), jnp.minimum(1.0, g_ref), 1.0)
 
 
