@@ -48,7 +48,9 @@ _ESCAPE = ("details.escape_check: f(X + t D) for D = escape_direction on t = t_m
            "tested step whose decrease is at least 1e3 rounding floors (else the smallest decreasing one); "
            "witness_t, witness_f_after, witness_decrease: the tested step with the largest decrease")
 _ESCAPE_L1 = ("details.escape_check: f along X + g U (U = escape_direction) on the decreasing grid "
-              "details.escape_check.gammas (1 down to gamma_min, two per decade); values = f(X + g U), "
+              "details.escape_check.gammas (step_scale down to step_scale * gamma_min, two per decade; "
+              "tolerances.step_scale = min(1, max(||X||_F, sqrt(max|b|, max|A(M)|))), 1 at unit scale); "
+              "values = f(X + g U), "
               "differences = f(X + g U) - f(X) computed without cancellation; verified when, for every g <= gamma0, "
               "the difference is negative and the value is below f0 wherever the difference exceeds the round-off "
               "1e3 eps (1 + |f0|); observed_coefficient = difference / g^order at the smallest g, against "

@@ -17,7 +17,8 @@ rank ``s``, ``q = k - s`` spare columns). The ladder, each verdict with its evid
 1. ``global_min``: ``S`` is empty (``f = 0``, the smallest possible value).
 2. ``not_critical``: ``min_{||U||_inf <= 1} f'(X; U) < -tol * Gscale`` (LP, ``Gscale = c sum_i ||G_i||_1`` bounds
    ``|f'|`` on the box); the minimiser ``U`` is returned and ``f(X + g U) < f(X)`` is verified on a grid of ``g``
-   down to ``gamma_min``. ``stationarity_gap = -min``.
+   down to ``gamma_min`` (times ``step_scale = min(1, max(||X||_F, sqrt(max(|b|, |A(M)|))))``: 1 for data of unit
+   scale, the data's scale below it). ``stationarity_gap = -min``.
 3. ``strict_saddle``: a ``W`` with ``L(W W^T) < 0`` (``L(W1 W2^T)`` asymmetric): along ``U = [0, W]``,
    ``f(X + g U) - f(X) = g^2 L(W W^T)`` for small ``g``; ``c = -L(W W^T) / ||W||_F^2 > tol * Lscale``
    (``Lscale = c sum_i ||A_i||_F``, so ``|L(D)| <= Lscale ||D||_F``), verified by evaluation.
@@ -50,6 +51,7 @@ over ``|lambda_i| <= 1`` (a bounded least-squares problem), not the norm of ``ob
 """
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
@@ -175,14 +177,19 @@ def certify_l1(obj: Any, X: Any, instance: Any = None, *, tol: float = 1e-8, gam
     Xj = jnp.asarray(X)
     f0 = float(obj.value(Xj))
     rho = np.asarray(obj.residual(Xj))
-    if res_tol is None:  # relative to the measurements' size (b and A(M) = rho + b): no absolute floor
-        res_tol = 1e-9 * max(float(np.max(np.abs(b))), float(np.max(np.abs(rho + b))))
+    size = max(float(np.max(np.abs(b))), float(np.max(np.abs(rho + b))))  # of the measurements: b, A(M) = rho + b
+    if res_tol is None:  # relative to the measurements' size: no absolute floor
+        res_tol = 1e-9 * size
     res_tol = check_float("res_tol", res_tol, lo=0.0)
+    # the steps at which descent claims are checked by evaluating f: from s down to s * gamma_min, s the point's or
+    # the data's scale below 1 (a matrix of entries ~ sqrt(size) when the A_i are of unit size), else 1
+    step_scale = min(1.0, max(float(np.linalg.norm(X)), math.sqrt(size))) or 1.0
+    gammas = step_scale * mdl.gamma_grid(gamma_min)
     at_truth = _at_truth(obj, X, instance)
     in_S, sigma, rule = mdl.measurement_sets(rho, instance, at_truth, res_tol)
     m = obj.operator.m
     c = float(obj.loss.factor(m))
-    tolerances = {"tol": tol, "gamma_min": gamma_min, "rank_rtol": rank_rtol}
+    tolerances = {"tol": tol, "gamma_min": gamma_min, "step_scale": step_scale, "rank_rtol": rank_rtol}
     if not at_truth:
         tolerances["res_tol"] = res_tol
     details: dict[str, Any] = {"at_truth": at_truth, "set_rule": rule, "n_S": int(in_S.sum()),
@@ -229,7 +236,7 @@ def certify_l1(obj: Any, X: Any, instance: Any = None, *, tol: float = 1e-8, gam
         nU = float(np.linalg.norm(U))
         U = U / nU
         chk = mdl.verify_curve(obj, X, rho, f0, U, None, 1, fo["value"] / nU,
-                               mdl.gamma_grid(gamma_min))
+                               gammas)
         details["escape_check"] = chk
         if chk["verified"]:
             return done(NOT_CRITICAL, None, stationarity_gap=gap, escape_direction=U)
@@ -249,7 +256,7 @@ def certify_l1(obj: Any, X: Any, instance: Any = None, *, tol: float = 1e-8, gam
     details["K"] = model.scales["K"]
     thr = tol * Lscale
     ladder = _ladder_symmetric if obj.symmetric else _ladder_asymmetric
-    return ladder(obj, X, rho, f0, model, red, instance, at_truth, thr, tol, gamma_min, searches, iters, sdp, seed,
+    return ladder(obj, X, rho, f0, model, red, instance, at_truth, thr, tol, gammas, searches, iters, sdp, seed,
                   stat_gap, details, done)
 
 
@@ -262,7 +269,7 @@ def _quadratic_coordinates(C: np.ndarray, W, symmetric: bool) -> tuple[np.ndarra
     return np.einsum("ijk,jq,kq->i", C, W[0], W[1]), float(np.sum(W[0] ** 2) + np.sum(W[1] ** 2))
 
 
-def _level3(obj, X, rho, f0, model, red, thr, gamma_min, searches, iters, sdp, seed, details):
+def _level3(obj, X, rho, f0, model, red, thr, gammas, searches, iters, sdp, seed, details):
     """Strict-saddle search; returns ``(direction, c, check)`` or ``None``."""
     from benign.certify import _l1_search as srch
 
@@ -326,7 +333,7 @@ def _level3(obj, X, rho, f0, model, red, thr, gamma_min, searches, iters, sdp, s
         W2 = model.O2 @ (Wb[1] * scale)
         U = _point(red, obj, np.concatenate([np.zeros((d1, red.s)), W1], axis=1),
                    np.concatenate([np.zeros((obj.shape[1], red.s)), W2], axis=1))
-    chk = mdl.verify_curve(obj, X, rho, f0, U, None, 2, -cval, mdl.gamma_grid(gamma_min))
+    chk = mdl.verify_curve(obj, X, rho, f0, U, None, 2, -cval, gammas)
     details["escape_check"] = chk
     if not chk["verified"]:
         info["note"] = "negative L(WW^T) not confirmed by evaluating f"
@@ -368,7 +375,7 @@ def _curve_from(obj, model, red, X, v, e):
     return first, second
 
 
-def _level4(obj, X, rho, f0, model, red, thr, gamma_min, searches, iters, seed, relaxed_P, details):
+def _level4(obj, X, rho, f0, model, red, thr, gammas, searches, iters, seed, relaxed_P, details):
     """Curved-descent search; returns ``(first, second, ratio, check)`` or ``None``."""
     from benign.certify import _l1_search as srch
 
@@ -421,7 +428,7 @@ def _level4(obj, X, rho, f0, model, red, thr, gamma_min, searches, iters, seed, 
     v = v * sc if obj.symmetric else (v[0] * sc, v[1] * sc)
     e = e / nrm2
     first, second = _curve_from(obj, model, red, X, v, e)
-    chk = mdl.verify_curve(obj, X, rho, f0, first, second, 2, ratio, mdl.gamma_grid(gamma_min))
+    chk = mdl.verify_curve(obj, X, rho, f0, first, second, 2, ratio, gammas)
     details["curve_check"] = chk
     info.update(best_from=how, h=ratio)
     if not chk["verified"]:
@@ -432,7 +439,7 @@ def _level4(obj, X, rho, f0, model, red, thr, gamma_min, searches, iters, seed, 
 
 # --------------------------------------------------------------------------------------------- ladders
 
-def _ladder_symmetric(obj, X, rho, f0, model, red, instance, at_truth, thr, tol, gamma_min, searches, iters,
+def _ladder_symmetric(obj, X, rho, f0, model, red, instance, at_truth, thr, tol, gammas, searches, iters,
                       sdp, seed, stat_gap, details, done):
     s, q = red.s, red.q
     mu_info = None
@@ -477,12 +484,12 @@ def _ladder_symmetric(obj, X, rho, f0, model, red, instance, at_truth, thr, tol,
         details["note"] = ("a multiplier with mu > 0 exists, so no strict saddle or curved descent exists; "
                            "horizontal sharpness was not certified")
         return done(UNCERTIFIED, None, stationarity_gap=stat_gap)
-    found = _level3(obj, X, rho, f0, model, red, thr, gamma_min, searches, iters, sdp, seed, details)
+    found = _level3(obj, X, rho, f0, model, red, thr, gammas, searches, iters, sdp, seed, details)
     if found is not None:
         U, cval, chk = found
         return done(STRICT_SADDLE, None, "saddle_curvature", stationarity_gap=stat_gap, escape_direction=U,
                     certificate_margin=cval)
-    found = _level4(obj, X, rho, f0, model, red, thr, gamma_min, searches, iters, seed, relaxed_P, details)
+    found = _level4(obj, X, rho, f0, model, red, thr, gammas, searches, iters, seed, relaxed_P, details)
     if found is not None:
         first, second, ratio, chk = found
         details["escape_curve"] = {"form": "X + g * first + g**2 * second", "first": first, "second": second,
@@ -491,7 +498,7 @@ def _ladder_symmetric(obj, X, rho, f0, model, red, instance, at_truth, thr, tol,
     return done(UNCERTIFIED, None, stationarity_gap=stat_gap)
 
 
-def _ladder_asymmetric(obj, X, rho, f0, model, red, instance, at_truth, thr, tol, gamma_min, searches, iters,
+def _ladder_asymmetric(obj, X, rho, f0, model, red, instance, at_truth, thr, tol, gammas, searches, iters,
                        sdp, seed, stat_gap, details, done):
     q = red.q
     if q > 0:
@@ -505,12 +512,12 @@ def _ladder_asymmetric(obj, X, rho, f0, model, red, instance, at_truth, thr, tol
         if sh["tau_frob"] > thr:
             return done(SHARP_LOCAL_MIN, False, "tau_F_full", stationarity_gap=stat_gap,
                         certificate_margin=sh["tau_frob"])
-        found = _level3(obj, X, rho, f0, model, red, thr, gamma_min, searches, iters, sdp, seed, details)
+        found = _level3(obj, X, rho, f0, model, red, thr, gammas, searches, iters, sdp, seed, details)
         if found is not None:
             U, cval, chk = found
             return done(STRICT_SADDLE, None, "saddle_curvature", stationarity_gap=stat_gap, escape_direction=U,
                         certificate_margin=cval)
-        found = _level4(obj, X, rho, f0, model, red, thr, gamma_min, searches, iters, seed, None, details)
+        found = _level4(obj, X, rho, f0, model, red, thr, gammas, searches, iters, seed, None, details)
         if found is not None:
             first, second, ratio, chk = found
             details["escape_curve"] = {"form": "X + g * first + g**2 * second", "first": first,
