@@ -42,6 +42,7 @@ def test_cli_solve_json_save_history(tmp_path):
 @pytest.mark.parametrize("args,needle", [
     (("solve", "sensing:n=5,r=1,m=30", "--method", "gdd"), "did you mean 'gd'"),
     (("solve", "sensing:n=5,r=1,m=30", "--opt", "step"), "expected key=value"),
+    (("solve", "sensing:n=5,r=1,m=30", "--opt", "step=0.1", "--opt", "step=0.2"), "--opt step is given twice"),
     (("solve", "sensing:n=5,r=1,m=30", "--constraint", "maybe"), "--constraint"),
     (("solve", "sensing:n=5,r=1,m=30", "--method", "projected-gd"), "add --constraint nonneg"),
     (("solve", "sensing:n=5,r=1,m=30,truth=nonneg", "--method", "gd"), "or --constraint none"),

@@ -271,12 +271,15 @@ def default_method_before_build(instance: str, loss_name: str, nonnegative: bool
 
 
 def parse_options(items: list[str] | None) -> dict[str, Any]:
-    """``--opt key=value`` pairs into a dict; values parsed as int, float, bool or left as strings."""
+    """``--opt key=value`` pairs into a dict; values parsed as int, float, bool or left as strings. A key given
+    twice is refused (which one was meant?)."""
     out: dict[str, Any] = {}
     for item in items or []:
         key, eq, val = item.partition("=")
         if not eq or not key:
             raise UserError(f"bad --opt {item!r}: expected key=value")
+        if key in out:
+            raise UserError(f"--opt {key} is given twice ({key}={out[key]!r} and {item!r}): give it once")
         low = val.lower()
         if low in ("true", "false"):
             out[key] = low == "true"

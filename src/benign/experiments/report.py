@@ -286,7 +286,12 @@ def _convergence(plots, df, spec, x, y, fpoint, ftitle, path, pdf) -> list[str]:
                 idx = np.clip(np.searchsorted(its, grid, side="right") - 1, 0, len(its) - 1)
                 cols.append(vals[idx])
             series[f"{x} = {xv}" if xv is not None else "all"] = np.nanmedian(np.vstack(cols), axis=0)
-        if not series:
+        if not series:  # every trial of this panel failed or kept no history: say so, not an empty frame
+            ax.text(0.5, 0.5, "no finished trial with a history", ha="center", va="center", transform=ax.transAxes,
+                    fontsize=8)
+            ax.set_title(f"{y} = {yv}" if yv is not None else "")
+            ax.set_xticks([])
+            ax.set_yticks([])
             continue
         positive = all(np.all(np.asarray(v)[np.isfinite(v)] > 0) for v in series.values())
         plots.curves(grid, series, xlabel="iteration", ylabel=f"median {field[8:]}", logy=positive,
