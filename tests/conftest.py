@@ -84,3 +84,20 @@ def instance_for(op, symmetric: bool, r: int = 2, seed: int = 0, noise: float = 
     L = rng.standard_normal((d1, r))
     R = None if symmetric else rng.standard_normal((d2, r))
     return I.from_arrays(op, L, R, noise=noise * rng.standard_normal(op.m))
+
+
+def run_inprocess(capsys, monkeypatch, *args):
+    """The real CLI entry point in this process (it shares the compilation cache, no JAX import per call):
+    ``(exit code, stdout, stderr)``."""
+    import sys
+
+    from benign.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["benign"] + list(args))
+    code = 0
+    try:
+        main()
+    except SystemExit as exc:
+        code = exc.code or 0
+    out = capsys.readouterr()
+    return code, out.out, out.err

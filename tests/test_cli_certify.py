@@ -7,26 +7,13 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import run_inprocess
 
 BENIGN = [sys.executable, "-m", "benign.cli"]
 
 
 def run(*args):
     return subprocess.run(BENIGN + list(args), capture_output=True, text=True, timeout=180)
-
-
-def run_inprocess(capsys, monkeypatch, *args):
-    """The real entry point in this process (shares the compilation cache): (exit code, stdout, stderr)."""
-    from benign.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["benign"] + list(args))
-    code = 0
-    try:
-        main()
-    except SystemExit as exc:
-        code = exc.code or 0
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def test_certify_json_and_export(tmp_path):
