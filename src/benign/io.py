@@ -119,28 +119,23 @@ def _open(path: str):
         raise ValueError(f"cannot read {path!r} as .npz/.npy: {why}") from None
 
 
-#: the operator arrays each saved operator kind needs (``op_`` + name in the file), and whether they hold indices
-_OPERATOR_ARRAYS = {"dense": {"A": False}, "gaussian": {"A": False}, "explicit": {"A": False},
-                    "kernel": {"A": False}, "completion": {"rows": True, "cols": True, "weights": False},
-                    "rank-one": {"a": False, "c": False}}
-
-
 def _operator_arrays(data, meta: dict, path: str) -> tuple[str, tuple[int, int], bool, dict[str, np.ndarray]]:
     """The operator's kind, shape, symmetric flag and arrays, each checked (present, real and finite, float64;
     integer indices within the shape); ``ValueError`` naming the file and the entry otherwise."""
     from benign.errors import check_array
+    from benign.operators import SAVED_ARRAYS
 
     for key in ("operator", "shape", "operator_symmetric"):
         if key not in meta:
             raise ValueError(f"{path!r}: its metadata lacks {key!r} (not a complete benign instance file)")
     kind, shape = meta["operator"], meta["shape"]
-    if kind not in _OPERATOR_ARRAYS:
-        raise ValueError(f"{path!r}: unknown operator kind {kind!r} (expected one of {', '.join(_OPERATOR_ARRAYS)})")
+    if kind not in SAVED_ARRAYS:
+        raise ValueError(f"{path!r}: unknown operator kind {kind!r} (expected one of {', '.join(SAVED_ARRAYS)})")
     if (not isinstance(shape, list) or len(shape) != 2
             or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in shape)):
         raise ValueError(f"{path!r}: metadata shape must be two integers >= 1, got {shape!r}")
     arrays = {}
-    for name, index in _OPERATOR_ARRAYS[kind].items():
+    for name, index in SAVED_ARRAYS[kind].items():
         key = f"op_{name}"
         if key not in data.files:
             raise ValueError(f"{path!r}: missing entry {key!r} (the {kind} operator needs it)")

@@ -568,10 +568,19 @@ def kernel(op: Operator) -> np.ndarray:
     return mats.T @ mats
 
 
+#: the arrays :meth:`Operator.arrays` saves for each operator kind, and whether each holds indices (read by
+#: :func:`operator_from_arrays` and checked by :func:`benign.io.load_instance`)
+SAVED_ARRAYS: dict[str, dict[str, bool]] = {
+    **{k: {"A": False} for k in ("dense", "gaussian", "explicit", "kernel")},
+    "completion": {"rows": True, "cols": True, "weights": False},
+    "rank-one": {"a": False, "c": False},
+}
+
+
 def operator_from_arrays(kind: str, arrays: dict[str, np.ndarray], shape: tuple[int, int],
                          symmetric: bool) -> Operator:
-    """Rebuild an operator saved with :meth:`Operator.arrays` (see :mod:`benign.io`)."""
-    if kind in ("dense", "gaussian", "explicit", "kernel"):
+    """Rebuild an operator saved with :meth:`Operator.arrays` (see :mod:`benign.io`; names in :data:`SAVED_ARRAYS`)."""
+    if SAVED_ARRAYS.get(kind) == {"A": False}:
         return dense_operator(arrays["A"], tuple(shape), bool(symmetric), kind)
     if kind == "completion":
         return EntrySampling(jnp.asarray(arrays["rows"]), jnp.asarray(arrays["cols"]),
