@@ -86,6 +86,23 @@ def instance_for(op, symmetric: bool, r: int = 2, seed: int = 0, noise: float = 
     return I.from_arrays(op, L, R, noise=noise * rng.standard_normal(op.m))
 
 
+@pytest.fixture
+def cli(capsys, monkeypatch):
+    """``cli(*args, env={...})``: the CLI in this process (:func:`run_inprocess`), answered as a
+    ``subprocess.CompletedProcess`` (``returncode``, ``stdout``, ``stderr``) like a run of ``benign`` in a child
+    process, without the child's JAX import and compilations. ``env`` sets environment variables for the call.
+    Output written below Python (file descriptor 1 or 2) is not seen: tests of that keep a real child process."""
+    import subprocess
+
+    def call(*args, env=None):
+        with monkeypatch.context() as m:
+            for key, value in (env or {}).items():
+                m.setenv(key, value)
+            code, out, err = run_inprocess(capsys, m, *args)
+        return subprocess.CompletedProcess(["benign", *args], code, out, err)
+    return call
+
+
 def run_inprocess(capsys, monkeypatch, *args):
     """The real CLI entry point in this process (it shares the compilation cache, no JAX import per call):
     ``(exit code, stdout, stderr)``."""

@@ -21,22 +21,22 @@ def test_help_does_not_import_heavy_modules():
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
 
 
-def test_instance_save_and_info(tmp_path):
+def test_instance_save_and_info(tmp_path, cli):
     path = tmp_path / "inst.npz"
-    res = run("instance", "sensing:n=6,r=2,m=40,seed=0", "--save", str(path), "--json")
+    res = cli("instance", "sensing:n=6,r=2,m=40,seed=0", "--save", str(path), "--json")
     assert res.returncode == 0, res.stderr
     info = json.loads(res.stdout)
     assert info["m"] == 40 and info["rank"] == 2 and path.exists()
-    res = run("info", str(path), "--json")
+    res = cli("info", str(path), "--json")
     assert res.returncode == 0, res.stderr
     info = json.loads(res.stdout)
     assert info["n"] == 6 and info["operator"] == "gaussian" and info["rip"]["available"]
     assert 0 <= info["rip"]["delta_scaled"] <= info["rip"]["delta"] + 1e-12
     # m = 40 > n(n+1)/2 = 21: no null space, no note; m = 15 < 21: the note explains delta >= 1
     assert "note" not in info["rip"]
-    small = json.loads(run("info", "sensing:n=6,r=2,m=15,seed=0", "--json").stdout)["rip"]
+    small = json.loads(cli("info", "sensing:n=6,r=2,m=15,seed=0", "--json").stdout)["rip"]
     assert small["delta"] >= 1 and "dimension 21" in small["note"] and "--rank 4" in small["note"]
-    human = run("info", "sensing:n=6,r=2,m=15,seed=0")  # nested results as indented key: value lines
+    human = cli("info", "sensing:n=6,r=2,m=15,seed=0")  # nested results as indented key: value lines
     assert "\nrip:\n  available: True\n" in human.stdout, human.stdout
 
 

@@ -60,9 +60,8 @@ def test_hunt_validation():
         hunt([], "l2", rank=1)
 
 
-def test_cli_hunt_json():
-    res = subprocess.run([sys.executable, "-m", "benign.cli", "hunt", "yalcin:n=5,eps=0.3", "--rank", "1",
-                          "--starts", "16", "--json"], capture_output=True, text=True, timeout=300)
+def test_cli_hunt_json(cli):
+    res = cli("hunt", "yalcin:n=5,eps=0.3", "--rank", "1", "--starts", "16", "--json")
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout)
     assert out["starts_per_instance"] == 16 and out["distinct_points"] == len(out["entries"])
@@ -72,16 +71,13 @@ def test_cli_hunt_json():
     assert ("note" in out) == (not out["solver_status"].get("converged"))
     if len(out["entries"]) == 1:
         assert out["entries"][0]["separation"] is None
-    human = subprocess.run([sys.executable, "-m", "benign.cli", "hunt", "yalcin:n=7,eps=0.3", "--rank", "1",
-                            "--starts", "16"], capture_output=True, text=True, timeout=300,
-                           env={**os.environ, "COLUMNS": "80"})
+    human = cli("hunt", "yalcin:n=7,eps=0.3", "--rank", "1", "--starts", "16", env={"COLUMNS": "80"})
     assert human.returncode == 0, human.stderr
     # one line per distinct point, nothing cut short at 80 columns (verdict names in full, the nearest column)
     assert "nearest" in human.stdout and "…" not in human.stdout and "strict_local_min" in human.stdout
     assert "note:" not in human.stderr
     # too few measurements for the default fixed step: every run stalls, and the output says so and what to try
-    stalled = subprocess.run([sys.executable, "-m", "benign.cli", "hunt", "sensing:n=6,r=1,m=10,seed=4,truth=nonneg",
-                              "--rank", "1", "--starts", "4", "--json"], capture_output=True, text=True, timeout=300)
+    stalled = cli("hunt", "sensing:n=6,r=1,m=10,seed=4,truth=nonneg", "--rank", "1", "--starts", "4", "--json")
     out = json.loads(stalled.stdout)
     assert not out["solver_status"].get("converged") and "armijo=true" in out["note"]
     bad = subprocess.run([sys.executable, "-m", "benign.cli", "hunt", "yalcin:n=5,eps=0.3", "--rank", "0"],
@@ -113,7 +109,7 @@ def test_checkpointed_hunt_resumes_after_a_crash(tmp_path, monkeypatch):
     from benign.hunt_store import SETTINGS_FILE
 
     insts = [I.sensing(5, 1, 15, seed=s) for s in range(3)]
-    kw = dict(rank=2, starts=6, seed=1)
+    kw = dict(rank=2, starts=6, seed=1, solver_options={"max_iter": 1000})  # (the default 10000: 4x the time)
     whole = hunt(insts, "l2", **kw)
     folder = str(tmp_path / "ck")
 
@@ -138,7 +134,7 @@ def test_checkpointed_hunt_resumes_after_a_crash(tmp_path, monkeypatch):
     assert a == b and len(a["entries"]) >= 3
     assert all(isinstance(e.certificate.lambda_min, (float, type(None))) for e in resumed.entries)
     with pytest.raises(ValueError, match="other settings \\(starts differ"):
-        hunt(insts, "l2", checkpoint=folder, rank=2, starts=7, seed=1)
+        hunt(insts, "l2", checkpoint=folder, **{**kw, "starts": 7})
     with pytest.raises(ValueError, match="written for another instance"):
         hunt([I.sensing(5, 1, 15, seed=9)], "l2", checkpoint=folder, **kw)
     assert sorted(os.listdir(folder)) == [SETTINGS_FILE] + [f"instance_0000{i}.json" for i in range(3)]

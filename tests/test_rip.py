@@ -146,9 +146,8 @@ def test_full_rank_constants_of_a_psd_kernel_stay_in_range():
         assert out["lambda_min"] == 0.0 and out["delta_scaled"] == 1.0
 
 
-def test_cli_rip():
-    out = subprocess.run([sys.executable, "-m", "benign.cli", "rip", "sensing:n=5,r=1,m=40,seed=0", "--rank", "2",
-                          "--starts", "3", "--maxiter", "200", "--json"], capture_output=True, text=True, timeout=300)
+def test_cli_rip(cli):
+    out = cli("rip", "sensing:n=5,r=1,m=40,seed=0", "--rank", "2", "--starts", "3", "--maxiter", "200", "--json")
     assert out.returncode == 0, out.stderr
     res = json.loads(out.stdout)
     assert res["rank"] == 2 and res["lower"] <= res["upper"]

@@ -16,9 +16,9 @@ def run(*args):
     return subprocess.run(BENIGN + list(args), capture_output=True, text=True, timeout=300)
 
 
-def test_cli_solve_json_save_history(tmp_path):
+def test_cli_solve_json_save_history(tmp_path, cli):
     out, hist = tmp_path / "run.npz", tmp_path / "h.csv"
-    res = run("solve", "sensing:n=8,r=2,m=80,seed=0", "--method", "gd", "--opt", "armijo=true", "--seed", "3",
+    res = cli("solve", "sensing:n=8,r=2,m=80,seed=0", "--method", "gd", "--opt", "armijo=true", "--seed", "3",
               "--json", "--save", str(out), "--history", str(hist), "--history-every", "5")
     assert res.returncode == 0, res.stderr
     data = json.loads(res.stdout)
@@ -87,14 +87,14 @@ def test_cli_convex_names_the_options_it_ignores():
     assert "convex ignores --max-iter, --seed" in res.stderr and json.loads(res.stdout)["status"] == "converged"
 
 
-def test_cli_flags_a_converged_run_far_from_the_truth():
+def test_cli_flags_a_converged_run_far_from_the_truth(cli):
     """A start with a huge gradient makes the relative gradient test loose: the run 'converges' far from the
     truth, and the output says so (and how to tell a spurious critical point from a loose test); a run that reaches
     the truth gets no note."""
-    far = run("solve", "sensing:n=10,r=2,m=150,seed=0", "--method", "scaled-gd", "--init-scale", "1000", "--json")
+    far = cli("solve", "sensing:n=10,r=2,m=150,seed=0", "--method", "scaled-gd", "--init-scale", "1000", "--json")
     out = json.loads(far.stdout)
     assert out["status"] == "converged" and out["relative_error"] > 1e-3 and "benign certify" in out["note"]
-    near = json.loads(run("solve", "sensing:n=10,r=2,m=150,seed=0", "--json").stdout)
+    near = json.loads(cli("solve", "sensing:n=10,r=2,m=150,seed=0", "--json").stdout)
     assert near["relative_error"] < 1e-6 and "note" not in near
 
 
@@ -114,12 +114,12 @@ def test_cli_default_method_follows_the_problem(capsys, monkeypatch):
     assert picks == {"nonneg": "projected-gd", "none": "gd", "l1": "subgradient", "l1-nonneg": "projected-gd"}
 
 
-def test_cli_solve_asymmetric_factorization_and_balance(tmp_path):
+def test_cli_solve_asymmetric_factorization_and_balance(tmp_path, cli):
     """--factorization asymmetric on a symmetric instance solves over X = [U; V] (M = U V^T), with the balancing
     term of --balance; the relative error is against M* = Z Z^T, the saved file keeps both settings, and certify
     reads them back."""
     out = tmp_path / "asym.npz"
-    res = run("solve", "sensing:n=8,r=1,m=80,seed=0", "--factorization", "asymmetric", "--balance", "0.5",
+    res = cli("solve", "sensing:n=8,r=1,m=80,seed=0", "--factorization", "asymmetric", "--balance", "0.5",
               "--init", "spectral", "--json", "--save", str(out))
     assert res.returncode == 0, res.stderr
     data = json.loads(res.stdout)
@@ -135,7 +135,7 @@ def test_cli_solve_asymmetric_factorization_and_balance(tmp_path):
     assert np.linalg.norm(U.T @ U - V.T @ V) <= 1e-8 * np.linalg.norm(U) ** 2  # balanced by the mu term
     saved = saved_objective(str(out))
     assert saved["factorization"] == "asymmetric" and saved["balance"] == 0.5
-    cert = run("certify", str(out), "--json")
+    cert = cli("certify", str(out), "--json")
     assert cert.returncode == 0, cert.stderr
     assert json.loads(cert.stdout)["verdict"] == "global_min"
 

@@ -148,10 +148,29 @@ def _result(state, obj, solver: Solver, control, seconds: float, compile_s: floa
                "gradient_threshold": float(state.ctx.thresh), "initial_loss": float(state.ctx.f0)}
     details.update(solver.summary(state.aux))
     details.update(extra)
-    return Result(x=np.asarray(state.x), loss=float(state.f), relative_error=float(state.err),
-                  grad_norm=float(state.meas), iterations=int(state.k), seconds=seconds, status=status,
-                  message=message, method=solver.name, options=solver.options(),
+    x, loss, err, meas = np.asarray(state.x), float(state.f), float(state.err), float(state.meas)
+    best = solver.best_iterate(state.aux)
+    if best is not None and best[2] != int(state.k):
+        bx, bf, bk = best
+        if getattr(solver, "final", "last") == "best":
+            x, loss = bx, bf
+            err, meas = _numbers_at(obj, solver, bx)
+            message += f"; returned the best iterate, iteration {bk} (final=best)"
+        elif bf < loss - 1e-12 * abs(loss):
+            message += (f"; the best iterate (iteration {bk}) had a lower loss, {bf:.6g} against {loss:.6g} "
+                        "(final=best returns it)")
+    return Result(x=x, loss=loss, relative_error=err, grad_norm=meas, iterations=int(state.k), seconds=seconds,
+                  status=status, message=message, method=solver.name, options=solver.options(),
                   history=loop.history_of(state, int(control.every)), details=details)
+
+
+def _numbers_at(obj, solver: Solver, x: np.ndarray) -> tuple[float, float]:
+    """The relative error and the method's stationarity measure at a point other than the last iterate."""
+    from benign._jax import jnp
+    from benign.objective import relative_error
+
+    X = jnp.asarray(x)
+    return float(relative_error(obj, X)), float(solver.measure(obj, X, obj.grad(X)))
 
 
 def _prepare(obj, method, options, x0s, rank, init, init_scale, seed, count):

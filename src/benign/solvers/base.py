@@ -112,6 +112,11 @@ class Solver:
         """Method-specific numbers for ``Result.details`` from the final ``aux`` (NumPy values)."""
         return {}
 
+    def best_iterate(self, aux: Any) -> tuple[np.ndarray, float, int] | None:
+        """``(x, f(x), iteration)`` of the iterate of least loss, for a method that keeps it (not a descent method);
+        ``None`` otherwise. A solver with ``final == "best"`` returns that iterate as the result."""
+        return None
+
     # ---------------------------------------------------------------- traced
     def init(self, obj, x, f, g, ctx: Ctx):
         return ()

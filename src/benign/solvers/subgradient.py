@@ -16,6 +16,12 @@ Use the small initialisation ``X_0 = alpha N(0, 1)`` (``init="small"``): in the 
 scales with ``alpha`` (MATH.md §4), so state ``alpha`` with any success threshold. A subgradient does not vanish at a
 minimiser, so the gradient rule of the loop practically never fires: runs end on ``rtol`` (truth known), ``ftol``
 (``f <= f_star + ftol * (f(X0) - f_star)``, when ``ftol`` is given), the stall rule, or ``max_iter``.
+
+The method is not a descent method (``f`` may go up from one iterate to the next, e.g. Polyak steps with an
+``f_star`` below the optimal value), so the run also keeps the iterate of least loss seen: ``details["best_loss"]``
+and ``details["best_iteration"]`` always, and ``final="best"`` returns that iterate as ``x`` (with its loss,
+relative error and subgradient norm) instead of the last one (``final="last"``, the default: the iterate the stopping
+rules looked at). With ``final="last"``, a message says when the best iterate was lower.
 """
 from __future__ import annotations
 
@@ -31,9 +37,10 @@ from benign.solvers.base import ProblemScale, Solver, f64, solver_class
 from benign.solvers.gradient import default_step
 
 SCHEDULES = METHOD_OPTIONS["subgradient"]["schedule"]
+FINALS = METHOD_OPTIONS["subgradient"]["final"]
 
 
-@solver_class(static=("schedule",))
+@solver_class(static=("schedule", "final"))
 class Subgradient(Solver):
     """Subgradient method; see the module docstring for the step rules and defaults."""
 
@@ -42,6 +49,7 @@ class Subgradient(Solver):
     schedule: str = "geometric"
     f_star: Any = 0.0
     ftol: Any = None
+    final: str = "last"
 
     name = "subgradient"
     divergence_hint = "try a smaller step; with schedule=polyak, an f_star closer to the optimal value"
@@ -50,16 +58,17 @@ class Subgradient(Solver):
 
     def resolve(self, obj, scale: ProblemScale, x0) -> "Subgradient":
         check_choice("step schedule", self.schedule, SCHEDULES)
+        check_choice("final", self.final, FINALS)
         step = self.setting("step")
         if step is None:
             step = default_l1_step(obj, scale) if obj.loss.name == "l1" else default_step(scale)
         ftol = self.setting("ftol")
         return Subgradient(step=f64(step), q=f64(self.setting("q")), schedule=self.schedule,
                            f_star=f64(self.setting("f_star")),
-                           ftol=f64(np.nan if ftol is None else ftol))
+                           ftol=f64(np.nan if ftol is None else ftol), final=self.final)
 
     def init(self, obj, x, f, g, ctx):
-        return {"f0": f, "f": f}
+        return {"f0": f, "f": f, "best_f": f, "best_k": jnp.zeros((), jnp.int64), "best_x": x}
 
     def converged(self, meas, thresh, aux):
         # ftol NaN (no ftol rule): the comparison is False
@@ -74,10 +83,18 @@ class Subgradient(Solver):
             eta = jnp.where(gg > 0, jnp.maximum(f - self.f_star, 0.0) / jnp.where(gg > 0, gg, 1.0), 0.0)
         x1 = x - eta * g
         f1, g1 = obj.value_and_grad(x1)
-        return x1, f1, g1, dict(aux, f=f1), eta
+        better = f1 < aux["best_f"]  # False for a NaN loss: the best iterate stays finite
+        best = {"best_f": jnp.where(better, f1, aux["best_f"]),
+                "best_k": jnp.where(better, jnp.asarray(k, jnp.int64) + 1, aux["best_k"]),
+                "best_x": jnp.where(better, x1, aux["best_x"])}
+        return x1, f1, g1, dict(aux, f=f1, **best), eta
 
     def summary(self, aux) -> dict[str, Any]:
-        return {"schedule": self.schedule}
+        return {"schedule": self.schedule, "best_loss": float(aux["best_f"]), "best_iteration": int(aux["best_k"])}
+
+    def best_iterate(self, aux) -> tuple[np.ndarray, float, int]:
+        """``(x, f(x), iteration)`` of the iterate of least loss seen (the start counts as iteration 0)."""
+        return np.asarray(aux["best_x"]), float(aux["best_f"]), int(aux["best_k"])
 
 
 def default_l1_step(obj, scale: ProblemScale) -> float:
