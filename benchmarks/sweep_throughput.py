@@ -7,7 +7,8 @@
 Every mode computes the same trials (GD on ``sensing:n=10,r=1,m=...``, search rank 1, at most 500 iterations);
 the script checks that they give the same numbers (bit for bit, except ``vmap``: same up to rounding) and prints,
 for each mode, the wall time, trials per second, the ratio to the plain loop measured in the same run, the time
-per trial and the solver loop's share of it (and, once, the time to draw one instance on the host):
+per trial and the solver loop's share of it (and, once, the time to draw one instance on the host, and the floor of
+one thread: its compiled loop plus the draw, what the batched path would cost with no other Python at all):
 
 * ``plain loop``: ``for trial in spec.trials: solve_trial(params, seed)`` (no store, no batching): benign's compiled
   solver called once per trial. This is the reference of the ``x plain`` column (the issue's 5x target);
@@ -219,6 +220,12 @@ def main() -> None:
               f"{sec / n_trials * 1e3:9.3f} {loop}  {each}")
     print(f"(loop ms: the solver loop's own time per trial, from the results' solver_seconds; drawing one instance "
           f"on the host, build(spec, device=False): {draw_ms:.3f} ms)")
+    one = best.get("sweep, batched map, 1 thread")
+    if one is not None:  # what no Python overhead at all would leave to a single thread
+        floor = one[1] / n_trials * 1e3 + draw_ms
+        print(f"floor of one thread: compiled loop {one[1] / n_trials * 1e3:.3f} ms + drawing the instance "
+              f"{draw_ms:.3f} ms = {floor:.3f} ms per trial, {base / n_trials * 1e3 / floor:.2f}x the plain loop at "
+              f"most (threads overlap the two on different cores)")
 
 
 if __name__ == "__main__":

@@ -400,6 +400,31 @@ def test_export_record_is_self_contained():
     assert "escape_check" not in export(certify(obj, saddle, verify=False), inst, saddle, obj)["conventions"]
 
 
+def test_referee_numbers_travel_with_the_record():
+    """What a referee needs beside the verdict: the Lanczos residuals that bound lambda_min / lambda_max, and, for
+    X = [U; V] with a balance term, which truth point f_truth is taken at (the balanced factors, not the stored
+    ones, where f differs)."""
+    inst = I.build("sensing:n=30,r=2,m=400,seed=0")
+    obj = make_objective(inst, "l2")
+    X = np.asarray(inst.truth_point) + 0.1 * np.random.default_rng(0).standard_normal((30, 2))
+    lanc, dense = certify(obj, X, method="lanczos"), certify(obj, X, method="dense")
+    res = lanc.details["hessian_residuals"]
+    assert lanc.details["hessian_method"] == "lanczos" and len(res) == 2 and dense.details["hessian_residuals"] is None
+    # each Ritz value is within its residual of an eigenvalue: the dense extremes lie inside the stated brackets
+    assert abs(lanc.lambda_min - dense.lambda_min) <= res[0] and abs(lanc.lambda_max - dense.lambda_max) <= res[1]
+    assert max(res) <= 1e-9 * dense.lambda_max + 1e-12  # the stopping test's tolerance, relative
+    inst = I.build("sensing:n=4,d2=3,r=1,m=40,seed=2")
+    obj = make_objective(inst, "l2", balance=0.5)
+    L, R = np.asarray(inst.truth_left), np.asarray(inst.truth_right)
+    stored = np.vstack([L, R])
+    rec = export(certify(obj, stored), inst, stored, obj)
+    U, s, Vt = np.linalg.svd(L @ R.T)  # the balanced factors, computed here from the record's truth
+    balanced = np.vstack([U[:, :1] * np.sqrt(s[0]), Vt[:1].T * np.sqrt(s[0])])
+    f_truth = rec["certificate"]["details"]["reference"]["f_truth"]
+    assert f_truth <= 1e-25 and float(obj.value(balanced)) <= 1e-25 < 0.1 < float(obj.value(stored))
+    assert "balanced factors" in rec["conventions"]["reference"]
+
+
 def test_unknown_certificate_setting_is_named():
     """A misspelt keyword is a ValueError naming it and listing the certifier's settings (not a TypeError from
     deep inside)."""

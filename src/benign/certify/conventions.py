@@ -35,6 +35,11 @@ def _objective(obj: Any) -> dict[str, str]:
         "vec": ("directions, eigenvectors and Hessians are in row-major vec coordinates of a point-shaped array D: "
                 "vec(D) = D.reshape(-1), entry D[i, j] at index i * r + j"),
     }
+    out["reference"] = (
+        "details.reference: f_zero = f(0) at the search rank; f_truth = f at the ground truth as a point: the "
+        "instance's factors (symmetric), or for X = [U; V] the balanced factors U = P S^(1/2), V = Q S^(1/2) of the "
+        "SVD M* = P S Q^T (U^T U = V^T V; the stored truth_left / truth_right need not be balanced, and with "
+        "balance > 0 f differs at them); noiseless: f_truth <= tolerances.ftol * f_zero")
     if obj.symmetric:
         out["point"] = "X has shape (n, r); M(X) = X X^T"
     else:
@@ -70,7 +75,8 @@ _CONVEX = ("details.convex_certificate.margin, with G = c A*(psi'(rho)): psd (sy
            "s_ref * ||X||_F (and, asymmetric with balance > 0, ||U^T U - V^T V||_F <= tol ||X||_F^2), tol = "
            "details.convex_certificate.tol, s_ref = details.convex_certificate.scale = max(||S_bar(0)||_2, "
            "||S_bar(X)||_2) (||G||_op at 0 and at X, asymmetric); then M(X) minimises h(M) = c sum_i psi(A(M)_i - b_i) "
-           "over PSD matrices (psd) or over all matrices (nuclear): X is a global minimum for every search rank")
+           "over PSD matrices (psd) or over all matrices (nuclear): X is a global minimum for every search rank; "
+           "top = lambda_max(S_bar) (psd) or ||G||_op (nuclear)")
 
 
 def _smooth(obj: Any, cert: Any) -> dict[str, str]:
@@ -110,6 +116,8 @@ def _nonnegative(obj: Any, cert: Any) -> dict[str, str]:
                          "modulo the orbit (details.second_order_method)"),
         "grad_scale": ("details.grad_scale = ||X||_F * max(2 max(|margin|, |top|) of details.convex_certificate, the "
                        "largest |eigenvalue| of Q); g_abs_tol = gtol * grad_scale, x_abs_tol = xtol * max X"),
+        "curvature_tolerance": ("details.hess_abs_tol = htol * max |eigenvalue of Q| (Q on the P u D0 coordinates, "
+                                "0 when that set is empty)"),
         "certificate_margin": _CONVEX,
     }
 

@@ -181,7 +181,8 @@ def certify_nonneg(obj, X: Any, *, instance: Any = None, gtol: float = 1e-6, hto
         if verify:
             neg = D < 0
             tmax = float(np.min(x[neg] / -D[neg])) if np.any(neg) else None
-            details["escape_check"] = verify_descent(obj, Xj, escape, t_max=tmax)
+            curv = float(jnp.sum(jnp.asarray(escape) * obj.hvp(Xj, jnp.asarray(escape))))  # as for smooth losses
+            details["escape_check"] = verify_descent(obj, Xj, escape, curvature=curv, t_max=tmax)
         T = np.zeros((p, 0))
         lmin = float(np.linalg.eigvalsh(Hc[:p, :p])[0]) if p else None
     else:

@@ -97,6 +97,9 @@ def certify_smooth(obj, X: Any, *, instance: Any = None, gtol: float = 1e-6, hto
         "kind": "smooth", "factorization": obj.factorization, "loss_spec": obj.loss.describe(),
         "search_rank": r, "truth_rank": None if obj.truth is None else int(np.asarray(obj.truth).shape[1]),
         "hessian_converged": spec.converged,
+        # matrix-free: ||P H v - theta v|| of the Ritz pairs the stopping test waited for (min, then max): each
+        # theta is within its residual of an eigenvalue, the bound behind lambda_min / lambda_max
+        "hessian_residuals": None if spec.residuals is None else [float(v) for v in spec.residuals],
         "grad_rel": gap, "grad_scale": gscale, "hess_abs_tol": h_abs,
         "symmetry": vert.describe(), "hessian_method": spec.method, "hessian_matvecs": spec.matvecs,
         "horizontal_dim": spec.horizontal_dim, "vertical_curvature": spec.vertical_curvature,
