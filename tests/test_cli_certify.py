@@ -228,3 +228,19 @@ def test_truth_point_under_the_asymmetric_factorisation(capsys, monkeypatch):
     assert not benign.make_objective(inst, factorization="asymmetric").nonnegative
     with pytest.raises(ValueError, match="symmetric factorisation only"):
         benign.make_objective(inst, factorization="asymmetric", nonnegative=True)
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--loss", "l1", "--point", "truth", "--dir1", "1,0,0"], "l1 loss has no Hessian"),
+    (["--point", "1,0,1", "--dir1", "1,0,0", "--range=-1e100,1e100", "--grid", "3", "--no-hessian"],
+     "f is not finite (float64 overflow) at 2 of 3 grid points"),
+    (["--point", "1,0", "--dir1", "truth"], "--point"),
+    (["--point", "1,0,1", "--dir1", "1,0,0", "--range=-inf,1"], "--range needs finite numbers"),
+    (["--point", "1,0,1", "--dir1", "1,0,0", "--dir2", "0,1,0", "--grid", "30000", "--no-hessian"],
+     "more than 4,000,000"),
+    (["--point", "1,0,1", "--dir1", "1,0,0", "--out", "fig.pgf"], "the figure format is taken from the extension"),
+])
+def test_landscape_refuses_in_one_line(args, needle, capsys, monkeypatch):
+    code, out, err = run_inprocess(capsys, monkeypatch, "landscape", "sensing:n=3,r=1,m=10,seed=0", *args)
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert code == 2 and len(lines) == 1 and needle in lines[0], err

@@ -53,3 +53,30 @@ def test_seed001_recipe_small():
         assert abs(res.f[k, 2, 2]) <= 1e-20
     fig = plot_seed001(res)
     assert len(fig.axes) >= 2
+
+
+def test_slices_refuse_what_they_cannot_compute_honestly():
+    """The l1 loss has no Hessian (its lambda_min would be noise from sign(rho)); a value that overflows float64 is an
+    error naming the grid point, not an inf in the result; grids have a size limit; the grid's ends are exact and
+    stay finite up to the largest floats, and 0 stays exactly 0."""
+    import pytest
+
+    from benign.landscape import MAX_POINTS, grid_points
+
+    inst = I.sensing(3, 1, 10, seed=0)
+    X, D = np.asarray(inst.truth_point), np.array([[1.0], [0.0], [0.0]])
+    l1 = make_objective(inst, "l1")
+    with pytest.raises(ValueError, match="l1 loss has no Hessian"):
+        slice_1d(l1, X, D, [-0.01, 0.0, 0.01])
+    f = slice_1d(l1, X, D, [-0.01, 0.0, 0.01], hessian=False)["f"]
+    assert f[1] <= 1e-12 < f[0] and "lambda_min" not in slice_1d(l1, X, D, [0.0, 1.0], hessian=False)
+    l2 = make_objective(inst, "l2")
+    with pytest.raises(ValueError, match=r"f is not finite \(float64 overflow\) at 1 of 3 grid points, first at "
+                                         r"alpha = 1e\+200"):
+        slice_1d(l2, X, D, [0.0, 1.0, 1e200], hessian=False)
+    with pytest.raises(ValueError, match="more than 4,000,000"):
+        slice_2d(l2, X, D, D, np.zeros(MAX_POINTS // 1000 + 1), np.zeros(1000), hessian=False)
+    g = grid_points(-1.7e308, 1.7e308, 5)
+    assert np.all(np.isfinite(g)) and g[0] == -1.7e308 and g[-1] == 1.7e308 and g[2] == 0.0
+    g = grid_points(-0.3, 1.25, 32)
+    assert g[0] == -0.3 and g[-1] == 1.25 and g[6] == 0.0

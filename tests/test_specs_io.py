@@ -40,6 +40,17 @@ def test_bad_instance_specs(spec, match):
         parse_instance(spec)
 
 
+def test_integer_parameters_are_read_exactly():
+    """Integers are read as digits, not through a float: seeds above 2^53 keep their value (a neighbour of 2^53 used
+    to become 2^53, and 2^63 - 1 became 2^63 and was refused as out of range); a float form is accepted only where
+    a float holds the integer exactly."""
+    for seed in (2 ** 53 + 1, 2 ** 63 - 1):
+        assert parse_instance(f"sensing:n=3,r=1,m=8,seed={seed}").params["seed"] == seed
+    assert parse_instance("sensing:n=3,r=1,m=8e1").params["m"] == 80
+    with pytest.raises(ValueError, match="beyond the integers a float holds exactly"):
+        parse_instance("sensing:n=3,r=1,m=8,seed=1e300")
+
+
 @pytest.mark.parametrize("spec,match", [
     ("lp:l=3", "even"), ("mixed:lam=5,l=5", "even"), ("mixed:lam=-1", "lam must be >= 0"), ("l3", "did you mean"),
     ("huber:delta=0", "delta must be > 0"), ("l2:scale=avg", "scale"), ("mixed:lamb=5", "did you mean 'lam'"),

@@ -169,3 +169,38 @@ def test_plot_helpers(tmp_path):
     assert paths == [str(tmp_path / "fig.png"), str(tmp_path / "fig.pdf")]
     assert (tmp_path / "fig.pdf").read_bytes()[:4] == b"%PDF"
     assert json.loads(json.dumps(paths)) == paths
+
+
+def test_metric_names_mean_what_the_table_columns_mean(tmp_path):
+    """A grid key that is also an output's name (loss: the loss spec on the grid, the loss value as output) means
+    the grid value in a metric, as in the results table, where the output is loss_out; a metric can read that too.
+    (Metrics used to see the output under the grid key's name: 'loss == "l1"' was False on every l1 row.)"""
+    spec = {"sweep": {"name": "clash", "seeds": 1},
+            "grid": {"loss": ["l2", "l1"]},
+            "trial": {"instance": "sensing:n=4,r=1,m=20,seed={seed}", "loss": "{loss}", "max_iter": 30},
+            "metrics": {"is_l1": "loss == 'l1'", "value": "loss_out", "said": "status"}}
+    db = str(tmp_path / "clash.db")
+    run_sweep(spec, db=db, progress=False)
+    df = load_results(spec, db=db)
+    assert list(df["is_l1"]) == [False, True] and list(df["loss"]) == ["l2", "l1"]
+    assert list(df["value"]) == list(df["loss_out"]) and df["loss_out"].map(np.isfinite).all()
+    assert list(df["said"]) == list(df["status_out"])  # status: the trial's output (documented), not "ok"
+    with pytest.raises(ValueError, match="unknown name 'los_out'"):
+        load_results({**spec, "metrics": {"v": "los_out"}}, db=db)
+
+
+def test_report_file_names_never_leave_the_report_folder(tmp_path):
+    """A facet's values go into figure names with only letters, digits and . _ = + - kept: 'x/y' and '../z' name no
+    folder (the second used to abort the report halfway), and values that would collide get their index."""
+    spec = _spec(tmp_path, seeds=2)
+    spec["grid"]["tag"] = ["x/y", "../z", "x_y"]
+    spec["report"] = {"x": "a", "y": "n"}
+    spec["trial"] = {}
+    db = str(tmp_path / "t.db")
+    run_sweep(spec, db=db, progress=False)
+    out = tmp_path / "report"
+    res = sweep_report(spec, str(out), db=db)
+    assert all(os.path.dirname(f) == str(out) for f in res["figures"])
+    curves = sorted(os.path.basename(f) for f in res["figures"] if "big_curves" in f)
+    assert curves == ["big_curves_tag.._z.png", "big_curves_tagx_y-0.png", "big_curves_tagx_y-2.png"]
+    assert not (tmp_path / "z.png").exists() and (out / "report.md").exists()

@@ -138,6 +138,7 @@ BAD = [
     ({"sweep": {"seeds": 600_000}}, "would have 2,400,000 trials (2 m x 2 rank x 600000 seeds"),
     ({"sweep": {"where": "log(m - 30) > 0"}}, "where 'log(m - 30) > 0' cannot be evaluated at grid point {'m': 20"),
     ({"sweep": {"where": "1 / 0"}}, "[sweep] where = '1 / 0' cannot be evaluated: ZeroDivisionError"),
+    ({"sweep": {"where": "m + 1e309 - 1e309"}}, "gives NaN at grid point {'m': 20"),
 ]
 
 

@@ -17,6 +17,7 @@ is ``lambda_min`` on the ``grid x grid`` square ``alpha, beta in [-0.3, 1.25]`` 
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -27,6 +28,8 @@ from benign.errors import check_array, check_float, check_int
 
 #: largest ``N r`` for which lambda_min maps are computed (one dense Hessian per grid point)
 MAP_MAX = 400
+#: most grid points of one slice or map (``len(alphas) * len(betas)``)
+MAX_POINTS = 4_000_000
 
 
 @jax.jit
@@ -62,9 +65,14 @@ def _direction(obj, X, D, name):
 def grid_points(lo: float, hi: float, count: int) -> np.ndarray:
     """``count`` evenly spaced values from ``lo`` to ``hi``, as ``(lo (count - 1 - i) + hi i) / (count - 1)``: the
     ends exactly, and ``0`` exactly whenever it is a grid value (``numpy.linspace`` leaves ~1e-17 there, so the point
-    itself would not be sampled)."""
+    itself would not be sampled). The ends are first scaled by a power of two (exact), so that ends near the
+    largest float do not overflow in the products."""
     i = np.arange(count, dtype=float)
-    return (lo * (count - 1 - i) + hi * i) / (count - 1)
+    top = max(abs(lo), abs(hi))
+    s = math.ldexp(1.0, math.frexp(top)[1] - 1) if top > 0 and math.isfinite(top) else 1.0  # 2^k <= top
+    g = s * (((lo / s) * (count - 1 - i) + (hi / s) * i) / (count - 1))
+    g[0], g[-1] = lo, hi
+    return g
 
 
 def slice_2d(obj, X: Any, D1: Any, D2: Any, alphas: Any, betas: Any, *, hessian: bool = True) -> dict[str, Any]:
@@ -74,13 +82,32 @@ def slice_2d(obj, X: Any, D1: Any, D2: Any, alphas: Any, betas: Any, *, hessian:
     D2j = _direction(obj, Xj, D2, "D2")
     a = _grid("alphas", alphas)
     b = _grid("betas", betas)
+    if a.size * b.size > MAX_POINTS:
+        raise ValueError(f"the grid has {a.size * b.size:,} points, more than {MAX_POINTS:,}")
+    if hessian:
+        if obj.loss.name == "l1":
+            raise ValueError("the l1 loss has no Hessian (psi(t) = |t| is not twice differentiable): lambda_min is "
+                             "defined for smooth losses; pass hessian=False (CLI: --no-hessian) for f alone")
+        if Xj.size > MAP_MAX:
+            raise ValueError(f"lambda_min maps need N*r <= {MAP_MAX} (got {Xj.size}); pass hessian=False "
+                             "(CLI: --no-hessian)")
     out: dict[str, Any] = {"alphas": a, "betas": b,
                            "f": np.asarray(_row_values(obj, Xj, D1j, D2j, jnp.asarray(a), jnp.asarray(b)))}
+    _check_finite(out["f"], "f", a, b)
     if hessian:
-        if Xj.size > MAP_MAX:
-            raise ValueError(f"lambda_min maps need N*r <= {MAP_MAX} (got {Xj.size}); pass hessian=False")
         out["lambda_min"] = np.asarray(_row_lmin(obj, Xj, D1j, D2j, jnp.asarray(a), jnp.asarray(b)))
+        _check_finite(out["lambda_min"], "lambda_min", a, b)
     return out
+
+
+def _check_finite(values: np.ndarray, name: str, a: np.ndarray, b: np.ndarray) -> None:
+    """A value that overflows float64 is an error naming the first grid point, not an inf or NaN in the result."""
+    bad = ~np.isfinite(values)
+    if bad.any():
+        i, j = (int(k[0]) for k in np.nonzero(bad))
+        where = f"alpha = {a[i]:.6g}" + (f", beta = {b[j]:.6g}" if b.size > 1 else "")
+        raise ValueError(f"{name} is not finite (float64 overflow) at {int(bad.sum())} of {bad.size} grid points, "
+                         f"first at {where}: choose a smaller range, or a point and directions of smaller scale")
 
 
 def slice_1d(obj, X: Any, D: Any, alphas: Any, *, hessian: bool = True) -> dict[str, Any]:
@@ -112,8 +139,7 @@ def plot_slice(result: dict[str, Any], *, title: str | None = None):
         vals = np.asarray(result[key])
         if two_d:
             a, b = result["alphas"], result["betas"]
-            im = ax.imshow(vals.T, origin="lower", aspect="auto", extent=(a[0], a[-1], b[0], b[-1]),
-                           cmap="viridis")
+            im = ax.imshow(vals.T, origin="lower", aspect="auto", extent=_cell_extent(a, b), cmap="viridis")
             fig.colorbar(im, ax=ax)
             ax.set_xlabel("alpha (D1)")
             ax.set_ylabel("beta (D2)")
@@ -124,6 +150,12 @@ def plot_slice(result: dict[str, Any], *, title: str | None = None):
         ax.set_title(key if title is None else f"{title}: {key}")
     fig.tight_layout()
     return fig
+
+
+def _cell_extent(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float, float]:
+    """``imshow``'s extent with each cell centred on its grid value (even grids: half a step beyond the ends)."""
+    da, db = (a[-1] - a[0]) / (len(a) - 1), (b[-1] - b[0]) / (len(b) - 1)
+    return a[0] - da / 2, a[-1] + da / 2, b[0] - db / 2, b[-1] + db / 2
 
 
 def save_figure(fig, path: str, dpi: int = 120) -> str:
@@ -187,6 +219,8 @@ def seed001_landscape(lam_values: Sequence[float] = (0.0, 0.5, 5.0), n: int = 21
     inst = yalcin(n, eps)
     z = np.asarray(inst.truth_point)
     v0 = sign_pattern_start(n, "mod3")
+    if grid * grid > MAX_POINTS:
+        raise ValueError(f"grid = {grid} gives {grid * grid:,} grid points, more than {MAX_POINTS:,}")
     g = grid_points(lo, hi, grid)
     half = -(-n // 2)
     maps, fs, pts, d1s, d2s, its, verdicts = [], [], [], [], [], [], []
@@ -225,7 +259,7 @@ def plot_seed001(result: Seed001Landscape):
     a, b = result.alphas, result.betas
     im = None
     for k, ax in enumerate(axes):
-        im = ax.imshow(result.lambda_min[k].T, origin="lower", aspect="auto", extent=(a[0], a[-1], b[0], b[-1]),
+        im = ax.imshow(result.lambda_min[k].T, origin="lower", aspect="auto", extent=_cell_extent(a, b),
                        vmin=vmin, vmax=vmax, cmap="viridis")
         if vmin < 0 < vmax:
             ax.contour(a, b, result.lambda_min[k].T, levels=[0.0], colors="w", linewidths=0.8)

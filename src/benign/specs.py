@@ -36,12 +36,20 @@ class Spec:
 
 
 def _as_int(key: str, v: str) -> int:
+    """Digits exactly (any size); a float form such as ``1e3`` or ``10.0`` when it is an integer that a float holds
+    exactly (at most 2^53: a larger one, e.g. a seed, would silently become a neighbour)."""
+    try:
+        return int(v.strip())
+    except ValueError:
+        pass
     try:
         f = float(v)
     except ValueError:
         raise ValueError(f"{key} must be an integer, got {v!r}") from None
     if not f.is_integer():
         raise ValueError(f"{key} must be an integer, got {v!r}")
+    if abs(f) > 2.0 ** 53:
+        raise ValueError(f"{key} = {v!r} is beyond the integers a float holds exactly: write it with digits")
     return int(f)
 
 

@@ -142,9 +142,9 @@ def verify_descent(obj, X, D, *, curvature: float | None = None, t_max: float | 
     problems). A ``t`` *verifies* the direction when ``f(X + t D) < f(X) - 64 eps |f(X)|`` (a decrease above
     rounding). The reported ``t`` is the smallest one whose decrease is well resolved (``>= 1e3`` times that
     rounding floor; else the smallest verified one), with the model ``t <g, D> + t^2 curvature / 2`` beside it
-    (``predicted``; the first-order model ``t <g, D>`` when ``curvature`` is not given; ``model_agrees``: within 50%). ``witness_t`` (with ``witness_f_after`` and
-    ``witness_decrease``) is the tested ``t`` with the largest decrease: far above rounding, the easiest to re-check
-    in another implementation. ``verified`` is False when no ``t`` decreases ``f``; ``n_decreasing`` counts the
+    (``predicted``; the first-order model ``t <g, D>`` when ``curvature`` is not given; ``model_agrees``: within
+    50%). ``witness_t`` (with ``witness_f_after`` and ``witness_decrease``) is the tested ``t`` with the largest
+    decrease: far above rounding, the easiest to re-check in another implementation. ``verified`` is False when no ``t`` decreases ``f``; ``n_decreasing`` counts the
     tested ``t`` that do.
     """
     X = jnp.asarray(X)
@@ -166,7 +166,8 @@ def verify_descent(obj, X, D, *, curvature: float | None = None, t_max: float | 
     if np.any(ok):
         resolved = np.nonzero(dec <= -1e3 * floor)[0]
         chosen = int(resolved[-1]) if resolved.size else int(np.nonzero(ok)[0][-1])
-    agrees = bool(chosen is not None and pred[chosen] < 0 and abs(dec[chosen] - pred[chosen]) <= 0.5 * abs(pred[chosen]))
+    agrees = bool(chosen is not None and pred[chosen] < 0
+                  and abs(dec[chosen] - pred[chosen]) <= 0.5 * abs(pred[chosen]))
     out = {"verified": bool(np.any(ok)), "f_before": f0, "slope": slope, "t_max_tested": float(ts[0]),
            "t_min_tested": float(ts[-1]), "rounding_floor": floor, "n_decreasing": int(np.sum(ok))}
     if chosen is not None:

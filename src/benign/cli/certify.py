@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import sys
 from typing import List, Optional
@@ -23,7 +24,8 @@ OPT_OPT = typer.Option(None, "--opt", help="Extra certifier option key=value, re
 
 
 #: the extensions matplotlib's ``savefig`` writes with its default backend
-FIGURE_FORMATS = ("png", "pdf", "svg", "svgz", "eps", "ps", "jpg", "jpeg", "tif", "tiff", "webp", "pgf", "raw", "rgba")
+#: matplotlib's formats that need nothing beyond matplotlib (its pgf backend needs a LaTeX installation)
+FIGURE_FORMATS = ("png", "pdf", "svg", "svgz", "eps", "ps", "jpg", "jpeg", "tif", "tiff", "webp", "raw", "rgba")
 
 
 def _status(message: str, quiet: bool):
@@ -314,6 +316,8 @@ def _parse_range(text: str) -> tuple[float, float]:
         a, b = (float(v) for v in text.split(","))
     except ValueError:
         raise UserError(f"--range must be 'a,b' (two numbers), got {text!r}") from None
+    if not (math.isfinite(a) and math.isfinite(b)):
+        raise UserError(f"--range needs finite numbers, got {text!r}")
     if not a < b:
         raise UserError(f"--range needs a < b, got {text!r}")
     return a, b
@@ -380,6 +384,9 @@ def landscape(
             lam_values = [float(v) for v in lams.split(",") if v.strip()]
         except ValueError:
             raise UserError(f"--lams must be comma-separated numbers, got {lams!r}") from None
+        if not lam_values or not all(math.isfinite(v) and v >= 0 for v in lam_values):
+            raise UserError(f"--lams must be finite numbers >= 0 (the weights lambda of the mixed loss, l = 4), "
+                            f"got {lams!r}")
         with _status("computing seed 001's landscape ...", as_json):
             from benign.landscape import plot_seed001, save_figure, seed001_landscape
 
@@ -410,7 +417,19 @@ def landscape(
 
     obj = make_objective(inst, **settings)
     X = np.asarray(_point(point, obj) if X is None else X, dtype=float)
-    X = X[:, None] if X.ndim == 1 else X
+    X = np.asarray(obj.check_point(X[:, None] if X.ndim == 1 else X, "--point"))  # the point first, by its name
+    from benign.landscape import MAP_MAX, MAX_POINTS
+
+    points = grid if dir2 is None else grid * grid
+    if points > MAX_POINTS:
+        raise UserError(f"--grid {grid} gives {points:,} grid points, more than {MAX_POINTS:,}: use a smaller --grid")
+    if not no_hessian:
+        if obj.loss.name == "l1":
+            raise UserError("the l1 loss has no Hessian (psi(t) = |t| is not twice differentiable): lambda_min "
+                            "is defined for smooth losses; add --no-hessian for f alone")
+        if X.size > MAP_MAX:
+            raise UserError(f"lambda_min needs N*r <= {MAP_MAX} (one dense Hessian per grid point), got {X.size}: "
+                            "add --no-hessian for f alone")
     D1 = _direction(dir1, obj, X, "--dir1")
     D2 = _direction(dir2, obj, X, "--dir2")
     with _status("computing the slice ...", as_json):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import itertools
 import math
 import os
+import re
 from typing import Any
 
 import numpy as np
@@ -159,6 +160,7 @@ def sweep_report(spec: Any, out: str, *, db: str | None = None, pdf: bool = Fals
     x, y, facets = _axes(spec)
     figures: list[str] = []
     facet_values = [spec.grid[k] for k in facets]
+    tokens = {k: _file_tokens(spec.grid[k]) for k in facets}
     combos = list(itertools.product(*facet_values))
     if len(combos) > MAX_FACETS:
         rep.para(f"(figures skipped: {len(combos)} combinations of {', '.join(facets)} exceed {MAX_FACETS})")
@@ -168,7 +170,7 @@ def sweep_report(spec: Any, out: str, *, db: str | None = None, pdf: bool = Fals
         fpoint = dict(zip(facets, combo))
         for k, v in fpoint.items():
             sel = sel[sel[k] == v]
-        suffix = "".join(f"_{k}{v}" for k, v in fpoint.items())
+        suffix = "".join(f"_{k}{tokens[k][i]}" for k, i in zip(facets, _indices(spec, facets, combo)))
         ftitle = f" ({_label(fpoint)})" if fpoint else ""
         for m in plotted:
             if x is not None:
@@ -215,6 +217,19 @@ def _fmt_values(v: tuple) -> str:
     if len(v) > 8:
         return f"{v[0]}, {v[1]}, ..., {v[-1]} ({len(v)} values)"
     return ", ".join(str(x) for x in v)
+
+
+def _file_tokens(values: list) -> list[str]:
+    """A file-name part per grid value: characters other than letters, digits and ``. _ = + -`` become ``_`` (a value
+    such as ``inst/a.npz`` or ``../x`` names no folder), and values that would collide get their index appended."""
+    safe = [re.sub(r"[^A-Za-z0-9._=+-]", "_", str(v)) for v in values]
+    return [t if safe.count(t) == 1 else f"{t}-{i}" for i, t in enumerate(safe)]
+
+
+def _indices(spec, facets: list[str], combo: tuple) -> list[int]:
+    """The positions of a facet combination's values in their grids."""
+    return [next(i for i, g in enumerate(spec.grid[k]) if g == v and type(g) is type(v))
+            for k, v in zip(facets, combo)]
 
 
 def _success_curves(plots, agg, m: str, x: str, y: str | None, ftitle: str, path: str, pdf: bool) -> list[str]:

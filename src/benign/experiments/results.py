@@ -14,11 +14,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from benign.experiments.spec import SweepSpec, load_spec
+from benign.experiments.spec import OUTPUT_RENAMED, TAIL, SweepSpec, load_spec
 from benign.experiments.store import Store
-
-TAIL = ("error_type", "error_message", "seconds", "batched", "worker", "finished", "key", "trial", "sweep",
-        "version")
 
 
 def _is_spec(source: Any) -> bool:
@@ -68,7 +65,7 @@ def load_results(source: Any, *, db: str | None = None, metrics: bool = True, in
         for k in (r.get("result") or {}):
             if k not in out_keys:
                 out_keys.append(k)
-    taken = set(grid_keys) | set(exprs) | {"seed", "status"} | set(TAIL)
+    taken = set(grid_keys) | set(exprs) | set(OUTPUT_RENAMED)
     rename = {k: (f"{k}_out" if k in taken else k) for k in out_keys}
     records = []
     errors: dict[str, dict[str, Any]] = {}  # metric -> {"rows": evaluated, "failed": raised, "first_error": text}
@@ -80,8 +77,7 @@ def load_results(source: Any, *, db: str | None = None, metrics: bool = True, in
         for k in out_keys:
             rec[rename[k]] = res.get(k)
         if exprs:
-            env = {**{k: v for k, v in r["params"].items() if not isinstance(v, (dict, list))}, **r["point"],
-                   "seed": r["seed"], **res}
+            env = metric_names(r["params"], r["point"], r["seed"], res, rename)
             for name, ex in exprs.items():
                 val, err = ex.evaluate(env) if r["status"] == "ok" else (None, None)
                 if r["status"] == "ok":
@@ -99,6 +95,22 @@ def load_results(source: Any, *, db: str | None = None, metrics: bool = True, in
     df = pd.DataFrame.from_records(records, columns=columns)
     df.attrs["metric_errors"] = {k: v for k, v in errors.items() if v["failed"]}
     return df
+
+
+def metric_names(params: dict, point: dict, seed: int, result: dict, rename: dict) -> dict[str, Any]:
+    """The names a ``[metrics]`` expression sees on one trial, meaning what the results table's columns mean: a
+    grid key and ``seed`` are the trial's own (an output of the same name is ``<name>_out``, as in the table); the
+    other outputs keep their names (``status`` is the trial's output: metrics see only trials that ran), and an
+    output the table renames is also there as ``<name>_out``; then the trial's other (scalar) parameters."""
+    env = {k: v for k, v in params.items() if not isinstance(v, (dict, list))}
+    own = {**point, "seed": seed}
+    for k, v in result.items():
+        if k not in own:
+            env[k] = v
+        if rename.get(k, k) != k:
+            env[rename[k]] = v
+    env.update(own)
+    return env
 
 
 def metric_warnings(df) -> list[str]:

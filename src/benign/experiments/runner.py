@@ -338,7 +338,7 @@ def _run_dask(spec: SweepSpec, kind, units: list[list[Trial]], use_batch: bool, 
                 raise ValueError(f"scheduler must be an address such as tcp://127.0.0.1:8786, got {scheduler!r}")
             try:
                 client = Client(scheduler, timeout="20s")
-            except (OSError, TimeoutError) as exc:
+            except (OSError, TimeoutError, ValueError) as exc:  # (ValueError: an address Dask cannot parse)
                 raise ValueError(f"cannot connect to the Dask scheduler at {scheduler!r}: {exc}") from None
             mode = f"scheduler {scheduler}"
     else:

@@ -61,6 +61,11 @@ REPORT_KEYS = ("x", "y", "hue", "metrics", "convergence")
 HELPERS = ("linspace", "geomspace", "range")
 BATCH_VALUES = (True, False, "auto", "map", "vmap")
 RESERVED = ("seed", "key", "status", "trial", "sweep", "version", "n_trials", "n_failed")
+#: the bookkeeping columns of the results table after the outputs and metrics (:func:`benign.experiments.load_results`)
+TAIL = ("error_type", "error_message", "seconds", "batched", "worker", "finished", "key", "trial", "sweep",
+        "version")
+#: outputs named like these columns (or like a grid key) are ``<name>_out`` in the results table
+OUTPUT_RENAMED = ("seed", "status") + TAIL
 
 
 @dataclass(frozen=True)
@@ -229,6 +234,8 @@ def _from_mapping(data: dict, path: str | None, text: str, db: str | None,
 
     metrics = _table(data, "metrics")
     known = set(grid) | {"seed"} | set(template) | set(kind.params or ()) | set(kind.outputs or ())
+    # an output the results table renames (clashing with a grid key or a bookkeeping column) is also <name>_out
+    known |= {f"{o}_out" for o in kind.outputs or () if o in set(grid) | set(OUTPUT_RENAMED)}
     for mname, mtext in metrics.items():
         if not mname.isidentifier() or mname in RESERVED:
             raise ValueError(f"[metrics] name {mname!r} must be an identifier other than {', '.join(RESERVED)}")
@@ -594,6 +601,8 @@ def _expand(trial_name: str, kind, grid: dict, template: dict, seeds: tuple,
                 raise ValueError(f"[sweep] where {where.text!r} cannot be evaluated at grid point {point}: {error}")
             if not isinstance(ok, bool) and ok is not None and not isinstance(ok, (int, float)):
                 raise ValueError(f"[sweep] where {where.text!r} must give true/false, got {ok!r}")
+            if isinstance(ok, float) and ok != ok:  # NaN is neither: the point is not silently kept (or dropped)
+                raise ValueError(f"[sweep] where {where.text!r} gives NaN at grid point {point}, not true/false")
             if not ok:
                 continue
         for seed in seeds:
