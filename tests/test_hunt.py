@@ -76,8 +76,10 @@ def test_cli_hunt_json(cli):
     # one line per distinct point, nothing cut short at 80 columns (verdict names in full, the nearest column)
     assert "nearest" in human.stdout and "…" not in human.stdout and "strict_local_min" in human.stdout
     assert "note:" not in human.stderr
-    # too few measurements for the default fixed step: every run stalls, and the output says so and what to try
-    stalled = cli("hunt", "sensing:n=6,r=1,m=10,seed=4,truth=nonneg", "--rank", "1", "--starts", "4", "--json")
+    # a fixed step too long for this operator (the default is 1/(6 sigma) = 0.027): every run stalls, and the
+    # output says so and what to try
+    stalled = cli("hunt", "sensing:n=6,r=1,m=10,seed=4,truth=nonneg", "--rank", "1", "--starts", "4",
+                  "--opt", "step=0.1", "--json")
     out = json.loads(stalled.stdout)
     assert not out["solver_status"].get("converged") and "armijo=true" in out["note"]
     bad = subprocess.run([sys.executable, "-m", "benign.cli", "hunt", "yalcin:n=5,eps=0.3", "--rank", "0"],

@@ -78,5 +78,8 @@ def test_slices_refuse_what_they_cannot_compute_honestly():
         slice_2d(l2, X, D, D, np.zeros(MAX_POINTS // 1000 + 1), np.zeros(1000), hessian=False)
     g = grid_points(-1.7e308, 1.7e308, 5)
     assert np.all(np.isfinite(g)) and g[0] == -1.7e308 and g[-1] == 1.7e308 and g[2] == 0.0
-    g = grid_points(-0.3, 1.25, 32)
-    assert g[0] == -0.3 and g[-1] == 1.25 and g[6] == 0.0
+    for lo, hi, count, zero in ((-0.3, 1.25, 32, 6), (-0.7, 0.3, 11, 7), (-0.6, 0.9, 6, 2)):
+        g = grid_points(lo, hi, count)  # (the plain formula leaves 4.4e-17 at the last two zeros)
+        assert g[0] == lo and g[-1] == hi and g[zero] == 0.0 and np.count_nonzero(g == 0) == 1
+    one_row = slice_2d(l2, X, D, D[::-1], [0.0], [-1.0, 0.0, 1.0], hessian=False)
+    assert len(plot_slice(one_row).axes) == 2  # a map with one value on an axis: a cell of width 1 around it

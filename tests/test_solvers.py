@@ -163,11 +163,18 @@ def test_subgradient_keeps_its_best_iterate():
     assert float(f) == pytest.approx(best.loss, rel=1e-14)
     assert best.relative_error == pytest.approx(float(relative_error(obj, best.x)), rel=1e-12)
     assert best.grad_norm == pytest.approx(float(np.linalg.norm(g)), rel=1e-12)
-    assert best.relative_error < last.relative_error and "returned the best iterate" in best.message
+    assert best.relative_error < last.relative_error and "the iterate returned is the best one" in best.message
     assert best.options["final"] == "best"
     stacked = solve_stacked([obj, obj], "subgradient", seeds=[0, 0], final="best",
                             **{k: v for k, v in kw.items() if k != "seed"})
     assert all(np.array_equal(s.x, best.x) and s.loss == best.loss for s in stacked)
+    # a converged run's status speaks of its last iterate: final=best keeps that one. Stop by rtol at an iteration
+    # that reaches a new least error without the least loss so far (found in the history above)
+    errs = np.asarray(last.history["error"])
+    k = next(j for j in range(1, len(errs)) if errs[j] < errs[:j].min() and losses[j] > losses[:j].min())
+    conv = solve(obj, "subgradient", final="best", rtol=float(errs[k]), **kw)
+    assert conv.status == "converged" and conv.iterations == k and conv.relative_error <= errs[k]
+    assert conv.details["best_iteration"] < k and "the last iterate is returned" in conv.message
     with pytest.raises(ValueError, match="final"):
         solve(obj, "subgradient", final="first")
 

@@ -41,14 +41,16 @@ def test_bad_instance_specs(spec, match):
 
 
 def test_integer_parameters_are_read_exactly():
-    """Integers are read as digits, not through a float: seeds above 2^53 keep their value (a neighbour of 2^53 used
-    to become 2^53, and 2^63 - 1 became 2^63 and was refused as out of range); a float form is accepted only where
-    a float holds the integer exactly."""
+    """Integers are read exactly, never through a float: seeds above 2^53 keep their value (a neighbour of 2^53 used
+    to become 2^53, and 2^63 - 1 became 2^63 and was refused as out of range); a decimal form is read as an exact
+    fraction, and one that is not an integer is refused however close it is."""
     for seed in (2 ** 53 + 1, 2 ** 63 - 1):
         assert parse_instance(f"sensing:n=3,r=1,m=8,seed={seed}").params["seed"] == seed
+    assert parse_instance("sensing:n=3,r=1,m=8,seed=9007199254740993.0").params["seed"] == 2 ** 53 + 1
     assert parse_instance("sensing:n=3,r=1,m=8e1").params["m"] == 80
-    with pytest.raises(ValueError, match="beyond the integers a float holds exactly"):
-        parse_instance("sensing:n=3,r=1,m=8,seed=1e300")
+    for text in ("m=1.0000000000000001", "m=4503599627370497.5", "m=nan", "m=1e-3"):
+        with pytest.raises(ValueError, match="m must be an integer"):
+            parse_instance(f"sensing:n=3,r=1,{text}")
 
 
 @pytest.mark.parametrize("spec,match", [

@@ -191,7 +191,8 @@ def test_metric_names_mean_what_the_table_columns_mean(tmp_path):
 
 def test_report_file_names_never_leave_the_report_folder(tmp_path):
     """A facet's values go into figure names with only letters, digits and . _ = + - kept: 'x/y' and '../z' name no
-    folder (the second used to abort the report halfway), and values that would collide get their index."""
+    folder (the second used to abort the report halfway); values that would collide ('x/y', 'x_y') make every
+    value of the facet carry its index."""
     spec = _spec(tmp_path, seeds=2)
     spec["grid"]["tag"] = ["x/y", "../z", "x_y"]
     spec["report"] = {"x": "a", "y": "n"}
@@ -202,5 +203,13 @@ def test_report_file_names_never_leave_the_report_folder(tmp_path):
     res = sweep_report(spec, str(out), db=db)
     assert all(os.path.dirname(f) == str(out) for f in res["figures"])
     curves = sorted(os.path.basename(f) for f in res["figures"] if "big_curves" in f)
-    assert curves == ["big_curves_tag.._z.png", "big_curves_tagx_y-0.png", "big_curves_tagx_y-2.png"]
+    assert curves == ["big_curves_tag.._z-1.png", "big_curves_tagx_y-0.png", "big_curves_tagx_y-2.png"]
     assert not (tmp_path / "z.png").exists() and (out / "report.md").exists()
+
+
+def test_report_file_tokens_are_unique():
+    from benign.experiments.report import _file_tokens
+
+    assert _file_tokens(["x", "y/z"]) == ["x", "y_z"]
+    tokens = _file_tokens(["a/b", "a_b", "a_b-0"])  # an index suffix that a value already has
+    assert len(set(tokens)) == 3 and tokens == ["a_b-0", "a_b-1", "a_b-0-2"]

@@ -64,13 +64,15 @@ def _direction(obj, X, D, name):
 
 def grid_points(lo: float, hi: float, count: int) -> np.ndarray:
     """``count`` evenly spaced values from ``lo`` to ``hi``, as ``(lo (count - 1 - i) + hi i) / (count - 1)``: the
-    ends exactly, and ``0`` exactly whenever it is a grid value (``numpy.linspace`` leaves ~1e-17 there, so the point
-    itself would not be sampled). The ends are first scaled by a power of two (exact), so that ends near the
-    largest float do not overflow in the products."""
+    ends exactly, and ``0`` exactly at a grid value within rounding of 0 (``8 eps max(|lo|, |hi|)``: the grid step is
+    far larger, so that is the point ``0`` of the range in exact arithmetic; ``numpy.linspace`` and the formula leave
+    ~1e-17 there, and the point itself would not be sampled). The ends are first scaled by a power of two (exact),
+    so that ends near the largest float do not overflow in the products."""
     i = np.arange(count, dtype=float)
     top = max(abs(lo), abs(hi))
     s = math.ldexp(1.0, math.frexp(top)[1] - 1) if top > 0 and math.isfinite(top) else 1.0  # 2^k <= top
     g = s * (((lo / s) * (count - 1 - i) + (hi / s) * i) / (count - 1))
+    g[np.abs(g) <= 8 * np.finfo(float).eps * top] = 0.0
     g[0], g[-1] = lo, hi
     return g
 
@@ -153,9 +155,12 @@ def plot_slice(result: dict[str, Any], *, title: str | None = None):
 
 
 def _cell_extent(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float, float]:
-    """``imshow``'s extent with each cell centred on its grid value (even grids: half a step beyond the ends)."""
-    da, db = (a[-1] - a[0]) / (len(a) - 1), (b[-1] - b[0]) / (len(b) - 1)
-    return a[0] - da / 2, a[-1] + da / 2, b[0] - db / 2, b[-1] + db / 2
+    """``imshow``'s extent with each cell centred on its grid value (even grids: half a step beyond the ends; an
+    axis with one value gets a cell of width 1 around it)."""
+    def ends(v):
+        step = (v[-1] - v[0]) / (len(v) - 1) if len(v) > 1 else 1.0
+        return v[0] - step / 2, v[-1] + step / 2
+    return ends(a) + ends(b)
 
 
 def save_figure(fig, path: str, dpi: int = 120) -> str:

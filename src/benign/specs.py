@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any, Callable
 
 from benign.errors import MAX_SEED, check_choice, check_dense_sensing_fits, check_sampling_fits, suggest
@@ -36,21 +37,21 @@ class Spec:
 
 
 def _as_int(key: str, v: str) -> int:
-    """Digits exactly (any size); a float form such as ``1e3`` or ``10.0`` when it is an integer that a float holds
-    exactly (at most 2^53: a larger one, e.g. a seed, would silently become a neighbour)."""
+    """The integer the text denotes, exactly: digits of any size, or a decimal form such as ``1e3`` or ``10.0``
+    read as an exact fraction (never through a float, which would turn a seed above 2^53, or ``1.0000000000000001``,
+    into a neighbouring integer)."""
+    text = v.strip()
     try:
-        return int(v.strip())
+        return int(text)
     except ValueError:
         pass
     try:
-        f = float(v)
-    except ValueError:
+        q = Fraction(text)
+    except (ValueError, ZeroDivisionError):
         raise ValueError(f"{key} must be an integer, got {v!r}") from None
-    if not f.is_integer():
+    if q.denominator != 1 or "/" in text:
         raise ValueError(f"{key} must be an integer, got {v!r}")
-    if abs(f) > 2.0 ** 53:
-        raise ValueError(f"{key} = {v!r} is beyond the integers a float holds exactly: write it with digits")
-    return int(f)
+    return int(q)
 
 
 def _as_float(key: str, v: str) -> float:

@@ -221,9 +221,11 @@ def _fmt_values(v: tuple) -> str:
 
 def _file_tokens(values: list) -> list[str]:
     """A file-name part per grid value: characters other than letters, digits and ``. _ = + -`` become ``_`` (a value
-    such as ``inst/a.npz`` or ``../x`` names no folder), and values that would collide get their index appended."""
+    such as ``inst/a.npz`` or ``../x`` names no folder); when two would collide, every value gets its index appended."""
     safe = [re.sub(r"[^A-Za-z0-9._=+-]", "_", str(v)) for v in values]
-    return [t if safe.count(t) == 1 else f"{t}-{i}" for i, t in enumerate(safe)]
+    if len(set(safe)) == len(safe):
+        return safe
+    return [f"{t}-{i}" for i, t in enumerate(safe)]  # unique: the text after the last '-' is the index
 
 
 def _indices(spec, facets: list[str], combo: tuple) -> list[int]:

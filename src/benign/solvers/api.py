@@ -152,10 +152,14 @@ def _result(state, obj, solver: Solver, control, seconds: float, compile_s: floa
     best = solver.best_iterate(state.aux)
     if best is not None and best[2] != int(state.k):
         bx, bf, bk = best
-        if getattr(solver, "final", "last") == "best":
+        if getattr(solver, "final", "last") == "best" and status == "converged":
+            # the convergence test passed at the last iterate: that is the point the status speaks of
+            message += (f"; final=best: the last iterate is returned, the one the test passed (the least loss, "
+                        f"{bf:.6g}, was at iteration {bk})")
+        elif getattr(solver, "final", "last") == "best":
             x, loss = bx, bf
             err, meas = _numbers_at(obj, solver, bx)
-            message += f"; returned the best iterate, iteration {bk} (final=best)"
+            message += f"; final=best: the iterate returned is the best one, iteration {bk}, not the last"
         elif bf < loss - 1e-12 * abs(loss):
             message += (f"; the best iterate (iteration {bk}) had a lower loss, {bf:.6g} against {loss:.6g} "
                         "(final=best returns it)")

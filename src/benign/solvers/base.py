@@ -37,10 +37,12 @@ def solver_class(static: tuple[str, ...] = ()):
 
 
 class Ctx(NamedTuple):
-    """Per-start numbers fixed at the initial point: the gradient threshold and the initial loss."""
+    """Per-start numbers fixed at the initial point: the gradient threshold, the initial loss and the loss above which
+    a step counts as divergent."""
 
     thresh: Any  # gtol * max(s, measure(x0)), s = loop.gradient_floor(obj)
     f0: Any
+    limit: Any = None  # diverge_factor * max(f(x0), f(0)) (inf when both are 0); None outside the loop
 
 
 @dataclass(frozen=True)

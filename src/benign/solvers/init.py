@@ -68,7 +68,7 @@ def _top_pairs(obj, key, k: int, iters: int):
 @partial(jax.jit, static_argnames=("symmetric", "iters"))
 def _scale_stats(operator, y, v0, L, R, symmetric: bool, iters: int):
     """``[sigma, gain]`` (one array: one read-back): power iteration on ``sym(A*(y))`` (or ``A*(y)^T A*(y)``) from
-    ``v0``, and the mean of ``||A(L_k R_k^T)||^2 / ||L_k R_k^T||_F^2`` over the probes ``(L_k, R_k)``. Only the
+    ``v0`` (the Rayleigh quotient; ``||S v||`` where the iteration has not settled, see below), and the mean of ``||A(L_k R_k^T)||^2 / ||L_k R_k^T||_F^2`` over the probes ``(L_k, R_k)``. Only the
     operator is traced (the loss scaling is applied by the caller), so one compilation serves every loss on the same
     operator."""
     if symmetric:
@@ -81,8 +81,17 @@ def _scale_stats(operator, y, v0, L, R, symmetric: bool, iters: int):
         return w / jnp.maximum(jnp.sqrt(jnp.sum(w * w)), 1e-300)
 
     v = jax.lax.fori_loop(0, iters, step, v0 / jnp.sqrt(jnp.sum(v0 * v0)))
-    rq = jnp.sum(v * apply(v))
-    sigma = jnp.abs(rq) if symmetric else jnp.sqrt(jnp.abs(rq))
+    w = apply(v)
+    rq = jnp.sum(v * w)
+    if symmetric:
+        # the Rayleigh quotient, unless the iteration has not settled on an eigenvector: extreme eigenvalues of
+        # opposite signs and nearly equal size keep v a mixture of both, and |v^T S v| then falls far below ||S||_2;
+        # ||S v|| (of a unit v, at most ||S||_2) is the estimate there
+        wn = jnp.sqrt(jnp.sum(w * w))
+        settled = jnp.sqrt(jnp.sum((w - rq * v) ** 2)) <= 1e-3 * wn
+        sigma = jnp.where(settled, jnp.abs(rq), wn)
+    else:
+        sigma = jnp.sqrt(jnp.abs(rq))
 
     def one(Lk, Rk):
         a = operator.forward_factored(Lk, Rk)

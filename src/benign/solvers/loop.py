@@ -3,7 +3,8 @@
 Stopping rules, checked after every iteration ``k -> k + 1`` in this order of precedence:
 
 1. **diverged**: the new loss or stationarity measure is not finite, the new point has a non-finite entry, or
-   ``f > diverge_factor * f(x0)`` (default ``1e12``); the step is rejected and the run returns the last finite point
+   ``f > diverge_factor * max(f(x0), f(0))`` (default ``1e12``; ``f(0)``, the loss at the zero point, is the data's
+   scale: a start at a noiseless minimum has ``f(x0)`` at rounding level); the step is rejected and the run returns the last finite point
    (at the start: a non-finite loss, point or measure ends the run at iteration 0);
 2. **converged**: the method's test, by default ``measure(x) <= gtol * max(s, measure(x0))`` (``s`` =
    :func:`gradient_floor`: 1 for data of unit scale and above, smaller for small-scale data) where ``measure`` is the
@@ -46,7 +47,7 @@ HIST_ROWS = tuple(k for k in HISTORY_KEYS if k != "iteration")
 MESSAGES = {
     CONVERGED: "converged: {rule}",
     MAX_ITERATIONS: "reached max_iter = {max_iter} iterations",
-    DIVERGED: "diverged: the loss became non-finite or exceeded {diverge_factor:g} x its initial value; "
+    DIVERGED: "diverged: the loss became non-finite or exceeded {diverge_factor:g} x max(its initial value, f(0)); "
               "returning the last finite point ({hint})",
     STALLED: "stalled: over the last {stall_window} iterations the best loss decreased by less than "
              "stall_rtol = {stall_rtol:g} (relative) and the best stationarity measure did not halve",
@@ -171,6 +172,13 @@ def _converged(solver, obj, meas, err, ctx, aux, control):
     return conv
 
 
+def data_loss(obj):
+    """``f(0) = c sum_i psi(-b_i)``, the loss at the zero point: the data's scale in the divergence rule, so that a
+    start at a minimum (``f(x0)`` at rounding level, e.g. the truth of a noiseless instance) does not make any later
+    rounding-size increase count as divergence."""
+    return obj.loss.factor(obj.operator.m) * jnp.sum(obj.loss.psi(-obj.b))
+
+
 def gradient_floor(obj):
     """``min(1, g_ref)`` with ``g_ref = ||psi'(b)|| sqrt(||b||)``, the size of a gradient of the plain sum at the
     data's scale (degree 3 in the truth's scale for l2, as ``grad f`` is): the floor of the relative gradient test.
@@ -188,7 +196,9 @@ def gradient_floor(obj):
 def init_state(solver: Solver, obj, x0, key, control: Control) -> State:
     f, g = obj.value_and_grad(x0)
     meas = solver.measure(obj, x0, g)
-    ctx = Ctx(thresh=control.gtol * jnp.maximum(gradient_floor(obj), meas), f0=f)
+    ref = jnp.maximum(f, data_loss(obj))
+    ctx = Ctx(thresh=control.gtol * jnp.maximum(gradient_floor(obj), meas), f0=f,
+              limit=jnp.where(ref > 0, control.diverge_factor * ref, jnp.inf))
     aux = solver.init(obj, x0, f, g, ctx)
     basis = truth_basis(obj)
     err = _error(obj, x0, basis)
@@ -213,9 +223,8 @@ def _select(pred, a, b):
 def _body(solver: Solver, obj, control: Control, s: State) -> State:
     key = jax.random.fold_in(s.key, s.k)
     x1, f1, g1, aux1, step = solver.update(obj, s.x, s.f, s.g, s.aux, s.k, key, s.ctx)
-    limit = jnp.where(s.ctx.f0 > 0, control.diverge_factor * s.ctx.f0, jnp.inf)
     meas1 = solver.measure(obj, x1, g1)
-    bad = (~jnp.isfinite(f1)) | (~jnp.all(jnp.isfinite(x1))) | (f1 > limit) | (~jnp.isfinite(meas1))
+    bad = (~jnp.isfinite(f1)) | (~jnp.all(jnp.isfinite(x1))) | (f1 > s.ctx.limit) | (~jnp.isfinite(meas1))
     x, f, g, aux = _select(bad, (s.x, s.f, s.g, s.aux), (x1, f1, g1, aux1))
     step = jnp.where(bad, s.step, jnp.asarray(step, dtype=jnp.float64))
     meas = jnp.where(bad, s.meas, meas1)

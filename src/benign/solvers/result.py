@@ -20,7 +20,8 @@ class Result:
     ``x`` is the final point ``(N, r)`` (the last *finite* iterate when the run diverged); ``loss = f(x)``;
     ``relative_error = ||M(x) - M*||_F / ||M*||_F`` (NaN without a known truth); ``grad_norm`` is the method's
     stationarity measure at ``x`` (``||grad f||_F``; the projected-gradient norm ``||x - max(x - grad f, 0)||_F`` for
-    projected GD); ``iterations`` counts accepted iterations; ``seconds`` is the wall time of the iterations
+    projected GD); ``iterations`` counts the loop's iterations (a rejected trust-region step or a failed Armijo
+    search counts as one; a step refused as divergent does not); ``seconds`` is the wall time of the iterations
     (compilation excluded, reported as ``details["compile_seconds"]``). ``status`` is one of ``converged``,
     ``max_iterations``, ``diverged``, ``stalled``; ``message`` states which rule fired. ``history`` holds arrays
     ``iteration, loss, error, grad_norm, step`` recorded every ``history_every`` iterations (plus the last one).

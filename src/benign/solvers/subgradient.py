@@ -21,7 +21,9 @@ The method is not a descent method (``f`` may go up from one iterate to the next
 ``f_star`` below the optimal value), so the run also keeps the iterate of least loss seen: ``details["best_loss"]``
 and ``details["best_iteration"]`` always, and ``final="best"`` returns that iterate as ``x`` (with its loss,
 relative error and subgradient norm) instead of the last one (``final="last"``, the default: the iterate the stopping
-rules looked at). With ``final="last"``, a message says when the best iterate was lower.
+rules looked at) -- except after a ``converged`` run, whose status speaks of the last iterate (the one that passed
+the test): that one is returned, and the message says where the least loss was. With ``final="last"``, a message
+says when the best iterate was lower.
 """
 from __future__ import annotations
 
