@@ -77,6 +77,22 @@ def grid_points(lo: float, hi: float, count: int) -> np.ndarray:
     return g
 
 
+def check_request(loss: str, size: int, points: int, hessian: bool) -> None:
+    """What a slice can compute honestly, checked before any work: at most ``MAX_POINTS`` grid points, and
+    ``lambda_min`` only for a smooth loss (``loss``: its name; the l1 loss has no Hessian) and ``N r <= MAP_MAX``
+    (``size``: ``N r``)."""
+    if points > MAX_POINTS:
+        raise ValueError(f"the grid has {points:,} points, more than {MAX_POINTS:,}: use fewer grid points "
+                         "(CLI: a smaller --grid)")
+    if hessian:
+        if loss == "l1":
+            raise ValueError("the l1 loss has no Hessian (psi(t) = |t| is not twice differentiable): lambda_min is "
+                             "defined for smooth losses; pass hessian=False (CLI: --no-hessian) for f alone")
+        if size > MAP_MAX:
+            raise ValueError(f"lambda_min maps need N*r <= {MAP_MAX} (one dense Hessian per grid point), got "
+                             f"{size}; pass hessian=False (CLI: --no-hessian) for f alone")
+
+
 def slice_2d(obj, X: Any, D1: Any, D2: Any, alphas: Any, betas: Any, *, hessian: bool = True) -> dict[str, Any]:
     """``f`` (and ``lambda_min`` if ``hessian``) on the grid ``X + a D1 + b D2``; returns a dict of arrays."""
     Xj = obj.check_point(X)
@@ -84,15 +100,7 @@ def slice_2d(obj, X: Any, D1: Any, D2: Any, alphas: Any, betas: Any, *, hessian:
     D2j = _direction(obj, Xj, D2, "D2")
     a = _grid("alphas", alphas)
     b = _grid("betas", betas)
-    if a.size * b.size > MAX_POINTS:
-        raise ValueError(f"the grid has {a.size * b.size:,} points, more than {MAX_POINTS:,}")
-    if hessian:
-        if obj.loss.name == "l1":
-            raise ValueError("the l1 loss has no Hessian (psi(t) = |t| is not twice differentiable): lambda_min is "
-                             "defined for smooth losses; pass hessian=False (CLI: --no-hessian) for f alone")
-        if Xj.size > MAP_MAX:
-            raise ValueError(f"lambda_min maps need N*r <= {MAP_MAX} (got {Xj.size}); pass hessian=False "
-                             "(CLI: --no-hessian)")
+    check_request(obj.loss.name, Xj.size, a.size * b.size, hessian)
     out: dict[str, Any] = {"alphas": a, "betas": b,
                            "f": np.asarray(_row_values(obj, Xj, D1j, D2j, jnp.asarray(a), jnp.asarray(b)))}
     _check_finite(out["f"], "f", a, b)
@@ -221,11 +229,10 @@ def seed001_landscape(lam_values: Sequence[float] = (0.0, 0.5, 5.0), n: int = 21
     lams = tuple(check_float("lam", v, lo=0.0) for v in lam_values)
     if not lams:
         raise ValueError("lam_values must hold at least one value")
+    check_request("mixed", n, grid * grid, True)
     inst = yalcin(n, eps)
     z = np.asarray(inst.truth_point)
     v0 = sign_pattern_start(n, "mod3")
-    if grid * grid > MAX_POINTS:
-        raise ValueError(f"grid = {grid} gives {grid * grid:,} grid points, more than {MAX_POINTS:,}")
     g = grid_points(lo, hi, grid)
     half = -(-n // 2)
     maps, fs, pts, d1s, d2s, its, verdicts = [], [], [], [], [], [], []

@@ -418,18 +418,9 @@ def landscape(
     obj = make_objective(inst, **settings)
     X = np.asarray(_point(point, obj) if X is None else X, dtype=float)
     X = np.asarray(obj.check_point(X[:, None] if X.ndim == 1 else X, "--point"))  # the point first, by its name
-    from benign.landscape import MAP_MAX, MAX_POINTS
+    from benign.landscape import check_request
 
-    points = grid if dir2 is None else grid * grid
-    if points > MAX_POINTS:
-        raise UserError(f"--grid {grid} gives {points:,} grid points, more than {MAX_POINTS:,}: use a smaller --grid")
-    if not no_hessian:
-        if obj.loss.name == "l1":
-            raise UserError("the l1 loss has no Hessian (psi(t) = |t| is not twice differentiable): lambda_min "
-                            "is defined for smooth losses; add --no-hessian for f alone")
-        if X.size > MAP_MAX:
-            raise UserError(f"lambda_min needs N*r <= {MAP_MAX} (one dense Hessian per grid point), got {X.size}: "
-                            "add --no-hessian for f alone")
+    check_request(obj.loss.name, X.size, grid if dir2 is None else grid * grid, not no_hessian)  # before directions
     D1 = _direction(dir1, obj, X, "--dir1")
     D2 = _direction(dir2, obj, X, "--dir2")
     with _status("computing the slice ...", as_json):
