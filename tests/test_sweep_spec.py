@@ -139,6 +139,7 @@ BAD = [
     ({"sweep": {"where": "log(m - 30) > 0"}}, "where 'log(m - 30) > 0' cannot be evaluated at grid point {'m': 20"),
     ({"sweep": {"where": "1 / 0"}}, "[sweep] where = '1 / 0' cannot be evaluated: ZeroDivisionError"),
     ({"sweep": {"where": "m + 1e309 - 1e309"}}, "gives NaN at grid point {'m': 20"),
+    ({"grid": {"m": [20, 20.0]}}, "values that compare equal, 20 and 20.0"),
 ]
 
 

@@ -229,9 +229,8 @@ def _file_tokens(values: list) -> list[str]:
 
 
 def _indices(spec, facets: list[str], combo: tuple) -> list[int]:
-    """The positions of a facet combination's values in their grids."""
-    return [next(i for i, g in enumerate(spec.grid[k]) if g == v and type(g) is type(v))
-            for k, v in zip(facets, combo)]
+    """The positions of a facet combination's values in their grids (no two values of a grid compare equal)."""
+    return [spec.grid[k].index(v) for k, v in zip(facets, combo)]
 
 
 def _success_curves(plots, agg, m: str, x: str, y: str | None, ftitle: str, path: str, pdf: bool) -> list[str]:

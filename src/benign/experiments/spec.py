@@ -460,6 +460,12 @@ def _grid(table: Mapping) -> dict[str, tuple]:
                 raise ValueError(f"grid {key!r} has a non-finite value {v!r}")
         if len({json.dumps(v) for v in vals}) != len(vals):
             raise ValueError(f"grid {key!r} has duplicate values: {list(vals)!r}")
+        seen: dict = {}  # 1, 1.0 and true: distinct in TOML, one value to the results table and the report
+        for v in vals:
+            if v in seen:
+                raise ValueError(f"grid {key!r} has values that compare equal, {seen[v]!r} and {v!r}: the results "
+                                 "table and the report could not tell their trials apart")
+            seen[v] = v
         out[key] = tuple(vals)
     return out
 
