@@ -213,3 +213,17 @@ def test_report_file_tokens_are_unique():
     assert _file_tokens(["x", "y/z"]) == ["x", "y_z"]
     tokens = _file_tokens(["a/b", "a_b", "a_b-0"])  # an index suffix that a value already has
     assert len(set(tokens)) == 3 and tokens == ["a_b-0", "a_b-1", "a_b-0-2"]
+
+
+def test_median_history_counts_a_diverged_run_as_unbounded():
+    """After a run stops it keeps its last value, except a diverged run: its last finite error is not a plateau, so
+    it counts as inf from there (two of three runs diverged at iteration 10: the median is inf after it)."""
+    from benign.experiments.report import median_history
+
+    rows = pd.DataFrame({"history_iter": [[0, 10, 20], [0, 10], [0, 10]],
+                         "history_relative_error": [[1.0, 0.5, 0.25], [1.0, 0.8], [1.0, 0.9]],
+                         "status_out": ["max_iterations", "diverged", "diverged"]})
+    med = median_history(rows, "history_relative_error", np.array([0.0, 10.0, 15.0, 20.0]))
+    assert list(med) == [1.0, 0.8, np.inf, np.inf]
+    rows["status_out"] = ["max_iterations", "converged", "converged"]  # stopped, not diverged: their last values
+    assert list(median_history(rows, "history_relative_error", np.array([15.0, 20.0]))) == [0.8, 0.8]

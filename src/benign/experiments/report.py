@@ -265,9 +265,25 @@ def _verdict_bars(plots, agg, verdicts, group_keys, facets, ftitle, path, pdf) -
     return plots.save(fig, path, pdf=pdf)
 
 
+def median_history(rows, field: str, grid: np.ndarray) -> np.ndarray:
+    """The median over ``rows`` (results-table rows with ``history_iter`` and ``field``) of each trial's history at
+    the iterations ``grid``: a trial's value after it stopped is its last one, and ``inf`` after a run whose output
+    ``status`` is ``diverged`` (not a plateau at its last finite value: unbounded after it stopped)."""
+    cols = []
+    outcome = rows["status_out"] if "status_out" in rows.columns else [None] * len(rows)
+    for its, vals, how in zip(rows["history_iter"], rows[field], outcome):
+        its, vals = np.asarray(its, float), np.asarray(vals, float)
+        idx = np.clip(np.searchsorted(its, grid, side="right") - 1, 0, len(its) - 1)
+        col = vals[idx]
+        if how == "diverged":
+            col = np.where(grid > its[-1], np.inf, col)
+        cols.append(col)
+    return np.nanmedian(np.vstack(cols), axis=0)
+
+
 def _convergence(plots, df, spec, x, y, fpoint, ftitle, path, pdf) -> list[str]:
     """Median (over seeds) of a ``history_<field>`` against the iteration: one panel per ``y`` value (at most 6),
-    one curve per ``x`` value (coloured along the x values). A trial's value after it stopped is its last one."""
+    one curve per ``x`` value (coloured along the x values), each the :func:`median_history` of its trials."""
     field = spec.report.get("convergence")
     cands = [c for c in df.columns if c.startswith("history_") and c != "history_iter"]
     if "history_iter" not in df.columns or not cands:
@@ -296,12 +312,7 @@ def _convergence(plots, df, spec, x, y, fpoint, ftitle, path, pdf) -> list[str]:
             g = part if xv is None else part[part[x] == xv]
             if g.empty:
                 continue
-            cols = []
-            for its, vals in zip(g["history_iter"], g[field]):
-                its, vals = np.asarray(its, float), np.asarray(vals, float)
-                idx = np.clip(np.searchsorted(its, grid, side="right") - 1, 0, len(its) - 1)
-                cols.append(vals[idx])
-            series[f"{x} = {xv}" if xv is not None else "all"] = np.nanmedian(np.vstack(cols), axis=0)
+            series[f"{x} = {xv}" if xv is not None else "all"] = median_history(g, field, grid)
         if not series:  # every trial of this panel failed or kept no history: say so, not an empty frame
             ax.text(0.5, 0.5, "no finished trial with a history", ha="center", va="center", transform=ax.transAxes,
                     fontsize=8)
@@ -312,6 +323,10 @@ def _convergence(plots, df, spec, x, y, fpoint, ftitle, path, pdf) -> list[str]:
         positive = all(np.all(np.asarray(v)[np.isfinite(v)] > 0) for v in series.values())
         plots.curves(grid, series, xlabel="iteration", ylabel=f"median {field[8:]}", logy=positive,
                      markers=False, title=f"{y} = {yv}" if yv is not None else "", ax=ax)
+        ax.set_xlim(0, top)
+        if any(np.isinf(v).any() for v in series.values()):  # a gap, not a missing curve: say what it is
+            ax.text(0.02, 0.02, "gaps: the median run had diverged (inf)", transform=ax.transAxes, fontsize=7,
+                    va="bottom")
         for j, line in enumerate(ax.lines):
             line.set_color(cmap(j / max(len(ax.lines) - 1, 1)))
         if ax.get_legend() is not None:
