@@ -46,6 +46,41 @@ def test_kernel_roundtrip_and_psd_check():
         ops.from_kernel(np.eye(5))
 
 
+def test_symmetry_and_psd_tests_are_relative_to_the_scale():
+    """The same matrices at any scale are judged alike: at 1e-13 clearly asymmetric matrices were called symmetric
+    (an absolute 1e-12 floor) and replaced by their symmetric parts (A(M) wrong by 18%); a kernel scaled by 1e-20
+    lost its antisymmetric part, and an indefinite one at 1e-9 had its negative eigenvalue dropped silently."""
+    rng = np.random.default_rng(0)
+    G = rng.standard_normal((3, 2, 2))
+    M = rng.standard_normal((2, 2))
+    for scale in (1e-13, 1.0, 1e9):
+        op = ops.from_matrices(scale * G)
+        assert not op.symmetric
+        assert rel(op.forward(jnp.asarray(M)), np.einsum("ijk,jk->i", scale * G, M)) < 1e-13
+    B = rng.standard_normal((6, 4))
+    H = B.T @ B  # not vanishing on antisymmetric 2 x 2 matrices
+    for scale in (1e-20, 1.0):
+        op = ops.from_kernel(scale * H)
+        assert not op.symmetric and rel(ops.kernel(op), scale * H) < 1e-10
+    D = np.diag([1.0, 1.0, 1.0, -0.5])
+    for scale in (1e-9, 1.0):
+        with pytest.raises(ValueError, match="positive semidefinite"):
+            ops.from_kernel(scale * D)
+    with pytest.raises(ValueError, match="positive semidefinite"):  # the documented rtol ||H||_2 = 1e-10
+        ops.from_kernel(np.diag([1.0, 1.0, 1.0, -5e-9]))
+    ops.from_kernel(np.diag([1.0, 1.0, 1.0, -5e-11]))  # within it: accepted
+
+
+def test_settings_of_another_noise_model_are_refused():
+    with pytest.raises(ValueError, match="outlier apply to noise='outliers' only"):
+        I.sensing(4, 2, 10, outlier="sign")
+    with pytest.raises(ValueError, match="outlier apply to noise='outliers' only"):
+        I.with_noise(I.sensing(4, 2, 10), 7, outlier="sign")
+    assert I.sensing(4, 2, 10, noise="outliers", p=0.2, outlier="sign").meta["outlier"] == "sign"
+    with pytest.raises(ValueError, match="asym=0 asks for a symmetric instance"):
+        I.build("sensing:n=4,d2=4,r=2,m=10,asym=0")
+
+
 def test_gaussian_normalisation():
     """E||A(M)||^2 = ||M||_F^2 for symmetric M (both symmetric and asymmetric Gaussian sensing)."""
     rng = np.random.default_rng(3)

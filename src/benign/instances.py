@@ -191,8 +191,9 @@ def _noise(rng: np.random.Generator, clean: np.ndarray, kind: str, sigma: float,
     # a setting of another noise model is an error (as in a spec string), not silently dropped
     if kind != "gaussian" and sigma:
         raise ValueError(f"sigma applies to noise='gaussian' only (got noise={kind!r}, sigma={sigma!r})")
-    if kind != "outliers" and (p or scale is not None):
-        raise ValueError(f"p and scale apply to noise='outliers' only (got noise={kind!r}, p={p!r}, scale={scale!r})")
+    if kind != "outliers" and (p or scale is not None or outlier != "gaussian"):
+        raise ValueError(f"p, scale and outlier apply to noise='outliers' only (got noise={kind!r}, p={p!r}, "
+                         f"scale={scale!r}, outlier={outlier!r})")
     if kind == "none":
         return np.zeros(m), None
     if kind == "gaussian":
@@ -250,7 +251,7 @@ def _truth_pair(rng, n, d2, r, symmetric, truth, cond, tscale) -> tuple[np.ndarr
 def _optional(d2, symmetric, cond, noise, sigma, p, outlier, scale) -> dict:
     """The generator parameters worth recording (those that are set)."""
     vals = dict(d2=None if symmetric else d2, cond=cond, sigma=sigma or None, p=p or None,
-                outlier=outlier if noise == "outliers" else None, scale=scale)
+                outlier=outlier if noise == "outliers" or outlier != "gaussian" else None, scale=scale)
     return {k: v for k, v in vals.items() if v is not None}
 
 

@@ -365,7 +365,9 @@ class RankOneProjections(Operator):
 # --------------------------------------------------------------------------------------------------
 
 def _sym_tol(a: np.ndarray) -> float:
-    return 1e-12 * max(1.0, float(np.max(np.abs(a))) if a.size else 1.0)
+    """``1e-12 max |entry|``: relative, so that matrices of any scale are judged alike (an absolute floor called
+    clearly asymmetric matrices with entries near 1e-13 symmetric, and replaced them by their symmetric parts)."""
+    return 1e-12 * (float(np.max(np.abs(a))) if a.size else 0.0)
 
 
 def dense_operator(A: Any, shape: tuple[int, int], symmetric: bool, kind: str = "dense", *,
@@ -543,20 +545,20 @@ def from_kernel(H: Any, *, rtol: float = 1e-10, device: bool = True) -> DenseSen
     if Hm.shape != (N, N) or n * n != N:
         raise ValueError(f"H must be square of side n^2, got shape {Hm.shape}")
     asym = float(np.max(np.abs(Hm - Hm.T)))
-    scale = max(1.0, float(np.max(np.abs(Hm))))
-    if asym > 1e-8 * scale:
+    if asym > 1e-8 * float(np.max(np.abs(Hm))):  # relative: a kernel's scale is the caller's
         raise ValueError(f"H must be symmetric, got max |H - H^T| = {asym:.3g}")
     Hm = 0.5 * (Hm + Hm.T)
     lam, Q = np.linalg.eigh(Hm)
     lmax = max(float(lam[-1]), 0.0)
-    if lam[0] < -rtol * max(lmax, 1.0) * 1e2:
-        raise ValueError(f"H must be positive semidefinite, got eigenvalue {lam[0]:.3g}")
+    if lam[0] < -rtol * max(lmax, abs(float(lam[0]))):  # PSD up to rtol ||H||_2, as documented
+        raise ValueError(f"H must be positive semidefinite up to rtol * ||H||_2 = {rtol * max(lmax, -lam[0]):.3g}, "
+                         f"got eigenvalue {lam[0]:.3g}")
     keep = lam > rtol * max(lmax, 1e-300)
     if not np.any(keep):
         raise ValueError("H is zero: no measurement")
     A = (np.sqrt(lam[keep])[:, None] * Q[:, keep].T)
     mats = A.reshape(-1, n, n)
-    sym = bool(np.all(np.abs(mats - mats.transpose(0, 2, 1)) <= 1e-9 * max(1.0, np.abs(mats).max())))
+    sym = bool(np.all(np.abs(mats - mats.transpose(0, 2, 1)) <= 1e-9 * np.abs(mats).max()))
     if sym:
         A = (0.5 * (mats + mats.transpose(0, 2, 1))).reshape(-1, N)
     return _dense_operator(A, (n, n), sym, "kernel", device, owned=True)

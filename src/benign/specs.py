@@ -231,6 +231,8 @@ def _check_ranges(kind: str, p: dict[str, Any]) -> None:
         need(p["r"] <= dim, f"rank r = {p['r']} is larger than the dimension {dim}")
     if "seed" in p:
         need(0 <= p["seed"] <= MAX_SEED, f"seed must lie in [0, {MAX_SEED}], got {p['seed']}")
+    if "d2" in p and p.get("asym") is False:
+        raise ValueError("asym=0 asks for a symmetric instance, but d2 makes it asymmetric: drop one of them")
     if "p" in p:
         need(0.0 <= p["p"] < 1.0, f"p must lie in [0, 1), got {p['p']}")
     for key in ("sigma", "scale", "tscale"):
