@@ -188,6 +188,13 @@ def test_theorems_are_not_applied_outside_their_setting():
     assert all(c.applicable for c in T.evaluate(clean, X))  # noiseless, l2, rank 1: every one applies
     zero = T.thm3(0.1, np.ones((3, 1)), np.zeros((3, 1)))  # M* = 0: the condition divides by tr(M*)
     assert not zero.applicable and not zero.holds
+    for check in (T.thm5(0.1, np.zeros((3, 1)), 1), T.zhang_zhang(0.1, np.ones((3, 1)), np.zeros((3, 1)))):
+        assert not check.applicable and not check.holds and "lambda_{r*}(M*) = 0" in check.details["not_applicable"]
+    # a point certified under X >= 0 is not a point of the unconstrained landscape the theorems describe (seed 000's
+    # spurious nonnegative minimum sat next to "no spurious second-order critical point" holding)
+    checks = {c.name: c for c in T.evaluate(clean, X, nonnegative=True)}
+    assert {n for n, c in checks.items() if c.applicable} == {"recht"}
+    assert "X >= 0" in checks["sharp_rank1"].details["not_applicable"]
     with pytest.raises(TypeError, match="delta"):
         T.evaluate(clean, X, delta="0.1")
     with pytest.raises(TypeError, match="instance"):

@@ -93,10 +93,12 @@ def _reason(applicable: bool, why: str) -> dict[str, str]:
     return {} if applicable else {"not_applicable": why}
 
 
-def _zero_truth(name: str, reference: str, conclusion: str) -> TheoremCheck:
-    """A point theorem at ``M* = 0`` (``tr M* = 0``): its condition divides by ``tr M*``; not applicable."""
+def _zero_truth(name: str, reference: str, conclusion: str,
+                why: str = "M* = 0: the condition divides by tr(M*)") -> TheoremCheck:
+    """A theorem whose condition divides by a quantity of ``M*`` that vanishes (``tr M*``, ``lambda_{r*}(M*)``):
+    not applicable, with the reason."""
     return TheoremCheck(name, reference, False, float("nan"), conclusion, applicable=False,
-                        details={"not_applicable": "M* = 0: the condition divides by tr(M*)"})
+                        details={"not_applicable": why})
 
 
 def thm3(delta: float, X: Any, Z: Any) -> TheoremCheck:
@@ -120,7 +122,10 @@ def thm5(delta: float, Z: Any, r: int) -> TheoremCheck:
     d = _delta(delta)
     r = check_int("r", r, minimum=1)
     t = truth_summary(Z)
-    lhs = t["fro"] * t["trace"] / t["lambda_rstar"] ** 2 if t["lambda_rstar"] > 0 else float("inf")
+    if not t["lambda_rstar"] > 0:
+        return _zero_truth("thm5", "seed 001, Theorem 5", "every second-order critical point satisfies X X^T = M*",
+                           "lambda_{r*}(M*) = 0 (M* = 0 or a rank-deficient Z): the condition divides by it")
+    lhs = t["fro"] * t["trace"] / t["lambda_rstar"] ** 2
     rhs = np.sqrt(r) / (2 * np.sqrt(2)) * np.sqrt(1 + d) * (1 - d) ** 3.5
     return TheoremCheck("thm5", "seed 001, Theorem 5", bool(lhs <= rhs), float(rhs - lhs),
                         "every second-order critical point satisfies X X^T = M*",
@@ -165,6 +170,11 @@ def zhang_zhang(delta: float, X: Any, Z: Any, tau: float | None = None) -> Theor
     d = _delta(delta)
     t, p = truth_summary(Z), point_summary(X, Z)
     lim = 1 - d ** 2
+    if not t["lambda_rstar"] > 0:
+        return _zero_truth("zhang_zhang", "Zhang & Zhang 2020 (NeurIPS)",
+                           "a second-order critical point is the ground truth",
+                           "lambda_{r*}(M*) = 0 (M* = 0 or a rank-deficient Z): the neighbourhood D < tau "
+                           "lambda_{r*}(M*) is empty")
     if tau is None:
         margin = lim * t["lambda_rstar"] - p["D"]
         holds = margin > 0
@@ -255,14 +265,16 @@ def _not_applicable(check: TheoremCheck, reason: str) -> TheoremCheck:
     return replace(check, holds=False, applicable=False, details={**check.details, "not_applicable": reason})
 
 
-def evaluate(instance: Any, X: Any | None = None, *, loss: Any = None, delta: float | None = None
-             ) -> list[TheoremCheck]:
+def evaluate(instance: Any, X: Any | None = None, *, loss: Any = None, delta: float | None = None,
+             nonnegative: bool = False) -> list[TheoremCheck]:
     """Every evaluator that applies to a symmetric ``instance`` (and the point ``X`` if given).
 
     The theorems are about noiseless data (``b = A(M*)``) and the l2 loss (Thm 6: ``f + lam f^l``): on a noisy
     instance every check is marked ``applicable = False`` (``holds = False``, the reason in
     ``details["not_applicable"]``), and with another ``loss`` (``lp``, ``huber``, ``l1``; for ``mixed`` all but Thm 6)
-    the checks about the l2 objective are, since the point certified is one of another objective.
+    the checks about the l2 objective are, since the point certified is one of another objective; with
+    ``nonnegative`` (the point is certified under ``X >= 0``) every statement about the unconstrained landscape is
+    (only Recht et al.'s, about the convex relaxation, stays).
 
     ``delta`` defaults to the exact full-rank constant of :func:`benign.rip.full_rank_rip` (an upper bound on every
     ``delta_k``; needs a small ``n``) plus the bound on its rounding (``delta_upper``): a condition such as
@@ -317,4 +329,7 @@ def evaluate(instance: Any, X: Any | None = None, *, loss: Any = None, delta: fl
     if name != "l2":
         out = [_not_applicable(c, f"a statement about the l2 objective; the point is certified for the {name} loss")
                if c.name in L2_THEOREMS else c for c in out]
+    if nonnegative:
+        out = [_not_applicable(c, "a statement about the unconstrained problem; the point is certified under X >= 0")
+               if c.name in L2_THEOREMS + ("thm6",) and c.applicable else c for c in out]
     return out

@@ -289,7 +289,7 @@ def certify(
         if theory:
             from benign.theory import evaluate
 
-            out["theory"] = [t.to_dict() for t in evaluate(inst, Xa, loss=obj.loss)]
+            out["theory"] = [t.to_dict() for t in evaluate(inst, Xa, loss=obj.loss, nonnegative=obj.nonnegative)]
             if not out["theory"]:
                 from benign.rip import full_rank_rip
 
