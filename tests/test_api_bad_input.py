@@ -226,7 +226,8 @@ def test_a_point_that_overflows_float64_is_named_not_nan():
 
 @pytest.mark.parametrize("kw,needle", [
     (dict(noise="none", sigma=0.5), "sigma applies to noise='gaussian' only"),
-    (dict(noise="none", p=0.3), "p and scale apply to noise='outliers' only"),
+    (dict(noise="none", p=0.3), "p, scale and outlier apply to noise='outliers' only"),
+    (dict(noise="gaussian", sigma=0.1, outlier="sign"), "p, scale and outlier apply to noise='outliers' only"),
     (dict(noise="outliers", p=0.1, sigma=0.2), "sigma applies to noise='gaussian' only"),
     (dict(noise="gaussian"), "noise='gaussian' needs sigma > 0"),
 ])
