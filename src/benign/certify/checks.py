@@ -144,8 +144,8 @@ def verify_descent(obj, X, D, *, curvature: float | None = None, t_max: float | 
     rounding floor; else the smallest verified one), with the model ``t <g, D> + t^2 curvature / 2`` beside it
     (``predicted``; the first-order model ``t <g, D>`` when ``curvature`` is not given; ``model_agrees``: within
     50%). ``witness_t`` (with ``witness_f_after`` and ``witness_decrease``) is the tested ``t`` with the largest
-    decrease: far above rounding, the easiest to re-check in another implementation. ``verified`` is False when no ``t`` decreases ``f``; ``n_decreasing`` counts the
-    tested ``t`` that do.
+    decrease: far above rounding, the easiest to re-check in another implementation. ``verified`` is False when no
+    ``t`` decreases ``f``; ``n_decreasing`` counts the tested ``t`` that do.
     """
     X = jnp.asarray(X)
     D = jnp.asarray(D).reshape(X.shape)

@@ -68,9 +68,9 @@ def _top_pairs(obj, key, k: int, iters: int):
 @partial(jax.jit, static_argnames=("symmetric", "iters"))
 def _scale_stats(operator, y, v0, L, R, symmetric: bool, iters: int):
     """``[sigma, gain]`` (one array: one read-back): power iteration on ``sym(A*(y))`` (or ``A*(y)^T A*(y)``) from
-    ``v0`` (the Rayleigh quotient; ``||S v||`` where the iteration has not settled, see below), and the mean of ``||A(L_k R_k^T)||^2 / ||L_k R_k^T||_F^2`` over the probes ``(L_k, R_k)``. Only the
-    operator is traced (the loss scaling is applied by the caller), so one compilation serves every loss on the same
-    operator."""
+    ``v0`` (the Rayleigh quotient; ``||S v||`` where the iteration has not settled, see below), and the mean of
+    ``||A(L_k R_k^T)||^2 / ||L_k R_k^T||_F^2`` over the probes ``(L_k, R_k)``. Only the operator is traced (the loss
+    scaling is applied by the caller), so one compilation serves every loss on the same operator."""
     if symmetric:
         apply = lambda v: 0.5 * (operator.adjoint_matmul(y, v) + operator.adjoint_rmatmul(y, v))  # noqa: E731
     else:

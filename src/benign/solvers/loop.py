@@ -4,8 +4,8 @@ Stopping rules, checked after every iteration ``k -> k + 1`` in this order of pr
 
 1. **diverged**: the new loss or stationarity measure is not finite, the new point has a non-finite entry, or
    ``f > diverge_factor * max(f(x0), f(0))`` (default ``1e12``; ``f(0)``, the loss at the zero point, is the data's
-   scale: a start at a noiseless minimum has ``f(x0)`` at rounding level); the step is rejected and the run returns the last finite point
-   (at the start: a non-finite loss, point or measure ends the run at iteration 0);
+   scale: a start at a noiseless minimum has ``f(x0)`` at rounding level); the step is rejected and the run returns
+   the last finite point (at the start: a non-finite loss, point or measure ends the run at iteration 0);
 2. **converged**: the method's test, by default ``measure(x) <= gtol * max(s, measure(x0))`` (``s`` =
    :func:`gradient_floor`: 1 for data of unit scale and above, smaller for small-scale data) where ``measure`` is the
    method's stationarity measure (``||grad f||_F``); or, when the truth is known and ``rtol`` is given,
