@@ -159,18 +159,17 @@ def sweep_report(spec: Any, out: str, *, db: str | None = None, pdf: bool = Fals
 
     x, y, facets = _axes(spec)
     figures: list[str] = []
-    facet_values = [spec.grid[k] for k in facets]
     tokens = {k: _file_tokens(spec.grid[k]) for k in facets}
-    combos = list(itertools.product(*facet_values))
+    combos = list(itertools.product(*(range(len(spec.grid[k])) for k in facets)))  # value indices per facet
     if len(combos) > MAX_FACETS:
         rep.para(f"(figures skipped: {len(combos)} combinations of {', '.join(facets)} exceed {MAX_FACETS})")
         combos = []
     for combo in combos:
         sel = agg
-        fpoint = dict(zip(facets, combo))
+        fpoint = {k: spec.grid[k][i] for k, i in zip(facets, combo)}
         for k, v in fpoint.items():
             sel = sel[sel[k] == v]
-        suffix = "".join(f"_{k}{tokens[k][i]}" for k, i in zip(facets, _indices(spec, facets, combo)))
+        suffix = "".join(f"_{k}{tokens[k][i]}" for k, i in zip(facets, combo))
         ftitle = f" ({_label(fpoint)})" if fpoint else ""
         for m in plotted:
             if x is not None:
@@ -226,11 +225,6 @@ def _file_tokens(values: list) -> list[str]:
     if len(set(safe)) == len(safe):
         return safe
     return [f"{t}-{i}" for i, t in enumerate(safe)]  # unique: the text after the last '-' is the index
-
-
-def _indices(spec, facets: list[str], combo: tuple) -> list[int]:
-    """The positions of a facet combination's values in their grids (no two values of a grid compare equal)."""
-    return [spec.grid[k].index(v) for k, v in zip(facets, combo)]
 
 
 def _success_curves(plots, agg, m: str, x: str, y: str | None, ftitle: str, path: str, pdf: bool) -> list[str]:

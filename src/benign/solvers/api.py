@@ -152,17 +152,17 @@ def _result(state, obj, solver: Solver, control, seconds: float, compile_s: floa
     best = solver.best_iterate(state.aux)
     if best is not None and best[2] != int(state.k):
         bx, bf, bk = best
-        if getattr(solver, "final", "last") == "best" and status == "converged":
-            # the convergence test passed at the last iterate: that is the point the status speaks of
+        if getattr(solver, "final", "last") != "best":
+            if bf < loss - 1e-12 * abs(loss):
+                message += (f"; the best iterate (iteration {bk}) had a lower loss, {bf:.6g} against {loss:.6g} "
+                            "(final=best returns it)")
+        elif status == "converged":  # the test passed at the last iterate: the point the status speaks of
             message += (f"; final=best: the last iterate is returned, the one the test passed (the least loss, "
                         f"{bf:.6g}, was at iteration {bk})")
-        elif getattr(solver, "final", "last") == "best":
+        else:
             x, loss = bx, bf
             err, meas = _numbers_at(obj, solver, bx)
             message += f"; final=best: the iterate returned is the best one, iteration {bk}, not the last"
-        elif bf < loss - 1e-12 * abs(loss):
-            message += (f"; the best iterate (iteration {bk}) had a lower loss, {bf:.6g} against {loss:.6g} "
-                        "(final=best returns it)")
     return Result(x=x, loss=loss, relative_error=err, grad_norm=meas, iterations=int(state.k), seconds=seconds,
                   status=status, message=message, method=solver.name, options=solver.options(),
                   history=loop.history_of(state, int(control.every)), details=details)

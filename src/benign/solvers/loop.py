@@ -172,13 +172,6 @@ def _converged(solver, obj, meas, err, ctx, aux, control):
     return conv
 
 
-def data_loss(obj):
-    """``f(0) = c sum_i psi(-b_i)``, the loss at the zero point: the data's scale in the divergence rule, so that a
-    start at a minimum (``f(x0)`` at rounding level, e.g. the truth of a noiseless instance) does not make any later
-    rounding-size increase count as divergence."""
-    return obj.loss.factor(obj.operator.m) * jnp.sum(obj.loss.psi(-obj.b))
-
-
 def gradient_floor(obj):
     """``min(1, g_ref)`` with ``g_ref = ||psi'(b)|| sqrt(||b||)``, the size of a gradient of the plain sum at the
     data's scale (degree 3 in the truth's scale for l2, as ``grad f`` is): the floor of the relative gradient test.
@@ -196,7 +189,9 @@ def gradient_floor(obj):
 def init_state(solver: Solver, obj, x0, key, control: Control) -> State:
     f, g = obj.value_and_grad(x0)
     meas = solver.measure(obj, x0, g)
-    ref = jnp.maximum(f, data_loss(obj))
+    # the divergence rule's scale: f(0) = c sum psi(-b) is the data's, so that a start at a minimum (f(x0) at rounding
+    # level, e.g. the truth of a noiseless instance) does not turn a rounding-size increase into divergence
+    ref = jnp.maximum(f, obj.value(jnp.zeros_like(x0)))
     ctx = Ctx(thresh=control.gtol * jnp.maximum(gradient_floor(obj), meas), f0=f,
               limit=jnp.where(ref > 0, control.diverge_factor * ref, jnp.inf))
     aux = solver.init(obj, x0, f, g, ctx)
