@@ -45,6 +45,11 @@ def test_instance_save_and_info(tmp_path, cli):
     (("instance", "sensing:n=5,r=1,m=30,sed=1"), "did you mean 'seed'"),
     (("info", "nowhere/file.npz"), "does not exist"),
     (("counterexample", "--nonneg-family", "0.5", "--x", "1,0"), "not both"),
+    (("counterexample", "--nonneg-family", "0.1", "--margin", "0.5"), "--margin 0.5 applies to --x/--z only"),
+    (("counterexample", "--nonneg-family", "0.1", "--variant", "span"), "--variant span applies"),
+    (("hunt", "zsl-half", "--rank", "1", "--dedupe-rtol", "0"), "dedupe-rtol"),
+    (("hunt", "zsl-half", "--rank", "1", "--max-iter", "-1"), "max-iter"),
+    (("hunt", "zsl-half", "--rank", "1", "--gtol", "nan"), "gtol"),
     (("instance", "zsl-half", "--save", "out.txt"), "give a name ending in .npz"),
     (("instance", "zsl-half", "--save", "new-folder/"), "needs a file name"),
 ])

@@ -260,6 +260,21 @@ def test_cli_counterexample(tmp_path):
     assert bad.returncode == 2 and bad.stderr.startswith("error:") and "same number of rows" in bad.stderr
 
 
+def test_cli_nonneg_family_arrays(cli):
+    """``--arrays`` gives the pair and the kernel with the family too (a referee re-checks the operator from it)."""
+    res = cli("counterexample", "--nonneg-family", "0.1", "--json", "--arrays")
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    H = np.asarray(out["kernel_H"])
+    assert H.shape == (4, 4) and np.allclose(H, H.T)
+    w = np.linalg.eigvalsh(H)  # the RIP constant on symmetric 2 x 2 matrices: H vanishes on the antisymmetric one
+    sym = w[np.abs(w) > 1e-9]
+    assert sym.size == 3 and max(sym.max() - 1, 1 - sym.min()) <= out["verified_delta"] + 1e-9
+    assert np.asarray(out["X"]).shape == (2, 1) and np.asarray(out["Z"]).shape == (2, 1)
+    plain = json.loads(cli("counterexample", "--nonneg-family", "0.1", "--json").stdout)
+    assert "kernel_H" not in plain and "X" not in plain
+
+
 def test_no_restricted_isometry_makes_the_point_spurious():
     """With a margin no operator with delta < 1 reaches, the SDP optimum has delta > 1: the kernel stays PSD (a real
     operator, X critical for it), and the result is not called a verified counterexample; X = 0 needs delta = 1,

@@ -53,6 +53,48 @@ def test_dedupe_is_modulo_rotation():
     assert matrix_distance(obj, X, X + 1e-3) > 1e-4
 
 
+def test_dedupe_merges_chains():
+    """Single linkage: a point within the tolerance of any member joins (and joins together) groups, so points in
+    different groups are farther apart than the tolerance whatever the order; a greedy pass against each group's
+    first member splits the chain a - c - b (a and b too far apart, c close to both)."""
+    from benign.hunt import _dedupe, _fro
+
+    obj = make_objective(I.sensing(2, 1, 10, seed=0), "l2")
+    a, c, b = (np.array([[1.0], [t]]) for t in (0.0, 0.06, 0.12))
+    rtol = 0.1
+    tol = lambda p, q: rtol * max(_fro(obj, p), _fro(obj, q))  # noqa: E731 (scale 0 below)
+    assert matrix_distance(obj, a, b) > tol(a, b)
+    assert matrix_distance(obj, a, c) <= tol(a, c) and matrix_distance(obj, b, c) <= tol(b, c)
+    far = np.array([[0.0], [3.0]])
+    for order in ([a, b, c, far], [a, c, b, far], [c, far, a, b], [far, b, a, c]):
+        groups = _dedupe(obj, order, 0.0, rtol)
+        assert sorted(len(g) for g in groups) == [1, 3], order
+    # well-separated points stay apart, and every cross-group pair is beyond the tolerance
+    rng = np.random.default_rng(0)
+    pts = [base + 1e-3 * rng.standard_normal((2, 1)) for base in (a, far, -far + 1) for _ in range(4)]
+    groups = _dedupe(obj, pts, 0.0, rtol)
+    assert len(groups) == 3 and sorted(sum(groups, [])) == list(range(12))
+    for g in groups:
+        for h in groups:
+            if g is not h:
+                assert all(matrix_distance(obj, pts[i], pts[j]) > tol(pts[i], pts[j]) for i in g for j in h)
+
+
+def test_cli_hunt_iteration_limit_and_note(cli):
+    """--max-iter reaches the runs; the note names the iteration limit (not a step size) when that is how they
+    ended; --dedupe-rtol reaches the merge (a huge one merges everything)."""
+    from benign.cli.hunt import no_convergence_note
+
+    out = json.loads(cli("hunt", "yalcin:n=5,eps=0.3", "--rank", "1", "--starts", "6", "--max-iter", "3",
+                         "--json").stdout)
+    assert out["solver_status"] == {"max_iterations": 6}
+    assert "--max-iter" in out["note"] and "step" not in out["note"]
+    merged = json.loads(cli("hunt", "yalcin:n=5,eps=0.3", "--rank", "1", "--starts", "6", "--max-iter", "3",
+                            "--dedupe-rtol", "10", "--json").stdout)
+    assert merged["distinct_points"] == 1 and merged["entries"][0]["count"] == 6
+    assert "armijo" in no_convergence_note({"stalled": 2, "max_iterations": 1})
+
+
 def test_hunt_validation():
     with pytest.raises(ValueError, match="rank"):
         hunt(I.yalcin(3, 0.3), "l2", rank=0)

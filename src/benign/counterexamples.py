@@ -266,7 +266,7 @@ def nonneg_counterexample(X: Any, Z: Any, *, margin: float = 0.0, variant: str =
 
 
 def nonneg_rip_family(delta_target: float, *, n: int = 2, margin_factor: float = 0.5,
-                      solver: str = "clarabel") -> tuple[Instance, np.ndarray, dict[str, Any]]:
+                      solver: str = "clarabel", arrays: bool = False) -> tuple[Instance, np.ndarray, dict[str, Any]]:
     """Seed 000 claim (b): a rank-1 nonnegative truth and an operator with RIP constant ``<= delta_target`` having a
     certified spurious nonnegative strict local minimum.
 
@@ -274,7 +274,8 @@ def nonneg_rip_family(delta_target: float, *, n: int = 2, margin_factor: float =
     ``eps^2 = delta_target / 2`` (the first-order bound gives ``delta* >= eps^2 / sqrt(1 + eps^4)``, and the SDP
     attains about ``eps^2``) and margins ``gamma = margin_factor * eps^3`` (the natural size of ``G``). ``eps`` is
     halved until the verified constant is ``<= delta_target``. Returns ``(instance, X, report)``; ``report`` holds the
-    :meth:`CounterexampleResult.to_dict` numbers, the pair and ``certified`` (bool).
+    :meth:`CounterexampleResult.to_dict` numbers (with ``X``, ``Z`` and the kernel ``H`` when ``arrays``), ``eps``
+    and ``certified`` (bool).
     """
     delta_target = check_float("delta_target", delta_target, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
     from benign.errors import check_int
@@ -295,9 +296,8 @@ def nonneg_rip_family(delta_target: float, *, n: int = 2, margin_factor: float =
             break
         eps /= 2.0
     assert last is not None
-    report = last.to_dict()
-    report.update(delta_target=delta_target, eps=float(last_eps), X=last.X.tolist(), Z=last.Z.tolist(),
-                  certified=_certified(last, delta_target))
+    report = last.to_dict(arrays=arrays)
+    report.update(delta_target=delta_target, eps=float(last_eps), certified=_certified(last, delta_target))
     if last.instance is None:
         raise RuntimeError(f"the nonnegative counterexample SDP failed for delta_target = {delta_target}: "
                            f"{last.status}")

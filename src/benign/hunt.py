@@ -6,7 +6,8 @@ represent the same matrix ``M = X X^T`` (or ``U V^T``) are merged. Comparing ``M
 exactly the symmetry of the factorisation: rotations ``X -> X R`` (and hence column permutations, which are
 rotations that keep ``X >= 0``) and, for asymmetric points, ``GL(r)``. Two end points are the same when
 ``||M1 - M2||_F <= dedupe_rtol * max(||M1||_F, ||M2||_F, ||M*||_F)``, computed from the factors (no ``n x n``
-array).
+array), and merged by single linkage (the connected components of that relation), so distinct entries are always
+farther apart than the tolerance.
 
 The catalogue lists each distinct critical point with its certificate, the number of starts that reached it
 (its basin count), the fraction of starts (basin frequency) and its separation: the relative distance to the nearest
@@ -137,20 +138,43 @@ def _add_counts(total: dict[str, int], counts: dict[str, int]) -> None:
 
 
 def _dedupe(obj, points: list[np.ndarray], scale: float, rtol: float) -> list[list[int]]:
-    """Groups of indices whose matrices coincide to ``rtol`` (greedy, first point is the representative)."""
-    groups: list[list[int]] = []
-    reps: list[np.ndarray] = []
+    """Groups of indices: the connected components of "``||M_i - M_j||_F <= rtol max(||M_i||_F, ||M_j||_F,
+    scale)``" (single linkage), so two points in different groups are always farther apart than the tolerance (a
+    greedy assignment to the first group's first member is not: a point can fall outside that member's ball and
+    within another member's). Each group's first member (its representative) keeps an upper bound on the distance
+    to every other member; by the triangle inequality a group whose bound leaves no member within the tolerance is
+    skipped after one distance, so well-separated groups cost one distance per point, as a greedy pass does."""
     norms = [_fro(obj, p) for p in points]
+    groups: list[list[int]] = []
+    radius: list[float] = []  # upper bounds on max_k ||M_rep - M_k||_F over each group's members
+    top: list[float] = []  # the largest norm in each group (the pair tolerance is at most rtol max(it, ...))
     for i, p in enumerate(points):
-        for g, rep in zip(groups, reps):
-            tol = rtol * max(norms[i], norms[g[0]], scale, 1e-300)
-            if matrix_distance(obj, p, rep) <= tol:
-                g.append(i)
-                break
-        else:
+        hits: list[tuple[int, float]] = []  # (group, distance from p to its representative)
+        for g, members in enumerate(groups):
+            d = matrix_distance(obj, p, points[members[0]])
+            if d - radius[g] > rtol * max(norms[i], top[g], scale, 1e-300):
+                continue  # every member is farther than the largest tolerance of a pair with p
+            near = d <= rtol * max(norms[i], norms[members[0]], scale, 1e-300) or any(
+                matrix_distance(obj, p, points[k]) <= rtol * max(norms[i], norms[k], scale, 1e-300)
+                for k in members[1:])
+            if near:
+                hits.append((g, d))
+        if not hits:
             groups.append([i])
-            reps.append(p)
-    return groups
+            radius.append(0.0)
+            top.append(norms[i])
+            continue
+        (g0, d0), rest = hits[0], hits[1:]
+        groups[g0].append(i)
+        radius[g0] = max(radius[g0], d0)
+        top[g0] = max(top[g0], norms[i])
+        for g, d in rest:  # p joins these groups to the first: ||M_rep0 - M_k|| <= d0 + d + radius[g]
+            groups[g0].extend(groups[g])
+            radius[g0] = max(radius[g0], d0 + d + radius[g])
+            top[g0] = max(top[g0], top[g])
+        for g, _ in reversed(rest):
+            del groups[g], radius[g], top[g]
+    return [sorted(g) for g in groups]
 
 
 def _separations(obj, points: list[np.ndarray], scale: float) -> list[float | None]:

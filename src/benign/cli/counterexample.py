@@ -98,19 +98,22 @@ def counterexample(
             raise UserError("--nonneg-family builds its own X and Z: give either it or --x/--z, not both")
         if not 0.0 < family < 1.0:
             raise UserError(f"--nonneg-family must lie in (0, 1), got {family}")
+        # the family fixes its pair, its margins (0.5 eps^3) and its formulation: settings it would not use are refused
+        ignored = [f"{name} {value}" for name, value, default in (("--margin", margin, 0.0), ("--variant", variant, "full"),
+                                                                    ("--method", method, "reduced")) if value != default]
+        if ignored:
+            raise UserError(f"--nonneg-family builds seed 000's pair with its own margin 0.5 eps^3 and the full "
+                            f"nonnegative SDP; {', '.join(ignored)} applies to --x/--z only")
         from benign.counterexamples import nonneg_rip_family
 
         with _status(f"solving the nonnegative counterexample SDP for delta <= {family}", as_json):
-            inst, X, report = nonneg_rip_family(family, solver=solver)
+            inst, X, report = nonneg_rip_family(family, solver=solver, arrays=arrays)
         if save:
             from benign.io import save_instance
             from benign.objective import make_objective
 
             # the l2 objective with the instance's sign constraint: the one X is a spurious point of
             report["saved"] = save_instance(save, inst, point=X, objective=make_objective(inst))
-        if not arrays:
-            report.pop("X", None)
-            report.pop("Z", None)
         emit(report, as_json)
         return
     if x is None or z is None:

@@ -9,11 +9,25 @@ import typer
 
 from benign.cli._common import (JSON_OPT, LOSS_OPT, UserError, app, default_method_before_build, emit,
                                 load_instance_arg, load_loss_arg, output_path, parse_options, tell)
-from benign.errors import check_choice, check_float, check_seed
+from benign.errors import check_choice, check_float, check_int, check_seed
 from benign.solver_options import INITS, METHOD_OPTIONS, check_method_options
 
 #: the most runs (starts x instances) one hunt may ask for
 MAX_STARTS = 1_000_000
+
+
+def no_convergence_note(status: dict[str, int]) -> str:
+    """What to try when no start converged, by how the runs ended: the iteration limit (slow convergence, e.g. at
+    the degenerate minima of an over-parameterised search rank) or a stall or divergence (a fixed step too large)."""
+    hints = []
+    if status.get("max_iterations"):
+        hints.append("runs that reach the iteration limit converge slowly (over-parameterised or degenerate "
+                     "minima converge sublinearly): raise --max-iter or use --method trust-region")
+    if status.get("stalled") or status.get("diverged"):
+        hints.append("a fixed step that is too large for this operator stalls or diverges: try --opt armijo=true "
+                     "(gd, projected-gd) or a smaller --opt step=...")
+    return (f"no run converged ({', '.join(f'{k} {v}' for k, v in status.items())}): the catalogued end points are "
+            f"where the runs stopped, not necessarily critical points." + "".join(f" {h[0].upper()}{h[1:]}." for h in hints))
 
 
 @app.command()
@@ -30,6 +44,12 @@ def hunt(
                                                "(default: from the problem's scale; small: 1e-3)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the random starts."),
     opt: Optional[List[str]] = typer.Option(None, "--opt", help="Solver option key=value (repeatable)."),
+    max_iter: Optional[int] = typer.Option(None, "--max-iter", help="Iteration limit of every run (method default "
+                                           "if omitted)."),
+    gtol: Optional[float] = typer.Option(None, "--gtol", help="Relative stationarity tolerance of every run "
+                                         "(default 1e-10)."),
+    dedupe_rtol: float = typer.Option(1e-4, "--dedupe-rtol", help="End points whose matrices differ by at most this "
+                                      "(relative, Frobenius) are one point."),
     save_dir: Optional[str] = typer.Option(None, "--save-dir", help="Write each spurious point as instance+point "
                                            ".npz, and each instance's catalogue as it finishes (DIR/catalogue): "
                                            "the same command resumes an interrupted hunt."),
@@ -47,6 +67,11 @@ def hunt(
     check_choice("init", init, INITS)
     if init_scale is not None:
         check_float("--init-scale", init_scale, lo=0.0, lo_open=True)
+    if max_iter is not None:
+        check_int("--max-iter", max_iter, minimum=0)
+    if gtol is not None:
+        check_float("--gtol", gtol, lo=0.0)
+    check_float("--dedupe-rtol", dedupe_rtol, lo=0.0, lo_open=True)
     if starts * instances > MAX_STARTS:
         raise UserError(f"--starts x --instances = {starts * instances:,} runs, more than {MAX_STARTS:,}: split the "
                         f"hunt (--save-dir keeps each instance's catalogue)")
@@ -87,17 +112,16 @@ def hunt(
         progress = lambda done, total: bar.update(task, completed=done)  # noqa: E731
     try:
         cat = run_hunt(insts, loss_obj, rank=rank, starts=starts, method=method, init=init, init_scale=init_scale,
-                       seed=seed, solver_options=options, progress=progress,
+                       seed=seed, dedupe_rtol=dedupe_rtol, progress=progress,
+                       solver_options={**options, **({} if max_iter is None else {"max_iter": max_iter}),
+                                       **({} if gtol is None else {"gtol": gtol})},
                        checkpoint=None if save_dir is None else os.path.join(save_dir, "catalogue"))
     finally:
         if progress is not None:
             bar.stop()
     out = cat.to_dict()
     if not cat.solver_status.get("converged"):
-        out["note"] = (f"no run converged ({', '.join(f'{k} {v}' for k, v in cat.solver_status.items())}): the "
-                       f"catalogued end points are where the runs stopped, not necessarily critical points. A fixed "
-                       f"step that is too large for this operator stalls or diverges: try --opt armijo=true "
-                       f"(gd, projected-gd) or a smaller --opt step=...")
+        out["note"] = no_convergence_note(cat.solver_status)
     if save_dir:
         from benign.io import save_instance
         from benign.objective import make_objective
