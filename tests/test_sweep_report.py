@@ -157,6 +157,10 @@ def test_plot_helpers(tmp_path):
     mesh = ax.collections[0]
     np.testing.assert_array_equal(np.asarray(mesh.get_array()).reshape(2, 3), Z)
     assert [t.get_text() for t in ax.get_yticklabels()] == ["r1", "r2"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["10", "20", "40"]  # a tick per cell: short numbers
+    fine = np.linspace(-0.3, 1.25, 12)  # long labels (0.686364) would overlap: matplotlib's ticks instead
+    fig = plots.heatmap(np.zeros((2, 12)), fine, ["r1", "r2"])
+    assert len(fig.axes[0].get_xticks()) < 12
     with pytest.raises(ValueError, match="shape"):
         plots.heatmap(Z.T, [10, 20, 40], ["r1", "r2"])
     fig = plots.curves([1, 2, 3], {"a": [0.1, 0.5, 0.9]}, lower={"a": [0, 0.3, 0.8]}, upper={"a": [0.2, 0.7, 1]})

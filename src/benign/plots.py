@@ -103,10 +103,12 @@ def heatmap(Z: Any, x_values: Sequence[Any], y_values: Sequence[Any], *, xlabel:
     cb = fig.colorbar(mesh, ax=ax)
     if cbar_label:
         cb.set_label(cbar_label)
-    if xcat or len(x_values) <= 12:
-        ax.set_xticks(xc, [f"{v:g}" if _numeric([v]) else str(v) for v in x_values])
-    if ycat or len(y_values) <= 12:
-        ax.set_yticks(yc, [f"{v:g}" if _numeric([v]) else str(v) for v in y_values])
+    for values, centres, cat, set_ticks in ((x_values, xc, xcat, ax.set_xticks), (y_values, yc, ycat, ax.set_yticks)):
+        labels = [f"{v:g}" if _numeric([v]) else str(v) for v in values]
+        # a tick per cell for categories and for a few short numbers; long numbers (a fine grid's 0.686364) would
+        # overlap: matplotlib's own ticks on the numeric axis then
+        if cat or (len(values) <= 12 and max(len(t) for t in labels) <= 6):
+            set_ticks(centres, labels)
     if annotate is None:
         annotate = Z.size <= 150
     if annotate:

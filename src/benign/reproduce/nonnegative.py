@@ -138,10 +138,14 @@ def run(out_dir: str, quick: bool = False, options: RunOptions = RunOptions()) -
     seeds_c, starts_c = (2, 16) if quick else (20, 64)
     df = run_trials(out_dir, "nonneg_c", f"{HERE}:hunt_trial", grid_c, seeds_c, {"r_true": 2, "starts": starts_c},
                     options)
-    rows, found = [], {}
+    rows, found, verdicts = [], {}, {}
     for (n, r), g in df.groupby(["n", "rank"], sort=True):
         k = int(g["spurious_minima"].sum())
         found[int(r)] = found.get(int(r), 0) + k
+        tally = verdicts.setdefault(int(r), {})
+        for counts in g["verdicts"]:
+            for key, count in json.loads(counts).items():
+                tally[key] = tally.get(key, 0) + int(count)
         rows.append([int(n), int(r), len(g), int((g["spurious_minima"] > 0).sum()), k,
                      int(g["undecided_minima"].sum()), int(g["strict_saddles"].sum()),
                      float(g["pgd_failure_rate"].mean())])
@@ -160,13 +164,17 @@ def run(out_dir: str, quick: bool = False, options: RunOptions = RunOptions()) -
                      f"{e['basin_frequency']:.0%} of the starts.")
         else:
             sub = [row for row in rows if row[1] == r]
+            undecided = sum(row[5] for row in sub)
+            tally = ", ".join(f"{k} {v}" for k, v in sorted(verdicts.get(r, {}).items())) or "none"
             rep.para(f"Search rank {r}: no certified spurious minimum in this run's budget "
-                     f"({sum(row[2] for row in sub)} instances × {starts_c} projected-GD starts; "
-                     f"{sum(row[5] for row in sub)} end points with positive curvature were too close to the set of "
-                     "global minimisers for their stationarity residual to rule it out, and PGD converges only "
-                     "sublinearly there). Seed 000's claim (c) is therefore not exhibited by this search; "
+                     f"({sum(row[2] for row in sub)} instances × {starts_c} projected-GD starts; distinct end points "
+                     f"by verdict: {tally})."
+                     + (f" {undecided} end points with positive curvature were too close to the set of global "
+                        "minimisers for their stationarity residual to rule it out (PGD converges only sublinearly "
+                        "there)." if undecided else "")
+                     + " Seed 000's claim (c) is therefore not exhibited by this search of random |N(0,1)| truths; "
                      "`benign.counterexamples` and `benign hunt` can check any candidate point.")
-    summary["c"] = {"rows": rows, "spurious_minima_by_rank": found,
+    summary["c"] = {"rows": rows, "spurious_minima_by_rank": found, "verdicts_by_rank": verdicts,
                     "examples": [json.loads(x) for x in examples["example"]] if len(examples) else []}
 
     fig, ax = new_figure(6.0, 3.6)
