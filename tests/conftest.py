@@ -108,9 +108,11 @@ def run_inprocess(capsys, monkeypatch, *args):
     ``(exit code, stdout, stderr)``."""
     import sys
 
+    import benign.cli
     from benign.cli import main
 
     monkeypatch.setattr(sys, "argv", ["benign"] + list(args))
+    monkeypatch.setattr(benign.cli, "_leave_now", sys.exit)  # Ctrl-C's hard exit would end the test run
     code = 0
     try:
         main()

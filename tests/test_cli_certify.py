@@ -244,3 +244,20 @@ def test_landscape_refuses_in_one_line(args, needle, capsys, monkeypatch):
     code, out, err = run_inprocess(capsys, monkeypatch, "landscape", "sensing:n=3,r=1,m=10,seed=0", *args)
     lines = [ln for ln in err.splitlines() if ln.strip()]
     assert code == 2 and len(lines) == 1 and needle in lines[0], err
+
+
+def test_a_file_named_truth_something_is_a_file(tmp_path, cli):
+    """Only ``truth`` and ``truth:r=K`` name the ground truth: ``truth_guess.npy`` is read as the file it is."""
+    path = tmp_path / "truth_guess.npy"
+    np.save(path, np.array([[1.0], [2.0], [0.5]]))
+    for command in ("certify", "landscape"):
+        extra = ["--dir1", "1,0,0", "--grid", "3"] if command == "landscape" else []
+        from_file = json.loads(cli(command, "sensing:n=3,r=1,m=10", "--point", str(path), *extra, "--json").stdout)
+        truth = json.loads(cli(command, "sensing:n=3,r=1,m=10", "--point", "truth", *extra, "--json").stdout)
+        if command == "certify":
+            assert from_file["verdict"] == "not_critical" and from_file["relative_error"] > 0.5
+            assert truth["verdict"] == "global_min"
+        else:
+            assert from_file["f"] != truth["f"] and from_file["point"] != truth["point"]
+    bad = cli("certify", "sensing:n=3,r=1,m=10", "--point", "truthy")
+    assert bad.returncode == 2 and "cannot read 'truthy'" in bad.stderr

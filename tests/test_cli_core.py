@@ -188,12 +188,15 @@ def test_a_folder_that_refuses_files_is_found_before_the_work(option):
 def test_ctrl_c_reports_and_exits_130(monkeypatch, capsys):
     """Typer turns Ctrl-C inside a command into a returned exit code (130) outside standalone mode; the entry point
     must report it and exit with it, not exit 0 as if the command had finished."""
+    import benign.cli
     import benign.cli.core
     from benign.cli import main
 
     def interrupted(spec):
         raise KeyboardInterrupt
 
+    left = []
+    monkeypatch.setattr(benign.cli, "_leave_now", lambda code: (left.append(code), sys.exit(code)))
     monkeypatch.setattr(benign.cli.core, "load_instance_arg", interrupted)
     monkeypatch.setattr(sys, "argv", ["benign", "instance", "zsl-half"])
     with pytest.raises(SystemExit) as exc:
@@ -205,6 +208,7 @@ def test_ctrl_c_reports_and_exits_130(monkeypatch, capsys):
         main()
     out = capsys.readouterr()
     assert exc.value.code == 130 and json.loads(out.out) == {"error": "interrupted", "exit_code": 130}
+    assert left == [130, 130]  # the hard exit (no interpreter teardown under a running computation)
 
 
 def test_json_errors_are_json_on_stdout_too(monkeypatch, capsys):

@@ -286,3 +286,13 @@ def test_no_restricted_isometry_makes_the_point_spurious():
     for variant in ("full", "span"):  # the certificate calls X = 0 a strict saddle there: never verified
         zero = counterexample(np.zeros((2, 1)), np.array([[1.0], [0.0]]), variant=variant)
         assert abs(zero.delta - 1) <= 1e-6 and not zero.verified and zero.spurious is False, variant
+
+
+def test_native_solver_output_stays_off_json_stdout():
+    """SCS prints from C (``ERROR: could not determine problem status``) when the SDP has no usable solution: with
+    ``--json`` stdout must still be one JSON object (a child process: the output is written below Python)."""
+    out = subprocess.run([sys.executable, "-m", "benign.cli", "counterexample", "--x", "0,0.7", "--z", "1,0",
+                          "--margin", "1e300", "--json"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    res = json.loads(out.stdout)
+    assert res["verified"] is False

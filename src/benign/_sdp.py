@@ -16,6 +16,7 @@ which :meth:`AffineSDP.solve` corrects.
 """
 from __future__ import annotations
 
+import contextlib
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -25,6 +26,33 @@ import numpy as np
 import scipy.sparse as sp
 
 SOLVERS = ("clarabel", "scs")
+
+
+@contextlib.contextmanager
+def solver_output_to_stderr():
+    """File descriptor 1 points to stderr while a conic solver runs: SCS and Clarabel print from native code (SCS's
+    ``ERROR: could not determine problem status`` even when not verbose), which would land in front of ``--json``
+    output on stdout. Process-wide: callers run it outside the thread pool of a sweep (solver trials are not
+    threadsafe there). A no-op where stdout has no file descriptor."""
+    import os
+    import sys
+
+    try:
+        sys.stdout.flush()
+        saved = os.dup(1)
+    except (OSError, ValueError, AttributeError):
+        yield
+        return
+    try:
+        os.dup2(2, 1)
+        yield
+    finally:
+        try:
+            sys.stdout.flush()
+        except (OSError, ValueError):
+            pass
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 @dataclass
@@ -133,7 +161,8 @@ class AffineSDP:
         with warnings.catch_warnings():
             # "Solution may be inaccurate": the status string says so and the caller re-verifies anyway
             warnings.simplefilter("ignore", UserWarning)
-            prob.solve(verbose=verbose, **kwargs)
+            with solver_output_to_stderr():
+                prob.solve(verbose=verbose, **kwargs)
         elapsed = time.perf_counter() - t1
         status = str(prob.status)
         if x.value is None:

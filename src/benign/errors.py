@@ -166,3 +166,16 @@ def check_sampling_fits(count: int, d1: int, d2: int) -> None:
     total = d1 * d2
     check_fits(f"sampling {count} entries of a {d1} x {d2} matrix",
                8.0 * (total if count > total // 2 else 3 * count), "use a smaller rate, count or n")
+
+
+def check_truth_fits(rows: int, r: int) -> None:
+    """:func:`check_fits` for a ground-truth factor of ``rows x r``: four float64 copies (drawn, scaled, kept on the
+    host and on the device; building ``completion:n=1e8,rate=1e-10`` peaks at about five)."""
+    check_fits(f"a ground-truth factor of {rows} x {r}", 4 * 8.0 * rows * r, "use a smaller n or r")
+
+
+def check_all_entries_fit(n: int) -> None:
+    """:func:`check_fits` for observing every entry of an ``n x n`` matrix (row and column indices, weights and the
+    measurements: four arrays of ``n^2`` numbers)."""
+    check_fits(f"observing all n^2 = {n * n} entries of an n x n matrix with n = {n}", 4 * 8.0 * n * n,
+               "use a smaller n")

@@ -137,6 +137,21 @@ def _add_counts(total: dict[str, int], counts: dict[str, int]) -> None:
         total[key] = total.get(key, 0) + count
 
 
+def _without_history(method: str, options: dict) -> dict:
+    """``options`` with ``history_every = max_iter`` unless set: the hunt reads the end points only, and a full history
+    per start (``max_iter`` records of 4 numbers) would cost memory in proportion to ``starts * max_iter``."""
+    if "history_every" in options:
+        return options
+    from benign.solvers.api import make_solver
+
+    limit = options.get("max_iter")
+    if limit is None:
+        limit = make_solver(method).default_max_iter
+    if isinstance(limit, bool) or not isinstance(limit, (int, np.integer)):
+        return options  # refused by solve_many, with the setting named
+    return {**options, "history_every": max(int(limit), 1)}
+
+
 def _dedupe(obj, points: list[np.ndarray], scale: float, rtol: float) -> list[list[int]]:
     """Groups of indices: the connected components of "``||M_i - M_j||_F <= rtol max(||M_i||_F, ||M_j||_F,
     scale)``" (single linkage), so two points in different groups are always farther apart than the tolerance (a
@@ -253,7 +268,7 @@ def hunt(instances: Any, loss: Any = "l2", *, rank: int, starts: int = 32, metho
                 progress(i + 1, len(insts))
             continue
         results = solve_many(obj, meth, starts=starts, rank=rank, init=init, init_scale=init_scale,
-                             seed=seed + 1000 * i, **(solver_options or {}))
+                             seed=seed + 1000 * i, **_without_history(meth, solver_options or {}))
         mine = dict(Counter(res.status for res in results))  # this instance's (stored with its catalogue)
         _add_counts(statuses, mine)
         results = [res for res in results if res.status != "diverged"]  # (module docstring)

@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 
 from benign import operators as ops
-from benign.errors import check_array, check_bool, check_float, check_int, check_seed
+from benign.errors import (check_all_entries_fit, check_array, check_bool, check_float, check_int, check_seed,
+                           check_truth_fits)
 from benign.operators import Operator
 from benign.specs import Spec, parse_instance
 
@@ -163,6 +164,7 @@ def make_truth(rng: np.random.Generator, d: int, r: int, kind: str = "gaussian",
     r = check_int("r", r, minimum=1)
     if r > d:
         raise ValueError(f"rank r = {r} is larger than the dimension {d}")
+    check_truth_fits(d, r)
     if kind == "gaussian":
         F = rng.standard_normal((d, r))
     elif kind == "nonneg":
@@ -307,6 +309,7 @@ def yalcin(n: int, eps: float = 0.3, *, device: bool = True) -> Instance:
     """
     n = check_int("n", n, minimum=2)
     eps = check_float("eps", eps, lo=0.0, hi=1.0, lo_open=True)
+    check_all_entries_fit(n)
     i, j = np.meshgrid(np.arange(1, n + 1), np.arange(1, n + 1), indexing="ij")
     w = np.where((i == j) | (i == 2 * j) | (j == 2 * i), 1.0, eps)
     operator = ops.entry_sampling((i - 1).ravel(), (j - 1).ravel(), (n, n), w.ravel(), device=False)

@@ -110,7 +110,8 @@ def _instance_meta(data, path: str) -> dict[str, Any]:
 
 def _open(path: str):
     if not os.path.isfile(path):
-        raise ValueError(f"file {path!r} does not exist")
+        raise ValueError(f"file {path!r} is a folder, not a file" if os.path.isdir(path) else
+                         f"file {path!r} does not exist")
     try:
         return np.load(path, allow_pickle=False)
     except Exception as exc:  # noqa: BLE001 -- any reader failure is a bad file
@@ -211,7 +212,8 @@ def load_point(path: str, key: str | None = None) -> np.ndarray:
     from benign.errors import check_array
 
     if not os.path.isfile(path):
-        raise ValueError(f"point file {path!r} does not exist")
+        raise ValueError(f"point file {path!r} is a folder, not a file" if os.path.isdir(path) else
+                         f"point file {path!r} does not exist")
     if path.endswith(".csv"):
         try:
             arr = np.loadtxt(path, delimiter=",", ndmin=1)

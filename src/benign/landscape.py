@@ -221,6 +221,9 @@ def seed001_landscape(lam_values: Sequence[float] = (0.0, 0.5, 5.0), n: int = 21
     from benign.objective import make_objective
 
     n = check_int("n", n, minimum=2)
+    if n > MAP_MAX:  # (check_request's advice, hessian=False, is not an option of this figure)
+        raise ValueError(f"seed 001's lambda_min maps need n <= {MAP_MAX} (one dense Hessian per grid point), got "
+                         f"n = {n}")
     grid = check_int("grid", grid, minimum=2)
     lo = check_float("lo", lo)
     hi = check_float("hi", hi)

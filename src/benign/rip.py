@@ -163,6 +163,16 @@ def full_rank_spectrum(op: Operator, symmetric: bool = True) -> dict:
     return out
 
 
+def _check_batch_fits(op: Operator, k: int, count: int, what: str, hint: str) -> None:
+    """:func:`benign.errors.check_fits` for ``count`` rank-``k`` factored matrices (``U``, ``S``, ``V``) evaluated at
+    once: each at least its factors and its ``m`` measurements, in float64, before JAX draws them."""
+    from benign.errors import check_fits
+
+    d1, d2 = op.shape
+    check_fits(f"{count} {what} (rank {k}, {d1} x {d2}, m = {op.m})", 8.0 * count * ((d1 + d2) * k + k * k + op.m),
+               hint)
+
+
 def rip_search(op: Operator, rank: int, *, symmetric: bool = True, starts: int = 8, seed: int = 0,
                maxiter: int = 500, gtol: float = 1e-9) -> dict:
     """Multi-start search for the extreme Rayleigh quotients ``||A(M)||^2 / ||M||_F^2`` over rank-``k`` ``M``.
@@ -187,6 +197,7 @@ def rip_search(op: Operator, rank: int, *, symmetric: bool = True, starts: int =
         raise ValueError(f"symmetric RIP needs a square operator, got {op.shape}")
     if k > min(d1, d2):
         raise ValueError(f"rank must be <= min(d1, d2) = {min(d1, d2)}, got {k}")
+    _check_batch_fits(op, k, starts, "search starts", "use fewer starts")
     key = jax.random.key(seed)
     k_max, k_min = jax.random.split(key)
     best_max = _run_search(op, k, symmetric, starts, k_max, +1.0, maxiter, gtol)
@@ -346,6 +357,7 @@ def random_rank_ratios(op: Operator, rank: int, count: int = 64, *, symmetric: b
         raise ValueError(f"symmetric RIP needs a square operator, got {op.shape}")
     if k > min(op.shape):
         raise ValueError(f"rank must be <= min(d1, d2) = {min(op.shape)}, got {k}")
+    _check_batch_fits(op, k, count, "random rank-k directions", "use fewer directions")
     key = jax.random.fold_in(jax.random.key(check_seed(seed)), 7)
     vals = np.asarray(_ratios_jit(op, key, count, k, bool(symmetric)))
     return {"count": count, "mean": float(vals.mean()), "std": float(vals.std(ddof=1)) if count > 1 else 0.0,

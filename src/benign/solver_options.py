@@ -120,6 +120,10 @@ RULE_SETTINGS = {"perturbed-gd": {"jin": {"g_thres": None, "radius": None, "t_th
                                   "noise": {"threshold": 1e-3, "sigma": 1e-3}}}
 
 
+#: most history records a run keeps (4 float64 rows: 128 MiB after rounding up to a power of two)
+MAX_HISTORY = 1 << 22
+
+
 #: the loop's own settings (:func:`benign.solvers.solve` keywords, not method options) and their ranges; ``None``
 #: means "the default" for ``max_iter``, ``gtol`` (the method's) and ``rtol`` (off)
 LOOP_SETTINGS: dict[str, tuple[str, dict[str, Any]]] = {

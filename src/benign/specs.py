@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Callable
 
-from benign.errors import MAX_SEED, check_choice, check_dense_sensing_fits, check_sampling_fits, suggest
+from benign.errors import (MAX_SEED, check_all_entries_fit, check_choice, check_dense_sensing_fits,
+                           check_sampling_fits, check_truth_fits, suggest)
 
 
 @dataclass(frozen=True)
@@ -151,7 +152,8 @@ def parse_instance(text: str) -> Spec:
     if looks_like_path(text.strip()):
         path = text.strip()
         if not os.path.isfile(path):
-            raise ValueError(f"instance file {path!r} does not exist")
+            raise ValueError(f"instance file {path!r} is a folder, not a file" if os.path.isdir(path) else
+                             f"instance file {path!r} does not exist")
         _check_instance_file(path)
         return Spec("file", {"path": path}, text)
     kind, items = _split(text, "instance")
@@ -265,6 +267,10 @@ def _check_ranges(kind: str, p: dict[str, Any]) -> None:
     if kind == "completion":
         total = p["n"] * p.get("d2", p["n"])
         check_sampling_fits(p["count"] if "count" in p else int(p["rate"] * total), p["n"], p.get("d2", p["n"]))
+    if kind in ("sensing", "completion"):
+        check_truth_fits(max(p["n"], p.get("d2", p["n"])), p.get("r", 1))
+    if kind == "yalcin":
+        check_all_entries_fit(p["n"])
     if p.get("noise") == "gaussian" and "sigma" not in p:
         raise ValueError("noise=gaussian needs sigma=... (the standard deviation of the noise, > 0)")
     if p.get("noise") == "outliers" and "p" not in p:

@@ -21,10 +21,13 @@ def _solve(prob) -> str:
 
     import cvxpy as cp
 
+    from benign._sdp import solver_output_to_stderr
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # "inaccurate" is reported through the status
-            prob.solve(solver=cp.CLARABEL)
+            with solver_output_to_stderr():
+                prob.solve(solver=cp.CLARABEL)
     except cp.error.SolverError as exc:  # pragma: no cover - solver failure is reported, not raised
         return f"solver_error: {exc}"
     return str(prob.status)

@@ -41,7 +41,24 @@ def _fail(message: str, code: int, parsing: bool = False) -> None:
             print(json.dumps({"error": message, "exit_code": code}))
         except BrokenPipeError:
             pass
+    if code == 130:
+        _leave_now(code)
     sys.exit(code)
+
+
+def _leave_now(code: int) -> None:
+    """Exit at once after Ctrl-C, without the interpreter's teardown: an interrupted compiled computation can still be
+    running on JAX's threads, and finalising the runtime under it crashed (SIGSEGV) in about half of the interrupted
+    ``rip`` searches. Everything the command keeps (a sweep's store, a hunt's catalogue) was written while the
+    interrupt unwound the stack, before this point; the output streams are flushed here."""
+    import os
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
 
 
 def main() -> None:

@@ -37,15 +37,26 @@ def _status(message: str, quiet: bool):
     return Console(stderr=True).status(message)
 
 
+def _truth_request(text: Optional[str]) -> tuple[bool, Optional[int]]:
+    """``(True, K or None)`` when ``--point`` is exactly ``truth`` or ``truth:r=K`` (an integer ``K >= 1``);
+    ``(False, None)`` for anything else, a file or inline numbers (``truth_guess.npy`` is a file name)."""
+    word = (text or "").strip()
+    if word == "truth":
+        return True, None
+    if not word.startswith("truth:"):
+        return False, None
+    key, _, val = word[len("truth:"):].partition("=")
+    if key.strip() != "r" or not val.strip().isdigit() or int(val) < 1:
+        raise UserError(f"bad point {text!r}: expected 'truth' or 'truth:r=K' with an integer K >= 1")
+    return True, int(val)
+
+
 def _point(text: Optional[str], obj, required: bool = True):
     """``--point``: a file, inline numbers, ``truth`` or ``truth:r=K`` (the ground truth as a point of the objective
     ``obj``, padded to rank K: :func:`benign.certify.checks.truth_point`)."""
-    if text is not None and text.strip().startswith("truth"):
-        _, _, rest = text.strip().partition(":")
-        key, _, val = rest.partition("=")
-        if rest and key.strip() != "r":
-            raise UserError(f"bad point {text!r}: expected 'truth' or 'truth:r=K'")
-        return _truth(obj, int(val) if rest else None, f"--point {text!r}")
+    is_truth, rank = _truth_request(text)
+    if is_truth:
+        return _truth(obj, rank, f"--point {text!r}")
     if text is not None:
         _check_word(text, ("truth", "truth:r=K"))
     return load_point_arg(text, required)
@@ -84,12 +95,7 @@ def _point_before_instance(text: Optional[str], instance: str, factorization: Op
                            required: bool = True):
     """``--point`` read (and its number of rows checked against the spec) before the instance is built: no JAX
     import on a bad point. ``None`` for ``truth``, which needs the instance: then call :func:`_point` with it."""
-    if text is not None and text.strip().startswith("truth"):
-        _, _, rest = text.strip().partition(":")
-        if rest:  # truth:r=K checked now (the instance is needed only for the numbers)
-            key, _, val = rest.partition("=")
-            if key.strip() != "r" or not val.strip().isdigit() or int(val) < 1:
-                raise UserError(f"bad point {text!r}: expected 'truth' or 'truth:r=K' with an integer K >= 1")
+    if _truth_request(text)[0]:  # truth:r=K checked now (the instance is needed only for the numbers)
         return None
     X = _point(text, None, required)
     if X is not None:

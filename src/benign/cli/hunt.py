@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from typing import List, Optional
 
 import typer
@@ -16,9 +17,13 @@ from benign.solver_options import INITS, METHOD_OPTIONS, check_method_options
 MAX_STARTS = 1_000_000
 
 
-def no_convergence_note(status: dict[str, int]) -> str:
-    """What to try when no start converged, by how the runs ended: the iteration limit (slow convergence, e.g. at
-    the degenerate minima of an over-parameterised search rank) or a stall or divergence (a fixed step too large)."""
+def no_convergence_note(status: dict[str, int]) -> str | None:
+    """A note when some runs did not converge (``None`` when all did), with what to try by how they ended: the
+    iteration limit (slow convergence, e.g. at the degenerate minima of an over-parameterised search rank) or a stall
+    or divergence (a fixed step too large)."""
+    total, converged = sum(status.values()), status.get("converged", 0)
+    if converged == total:
+        return None
     hints = []
     if status.get("max_iterations"):
         hints.append("runs that reach the iteration limit converge slowly (over-parameterised or degenerate "
@@ -26,8 +31,10 @@ def no_convergence_note(status: dict[str, int]) -> str:
     if status.get("stalled") or status.get("diverged"):
         hints.append("a fixed step that is too large for this operator stalls or diverges: try --opt armijo=true "
                      "(gd, projected-gd) or a smaller --opt step=...")
-    return (f"no run converged ({', '.join(f'{k} {v}' for k, v in status.items())}): the catalogued end points are "
-            f"where the runs stopped, not necessarily critical points." + "".join(f" {h[0].upper()}{h[1:]}." for h in hints))
+    what = "no run converged" if not converged else f"{total - converged} of {total} runs did not converge"
+    return (f"{what} ({', '.join(f'{k} {v}' for k, v in status.items())}): the catalogued end points of those runs "
+            f"are where they stopped, not necessarily critical points."
+            + "".join(f" {h[0].upper()}{h[1:]}." for h in hints))
 
 
 @app.command()
@@ -103,11 +110,12 @@ def hunt(
     from benign.hunt import hunt as run_hunt
 
     progress = None
-    if not as_json and len(insts) > 1:
+    if not as_json and sys.stderr.isatty():  # a bar on stderr (stdout keeps the catalogue), per instance
+        from rich.console import Console
         from rich.progress import Progress
 
-        bar = Progress(transient=True)
-        task = bar.add_task("hunting", total=len(insts))
+        bar = Progress(transient=True, console=Console(stderr=True))
+        task = bar.add_task(f"hunting ({starts} starts per instance)", total=len(insts))
         bar.start()
         progress = lambda done, total: bar.update(task, completed=done)  # noqa: E731
     try:
@@ -120,8 +128,9 @@ def hunt(
         if progress is not None:
             bar.stop()
     out = cat.to_dict()
-    if not cat.solver_status.get("converged"):
-        out["note"] = no_convergence_note(cat.solver_status)
+    note = no_convergence_note(cat.solver_status)
+    if note:
+        out["note"] = note
     if save_dir:
         from benign.io import save_instance
         from benign.objective import make_objective

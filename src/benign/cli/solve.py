@@ -11,7 +11,7 @@ from benign.cli._common import (JSON_OPT, LOSS_OPT, UserError, app, check_point_
                                 emit, load_instance_arg, load_loss_arg, load_point_arg, npz_output_path, output_path,
                                 parse_options, tell)
 from benign.errors import check_choice, check_float, check_int, check_seed
-from benign.solver_options import INITS, METHOD_OPTIONS, check_method_options
+from benign.solver_options import INITS, MAX_HISTORY, METHOD_OPTIONS, check_method_options
 
 CONSTRAINTS = ("auto", "none", "nonneg")
 
@@ -110,6 +110,13 @@ def solve_cmd(
     if max_iter is not None:
         check_int("--max-iter", max_iter, minimum=0)
     check_int("--history-every", history_every, minimum=1)
+    if max_iter is not None and max_iter // history_every + 1 > MAX_HISTORY:
+        thin = max_iter // MAX_HISTORY + 1
+        if history:
+            raise UserError(f"--max-iter {max_iter} with --history-every {history_every} keeps "
+                            f"{max_iter // history_every + 1} history records, more than {MAX_HISTORY}: give "
+                            f"--history-every {thin} or more")
+        history_every = thin  # no history file asked for: a thinner record costs nothing the user sees
     check_seed(seed, "--seed")
     for name, value in (("--init-scale", init_scale), ("--gtol", gtol), ("--rtol", rtol)):
         if value is not None:

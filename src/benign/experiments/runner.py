@@ -148,6 +148,10 @@ def _pending_units(spec: SweepSpec, pending: set, limit: int | None) -> list[lis
 MAX_DEFAULT_THREADS = 4
 
 
+#: most embedded-cluster workers per usable CPU (each is a process that imports JAX)
+MAX_WORKERS_PER_CPU = 4
+
+
 def usable_cpus() -> int:
     """CPUs this process may run on (its affinity mask where the platform has one, e.g. a container's share)."""
     try:
@@ -226,9 +230,14 @@ def run_sweep(spec: Any, *, workers: int | None = None, scheduler: Any = None, d
     """
     from benign import __version__
 
-    spec = load_spec(spec, db=db)
     if workers is not None:
         workers = check_int("workers", workers, minimum=0)
+        most = MAX_WORKERS_PER_CPU * usable_cpus()
+        if workers > most:
+            raise ValueError(f"workers = {workers}: the embedded cluster starts one process per worker, and more than "
+                             f"{most} ({MAX_WORKERS_PER_CPU} per usable CPU) only adds start-up time and memory; for "
+                             f"more machines start a Dask cluster and pass its scheduler")
+    spec = load_spec(spec, db=db)
     if limit is not None:
         limit = check_int("limit", limit, minimum=0)
     if threads is not None:

@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from benign.errors import check_array, check_callable, check_choice, check_int, check_seed
+from benign.errors import check_array, check_callable, check_choice, check_fits, check_int, check_seed
 from benign.solver_options import check_loop_setting
 from benign.solvers import loop
 from benign.solvers.base import ProblemScale, Solver, with_options
@@ -192,6 +192,10 @@ def _prepare(obj, method, options, x0s, rank, init, init_scale, seed, count):
     else:
         _check_init(init)
         r = _resolve_rank(obj, None, rank)
+        # the iterate, its gradient and the start of every run, checked before JAX draws them
+        runs = 1 if count is None else count
+        check_fits(f"{runs} start(s) of shape {obj.rows} x {r}", 3 * 8.0 * runs * obj.rows * r,
+                   "use a smaller rank or fewer starts")
         scale = _LazyScale(obj, r, seed)
         X0 = initial_point(obj, r, init, init_scale, seed, count=count, problem=scale)
     return solver.resolve(obj, scale, X0), r, X0, scale

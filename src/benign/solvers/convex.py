@@ -118,6 +118,8 @@ def solve_convex(obj, settings: ConvexBaseline, rank: int | None = None) -> Resu
     """Solve the relaxation for ``obj`` and return a checked :class:`Result` (see the module docstring)."""
     import cvxpy as cp
 
+    from benign._sdp import solver_output_to_stderr
+
     from benign._jax import jnp
 
     settings.validate(obj)
@@ -141,7 +143,8 @@ def solve_convex(obj, settings: ConvexBaseline, rank: int | None = None) -> Resu
     t0 = time.perf_counter()
     for name in order:
         try:
-            problem.solve(solver=name, verbose=settings.verbose)
+            with solver_output_to_stderr():
+                problem.solve(solver=name, verbose=settings.verbose)
             status = problem.status
         except cp.error.SolverError as exc:  # pragma: no cover - depends on the installed solvers
             attempts.append({"solver": name, "status": f"error: {exc}"})

@@ -39,6 +39,7 @@ import numpy as np
 
 from benign._jax import jax, jnp
 from benign.solvers.base import Ctx, Solver, relative_error, truth_basis
+from benign.solver_options import MAX_HISTORY
 from benign.solvers.result import HISTORY_KEYS, STATUSES
 
 RUNNING, CONVERGED, MAX_ITERATIONS, DIVERGED, STALLED = range(5)
@@ -54,8 +55,6 @@ MESSAGES = {
 }
 
 
-#: most history records a run keeps (4 float64 rows: 128 MiB after rounding up to a power of two)
-MAX_HISTORY = 1 << 22
 
 
 @partial(jax.tree_util.register_dataclass,
@@ -92,7 +91,7 @@ def make_control(*, gtol: float, rtol: float | None, stall_rtol: float, stall_wi
     needed = int(max_iter // every + 1)
     if needed > MAX_HISTORY:
         raise ValueError(f"max_iter // history_every + 1 = {needed} history records exceed {MAX_HISTORY} (the loop "
-                         f"keeps them in memory): raise history_every to at least {-(-int(max_iter) // MAX_HISTORY)}")
+                         f"keeps them in memory): raise history_every to at least {int(max_iter) // MAX_HISTORY + 1}")
     hist_len = max(1 << max(needed - 1, 1).bit_length(), min_hist if every == 1 else 16)  # fewer compilations
     return Control(f(gtol), f(-1.0 if rtol is None else rtol), f(stall_rtol), f(diverge_factor), i(max_iter),
                    i(every), i(stall_window), hist_len, rtol is not None, int(stall_window) > 0)
