@@ -256,3 +256,12 @@ def test_points_must_be_numeric_arrays(obj):
     for X, needle in ((None, "got None"), ("abc", "got 'abc'"), (np.ones((6, 2), bool), "got booleans")):
         with pytest.raises(TypeError, match=needle):
             obj.value(X)
+
+
+def test_huber_delta_that_would_underflow_the_gradient_is_refused():
+    from benign.losses import HUBER_DELTA_MIN, make_loss
+
+    with pytest.raises(ValueError, match="huber delta must be >= 1e-100.*got 1e-300"):
+        make_loss("huber", delta=1e-300)
+    assert make_loss("huber", delta=HUBER_DELTA_MIN).huber_delta == HUBER_DELTA_MIN
+    assert make_loss("l2", delta=1e-300).name == "l2"  # delta is huber's alone

@@ -52,6 +52,13 @@ def test_instance_save_and_info(tmp_path, cli):
     (("hunt", "zsl-half", "--rank", "1", "--gtol", "nan"), "gtol"),
     (("instance", "zsl-half", "--save", "out.txt"), "give a name ending in .npz"),
     (("instance", "zsl-half", "--save", "new-folder/"), "needs a file name"),
+    (("info", "examples"), "instance file 'examples' is a folder, not a file"),
+    (("sweep", "run", "examples/gd_success.toml", "--workers", "100000", "--db", "never-written.db"),
+     "(4 per usable CPU)"),
+    (("instance", "completion:n=10000000000,r=100,rate=1e-18"), "a ground-truth factor of 10000000000 x 100 needs"),
+    (("instance", "yalcin:n=1000000,eps=0.3"), "observing all n^2 = 1000000000000 entries"),
+    (("counterexample", "--nonneg-family", "0.1", "--margin", "0.5", "--method", "direct"),
+     "--margin 0.5, --method direct apply to --x/--z only"),
 ])
 def test_bad_input_one_line_error(args, needle):
     res = run(*args)

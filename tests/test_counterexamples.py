@@ -203,6 +203,14 @@ def test_infeasible_margin_reported():
     assert res.instance is None and not res.verified
 
 
+def test_cli_failed_sdp_prints_its_result_and_exits_1(cli):
+    """A failed SDP is not a success: the whole result on stdout (status named), one error line, exit status 1."""
+    out = cli("counterexample", "--x", "0,0;0.3,0.1;0,0.2", "--z", "1;0;0", "--nonneg", "--margin", "1e-4", "--json")
+    assert out.returncode == 1
+    assert json.loads(out.stdout)["status"].startswith("infeasible")
+    assert out.stderr.strip().splitlines()[-1].startswith("error: the SDP gave no solution: infeasible")
+
+
 def test_cone_minimum_by_enumeration_matches_grid():
     """Copositivity on a quadrant (two degenerate zeros): exact enumeration against a dense angle grid."""
     th = np.linspace(0.0, np.pi / 2, 20001)
@@ -293,6 +301,29 @@ def test_native_solver_output_stays_off_json_stdout():
     ``--json`` stdout must still be one JSON object (a child process: the output is written below Python)."""
     out = subprocess.run([sys.executable, "-m", "benign.cli", "counterexample", "--x", "0,0.7", "--z", "1,0",
                           "--margin", "1e300", "--json"], capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr
+    assert out.returncode == 1, out.stderr  # no solver gave a solution
     res = json.loads(out.stdout)
-    assert res["verified"] is False
+    assert res["verified"] is False and res["status"].startswith("failed")
+    assert "could not determine problem status" in out.stderr  # SCS's native line, moved to stderr
+
+
+def test_solver_output_redirect_survives_overlapping_users():
+    """Two overlapping users of the stdout redirect (threads of a sweep) leave in the other order: stdout stays on
+    stderr until the last one leaves, then is the real stdout again (not the redirected descriptor)."""
+    import os
+
+    from benign._sdp import solver_output_to_stderr
+
+    def where(fd):
+        st = os.fstat(fd)
+        return st.st_dev, st.st_ino
+
+    stdout, stderr = where(1), where(2)
+    assert stdout != stderr  # pytest captures the two descriptors into different files
+    first, second = solver_output_to_stderr(), solver_output_to_stderr()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert where(1) == stderr  # the second user is still running
+    second.__exit__(None, None, None)
+    assert where(1) == stdout

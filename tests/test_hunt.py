@@ -93,6 +93,10 @@ def test_cli_hunt_iteration_limit_and_note(cli):
                             "--dedupe-rtol", "10", "--json").stdout)
     assert merged["distinct_points"] == 1 and merged["entries"][0]["count"] == 6
     assert "armijo" in no_convergence_note({"stalled": 2, "max_iterations": 1})
+    assert "trust-region" in no_convergence_note({"max_iterations": 1}, "gd")
+    for method in ("projected-gd", "subgradient"):  # trust-region would be refused there
+        assert "trust-region" not in no_convergence_note({"max_iterations": 1}, method)
+    assert "armijo" not in no_convergence_note({"stalled": 1}, "subgradient")
     some = no_convergence_note({"converged": 1, "stalled": 30, "diverged": 1})  # a note whenever a run did not
     assert some.startswith("31 of 32 runs did not converge") and "armijo" in some
     assert no_convergence_note({"converged": 32}) is None

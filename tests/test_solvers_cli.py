@@ -40,6 +40,20 @@ def test_cli_solve_json_save_history(tmp_path, cli):
     assert np.all(d[:-1] == 5) and 1 <= d[-1] <= 5
 
 
+def test_cli_solve_history_longer_than_kept(tmp_path, cli):
+    """--max-iter past the history the loop keeps: thinned when no --history file is asked for, refused (naming the
+    --history-every that fits) when one is."""
+    from benign.solver_options import MAX_HISTORY
+
+    max_iter = 3 * MAX_HISTORY
+    res = cli("solve", "sensing:n=5,r=1,m=30,seed=0", "--max-iter", str(max_iter), "--json")
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["status"] == "converged"
+    res = cli("solve", "sensing:n=5,r=1,m=30,seed=0", "--max-iter", str(max_iter), "--history",
+              str(tmp_path / "h.csv"))
+    assert res.returncode == 2 and f"--history-every {max_iter // MAX_HISTORY + 1} or more" in res.stderr
+
+
 @pytest.mark.parametrize("args,needle", [
     (("solve", "sensing:n=5,r=1,m=30", "--method", "gdd"), "did you mean 'gd'"),
     (("solve", "sensing:n=5,r=1,m=30", "--opt", "step"), "expected key=value"),

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -87,6 +88,16 @@ def test_points_inline_and_files(tmp_path):
     np.save(tmp_path / "nan.npy", np.array([1.0, np.inf]))
     with pytest.raises(ValueError, match="non-finite"):
         load_point(str(tmp_path / "nan.npy"))
+    (tmp_path / "empty.csv").write_text("\n\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # refused by name, without NumPy's "input contained no data" warning
+        with pytest.raises(ValueError, match="holds no numbers"):
+            load_point(str(tmp_path / "empty.csv"))
+    np.save(tmp_path / "empty.npy", np.zeros((0, 2)))
+    with pytest.raises(ValueError, match="point in .* holds no numbers"):
+        load_point(str(tmp_path / "empty.npy"))
+    with pytest.raises(ValueError, match="is a folder, not a file"):
+        load_point(str(tmp_path))
 
 
 @pytest.mark.parametrize("spec", ["sensing:n=4,r=2,m=20,seed=3,noise=outliers,p=0.2",

@@ -17,6 +17,7 @@ which :meth:`AffineSDP.solve` corrects.
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -28,31 +29,46 @@ import scipy.sparse as sp
 SOLVERS = ("clarabel", "scs")
 
 
+#: the redirect of :func:`solver_output_to_stderr` is process-wide: the first caller in saves the real stdout, the
+#: last one out restores it (threads that overlap would otherwise restore a redirected descriptor)
+_REDIRECT_LOCK = threading.Lock()
+_REDIRECT = {"depth": 0, "saved": None}
+
+
 @contextlib.contextmanager
 def solver_output_to_stderr():
     """File descriptor 1 points to stderr while a conic solver runs: SCS and Clarabel print from native code (SCS's
     ``ERROR: could not determine problem status`` even when not verbose), which would land in front of ``--json``
-    output on stdout. Process-wide: callers run it outside the thread pool of a sweep (solver trials are not
-    threadsafe there). A no-op where stdout has no file descriptor."""
+    output on stdout. Process-wide, counted: overlapping callers (threads) share one redirect, undone when the last
+    leaves. A no-op where stdout has no file descriptor."""
     import os
     import sys
 
+    with _REDIRECT_LOCK:
+        if _REDIRECT["depth"] == 0:
+            try:
+                sys.stdout.flush()
+                saved = os.dup(1)
+            except (OSError, ValueError, AttributeError):
+                saved = None
+            if saved is not None:
+                os.dup2(2, 1)
+            _REDIRECT["saved"] = saved
+        _REDIRECT["depth"] += 1
     try:
-        sys.stdout.flush()
-        saved = os.dup(1)
-    except (OSError, ValueError, AttributeError):
-        yield
-        return
-    try:
-        os.dup2(2, 1)
         yield
     finally:
-        try:
-            sys.stdout.flush()
-        except (OSError, ValueError):
-            pass
-        os.dup2(saved, 1)
-        os.close(saved)
+        with _REDIRECT_LOCK:
+            _REDIRECT["depth"] -= 1
+            saved = _REDIRECT["saved"]
+            if _REDIRECT["depth"] == 0 and saved is not None:
+                try:
+                    sys.stdout.flush()
+                except (OSError, ValueError):
+                    pass
+                os.dup2(saved, 1)
+                os.close(saved)
+                _REDIRECT["saved"] = None
 
 
 @dataclass

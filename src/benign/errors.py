@@ -179,3 +179,13 @@ def check_all_entries_fit(n: int) -> None:
     measurements: four arrays of ``n^2`` numbers)."""
     check_fits(f"observing all n^2 = {n * n} entries of an n x n matrix with n = {n}", 4 * 8.0 * n * n,
                "use a smaller n")
+
+
+def check_file(path: str, what: str = "file") -> str:
+    """``path`` if it names an existing file; else a ``ValueError`` that says whether it is a folder or missing."""
+    import os
+
+    if not os.path.isfile(path):
+        raise ValueError(f"{what} {path!r} is a folder, not a file" if os.path.isdir(path) else
+                         f"{what} {path!r} does not exist")
+    return path

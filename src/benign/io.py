@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from typing import Any
 
 import numpy as np
 
+from benign.errors import check_array, check_file
 from benign.serialize import to_jsonable
 
 FORMAT = "benign-instance"
@@ -109,9 +111,7 @@ def _instance_meta(data, path: str) -> dict[str, Any]:
 
 
 def _open(path: str):
-    if not os.path.isfile(path):
-        raise ValueError(f"file {path!r} is a folder, not a file" if os.path.isdir(path) else
-                         f"file {path!r} does not exist")
+    check_file(path)
     try:
         return np.load(path, allow_pickle=False)
     except Exception as exc:  # noqa: BLE001 -- any reader failure is a bad file
@@ -123,7 +123,6 @@ def _open(path: str):
 def _operator_arrays(data, meta: dict, path: str) -> tuple[str, tuple[int, int], bool, dict[str, np.ndarray]]:
     """The operator's kind, shape, symmetric flag and arrays, each checked (present, real and finite, float64;
     integer indices within the shape); ``ValueError`` naming the file and the entry otherwise."""
-    from benign.errors import check_array
     from benign.operators import SAVED_ARRAYS
 
     for key in ("operator", "shape", "operator_symmetric"):
@@ -168,7 +167,6 @@ def _operator_arrays(data, meta: dict, path: str) -> tuple[str, tuple[int, int],
 def load_instance(path: str):
     """Read an instance written by :func:`save_instance`; validates the format and every array (present, real,
     finite, float64, of the sizes the operator and the shape imply), naming the file and the entry at fault."""
-    from benign.errors import check_array
     from benign.instances import Instance
     from benign.operators import operator_from_arrays
 
@@ -209,27 +207,32 @@ def load_instance(path: str):
 
 def load_point(path: str, key: str | None = None) -> np.ndarray:
     """A point from ``.npz`` (key ``point``, or ``X``, or the only array), ``.npy`` or ``.csv`` (comma-separated)."""
-    from benign.errors import check_array
-
-    if not os.path.isfile(path):
-        raise ValueError(f"point file {path!r} is a folder, not a file" if os.path.isdir(path) else
-                         f"point file {path!r} does not exist")
+    check_file(path, "point file")
     if path.endswith(".csv"):
         try:
-            arr = np.loadtxt(path, delimiter=",", ndmin=1)
+            with warnings.catch_warnings():  # an empty file: refused below by name, not with NumPy's warning
+                warnings.simplefilter("ignore", UserWarning)
+                arr = np.loadtxt(path, delimiter=",", ndmin=1)
         except ValueError as exc:  # NumPy's own advice ("use usecols ...") does not apply to a point
             raise ValueError(f"cannot read point file {path!r}: {str(exc).split(';')[0]}") from None
-        return check_array(f"point in {path}", arr, ndim=(1, 2))
+        return _point_array("point", path, arr)
     data = _open(path)
     if isinstance(data, np.ndarray):
-        return check_array(f"point in {path}", data, ndim=(1, 2))
+        return _point_array("point", path, data)
     names = [k for k in data.files if k != "meta"]
     for k in ([key] if key else ["point", "X"]):
         if k in data.files:
-            return check_array(f"{k} in {path}", data[k], ndim=(1, 2))
+            return _point_array(k, path, data[k])
     if key is None and len(names) == 1:
-        return check_array(f"{names[0]} in {path}", data[names[0]], ndim=(1, 2))
+        return _point_array(names[0], path, data[names[0]])
     raise ValueError(f"{path!r} holds no point (looked for {key or 'point or X'}; has {', '.join(names)})")
+
+
+def _point_array(name: str, path: str, arr: Any) -> np.ndarray:
+    """A point read from a file: a finite real array of one or two dimensions with at least one entry."""
+    if np.size(arr) == 0:
+        raise ValueError(f"{name} in {path!r} holds no numbers")
+    return check_array(f"{name} in {path}", arr, ndim=(1, 2))
 
 
 def save_point(path: str, X: Any) -> str:

@@ -30,6 +30,8 @@ def _jnp():
     return jnp
 
 LOSS_NAMES = ("l2", "lp", "mixed", "l1", "huber")
+#: the smallest huber ``delta`` accepted: far below any residual scale, far above float64's underflow
+HUBER_DELTA_MIN = 1e-100
 SCALES = ("sum", "mean")
 
 
@@ -109,7 +111,8 @@ class Loss:
 
 def make_loss(name: str = "l2", *, l: int = 4, lam: float = 0.0, delta: float = 1.0,
               scale: str = "sum") -> Loss:
-    """Validated constructor: ``l`` even and ``>= 4`` (``lp``) or ``>= 2`` (mixed), ``lam >= 0``, ``delta > 0``."""
+    """Validated constructor: ``l`` even and ``>= 4`` (``lp``) or ``>= 2`` (mixed), ``lam >= 0``, ``delta > 0`` (huber:
+    ``>= HUBER_DELTA_MIN``)."""
     check_choice("loss", name, LOSS_NAMES)
     if scale not in SCALES:
         raise ValueError(f"loss scale must be 'sum' or 'mean', got {scale!r}")
@@ -121,5 +124,8 @@ def make_loss(name: str = "l2", *, l: int = 4, lam: float = 0.0, delta: float = 
             raise ValueError(f"lp needs l >= 4 (l = 2 is the l2 loss), got {l}")
     lam = check_float("lam", lam, lo=0.0)
     delta = check_float("delta", delta, lo=0.0, lo_open=True)
+    if name == "huber" and delta < HUBER_DELTA_MIN:  # |psi'| <= delta: the gradient would underflow to 0
+        raise ValueError(f"huber delta must be >= {HUBER_DELTA_MIN:g} (the gradient, at most delta in size per "
+                         f"measurement, would underflow to zero and every start would look critical), got {delta:g}")
     return Loss(name=name, l=l, lam=lam if name == "mixed" else 0.0,
                 huber_delta=delta if name == "huber" else 1.0, scale=scale)

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Callable
 
-from benign.errors import (MAX_SEED, check_all_entries_fit, check_choice, check_dense_sensing_fits,
+from benign.errors import (MAX_SEED, check_all_entries_fit, check_choice, check_dense_sensing_fits, check_file,
                            check_sampling_fits, check_truth_fits, suggest)
 
 
@@ -151,9 +151,7 @@ def parse_instance(text: str) -> Spec:
         raise TypeError(f"an instance spec must be a string, got {type(text).__name__}")
     if looks_like_path(text.strip()):
         path = text.strip()
-        if not os.path.isfile(path):
-            raise ValueError(f"instance file {path!r} is a folder, not a file" if os.path.isdir(path) else
-                             f"instance file {path!r} does not exist")
+        check_file(path, "instance file")
         _check_instance_file(path)
         return Spec("file", {"path": path}, text)
     kind, items = _split(text, "instance")

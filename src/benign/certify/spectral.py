@@ -159,7 +159,8 @@ def extreme_eigs(matmat: Callable[[np.ndarray], np.ndarray], dim: int, *, constr
     tolerances below about ``1e-10``), the basis is re-orthonormalised with its products and the run goes on with
     Rayleigh--Ritz on the whole basis. Reported residuals include ``eps (sqrt(k) + sqrt(dim)) max ||H q||`` for the
     rounding of the products and of their combinations. The start block is drawn from
-    ``numpy.random.default_rng(seed)``. ``dim <= dense_max`` (after the constraint): dense. ``ends`` names the pairs the stopping test waits for (both are returned).
+    ``numpy.random.default_rng(seed)``. ``dim <= dense_max`` (after the constraint): dense. ``ends`` names the pairs
+    the stopping test waits for (both are returned).
     """
     if dim <= 0:
         raise ValueError(f"dimension must be positive, got {dim}")
@@ -442,8 +443,6 @@ def _sym_jacobian(obj, X):
     return AX + jnp.einsum("mji,jk->mik", mats, X).reshape(op.m, n * r)
 
 
-
-
 def _sym_hvp_fixed(obj, X, parts, D):
     """``Hess[D] = (S' + S'^T) X + (S + S^T) D`` with ``S' = c A*(psi'' * A(D X^T + X D^T))`` (MATH.md §3), using
     one forward product on ``[D, X] [X, D]^T`` and, for dense sensing, one adjoint and a precomputed ``S + S^T``;
@@ -474,8 +473,9 @@ def hessian_matmat(obj, X) -> Callable[[np.ndarray], np.ndarray]:
 
     Symmetric dense sensing with ``m N r <= JACOBIAN_MAX``: through the residual Jacobian ``J`` (``m x N r``,
     formed once in ``m n^2 r`` flops): ``H = J^T diag(c psi'') J + (S + S^T) (x) I_r`` (row-major ``vec``;
-    MATH.md §3), two thin matrix products per block. Otherwise a ``vmap`` of Hessian-vector products at the fixed ``X`` (for symmetric
-    objectives with the direction-independent parts precomputed). Jitted; tested against :meth:`Objective.hvp`.
+    MATH.md §3), two thin matrix products per block. Otherwise a ``vmap`` of Hessian-vector products at the fixed
+    ``X`` (for symmetric objectives with the direction-independent parts precomputed). Jitted; tested against
+    :meth:`Objective.hvp`.
     """
     X = jnp.asarray(X)
     if not obj.symmetric:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from benign.cli._common import UserError, app, json_requested
+from benign.cli._common import NoResult, UserError, app, json_requested
 
 # Each module registers its commands on ``app`` when imported; none imports JAX at module level.
 from benign.cli import core  # noqa: F401,E402  (instance, info)
@@ -62,14 +62,17 @@ def _leave_now(code: int) -> None:
 
 
 def main() -> None:
-    """Entry point: bad input (ValueError/TypeError/UserError) prints one line and exits with status 2; Ctrl-C
-    prints ``interrupted`` and exits with status 130 (what a sweep stored is kept: rerun it to resume). With
-    ``--json`` the failure is also a JSON object on stdout (:func:`_fail`)."""
+    """Entry point: bad input (ValueError/TypeError/UserError) prints one line and exits with status 2, a computation
+    without a result (:class:`NoResult`) with status 1; Ctrl-C prints ``interrupted`` and exits with status 130 (what
+    a sweep stored is kept: rerun it to resume). With ``--json`` the failure is also a JSON object on stdout
+    (:func:`_fail`)."""
     json_requested(reset=True)
     try:
         code = app(standalone_mode=False)
     except UserError as exc:
         _fail(str(exc), 2)
+    except NoResult as exc:
+        _fail(str(exc), 1)
     except (ValueError, TypeError) as exc:
         _fail(str(exc), 2)
     except BrokenPipeError:  # the output's reader went away (`benign ... --json | head`): nothing to report

@@ -12,7 +12,29 @@ import typer
 
 from benign.serialize import to_jsonable  # noqa: F401  (re-exported)
 
+from typer.core import TyperCommand, TyperGroup
+
+
+class _HelpFlag:
+    """``--help`` listed as the flag it is (Typer shows its type, ``<bool>``, beside it otherwise)."""
+
+    def get_help_option(self, ctx):
+        option = super().get_help_option(ctx)
+        if option is not None:
+            option.metavar = ""
+        return option
+
+
+class Command(_HelpFlag, TyperCommand):
+    """Every command of benign (``@app.command(cls=Command)``)."""
+
+
+class Group(_HelpFlag, TyperGroup):
+    """Every command group of benign (``typer.Typer(cls=Group)``)."""
+
+
 app = typer.Typer(
+    cls=Group,
     name="benign",
     help="A laboratory for the nonconvex landscape of low-rank matrix recovery (Burer-Monteiro).",
     no_args_is_help=True,
@@ -57,7 +79,8 @@ def json_requested(reset: bool = False) -> bool:
 
 
 JSON_OPT = typer.Option(False, "--json", metavar="", callback=_note_json, help="Print the result as JSON on stdout.")
-LOSS_OPT = typer.Option("l2", "--loss", help="Loss spec: l2, lp:l=4, mixed:lam=5,l=4, l1, huber:delta=1 (add scale=mean).")
+LOSS_OPT = typer.Option("l2", "--loss",
+                        help="Loss spec: l2, lp:l=4, mixed:lam=5,l=4, l1, huber:delta=1 (add scale=mean).")
 POINT_OPT = typer.Option(None, "--point", help="Point: a file (.npz/.npy/.csv) or inline '1,0,1' / '1,0;0,1'.")
 
 
@@ -72,6 +95,10 @@ def tell(lines: str | list[str], as_json: bool, kind: str = "note") -> None:
 
 class UserError(Exception):
     """Bad input detected by a command; printed as one line, exit status 2."""
+
+
+class NoResult(Exception):
+    """The computation ran but gave nothing to print (e.g. no conic solver solved the SDP); one line, exit status 1."""
 
 
 def npz_output_path(path: str | None, option: str) -> str | None:

@@ -10,7 +10,7 @@ from typing import List, Optional
 
 import typer
 
-from benign.cli._common import (JSON_OPT, UserError, app, check_point_rows, emit, load_instance_arg,
+from benign.cli._common import (Command, JSON_OPT, UserError, app, check_point_rows, emit, load_instance_arg,
                                 load_loss_arg, load_point_arg, output_path, parse_options, to_jsonable)
 from benign.errors import check_float, suggest
 
@@ -46,7 +46,7 @@ def _truth_request(text: Optional[str]) -> tuple[bool, Optional[int]]:
     if not word.startswith("truth:"):
         return False, None
     key, _, val = word[len("truth:"):].partition("=")
-    if key.strip() != "r" or not val.strip().isdigit() or int(val) < 1:
+    if key.strip() != "r" or not val.strip().isascii() or not val.strip().isdigit() or int(val) < 1:
         raise UserError(f"bad point {text!r}: expected 'truth' or 'truth:r=K' with an integer K >= 1")
     return True, int(val)
 
@@ -215,7 +215,7 @@ def _human_certificate(out: dict) -> None:
         console.print(f"  theory: {out['theory_note']}")
 
 
-@app.command()
+@app.command(cls=Command)
 def certify(
     instance: str = typer.Argument(..., help="Instance spec or .npz file."),
     loss: Optional[str] = LOSS_FROM_FILE_OPT,
@@ -346,7 +346,7 @@ def _direction(text: Optional[str], obj, X, option: str):
     return D
 
 
-@app.command()
+@app.command(cls=Command)
 def landscape(
     instance: str = typer.Argument(..., help="Instance spec or .npz file, or 'seed001' for seed 001's figure."),
     loss: Optional[str] = LOSS_FROM_FILE_OPT,

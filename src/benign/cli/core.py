@@ -5,10 +5,10 @@ from typing import Optional
 
 import typer
 
-from benign.cli._common import JSON_OPT, UserError, app, emit, load_instance_arg, npz_output_path
+from benign.cli._common import Command, JSON_OPT, UserError, app, emit, load_instance_arg, npz_output_path
 
 
-@app.command()
+@app.command(cls=Command)
 def instance(
     spec: str = typer.Argument(..., help="Instance spec, e.g. sensing:n=20,r=2,m=200,seed=0 (see docs)."),
     save: Optional[str] = typer.Option(None, "--save", help="Write the instance to this .npz file."),
@@ -25,7 +25,7 @@ def instance(
     emit(info, as_json)
 
 
-@app.command()
+@app.command(cls=Command)
 def info(
     file: str = typer.Argument(..., help="An instance file (.npz) or spec string."),
     as_json: bool = JSON_OPT,

@@ -8,8 +8,8 @@ from typing import Iterator, Optional
 
 import typer
 
-from benign.cli._common import (JSON_OPT, UserError, app, emit, load_instance_arg, load_point_arg,
-                                npz_output_path)
+from benign.cli._common import (Command, JSON_OPT, NoResult, UserError, app, emit, load_instance_arg,
+                                load_point_arg, npz_output_path)
 from benign.errors import check_float
 
 
@@ -25,7 +25,7 @@ def _status(message: str, quiet: bool) -> Iterator[None]:
         yield
 
 
-@app.command()
+@app.command(cls=Command)
 def rip(
     spec: str = typer.Argument(..., help="Instance spec or file (the operator is what matters)."),
     rank: int = typer.Option(..., "--rank", "-k", help="Rank k of the restricted isometry constant delta_k."),
@@ -67,7 +67,7 @@ def rip(
     emit(out, as_json)
 
 
-@app.command()
+@app.command(cls=Command)
 def counterexample(
     x: Optional[str] = typer.Option(None, "--x", help="Spurious candidate X (n x r): file or inline '0,0.7071'."),
     z: Optional[str] = typer.Option(None, "--z", help="Ground truth factor Z (n x r*): file or inline '1,0'."),
@@ -99,15 +99,19 @@ def counterexample(
         if not 0.0 < family < 1.0:
             raise UserError(f"--nonneg-family must lie in (0, 1), got {family}")
         # the family fixes its pair, its margins (0.5 eps^3) and its formulation: settings it would not use are refused
-        ignored = [f"{name} {value}" for name, value, default in (("--margin", margin, 0.0), ("--variant", variant, "full"),
-                                                                    ("--method", method, "reduced")) if value != default]
+        given = (("--margin", margin, 0.0), ("--variant", variant, "full"), ("--method", method, "reduced"))
+        ignored = [f"{name} {value}" for name, value, default in given if value != default]
         if ignored:
             raise UserError(f"--nonneg-family builds seed 000's pair with its own margin 0.5 eps^3 and the full "
-                            f"nonnegative SDP; {', '.join(ignored)} applies to --x/--z only")
+                            f"nonnegative SDP; {', '.join(ignored)} "
+                            f"{'applies' if len(ignored) == 1 else 'apply'} to --x/--z only")
         from benign.counterexamples import nonneg_rip_family
 
         with _status(f"solving the nonnegative counterexample SDP for delta <= {family}", as_json):
-            inst, X, report = nonneg_rip_family(family, solver=solver, arrays=arrays)
+            try:
+                inst, X, report = nonneg_rip_family(family, solver=solver, arrays=arrays)
+            except RuntimeError as exc:  # no solver gave a solution
+                raise NoResult(str(exc)) from None
         if save:
             from benign.io import save_instance
             from benign.objective import make_objective
@@ -135,8 +139,15 @@ def counterexample(
         else:
             res = cx(X, Z, variant=variant, solver=solver, margin=margin, method=method)
     out = res.to_dict(arrays=arrays)
-    if save:
-        if res.instance is None:
-            raise UserError(f"the SDP failed ({res.status}): nothing to save")
+    if save and res.instance is not None:
         out["saved"] = res.save(save)
     emit(out, as_json)
+    if res.instance is None:  # the SDP gave no solution (printed in full above, with the solvers' status)
+        _no_solution(f"the SDP gave no solution: {res.status}" + ("; nothing saved" if save else ""))
+
+
+def _no_solution(message: str) -> None:
+    """A counterexample SDP without a solution: one ``error:`` line on stderr, exit status 1 (what was computed is
+    printed before)."""
+    print(f"error: {message}", file=sys.stderr)
+    raise typer.Exit(1)

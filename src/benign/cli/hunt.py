@@ -8,7 +8,7 @@ from typing import List, Optional
 
 import typer
 
-from benign.cli._common import (JSON_OPT, LOSS_OPT, UserError, app, default_method_before_build, emit,
+from benign.cli._common import (Command, JSON_OPT, LOSS_OPT, UserError, app, default_method_before_build, emit,
                                 load_instance_arg, load_loss_arg, output_path, parse_options, tell)
 from benign.errors import check_choice, check_float, check_int, check_seed
 from benign.solver_options import INITS, METHOD_OPTIONS, check_method_options
@@ -17,29 +17,37 @@ from benign.solver_options import INITS, METHOD_OPTIONS, check_method_options
 MAX_STARTS = 1_000_000
 
 
-def no_convergence_note(status: dict[str, int]) -> str | None:
-    """A note when some runs did not converge (``None`` when all did), with what to try by how they ended: the
-    iteration limit (slow convergence, e.g. at the degenerate minima of an over-parameterised search rank) or a stall
-    or divergence (a fixed step too large)."""
+def no_convergence_note(status: dict[str, int], method: str = "gd") -> str | None:
+    """A note when some runs did not converge (``None`` when all did), with what to try by how they ended and by the
+    ``method`` that ran: the iteration limit (slow convergence, e.g. at the degenerate minima of an
+    over-parameterised search rank; trust-region is offered for the smooth unconstrained methods only) or a stall or
+    divergence (a fixed step too large)."""
     total, converged = sum(status.values()), status.get("converged", 0)
     if converged == total:
         return None
     hints = []
     if status.get("max_iterations"):
+        alternative = " or use --method trust-region" if method in SMOOTH_UNCONSTRAINED else ""
         hints.append("runs that reach the iteration limit converge slowly (over-parameterised or degenerate "
-                     "minima converge sublinearly): raise --max-iter or use --method trust-region")
+                     f"minima converge sublinearly): raise --max-iter{alternative}")
     if status.get("stalled") or status.get("diverged"):
-        hints.append("a fixed step that is too large for this operator stalls or diverges: try --opt armijo=true "
-                     "(gd, projected-gd) or a smaller --opt step=...")
+        armijo = "--opt armijo=true or " if method in ("gd", "projected-gd") else ""
+        hints.append(f"a step that is too large for this operator stalls or diverges: try {armijo}a smaller "
+                     "--opt step=...")
     what = "no run converged" if not converged else f"{total - converged} of {total} runs did not converge"
-    return (f"{what} ({', '.join(f'{k} {v}' for k, v in status.items())}): the catalogued end points of those runs "
-            f"are where they stopped, not necessarily critical points."
+    return (f"{what} ({', '.join(f'{k} {v}' for k, v in status.items())}): the end points of those runs are where "
+            f"they stopped, not necessarily critical points (diverged runs are not catalogued)."
             + "".join(f" {h[0].upper()}{h[1:]}." for h in hints))
 
 
-@app.command()
+#: the methods whose runs trust-region can replace (a smooth loss, no sign constraint)
+SMOOTH_UNCONSTRAINED = ("gd", "perturbed-gd", "scaled-gd", "prec-gd")
+
+
+@app.command(cls=Command)
 def hunt(
-    instance: str = typer.Argument(..., help="Instance spec or file; a spec with seed={seed} hunts over --instances seeds."),
+    instance: str = typer.Argument(..., help="Instance spec or file; a spec with seed={seed} hunts over --instances "
+                                             "seeds."),
     loss: str = LOSS_OPT,
     rank: int = typer.Option(..., "--rank", help="Search rank r."),
     starts: int = typer.Option(32, "--starts", help="Initial points per instance."),
@@ -128,7 +136,7 @@ def hunt(
         if progress is not None:
             bar.stop()
     out = cat.to_dict()
-    note = no_convergence_note(cat.solver_status)
+    note = no_convergence_note(cat.solver_status, cat.method)
     if note:
         out["note"] = note
     if save_dir:

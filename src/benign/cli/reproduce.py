@@ -8,12 +8,12 @@ from typing import Optional
 
 import typer
 
-from benign.cli._common import JSON_OPT, UserError, app, emit, output_path
+from benign.cli._common import Command, JSON_OPT, UserError, app, emit, output_path
 
 STUDY_NAMES = ("high-order-loss", "nonnegative", "robust-l1", "all", "list")
 
 
-@app.command()
+@app.command(cls=Command)
 def reproduce(
     study: str = typer.Argument(..., help="high-order-loss | nonnegative | robust-l1 | all | list (what each "
                                 "study reproduces)"),

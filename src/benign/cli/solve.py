@@ -7,9 +7,9 @@ from typing import List, Optional
 
 import typer
 
-from benign.cli._common import (JSON_OPT, LOSS_OPT, UserError, app, check_point_rows, default_method_before_build,
-                                emit, load_instance_arg, load_loss_arg, load_point_arg, npz_output_path, output_path,
-                                parse_options, tell)
+from benign.cli._common import (Command, JSON_OPT, LOSS_OPT, UserError, app, check_point_rows,
+                                default_method_before_build, emit, load_instance_arg, load_loss_arg, load_point_arg,
+                                npz_output_path, output_path, parse_options, tell)
 from benign.errors import check_choice, check_float, check_int, check_seed
 from benign.solver_options import INITS, MAX_HISTORY, METHOD_OPTIONS, check_method_options
 
@@ -69,7 +69,7 @@ def _check_method_constraint(method: str, nonnegative: bool) -> None:
                         f"projected-gd (the default here), or --constraint none to drop the constraint")
 
 
-@app.command("solve")
+@app.command("solve", cls=Command)
 def solve_cmd(
     instance: str = typer.Argument(..., help="Instance spec (e.g. sensing:n=10,r=2,m=150) or an instance .npz file."),
     loss: str = LOSS_OPT,

@@ -6,9 +6,9 @@ from typing import Optional
 
 import typer
 
-from benign.cli._common import JSON_OPT, UserError, app, emit, output_path, tell
+from benign.cli._common import Command, Group, JSON_OPT, UserError, app, emit, output_path, tell
 
-sweep_app = typer.Typer(help="Declarative parameter sweeps: run (resumable), status, report, export.",
+sweep_app = typer.Typer(cls=Group, help="Declarative parameter sweeps: run (resumable), status, report, export.",
                         no_args_is_help=True)
 app.add_typer(sweep_app, name="sweep")
 
@@ -35,7 +35,7 @@ def _spec(path: str, db: Optional[str], *, writing: bool = False):
         raise UserError(f"{path}: {exc}") from None
 
 
-@sweep_app.command("run")
+@sweep_app.command("run", cls=Command)
 def run(
     spec: str = SPEC_ARG,
     workers: int = typer.Option(0, "--workers", "-w", min=0,
@@ -72,7 +72,7 @@ def run(
     emit(summary, as_json)
 
 
-@sweep_app.command("status")
+@sweep_app.command("status", cls=Command)
 def status(
     spec: str = SPEC_ARG,
     db: Optional[str] = DB_OPT,
@@ -101,7 +101,7 @@ def _print_status(st: dict) -> None:
                 style="red")
 
 
-@sweep_app.command("report")
+@sweep_app.command("report", cls=Command)
 def report(
     spec: str = SPEC_ARG,
     out: str = typer.Option(..., "--out", "-o", help="Directory for report.md, aggregates.csv and figures."),
@@ -122,7 +122,7 @@ def report(
     emit(res, as_json)
 
 
-@sweep_app.command("export")
+@sweep_app.command("export", cls=Command)
 def export(
     spec: str = SPEC_ARG,
     out: str = typer.Option(..., "--out", "-o", help="Output file: .parquet or .csv."),

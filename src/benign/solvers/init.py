@@ -208,7 +208,8 @@ def initial_point(obj, rank: int, init: str = "random", scale: float | None = No
         out = np.broadcast_to(X, (count or 1, N, rank)).copy()
     else:
         scale = start_scale(init, scale, N, lambda: problem or problem_scale(obj, rank, seed))
-        out = scale * np.asarray(_normal_starts(np.int64(seed), count or 1, N, rank))
+        with np.errstate(over="ignore"):  # an overflowing scale gives inf entries: the run reports it at its start
+            out = scale * np.asarray(_normal_starts(np.int64(seed), count or 1, N, rank))
     if obj.nonnegative:
         out = np.abs(out)
     return out if count is not None else out[0]

@@ -55,8 +55,6 @@ MESSAGES = {
 }
 
 
-
-
 @partial(jax.tree_util.register_dataclass,
          data_fields=["gtol", "rtol", "stall_rtol", "diverge_factor", "max_iter", "every", "stall_window"],
          meta_fields=["hist_len", "rtol_rule", "stall_rule", "lockstep"])
