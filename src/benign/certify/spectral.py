@@ -94,6 +94,17 @@ def _project_out(R: np.ndarray, B: np.ndarray) -> tuple[np.ndarray, float]:
     return R, nr
 
 
+def _project_out_vector(r: np.ndarray, B: np.ndarray) -> tuple[np.ndarray, float]:
+    """:func:`_project_out` for one vector ``r`` (1-D; matrix-vector products, no one-column matrices)."""
+    n0 = math.sqrt(float(r @ r))
+    r -= (B @ r) @ B
+    nr = math.sqrt(float(r @ r))
+    if nr < 0.7 * n0:
+        r -= (B @ r) @ B
+        nr = math.sqrt(float(r @ r))
+    return r, nr
+
+
 def _orthonormalise_with_products(Q: np.ndarray, HQ: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``Q = Q' R`` (QR) and the products of the new columns, ``H Q' = (H Q) R^-1`` (columns are vectors)."""
     Qn, Rq = np.linalg.qr(Q)
@@ -208,6 +219,8 @@ def extreme_eigs(matmat: Callable[[np.ndarray], np.ndarray], dim: int, *, constr
     # and the one before (om_prev); a full pass is made when an estimate exceeds sqrt(eps), and for the vector after
     eps1 = eps * math.sqrt(dim)
     om_prev, om_cur, om_new = np.zeros(max_dim + 1), np.zeros(max_dim + 1), np.zeros(max_dim + 1)
+    alphas, betas = np.zeros(max_dim), np.zeros(max_dim)  # the diagonals of T while it is tridiagonal
+    Rf, beta_next = None, 0.0
     om_cur[0] = 1.0
     force = False
     reorths = 0
@@ -284,29 +297,34 @@ def extreme_eigs(matmat: Callable[[np.ndarray], np.ndarray], dim: int, *, constr
             # basis together when the omega estimate asks for one (a second pass when the first removed much:
             # "twice is enough", Giraud et al.); T gets alpha_k and beta_k only (its other entries are O(eps ||H||)
             # on a semi-orthogonal basis) and HQr the raw products (vectors of the basis are orthogonal to C)
-            alpha = float(W[:, 0] @ HW[:, 0])
-            hstep = max(abs(alpha), abs(T[k, k - 1]) if k else 0.0)  # this step's entries of T (for hmax)
-            R = HW - alpha * W
+            w, hw = W[:, 0], HW[:, 0]
+            alpha = float(w @ hw)
+            beta = T[k, k - 1] if k else 0.0  # beta_(k-1)
+            hstep = max(abs(alpha), abs(beta))  # this step's entries of T (for hmax)
+            r = hw - alpha * w
             if k:
-                R -= T[k, k - 1] * Qr[k - 1][:, None]
-            HQr[k] = HW[:, 0]
+                r -= beta * Qr[k - 1]
+            HQr[k] = hw
             T[k, k] = alpha
+            alphas[k] = alpha
             cur, k = k, k + 1
-            R, nr = _project_out(R, Bz[:c]) if c else (R, _max_column_norm(R))
+            r, nr = _project_out_vector(r, Bz[:c]) if c else (r, math.sqrt(float(r @ r)))
             need = force
             if not need and cur:
                 # Simon's recurrence for omega_(cur+1, j), j < cur (the next vector against the basis):
                 # beta_cur w' = beta_j w_(j+1) + (alpha_j - alpha_cur) w_j + beta_(j-1) w_(j-1) - beta_(cur-1) w''_j
                 # with w = om_cur, w'' = om_prev, plus a rounding term of eps sqrt(dim) ||H|| pushing away from 0
-                a = np.diagonal(T)[:cur]
-                bj = np.diagonal(T, -1)[:cur]  # beta_j = T[j+1, j], j < cur
-                t = bj * om_cur[1:cur + 1] + (a - alpha) * om_cur[:cur] - T[cur, cur - 1] * om_prev[:cur]
+                bj = betas[:cur]  # beta_j = T[j+1, j], j < cur
+                t = bj * om_cur[1:cur + 1]
+                t += (alphas[:cur] - alpha) * om_cur[:cur]
+                t -= beta * om_prev[:cur]
                 t[1:] += bj[:cur - 1] * om_cur[:cur - 1]
-                t += np.where(t >= 0, eps1, -eps1) * hnorm
-                om_new[:cur] = t / max(nr, 1e-300)
-                need = float(np.max(np.abs(om_new[:cur]))) > math.sqrt(eps)
+                t += np.copysign(eps1 * hnorm, t)
+                t /= max(nr, 1e-300)
+                om_new[:cur] = t
+                need = max(float(t.max()), -float(t.min())) > math.sqrt(eps)
             if need:
-                R, nr = _project_out(R, Bz[:c + k])
+                r, nr = _project_out_vector(r, Bz[:c + k])
                 om_new[:cur] = eps1
                 reorths += 1
                 force = not force  # the vector after a triggered pass gets one too (Simon)
@@ -315,7 +333,9 @@ def extreme_eigs(matmat: Callable[[np.ndarray], np.ndarray], dim: int, *, constr
             om_prev, om_cur, om_new = om_cur, om_new, om_prev
             if k < max_dim:
                 T[k, k - 1] = T[k - 1, k] = nr
-            Wn, Rf = R / (nr if nr > 0 else 1.0), np.array([[nr]])
+                betas[k - 1] = nr
+            Wn, Rf = (r / (nr if nr > 0 else 1.0))[:, None], None
+            beta_next = nr
         else:
             if c:  # P H W first: with H coupling the complement strongly into span(C), coefficients taken from the
                 # raw product would carry |Q^T C| |C^T H W| of error
@@ -346,7 +366,7 @@ def extreme_eigs(matmat: Callable[[np.ndarray], np.ndarray], dim: int, *, constr
                 if not want:
                     continue
                 if tridiagonal:  # ||H v - theta v|| ~ beta_k |y_k| for Lanczos: an estimate (finish() checks it)
-                    r_est = float(np.linalg.norm(Rf @ y[k - nb:]))
+                    r_est = abs(beta_next * float(y[-1]))
                 else:
                     r_est = float(np.linalg.norm(y @ HQr[:k] - th * (y @ Qr[:k])))
                 res.append(r_est + rounding(k))  # as in finish()
@@ -375,7 +395,7 @@ def extreme_eigs(matmat: Callable[[np.ndarray], np.ndarray], dim: int, *, constr
                 last_check = k
                 Wn, Rf = np.linalg.qr(_orth_against(HQk, Qk, C))  # continue from the kept vectors' residuals
         hmax = max(hmax, hstep)
-        small = np.abs(np.diag(Rf)) <= 1e-10 * max(hmax, 1e-300)
+        small = (np.array([abs(beta_next)]) if Rf is None else np.abs(np.diag(Rf))) <= 1e-10 * max(hmax, 1e-300)
         if small.any():  # Krylov space (nearly) invariant: continue with random directions
             Wn[:, small] = rng.standard_normal((dim, int(small.sum())))
             Wn, _ = np.linalg.qr(_orth_against(Wn, Qr[:k].T, C))
