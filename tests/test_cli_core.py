@@ -57,6 +57,7 @@ def test_instance_save_and_info(tmp_path, cli):
      "(4 per usable CPU)"),
     (("instance", "completion:n=10000000000,r=100,rate=1e-18"), "a ground-truth factor of 10000000000 x 100 needs"),
     (("instance", "yalcin:n=1000000,eps=0.3"), "observing all n^2 = 1000000000000 entries"),
+    (("counterexample", "--x", "0,0.7", "--z", "1,0", "--nonneg", "--method", "reduced"), "--method reduced does not"),
     (("counterexample", "--nonneg-family", "0.1", "--margin", "0.5", "--method", "direct"),
      "--margin 0.5, --method direct apply to --x/--z only"),
 ])

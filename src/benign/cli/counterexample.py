@@ -76,7 +76,8 @@ def counterexample(
     nonneg: bool = typer.Option(False, "--nonneg", metavar="", help="Nonnegative variant: KKT of X >= 0 (seed 000)."),
     margin: float = typer.Option(0.0, "--margin", help="Second-order margin (and G >= margin on zeros for --nonneg)."),
     solver: str = typer.Option("clarabel", "--solver", help="clarabel (interior point) or scs."),
-    method: str = typer.Option("reduced", "--method", help="reduced (exact symmetry reduction) or direct."),
+    method: Optional[str] = typer.Option(None, "--method", help="reduced (exact symmetry reduction; the default) or "
+                                         "direct. --nonneg always solves the direct SDP."),
     family: Optional[float] = typer.Option(None, "--nonneg-family", help="Build seed 000's rank-1 nonnegative "
                                            "counterexample with RIP constant <= this delta (ignores --x/--z)."),
     save: Optional[str] = typer.Option(None, "--save", help="Write the built instance with X as its point (.npz)."),
@@ -89,8 +90,11 @@ def counterexample(
         raise UserError(f"--variant must be full or span, got {variant!r}")
     if solver not in ("clarabel", "scs"):
         raise UserError(f"--solver must be clarabel or scs, got {solver!r}")
-    if method not in ("reduced", "direct"):
+    if method is not None and method not in ("reduced", "direct"):
         raise UserError(f"--method must be reduced or direct, got {method!r}")
+    if nonneg and method is not None:
+        raise UserError(f"--nonneg solves the direct SDP (no symmetry reduction of the sign constraint): --method "
+                        f"{method} does not apply")
     check_float("--margin", margin, lo=0.0)
     save = npz_output_path(save, "--save")
     if family is not None:
@@ -99,7 +103,7 @@ def counterexample(
         if not 0.0 < family < 1.0:
             raise UserError(f"--nonneg-family must lie in (0, 1), got {family}")
         # the family fixes its pair, its margins (0.5 eps^3) and its formulation: settings it would not use are refused
-        given = (("--margin", margin, 0.0), ("--variant", variant, "full"), ("--method", method, "reduced"))
+        given = (("--margin", margin, 0.0), ("--variant", variant, "full"), ("--method", method, None))
         ignored = [f"{name} {value}" for name, value, default in given if value != default]
         if ignored:
             raise UserError(f"--nonneg-family builds seed 000's pair with its own margin 0.5 eps^3 and the full "
@@ -137,7 +141,7 @@ def counterexample(
         if nonneg:
             res = nonneg_counterexample(X, Z, margin=margin, variant=variant, solver=solver)
         else:
-            res = cx(X, Z, variant=variant, solver=solver, margin=margin, method=method)
+            res = cx(X, Z, variant=variant, solver=solver, margin=margin, method=method or "reduced")
     out = res.to_dict(arrays=arrays)
     if save and res.instance is not None:
         out["saved"] = res.save(save)
