@@ -78,17 +78,16 @@ def _truth(obj, rank: Optional[int], what: str):
 
 
 def _check_extra(extra: dict, kind: Optional[str] = None) -> None:
-    """``--opt`` names that the certifier of ``kind`` (``None``: not known yet, any certifier) does not take, and a
-    bad seed, refused before anything is built."""
-    from benign.certify_settings import check_certify_setting_names
-    from benign.errors import check_seed
+    """``--opt`` names that the certifier of ``kind`` (``None``: not known yet, any certifier) does not take, and
+    values it would refuse, refused before anything is built."""
+    from benign.certify_settings import check_certify_setting_names, check_setting
 
     try:
         check_certify_setting_names(extra, kind)
-        if "seed" in extra:
-            check_seed(extra["seed"], "--opt seed")
+        for name, value in extra.items():
+            check_setting(name, value)
     except (ValueError, TypeError) as exc:
-        raise UserError(str(exc)) from None
+        raise UserError(f"--opt {exc}" if str(exc).startswith(tuple(extra)) else str(exc)) from None
 
 
 def _point_before_instance(text: Optional[str], instance: str, factorization: Optional[str] = None,
@@ -410,10 +409,15 @@ def landscape(
     settings = _settings(instance, saved, loss)  # validated before anything is built
     point = stored_point if point is None else point
     X = _point_before_instance(point, instance, settings["factorization"])
-    for text in (dir1, dir2):  # a direction that cannot be read, before the instance is built
-        if text is not None and text.strip() != "truth":
+    for option, text in (("--dir1", dir1), ("--dir2", dir2)):  # a direction that cannot be read, or of another
+        if text is not None and text.strip() != "truth":        # shape than a point already read: before the build
             _check_word(text, ("truth",))
-            load_point_arg(text)
+            D = load_point_arg(text)
+            if X is not None:
+                want = X.shape if X.ndim == 2 else (X.shape[0], 1)
+                got = D.shape if D.ndim == 2 else (D.shape[0], 1)
+                if got != want:
+                    raise UserError(f"{option} must have the point's shape {want}, got {got}")
     if dir1 is None:
         raise UserError("--dir1 is required (a direction, or 'truth' for the ground truth minus the point)")
     inst = load_instance_arg(instance)
