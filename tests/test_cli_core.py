@@ -95,6 +95,8 @@ def test_bad_input_one_line_error(args, needle):
                                   ["certify", "zsl-half", "--point", "0,1", "--loss", "l1", "--opt", "tol=-1"],
                                   ["certify", "zsl-half", "--point", "0,1", "--opt", "ftol=2"],
                                   ["landscape", "zsl-half", "--point", "0,1", "--dir1", "1,0,0"],
+                                  ["hunt", "zsl-half", "--rank", "1", "--method", "trust-region", "--loss", "l1"],
+                                  ["hunt", "sensing:n=5,r=1,m=20,truth=nonneg", "--rank", "1", "--method", "gd"],
                                   ["counterexample", "--x", "1,0", "--z", "1,0"],
                                   ["landscape", "seed001", "--point", "1,2", "--dir1", "truth"],
                                   ["landscape", "zsl-half", "--point", "0,1", "--dir1", "1,0", "--lams", "1"],

@@ -297,6 +297,28 @@ def default_method_before_build(instance: str, loss_name: str, nonnegative: bool
     return "projected-gd" if nonnegative else "subgradient" if loss_name == "l1" else "gd"
 
 
+def check_method_fits(method: str | None, loss_name: str, nonnegative: bool | None, *,
+                      constraint_option: bool = True) -> None:
+    """A local method the objective would refuse, refused before anything is built (the solvers' own refusals say
+    the same after building, naming make_objective's keyword): projected-gd with and only with the constraint
+    ``X >= 0`` (``nonnegative``; ``None``: not known yet), trust-region not for the l1 loss. ``constraint_option``:
+    the command has ``--constraint`` to offer."""
+    if method is None:
+        return
+    if nonnegative is not None:
+        if method == "projected-gd" and not nonnegative:
+            raise UserError("--method projected-gd needs the constraint X >= 0" + (
+                ": add --constraint nonneg (this instance is not marked nonnegative)" if constraint_option else
+                " (this instance is not nonnegative)"))
+        if nonnegative and method != "projected-gd":
+            raise UserError(f"--method {method} ignores the constraint X >= 0 of this nonnegative instance: use "
+                            f"--method projected-gd (the default here)"
+                            + (", or --constraint none to drop the constraint" if constraint_option else ""))
+    if method == "trust-region" and loss_name == "l1":
+        raise UserError("--method trust-region needs a twice-differentiable loss; the l1 loss has no Hessian (use "
+                        "--method subgradient)")
+
+
 def parse_options(items: list[str] | None) -> dict[str, Any]:
     """``--opt key=value`` pairs into a dict; values parsed as int, float, bool or left as strings. A key given
     twice is refused (which one was meant?)."""

@@ -8,8 +8,9 @@ from typing import List, Optional
 
 import typer
 
-from benign.cli._common import (Command, JSON_OPT, LOSS_OPT, UserError, app, default_method_before_build, emit,
-                                load_instance_arg, load_loss_arg, output_path, parse_options, tell)
+from benign.cli._common import (Command, JSON_OPT, LOSS_OPT, UserError, app, check_method_fits,
+                                default_method_before_build, emit, load_instance_arg, load_loss_arg, output_path,
+                                parse_options, tell)
 from benign.errors import check_choice, check_float, check_int, check_seed
 from benign.solver_options import INITS, METHOD_OPTIONS, check_method_options
 
@@ -107,6 +108,8 @@ def hunt(
     if loss_obj.name == "l1" and default == "projected-gd":
         raise UserError("hunt certifies every end point, and the l1 certificate does not model X >= 0: this instance "
                         "is nonnegative (truth=nonneg); hunt the l1 loss on a signed instance")
+    check_method_fits(method, loss_obj.name, None if default is None else default == "projected-gd",
+                      constraint_option=False)
     method_checked = method or default or ("subgradient" if loss_obj.name == "l1" else "gd")
     options = check_method_options(method_checked, parse_options(opt))
     if "{seed}" in instance:

@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from benign.cli._common import (Command, JSON_OPT, LOSS_OPT, UserError, app, check_point_rows,
+from benign.cli._common import (Command, JSON_OPT, LOSS_OPT, UserError, app, check_method_fits, check_point_rows,
                                 default_method_before_build, emit, load_instance_arg, load_loss_arg, load_point_arg,
                                 npz_output_path, output_path, parse_options, tell)
 from benign.errors import check_choice, check_float, check_int, check_seed
@@ -56,17 +56,6 @@ def _factorization(instance: str, factorization: Optional[str], balance: float, 
     if constraint == "nonneg" and fact == "asymmetric":
         raise UserError("--constraint nonneg is implemented for the symmetric factorisation only")
     return factorization
-
-
-def _check_method_constraint(method: str, nonnegative: bool) -> None:
-    """projected-gd with and only with the constraint X >= 0 (the solvers' own refusals name make_objective's
-    keyword; on the command line the switch is --constraint)."""
-    if method == "projected-gd" and not nonnegative:
-        raise UserError("--method projected-gd needs the constraint X >= 0: add --constraint nonneg (this instance "
-                        "is not marked nonnegative)")
-    if nonnegative and method != "projected-gd":
-        raise UserError(f"--method {method} ignores the constraint X >= 0 of this nonnegative instance: use --method "
-                        f"projected-gd (the default here), or --constraint none to drop the constraint")
 
 
 @app.command("solve", cls=Command)
@@ -129,11 +118,7 @@ def solve_cmd(
                                           fact)
     known = None if default is None else default == "projected-gd"
     method = method or default
-    if known is not None:
-        _check_method_constraint(method, known)
-    if method == "trust-region" and loss_obj.name == "l1":  # (TrustRegion.validate says the same after building)
-        raise UserError("--method trust-region needs a twice-differentiable loss; the l1 loss has no Hessian (use "
-                        "--method subgradient)")
+    check_method_fits(method, loss_obj.name, known)
     # (gd and projected-gd take the same settings: they are checked now whichever the instance needs)
     options = check_method_options(method or "gd", given)
     if method == "convex":  # the SDP baseline has no start and no iterations of its own
@@ -163,7 +148,7 @@ def solve_cmd(
         from benign.hunt import default_method
 
         method = default_method(obj)
-    _check_method_constraint(method, obj.nonnegative)
+    check_method_fits(method, loss_obj.name, obj.nonnegative)
     show = not as_json and sys.stderr.isatty()
     with _progress_bar(show) as bar:
         task = bar.add_task("solve", total=None) if bar is not None else None
