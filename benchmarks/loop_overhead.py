@@ -101,6 +101,9 @@ def _setup_per_call(obj, r: int) -> float:
 
 
 def main() -> None:
+    import argparse
+
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()  # --help; no options
     import benign
     from benign._jax import jax
     from benign.solvers import initial_point

@@ -77,6 +77,9 @@ def _loop(P, b, n: int, mm, inverse=None):
 
 
 def main() -> None:
+    import argparse
+
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()  # --help; no options
     from benign._jax import jax
     from benign.operators import SMALL_MATMUL_INNER, SMALL_MATMUL_MAX, small_matmul
     from benign.solvers.scaled import _library_spd_inverse, _unrolled_spd_inverse

@@ -187,7 +187,7 @@ def test_landscape_json_is_self_contained(capsys, monkeypatch):
     recomputed here from those alone (the sensing matrices of the named instance, NumPy)."""
     from benign.instances import build
 
-    code, out, err = run_inprocess(capsys, monkeypatch, "landscape", "yalcin:n=3,eps=0.3", "--point", "1,0,1",
+    code, out, err = run_inprocess(capsys, monkeypatch, "landscape", "yalcin:n=3,eps=0.3", "--point", "1,0,0.5",
                                    "--dir1", "truth", "--dir2", "0,1,0", "--grid", "3", "--range=-0.5,1",
                                    "--loss", "l2", "--no-hessian", "--json")
     assert code == 0, err

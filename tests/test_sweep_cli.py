@@ -50,7 +50,10 @@ def test_cli_run_status_report_export(tmp_path):
     st = json.loads(cli("status", str(spec), "--json").stdout)
     assert (st["done"], st["failed"], st["error_types"]) == (16, 4, {"RuntimeError": 4})
     human = cli("status", str(spec))
-    assert "16/16 done" in human.stdout and "boom at seed 2" in human.stdout
+    assert "16/16 done" in human.stdout and "boom at seed 2" in human.stdout and "no store" not in human.stdout
+    elsewhere = str(tmp_path / "typo.db")  # a --db that names no store: 0 done, and said so
+    assert json.loads(cli("status", str(spec), "--db", elsewhere, "--json").stdout)["db_exists"] is False
+    assert f"no store at {elsewhere} yet" in cli("status", str(spec), "--db", elsewhere).stdout
     rep = json.loads(cli("report", str(spec), "--out", str(tmp_path / "rep"), "--json").stdout)
     assert os.path.isfile(rep["report"]) and any(p.endswith("big_heatmap.png") for p in rep["figures"])
     exp = json.loads(cli("export", str(spec), "--out", str(tmp_path / "r.csv"), "--json").stdout)

@@ -77,6 +77,16 @@ def test_default_db_sits_beside_the_spec(tmp_path):
     assert load_spec(str(path)).db == str(tmp_path / "out" / "r.db")
 
 
+def test_trial_table_may_be_left_out_when_the_grid_holds_every_parameter(tmp_path):
+    path = tmp_path / "grid_only.toml"
+    path.write_text('[sweep]\ntrial = "sweep_toys:quad"\n[grid]\na = [1, 2]\nn = 2\n')
+    assert len(load_spec(str(path)).trials) == 2
+    spec = solve_spec()
+    del spec["trial"]
+    with pytest.raises(ValueError, match="needs instance = ..."):  # a required key is still named
+        load_spec(spec, db=str(tmp_path / "x.db"))
+
+
 def test_trial_key_is_canonical_and_sensitive():
     k = trial_key("solve", {"a": 1, "b": "x"}, 3, "1.0")
     assert k == trial_key("solve", {"b": "x", "a": 1}, 3, "1.0")

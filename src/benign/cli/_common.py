@@ -102,21 +102,25 @@ class NoResult(Exception):
 
 
 def npz_output_path(path: str | None, option: str) -> str | None:
-    """An instance file to write (see :func:`output_path`): ``.npz`` is appended to a name that does not end in it;
-    a name ending in a separator, or in another extension that starts with a letter (``.txt``, ``.NPZ``), is
-    refused (the file would not be what its name says); ``run_lam0.5`` becomes ``run_lam0.5.npz``."""
+    """An instance file to write (see :func:`suffixed_output_path`): ``run_lam0.5`` becomes ``run_lam0.5.npz``."""
+    return suffixed_output_path(path, option, ".npz")
+
+
+def suffixed_output_path(path: str | None, option: str, ext: str) -> str | None:
+    """A file of one format to write (see :func:`output_path`): ``ext`` (``.npz``, ``.json``) is appended to a name
+    that does not end in it; a name ending in a separator, or in another extension that starts with a letter
+    (``.txt``, ``.NPZ``), is refused (the file would not be what its name says)."""
     import os
 
     if path and os.path.isdir(path):  # an existing folder: refused by output_path
         return output_path(path, option)
     if path and (path.endswith(os.sep) or (os.altsep and path.endswith(os.altsep))):
         raise UserError(f"{option} needs a file name, got the folder {path!r}")
-    if path and not path.endswith(".npz"):
-        ext = os.path.splitext(path)[1]
-        if ext[1:2].isalpha():
-            raise UserError(f"{option} writes an .npz file: give a name ending in .npz (or without an extension), "
+    if path and not path.endswith(ext):
+        if os.path.splitext(path)[1][1:2].isalpha():
+            raise UserError(f"{option} writes a {ext} file: give a name ending in {ext} (or without an extension), "
                             f"got {path!r}")
-        path += ".npz"
+        path += ext
     return output_path(path, option)
 
 
@@ -170,6 +174,16 @@ def _try_writing_in(folder: str, option: str, path: str) -> None:
                         f"({exc.strerror or exc})") from None
 
 
+def stdout_console():
+    """A Rich console on stdout: the terminal's width, or 160 columns when stdout is a pipe or a file (Rich's 80
+    would cut tables there) unless ``COLUMNS`` says otherwise."""
+    import os
+
+    from rich.console import Console
+
+    return Console() if sys.stdout.isatty() or os.environ.get("COLUMNS") else Console(width=160)
+
+
 def emit(result: Any, as_json: bool, human: Callable[[Any], None] | None = None) -> None:
     """Print ``result`` as JSON (``as_json``) or through ``human`` (default: :func:`human_lines`)."""
     if as_json:
@@ -180,10 +194,9 @@ def emit(result: Any, as_json: bool, human: Callable[[Any], None] | None = None)
         return
     import textwrap
 
-    from rich.console import Console
     from rich.markup import escape
 
-    console = Console()
+    console = stdout_console()
     for line in human_lines(to_jsonable(result)):
         # long values wrap under themselves (a hanging indent), not at the left margin
         pad = " " * (len(line) - len(line.lstrip()) + 4)

@@ -11,7 +11,8 @@ from typing import List, Optional
 import typer
 
 from benign.cli._common import (Command, JSON_OPT, UserError, app, check_point_rows, emit, load_instance_arg,
-                                load_loss_arg, load_point_arg, output_path, parse_options, to_jsonable)
+                                load_loss_arg, load_point_arg, output_path, parse_options, stdout_console,
+                                suffixed_output_path, to_jsonable)
 from benign.errors import check_float, suggest
 
 CERT_POINT_OPT = typer.Option(None, "--point", help="Point: a file (.npz/.npy/.csv), inline '1,0,1' / '1,0;0,1', "
@@ -169,10 +170,9 @@ def _settings(instance: str, saved: dict, loss: Optional[str], balance: Optional
 
 
 def _human_certificate(out: dict) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    console = stdout_console()
     colour = {"global_min": "green", "strict_local_min": "yellow", "strict_saddle": "cyan",
               "degenerate": "magenta", "not_critical": "red"}.get(out["verdict"], "white")
     spur = out["spurious"]
@@ -231,7 +231,8 @@ def certify(
                                           "the point, else the instance's)."),
     no_verify: bool = typer.Option(False, "--no-verify", metavar="", help="Skip evaluating f along escape directions."),
     theory: bool = typer.Option(False, "--theory", metavar="", help="Also evaluate the theorem conditions (small n)."),
-    export: Optional[str] = typer.Option(None, "--export", help="Write a self-contained JSON record here."),
+    export: Optional[str] = typer.Option(None, "--export", help="Write a self-contained JSON record here (.json; "
+                                         "added to a name without an extension)."),
     opt: Optional[List[str]] = OPT_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:
@@ -250,7 +251,7 @@ def certify(
     _check_extra(extra)
     if factorization is not None and factorization not in ("symmetric", "asymmetric"):
         raise UserError(f"--factorization must be symmetric or asymmetric, got {factorization!r}")
-    output_path(export, "--export")
+    export = suffixed_output_path(export, "--export", ".json")
     # the cheap arguments are validated before anything is built (no JAX import on bad input)
     saved, stored_point = _saved(instance)
     settings = _settings(instance, saved, loss, balance, factorization, nonneg)
@@ -336,12 +337,18 @@ def _direction(text: Optional[str], obj, X, option: str):
     if text is None:
         return None
     if text.strip() == "truth":  # towards the ground truth
-        return _truth(obj, X.shape[1], f"{option} 'truth'") - X
+        D = _truth(obj, X.shape[1], f"{option} 'truth'") - X
+        if not np.any(D):
+            raise UserError(f"{option} 'truth' is the zero direction: the point is the ground truth (give another "
+                            f"point or direction)")
+        return D
     _check_word(text, ("truth",))
     D = np.asarray(load_point_arg(text), dtype=float)
     D = D[:, None] if D.ndim == 1 else D
     if D.shape != X.shape:
         raise UserError(f"{option} must have the point's shape {X.shape}, got {D.shape}")
+    if not np.any(D):
+        raise UserError(f"{option} is the zero direction: the slice would be one point")
     return D
 
 

@@ -10,7 +10,7 @@ import typer
 
 from benign.cli._common import (Command, JSON_OPT, LOSS_OPT, UserError, app, check_method_fits,
                                 default_method_before_build, emit, load_instance_arg, load_loss_arg, output_path,
-                                parse_options, tell)
+                                parse_options, stdout_console, tell)
 from benign.errors import check_choice, check_float, check_int, check_seed
 from benign.solver_options import INITS, METHOD_OPTIONS, check_method_options
 
@@ -153,10 +153,9 @@ def hunt(
     if as_json:
         emit(out, True)
         return
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    console = stdout_console()
     status = ", ".join(f"{k} {v}" for k, v in cat.solver_status.items())
     console.print(f"{cat.instances} instance(s) x {cat.starts} starts, rank {cat.rank}, method {cat.method}, "
                   f"{cat.seconds:.1f} s; solver status: {status}")

@@ -76,6 +76,7 @@ def solve_cmd(
     opt: Optional[List[str]] = typer.Option(None, "--opt", help="Method setting key=value, repeatable "
                                                                 "(e.g. --opt step=1e-3 --opt armijo=true)."),
     constraint: str = typer.Option("auto", "--constraint", help="auto (the instance's), none, or nonneg (X >= 0)."),
+    nonneg_flag: bool = typer.Option(False, "--nonneg", hidden=True),  # certify's name for it: refused with a pointer
     factorization: Optional[str] = typer.Option(None, "--factorization", help="symmetric (M = XX^T) or asymmetric "
                                                 "(M = UV^T, X = [U; V]); default: the instance's."),
     balance: float = typer.Option(0.0, "--balance", help="Balancing weight mu >= 0 of the asymmetric "
@@ -86,6 +87,9 @@ def solve_cmd(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Run a local method from a start (or the convex SDP baseline) and report the final point."""
+    if nonneg_flag:
+        raise UserError("solve sets the sign constraint with --constraint nonneg (or none, or auto: the instance's); "
+                        "--nonneg is certify's name for it")
     if constraint not in CONSTRAINTS:
         raise UserError(f"--constraint must be one of {', '.join(CONSTRAINTS)}, got {constraint!r}")
     fact = _factorization(instance, factorization, balance, constraint)

@@ -6,7 +6,7 @@ from typing import Optional
 
 import typer
 
-from benign.cli._common import Command, Group, JSON_OPT, UserError, app, emit, output_path, tell
+from benign.cli._common import Command, Group, JSON_OPT, UserError, app, emit, output_path, stdout_console, tell
 
 sweep_app = typer.Typer(cls=Group, help="Declarative parameter sweeps: run (resumable), status, report, export.",
                         no_args_is_help=True)
@@ -88,11 +88,12 @@ def status(
 
 
 def _print_status(st: dict) -> None:
-    from rich.console import Console
-
-    c = Console()
+    c = stdout_console()
     c.print(f"[bold]{st['name']}[/bold]: {st['done']}/{st['total']} done ({100 * st['fraction_done']:.1f}%), "
             f"{st['ok']} ok, {st['failed']} failed, {st['pending']} pending  [dim]{st['db']}[/dim]")
+    if not st["db_exists"]:
+        c.print(f"  no store at {st['db']} yet: the sweep has not run there (or --db names another file)",
+                markup=False, soft_wrap=True)
     for t, k in st["error_types"].items():
         c.print(f"  {t}: {k}")
     for f in st["failures"]:

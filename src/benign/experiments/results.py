@@ -158,10 +158,12 @@ def export_results(source: Any, out: str, *, db: str | None = None) -> dict[str,
 
 def sweep_status(spec: Any, *, db: str | None = None, max_failures: int = 20) -> dict[str, Any]:
     """Progress of a sweep: ``total``, ``done`` (stored, ok or failed), ``ok``, ``failed``, ``pending``,
-    ``fraction_done``, ``db``, and ``failures``: up to ``max_failures`` of ``{seed, point, error_type,
-    error_message, traceback}``; ``error_types`` counts every failure by exception type."""
+    ``fraction_done``, ``db``, ``db_exists`` (False: no store there yet -- the sweep has not run, or ``db`` names
+    another file), and ``failures``: up to ``max_failures`` of ``{seed, point, error_type, error_message,
+    traceback}``; ``error_types`` counts every failure by exception type."""
     spec = load_spec(spec, db=db)
-    if os.path.isfile(spec.db):
+    exists = os.path.isfile(spec.db)
+    if exists:
         with Store(spec.db) as store:
             stored = store.statuses(t.key for t in spec.trials)
             failed_keys = [t.key for t in spec.trials if stored.get(t.key) == "error"]  # in sweep order
@@ -176,7 +178,7 @@ def sweep_status(spec: Any, *, db: str | None = None, max_failures: int = 20) ->
     for r in all_failed:
         types[r["error_type"]] = types.get(r["error_type"], 0) + 1
     total = len(spec.trials)
-    return {"name": spec.name, "db": spec.db, "total": total, "done": len(stored), "ok": ok,
+    return {"name": spec.name, "db": spec.db, "db_exists": exists, "total": total, "done": len(stored), "ok": ok,
             "failed": len(failed_keys), "pending": total - len(stored),
             "fraction_done": len(stored) / total if total else 1.0, "error_types": types,
             "failures": [{"seed": r["seed"], "point": r["point"], "error_type": r["error_type"],

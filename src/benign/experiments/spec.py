@@ -206,9 +206,7 @@ def _from_mapping(data: dict, path: str | None, text: str, db: str | None,
         raise TypeError(f"[sweep] description must be a string, got {description!r}")
 
     grid = _grid(_table(data, "grid"))
-    template = _table(data, "trial")
-    if "trial" not in data:
-        raise ValueError("the spec needs a [trial] table (the parameters of each trial)")
+    template = _table(data, "trial")  # may be absent when [grid] holds every parameter (required keys below)
     if kind.params is not None:
         _check_keys(template, tuple(kind.params), f"[trial] (kind {trial_name!r})")
         for key in kind.required:
