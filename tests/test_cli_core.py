@@ -51,7 +51,6 @@ def test_instance_save_and_info(tmp_path, cli):
     (("hunt", "zsl-half", "--rank", "1", "--max-iter", "-1"), "max-iter"),
     (("hunt", "zsl-half", "--rank", "1", "--gtol", "nan"), "gtol"),
     (("instance", "zsl-half", "--save", "out.txt"), "give a name ending in .npz"),
-    (("certify", "zsl-half", "--point", "0,1", "--export", "c.txt"), "give a name ending in .json"),
     (("landscape", "yalcin:n=3,eps=0.3", "--point", "1,0,1", "--dir1", "truth"), "--dir1 'truth' is the zero"),
     (("landscape", "zsl-half", "--point", "0,1", "--dir1", "0,0"), "--dir1 is the zero direction"),
     (("solve", "sensing:n=5,r=1,m=20", "--nonneg"), "--constraint nonneg"),
@@ -62,6 +61,7 @@ def test_instance_save_and_info(tmp_path, cli):
     (("instance", "completion:n=10000000000,r=100,rate=1e-18"), "a ground-truth factor of 10000000000 x 100 needs"),
     (("instance", "yalcin:n=1000000,eps=0.3"), "observing all n^2 = 1000000000000 entries"),
     (("counterexample", "--x", "0,0.7", "--z", "1,0", "--nonneg", "--method", "reduced"), "--method reduced does not"),
+    (("certify", "zsl-half", "--point", "0,1", "--export", "c.txt"), "give a name ending in .json, got 'c.txt'"),
     (("counterexample", "--nonneg-family", "0.1", "--margin", "0.5", "--method", "direct"),
      "--margin 0.5, --method direct apply to --x/--z only"),
 ])
@@ -134,6 +134,18 @@ def test_certifier_settings_table_matches_the_certifiers():
         params = inspect.signature(fn).parameters
         own = {n for n, p in params.items() if p.kind == p.KEYWORD_ONLY and n not in COMMON_SETTINGS + ("instance",)}
         assert set(CERTIFIER_SETTINGS[kind]) == own, kind
+
+
+def test_every_certifier_setting_has_a_value_rule():
+    """Every setting a certifier or certify takes has its rule (method: checked by its own choice list), so that a
+    new setting cannot pass the early checks unchecked."""
+    from benign.certify_settings import (CERTIFIER_SETTINGS, COMMON_SETTINGS, SETTING_RULES,
+                                         check_certify_setting)
+
+    names = {n for names in CERTIFIER_SETTINGS.values() for n in names} | set(COMMON_SETTINGS)
+    assert names - {"method"} <= set(SETTING_RULES)
+    with pytest.raises(KeyError):
+        check_certify_setting("no_such_setting", 1.0)
 
 
 @pytest.mark.parametrize("argv", [

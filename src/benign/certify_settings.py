@@ -29,9 +29,10 @@ def check_certify_setting_names(names, kind: str | None = None) -> None:
 #: the settings :func:`benign.certify.certify` takes itself, for every kind
 COMMON_SETTINGS = ("gtol", "htol", "method", "verify")
 
-#: what each numeric or boolean setting must be (the certifiers check their arguments with :func:`check_setting`):
-#: relative tolerances in ``(0, 1)`` (one of 1 or more accepts everything), counts, ``gamma_min`` the smallest
-#: relative step of the l1 descent checks, ``res_tol`` an absolute residual threshold (``None``: relative default)
+#: what each numeric or boolean setting must be (the certifiers check their arguments with
+#: :func:`check_certify_setting`): relative tolerances in ``(0, 1)`` (one of 1 or more accepts everything), counts,
+#: ``gamma_min`` the smallest relative step of the l1 descent checks, ``res_tol`` an absolute residual threshold
+#: (``None``: relative default)
 SETTING_RULES: dict[str, tuple] = {
     **{name: ("float", 0.0, 1.0) for name in ("gtol", "htol", "ftol", "ctol", "xtol", "rank_rtol", "gamma_min")},
     "tol": ("float", 0.0, None),
@@ -45,28 +46,31 @@ SETTING_RULES: dict[str, tuple] = {
 }
 
 
-def check_setting(name: str, value):
+def check_certify_setting(name: str, value, label: str | None = None):
     """``value`` of the certifier setting ``name``, checked by :data:`SETTING_RULES` (``ValueError``/``TypeError``
-    naming it); ``ctol`` and ``res_tol`` may be ``None`` (their defaults are computed), settings without a rule pass
-    unchanged."""
+    naming it as ``label``, default ``name``); ``ctol`` and ``res_tol`` may be ``None`` (their defaults are
+    computed). ``method`` (checked by :func:`benign.certify.spectral.check_method`) is the one setting without a
+    rule; any other name without one is a ``KeyError`` (a new setting needs its rule)."""
     from benign.errors import check_float, check_int, check_seed
 
-    rule = SETTING_RULES.get(name)
-    if rule is None or (value is None and name in ("ctol", "res_tol")):
+    if name == "method":
+        return value
+    rule = SETTING_RULES[name]
+    label = label or name
+    if value is None and name in ("ctol", "res_tol"):
         return value
     kind = rule[0]
     if kind == "float":
-        return check_float(name, value, lo=rule[1], lo_open=True, hi=rule[2], hi_open=rule[2] is not None)
+        return check_float(label, value, lo=rule[1], lo_open=True, hi=rule[2], hi_open=rule[2] is not None)
     if kind == "float>=":
-        return check_float(name, value, lo=rule[1])
+        return check_float(label, value, lo=rule[1])
     if kind == "int":
-        return check_int(name, value, minimum=rule[1])
+        return check_int(label, value, minimum=rule[1])
     if kind == "bool":
         if not isinstance(value, bool):
-            raise TypeError(f"{name} must be a bool, got {value!r}")
+            raise TypeError(f"{label} must be a bool, got {value!r}")
         return value
-    return check_seed(value, name)
-
+    return check_seed(value, label)
 
 
 def certifier_kind(loss_name: str, instance: str, factorization: str | None = None,

@@ -14,7 +14,7 @@ import functools
 from typing import Any, Callable
 
 from benign.certify.spectral import check_method
-from benign.certify_settings import COMMON_SETTINGS, check_setting  # COMMON_SETTINGS: what certify takes itself
+from benign.certify_settings import COMMON_SETTINGS, check_certify_setting  # COMMON_SETTINGS: what certify takes itself
 from benign.certify.verdicts import Certificate
 
 
@@ -40,7 +40,7 @@ def certify(obj, X: Any, *, instance: Any = None, gtol: float = 1e-6, htol: floa
     _, certifier = _certifier(obj)
     check_certify_options(obj, kw)
     if "seed" in kw:
-        kw["seed"] = check_setting("seed", kw["seed"])
+        kw["seed"] = check_certify_setting("seed", kw["seed"])
     if obj.loss.name == "l1":
         return certifier(obj, X, instance=instance, **kw)
     cert = certifier(obj, X, instance=instance, gtol=gtol, htol=htol, method=method, verify=verify, **kw)

@@ -62,7 +62,7 @@ from benign.certify import _l1_lp as lp
 from benign.certify import _l1_model as mdl
 from benign.certify.verdicts import (GLOBAL_MIN, NOT_CRITICAL, NOT_LOCAL_MIN, SHARP_LOCAL_MIN, STRICT_SADDLE,
                                      UNCERTIFIED, Certificate)
-from benign.certify_settings import check_setting
+from benign.certify_settings import check_certify_setting
 from benign.errors import check_int
 
 REGIMES = ("non_stationary", "strict_saddle", "not_local_min", "local_min", "global_min", "uncertified")
@@ -159,10 +159,9 @@ def certify_l1(obj: Any, X: Any, instance: Any = None, *, tol: float = 1e-8, gam
         raise ValueError("certify_l1 does not handle the nonnegative constraint")
     if not obj.symmetric and obj.balance > 0:
         raise ValueError(f"certify_l1 needs the asymmetric objective without balancing, got balance={obj.balance}")
-    tol, gamma_min, searches, iters, seed, rank_rtol, sdp = (
-        check_setting(name, value) for name, value in (("tol", tol), ("gamma_min", gamma_min), ("searches", searches),
-                                                       ("iters", iters), ("seed", seed), ("rank_rtol", rank_rtol),
-                                                       ("sdp", sdp)))
+    given = (("tol", tol), ("gamma_min", gamma_min), ("searches", searches), ("iters", iters), ("seed", seed),
+             ("rank_rtol", rank_rtol), ("sdp", sdp))
+    tol, gamma_min, searches, iters, seed, rank_rtol, sdp = (check_certify_setting(k, v) for k, v in given)
     if instance is not None and (instance.m != obj.operator.m
                                  or not np.array_equal(np.asarray(instance.b), np.asarray(obj.b))):
         what = (f"m = {instance.m} against m = {obj.operator.m}" if instance.m != obj.operator.m
@@ -177,7 +176,7 @@ def certify_l1(obj: Any, X: Any, instance: Any = None, *, tol: float = 1e-8, gam
     size = max(float(np.max(np.abs(b))), float(np.max(np.abs(rho + b))))  # of the measurements: b, A(M) = rho + b
     if res_tol is None:  # relative to the measurements' size: no absolute floor
         res_tol = 1e-9 * size
-    res_tol = check_setting("res_tol", res_tol)
+    res_tol = check_certify_setting("res_tol", res_tol)
     # the steps at which descent claims are checked by evaluating f: from s down to s * gamma_min, s the point's or
     # the data's scale below 1 (a matrix of entries ~ sqrt(size) when the A_i are of unit size), else 1
     step_scale = min(1.0, max(float(np.linalg.norm(X)), math.sqrt(size))) or 1.0

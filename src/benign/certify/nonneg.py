@@ -46,7 +46,7 @@ from benign.certify.smooth import _relative_error, check_tolerances, default_cto
 from benign.certify.spectral import check_method
 from benign.certify.symmetry import RANK_RTOL, orthogonal_vertical
 from benign.certify.verdicts import Certificate
-from benign.certify_settings import check_setting
+from benign.certify_settings import check_certify_setting
 
 #: the Hessian block on the cone coordinates is formed densely up to this many coordinates
 NONNEG_DENSE_MAX = 4000
@@ -103,7 +103,7 @@ def certify_nonneg(obj, X: Any, *, instance: Any = None, gtol: float = 1e-6, hto
         raise ValueError("nonnegative certificates are implemented for the symmetric factorisation only")
     tols = check_tolerances(gtol=gtol, htol=htol, ftol=ftol, xtol=xtol, rank_rtol=rank_rtol)
     ctol = default_ctol(gtol, htol, ctol)
-    max_enum = check_setting("max_enum", max_enum)
+    max_enum = check_certify_setting("max_enum", max_enum)
     check_method(method)
     Xj = obj.check_point(X)
     if np.any(np.asarray(Xj) < 0):

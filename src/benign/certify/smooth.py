@@ -39,19 +39,19 @@ from benign.certify.convex import global_certificate
 from benign.certify.spectral import check_method, hessian_spectrum
 from benign.certify.symmetry import RANK_RTOL, vertical_space
 from benign.certify.verdicts import Certificate
-from benign.certify_settings import check_setting
+from benign.certify_settings import check_certify_setting
 
 
 def check_tolerances(**tols: float) -> dict[str, float]:
     """Validate relative tolerances, each in ``(0, 1)`` (``ValueError`` naming the offending one): a relative
     tolerance of 1 or more accepts everything (``gtol = 2`` would call every point critical)."""
-    return {k: check_setting(k, v) for k, v in tols.items()}
+    return {k: check_certify_setting(k, v) for k, v in tols.items()}
 
 
 def default_ctol(gtol: float, htol: float, ctol: float | None) -> float:
     """The convex certificate's tolerance: ``min(gtol, htol)`` unless given, so that loosening one local test never
     loosens the global claim."""
-    return min(gtol, htol) if ctol is None else check_setting("ctol", ctol)
+    return min(gtol, htol) if ctol is None else check_certify_setting("ctol", ctol)
 
 
 def _relative_error(obj, X) -> float | None:

@@ -102,14 +102,15 @@ class NoResult(Exception):
 
 
 def npz_output_path(path: str | None, option: str) -> str | None:
-    """An instance file to write (see :func:`suffixed_output_path`): ``run_lam0.5`` becomes ``run_lam0.5.npz``."""
-    return suffixed_output_path(path, option, ".npz")
+    """An instance file to write (see :func:`suffixed_output_path`): ``run_lam0.5`` becomes ``run_lam0.5.npz``
+    (NumPy's ``savez`` would append it anyway)."""
+    return suffixed_output_path(path, option, ".npz", append=True)
 
 
-def suffixed_output_path(path: str | None, option: str, ext: str) -> str | None:
-    """A file of one format to write (see :func:`output_path`): ``ext`` (``.npz``, ``.json``) is appended to a name
-    that does not end in it; a name ending in a separator, or in another extension that starts with a letter
-    (``.txt``, ``.NPZ``), is refused (the file would not be what its name says)."""
+def suffixed_output_path(path: str | None, option: str, ext: str, *, append: bool = False) -> str | None:
+    """A file of one format to write (see :func:`output_path`): a name ending in a separator, or in another extension
+    that starts with a letter (``.txt``, ``.NPZ``), is refused (the file would not be what its name says); a name
+    without an extension is kept (``/dev/stdout``, ``record``), or gets ``ext`` with ``append``."""
     import os
 
     if path and os.path.isdir(path):  # an existing folder: refused by output_path
@@ -118,9 +119,10 @@ def suffixed_output_path(path: str | None, option: str, ext: str) -> str | None:
         raise UserError(f"{option} needs a file name, got the folder {path!r}")
     if path and not path.endswith(ext):
         if os.path.splitext(path)[1][1:2].isalpha():
-            raise UserError(f"{option} writes a {ext} file: give a name ending in {ext} (or without an extension), "
-                            f"got {path!r}")
-        path += ext
+            raise UserError(f"{option} writes a {ext} file: give a name ending in {ext}"
+                            f"{' (or without an extension)' if append else ''}, got {path!r}")
+        if append:
+            path += ext
     return output_path(path, option)
 
 

@@ -81,12 +81,12 @@ def _truth(obj, rank: Optional[int], what: str):
 def _check_extra(extra: dict, kind: Optional[str] = None) -> None:
     """``--opt`` names that the certifier of ``kind`` (``None``: not known yet, any certifier) does not take, and
     values it would refuse, refused before anything is built."""
-    from benign.certify_settings import check_certify_setting_names, check_setting
+    from benign.certify_settings import check_certify_setting_names, check_certify_setting
 
     try:
         check_certify_setting_names(extra, kind)
         for name, value in extra.items():
-            check_setting(name, value)
+            check_certify_setting(name, value)
     except (ValueError, TypeError) as exc:
         raise UserError(f"--opt {exc}" if str(exc).startswith(tuple(extra)) else str(exc)) from None
 
@@ -231,8 +231,8 @@ def certify(
                                           "the point, else the instance's)."),
     no_verify: bool = typer.Option(False, "--no-verify", metavar="", help="Skip evaluating f along escape directions."),
     theory: bool = typer.Option(False, "--theory", metavar="", help="Also evaluate the theorem conditions (small n)."),
-    export: Optional[str] = typer.Option(None, "--export", help="Write a self-contained JSON record here (.json; "
-                                         "added to a name without an extension)."),
+    export: Optional[str] = typer.Option(None, "--export", help="Write a self-contained JSON record here (a .json "
+                                         "name, or one without an extension such as /dev/stdout)."),
     opt: Optional[List[str]] = OPT_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:

@@ -92,9 +92,9 @@ def counterexample(
         raise UserError(f"--solver must be clarabel or scs, got {solver!r}")
     if method is not None and method not in ("reduced", "direct"):
         raise UserError(f"--method must be reduced or direct, got {method!r}")
-    if nonneg and method is not None:
-        raise UserError(f"--nonneg solves the direct SDP (no symmetry reduction of the sign constraint): --method "
-                        f"{method} does not apply")
+    if nonneg and method == "reduced":
+        raise UserError("--nonneg solves the direct SDP (no symmetry reduction of the sign constraint): --method "
+                        "reduced does not apply")
     check_float("--margin", margin, lo=0.0)
     save = npz_output_path(save, "--save")
     if family is not None:

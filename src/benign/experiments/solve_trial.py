@@ -82,7 +82,8 @@ def validate(params: dict) -> None:
 def _check_certify_options(params: dict, instance: str) -> None:
     """``certify_options`` names the settings of the certifier the trial will use, with values it takes (without
     building anything)."""
-    from benign.certify_settings import COMMON_SETTINGS, certifier_kind, check_certify_setting_names, check_setting
+    from benign.certify_settings import (COMMON_SETTINGS, certifier_kind, check_certify_setting,
+                                         check_certify_setting_names)
 
     opts = params.get("certify_options", {})
     if not opts:  # (set without certify anywhere in the spec: refused at load, see REQUIRES)
@@ -90,7 +91,7 @@ def _check_certify_options(params: dict, instance: str) -> None:
     kind = certifier_kind(_parse_loss_cached(params.get("loss", "l2")).name, instance, params.get("factorization"))
     check_certify_setting_names([k for k in opts if k not in COMMON_SETTINGS], kind)
     for name, value in opts.items():
-        check_setting(name, value)
+        check_certify_setting(name, value, f"certify_options.{name}")
 
 
 _LOSS_CACHE: dict[str, Any] = {}
