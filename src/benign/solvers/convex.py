@@ -31,6 +31,7 @@ is a rank-``r`` truncation (its loss and gradient are the truncation's). Size li
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -143,7 +144,10 @@ def solve_convex(obj, settings: ConvexBaseline, rank: int | None = None) -> Resu
     t0 = time.perf_counter()
     for name in order:
         try:
-            with solver_output_to_stderr():
+            with solver_output_to_stderr(), warnings.catch_warnings():
+                # CVXPY warns on "optimal_inaccurate": that status is recorded in attempts, and the solution's
+                # residual and error are checked below whatever the status
+                warnings.filterwarnings("ignore", message="Solution may be inaccurate", category=UserWarning)
                 problem.solve(solver=name, verbose=settings.verbose)
             status = problem.status
         except cp.error.SolverError as exc:  # pragma: no cover - depends on the installed solvers
