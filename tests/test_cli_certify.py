@@ -261,3 +261,12 @@ def test_a_file_named_truth_something_is_a_file(tmp_path, cli):
             assert from_file["f"] != truth["f"] and from_file["point"] != truth["point"]
     bad = cli("certify", "sensing:n=3,r=1,m=10", "--point", "truthy")
     assert bad.returncode == 2 and "cannot read 'truthy'" in bad.stderr
+
+
+def test_export_keeps_a_name_without_an_extension(cli, tmp_path):
+    """--export writes JSON to a name without an extension as given (a device such as /dev/stdout is one), and
+    refuses another extension (tests/test_cli_core.py)."""
+    path = tmp_path / "record"
+    res = cli("certify", "zsl-half", "--point", "0,1", "--export", str(path), "--json")
+    assert res.returncode == 0, res.stderr
+    assert json.loads(path.read_text())["format"] == "benign-certificate" and not (tmp_path / "record.json").exists()

@@ -211,6 +211,14 @@ def test_cli_failed_sdp_prints_its_result_and_exits_1(cli):
     assert out.stderr.strip().splitlines()[-1].startswith("error: the SDP gave no solution: infeasible")
 
 
+def test_cli_failed_sdp_with_save_prints_the_result_and_saves_nothing(cli, tmp_path):
+    path = tmp_path / "cx.npz"
+    out = cli("counterexample", "--x", "0,0;0.3,0.1;0,0.2", "--z", "1;0;0", "--nonneg", "--margin", "1e-4", "--save",
+              str(path), "--json")
+    assert out.returncode == 1 and json.loads(out.stdout)["status"].startswith("infeasible")
+    assert out.stderr.strip().endswith("; nothing saved") and not path.exists()
+
+
 def test_cone_minimum_by_enumeration_matches_grid():
     """Copositivity on a quadrant (two degenerate zeros): exact enumeration against a dense angle grid."""
     th = np.linspace(0.0, np.pi / 2, 20001)
