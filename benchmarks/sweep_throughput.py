@@ -8,7 +8,8 @@ Every mode computes the same trials (GD on ``sensing:n=10,r=1,m=...``, search ra
 the script checks that they give the same numbers (bit for bit, except ``vmap``: same up to rounding) and prints,
 for each mode, the wall time, trials per second, the ratio to the plain loop measured in the same run, the time
 per trial and the solver loop's share of it (and, once, the time to draw one instance on the host, and the floor of
-one thread: its compiled loop plus the draw, what the batched path would cost with no other Python at all):
+one thread: its compiled loop plus the draw, what the batched path would cost with no other Python at all, and
+that floor divided by the usable CPUs, the most any overlap of threads or processes could give):
 
 * ``plain loop``: ``for trial in spec.trials: solve_trial(params, seed)`` (no store, no batching): benign's compiled
   solver called once per trial. This is the reference of the ``x plain`` column (the issue's 5x target);
@@ -226,6 +227,9 @@ def main() -> None:
         print(f"floor of one thread: compiled loop {one[1] / n_trials * 1e3:.3f} ms + drawing the instance "
               f"{draw_ms:.3f} ms = {floor:.3f} ms per trial, {base / n_trials * 1e3 / floor:.2f}x the plain loop at "
               f"most (threads overlap the two on different cores)")
+        cpus = usable_cpus()
+        print(f"floor of {cpus} CPUs: the same work spread perfectly over every usable CPU, with no other Python, "
+              f"{floor / cpus:.3f} ms per trial, {base / n_trials * 1e3 / floor * cpus:.2f}x the plain loop at most")
 
 
 if __name__ == "__main__":

@@ -82,20 +82,10 @@ def _orth_against(W: np.ndarray, Q: np.ndarray | None, C: np.ndarray | None, pas
     return W
 
 
-def _project_out(R: np.ndarray, B: np.ndarray) -> tuple[np.ndarray, float]:
-    """``R`` (in place) without its components along the orthonormal rows of ``B``, and its largest column norm: one
-    Gram-Schmidt pass, and a second when the first removed much ("twice is enough", Giraud et al.)."""
-    n0 = _max_column_norm(R)
-    R -= B.T @ (B @ R)
-    nr = _max_column_norm(R)
-    if nr < 0.7 * n0:
-        R -= B.T @ (B @ R)
-        nr = _max_column_norm(R)
-    return R, nr
-
-
-def _project_out_vector(r: np.ndarray, B: np.ndarray) -> tuple[np.ndarray, float]:
-    """:func:`_project_out` for one vector ``r`` (1-D; matrix-vector products, no one-column matrices)."""
+def _project_out(r: np.ndarray, B: np.ndarray) -> tuple[np.ndarray, float]:
+    """``r`` (one vector, 1-D; changed in place) without its components along the orthonormal rows of ``B``, and its
+    norm: one Gram-Schmidt pass of matrix-vector products, and a second when the first removed much ("twice is
+    enough", Giraud et al.)."""
     n0 = math.sqrt(float(r @ r))
     r -= (B @ r) @ B
     nr = math.sqrt(float(r @ r))
@@ -308,7 +298,7 @@ def extreme_eigs(matmat: Callable[[np.ndarray], np.ndarray], dim: int, *, constr
             T[k, k] = alpha
             alphas[k] = alpha
             cur, k = k, k + 1
-            r, nr = _project_out_vector(r, Bz[:c]) if c else (r, math.sqrt(float(r @ r)))
+            r, nr = _project_out(r, Bz[:c]) if c else (r, math.sqrt(float(r @ r)))
             need = force
             if not need and cur:
                 # Simon's recurrence for omega_(cur+1, j), j < cur (the next vector against the basis):
@@ -324,7 +314,7 @@ def extreme_eigs(matmat: Callable[[np.ndarray], np.ndarray], dim: int, *, constr
                 om_new[:cur] = t
                 need = max(float(t.max()), -float(t.min())) > math.sqrt(eps)
             if need:
-                r, nr = _project_out_vector(r, Bz[:c + k])
+                r, nr = _project_out(r, Bz[:c + k])
                 om_new[:cur] = eps1
                 reorths += 1
                 force = not force  # the vector after a triggered pass gets one too (Simon)

@@ -9,10 +9,9 @@ import sys
 from typing import Any, Callable
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
 from benign.serialize import to_jsonable  # noqa: F401  (re-exported)
-
-from typer.core import TyperCommand, TyperGroup
 
 
 class _HelpFlag:

@@ -81,14 +81,14 @@ def _truth(obj, rank: Optional[int], what: str):
 def _check_extra(extra: dict, kind: Optional[str] = None) -> None:
     """``--opt`` names that the certifier of ``kind`` (``None``: not known yet, any certifier) does not take, and
     values it would refuse, refused before anything is built."""
-    from benign.certify_settings import check_certify_setting_names, check_certify_setting
+    from benign.certify_settings import check_certify_setting, check_certify_setting_names
 
     try:
         check_certify_setting_names(extra, kind)
         for name, value in extra.items():
-            check_certify_setting(name, value)
+            check_certify_setting(name, value, f"--opt {name}")
     except (ValueError, TypeError) as exc:
-        raise UserError(f"--opt {exc}" if str(exc).startswith(tuple(extra)) else str(exc)) from None
+        raise UserError(str(exc)) from None
 
 
 def _point_before_instance(text: Optional[str], instance: str, factorization: Optional[str] = None,
@@ -329,27 +329,46 @@ def _parse_range(text: str) -> tuple[float, float]:
     return a, b
 
 
-def _direction(text: Optional[str], obj, X, option: str):
-    """A direction of the same shape as ``X``: a file, inline numbers or ``truth`` (the objective's ground truth,
-    padded with zero columns to the point's rank, minus the point)."""
+def _read_direction(text: Optional[str], X, option: str):
+    """``--dir1``/``--dir2`` before the instance is built: ``None``, ``"truth"`` (resolved by :func:`_direction`), or
+    the direction read as a column array, of the point's shape when the point is known (``X``, else ``None``) and
+    not zero."""
     import numpy as np
 
-    if text is None:
+    if text is None or text.strip() == "truth":
+        return None if text is None else "truth"
+    _check_word(text, ("truth",))
+    D = np.asarray(load_point_arg(text), dtype=float)
+    D = D[:, None] if D.ndim == 1 else D
+    if X is not None:
+        _check_direction(D, X[:, None] if X.ndim == 1 else X, option)
+    return D
+
+
+def _check_direction(D, X, option: str) -> None:
+    import numpy as np
+
+    if D.shape != X.shape:
+        raise UserError(f"{option} must have the point's shape {X.shape}, got {D.shape}")
+    if not np.any(D):
+        raise UserError(f"{option} is the zero direction: the slice would be one point")
+
+
+def _direction(read, obj, X, option: str):
+    """The direction :func:`_read_direction` read, against the point ``X`` (a column array): ``truth`` is the
+    objective's ground truth, padded with zero columns to the point's rank, minus the point."""
+    import numpy as np
+
+    if read is None:
         return None
-    if text.strip() == "truth":  # towards the ground truth
+    if isinstance(read, str):  # "truth": towards the ground truth
         D = _truth(obj, X.shape[1], f"{option} 'truth'") - X
         if not np.any(D):
             raise UserError(f"{option} 'truth' is the zero direction: the point is the ground truth (give another "
                             f"point or direction)")
         return D
-    _check_word(text, ("truth",))
-    D = np.asarray(load_point_arg(text), dtype=float)
-    D = D[:, None] if D.ndim == 1 else D
-    if D.shape != X.shape:
-        raise UserError(f"{option} must have the point's shape {X.shape}, got {D.shape}")
-    if not np.any(D):
-        raise UserError(f"{option} is the zero direction: the slice would be one point")
-    return D
+    _check_direction(read, X, option)
+    return read
 
 
 @app.command(cls=Command)
@@ -416,15 +435,8 @@ def landscape(
     settings = _settings(instance, saved, loss)  # validated before anything is built
     point = stored_point if point is None else point
     X = _point_before_instance(point, instance, settings["factorization"])
-    for option, text in (("--dir1", dir1), ("--dir2", dir2)):  # a direction that cannot be read, or of another
-        if text is not None and text.strip() != "truth":        # shape than a point already read: before the build
-            _check_word(text, ("truth",))
-            D = load_point_arg(text)
-            if X is not None:
-                want = X.shape if X.ndim == 2 else (X.shape[0], 1)
-                got = D.shape if D.ndim == 2 else (D.shape[0], 1)
-                if got != want:
-                    raise UserError(f"{option} must have the point's shape {want}, got {got}")
+    # directions read once, and checked against a point already read, before the build
+    read1, read2 = _read_direction(dir1, X, "--dir1"), _read_direction(dir2, X, "--dir2")
     if dir1 is None:
         raise UserError("--dir1 is required (a direction, or 'truth' for the ground truth minus the point)")
     inst = load_instance_arg(instance)
@@ -438,8 +450,8 @@ def landscape(
     from benign.landscape import check_request
 
     check_request(obj.loss.name, X.size, grid if dir2 is None else grid * grid, not no_hessian)  # before directions
-    D1 = _direction(dir1, obj, X, "--dir1")
-    D2 = _direction(dir2, obj, X, "--dir2")
+    D1 = _direction(read1, obj, X, "--dir1")
+    D2 = _direction(read2, obj, X, "--dir2")
     with _status("computing the slice ...", as_json):
         from benign.landscape import grid_points, plot_slice, save_figure, slice_1d, slice_2d
 
