@@ -103,14 +103,25 @@ def test_overflowing_measurements_are_refused():
         benign.from_arrays(inst.operator, np.ones((5, 1)) * 1e200)
     # finite measurements whose squares overflow: the loss would be inf at every point; the noise is named as the cause
     with pytest.raises(ValueError, match="overflow float64.*scale the noise down"):
-        benign.sensing(5, m=40, noise="gaussian", sigma=1e160)
-    with pytest.raises(ValueError, match="overflow float64.*scale the noise down"):
-        benign.with_noise(inst, 0, noise="outliers", p=0.5, scale=1e170)
-    with pytest.raises(ValueError, match="overflow float64.*scale the truth"):
-        benign.sensing(5, m=40, tscale=1e78)
-    assert np.isfinite(benign.sensing(5, m=40, noise="gaussian", sigma=1e100).b).all()  # large but representable
+        benign.from_arrays(inst.operator, np.ones((5, 1)), noise=np.full(40, 1e160))
     with pytest.raises(ValueError, match="overflow float64.*scale the truth"):  # the truth overflows, not the noise
-        benign.sensing(5, m=40, tscale=1e160, noise="gaussian", sigma=1.0)
+        benign.from_arrays(inst.operator, np.ones((5, 1)) * 1e78, noise=np.ones(40))
+    with pytest.raises(ValueError, match="no entry is finite"):
+        benign.from_arrays(inst.operator, np.ones((5, 1)) * 1e300)
+
+
+@pytest.mark.parametrize("make,needle", [
+    (lambda: benign.sensing(5, m=40, noise="gaussian", sigma=1e51), r"sigma = 1e\+51 is too large"),
+    (lambda: benign.with_noise(benign.sensing(5, m=40), 0, noise="outliers", p=0.5, scale=1e170),
+     r"scale = 1e\+170 is too large"),
+    (lambda: benign.sensing(5, m=40, tscale=1e26), r"tscale = 1e\+26 is too large"),
+    (lambda: benign.completion(5, rate=0.5, tscale=1e78), r"tscale = 1e\+78 is too large")])
+def test_the_generators_apply_the_spec_limits(make, needle):
+    """The Python generators refuse the sizes a spec refuses (one rule, ``specs.check_magnitude``), while the largest
+    accepted ones stay representable."""
+    with pytest.raises(ValueError, match=needle):
+        make()
+    assert np.isfinite(benign.sensing(5, m=40, noise="gaussian", sigma=1e50).b).all()
 
 
 def test_wrong_object_types_are_named():
@@ -265,3 +276,143 @@ def test_huber_delta_that_would_underflow_the_gradient_is_refused():
         make_loss("huber", delta=1e-300)
     assert make_loss("huber", delta=HUBER_DELTA_MIN).huber_delta == HUBER_DELTA_MIN
     assert make_loss("l2", delta=1e-300).name == "l2"  # delta is huber's alone
+
+
+def test_a_loss_is_validated_on_construction():
+    """``Loss`` is exported: a misspelt name used to behave as huber, a negative delta gave a negative loss."""
+    for kw, needle in ((dict(name="foo"), "unknown loss 'foo'"), (dict(name="huber", huber_delta=-1.0), "huber_delta"),
+                       (dict(name="lp", l=3), "l must be an even integer"), (dict(scale="avg"), "loss scale"),
+                       (dict(name="l2", lam=5.0), "lam applies to the mixed loss, not l2"),
+                       (dict(name="l1", l=6), "l applies to the lp and mixed losses")):
+        with pytest.raises(ValueError, match=needle):
+            benign.Loss(**kw)
+    assert benign.Loss(name="mixed", lam=1, l=2) == benign.make_loss("mixed", lam=1.0, l=2)
+
+
+def test_huge_integers_are_refused_by_name():
+    """Past int64, NumPy and JAX failed deep inside (OverflowError, "int too large to convert to float")."""
+    for make, needle in ((lambda: benign.sensing(10**400, 1, 10), "n is out of the 64-bit integer range"),
+                         (lambda: benign.completion(10**30, 1, count=5), "n is out of the 64-bit integer range"),
+                         (lambda: benign.build("sensing:n=1e400,r=1,m=10"), "n is out of the 64-bit"),
+                         (lambda: benign.build("completion:n=4,r=1,count=10**27".replace("10**27", "1" + "0" * 27)),
+                          "count is out of the 64-bit"),
+                         (lambda: benign.sensing(-10**400, 1, 10), "got a negative integer of 401 digits")):
+        with pytest.raises(ValueError, match=needle):
+            make()
+
+
+def test_flags_and_objects_are_checked(obj):
+    inst = benign.sensing(4, 1, 20, seed=0)
+    for make, exc, needle in (
+            (lambda: benign.sensing(4, 1, 20, device="no"), TypeError, "device must be True or False"),
+            (lambda: benign.from_arrays(inst.operator, np.ones((4, 1)), nonnegative="no"), TypeError, "nonnegative"),
+            (lambda: benign.from_arrays(np.eye(4), np.ones((4, 1))), TypeError, "operator must be a benign Operator"),
+            (lambda: benign.from_arrays(inst.operator, np.ones((4, 1)), meta=[1, 2]), TypeError, "meta must be"),
+            (lambda: benign.make_objective(inst, factorization=""), ValueError, "factorization must be one of"),
+            (lambda: benign.kernel(inst), TypeError, "op must be a benign Operator"),
+            (lambda: benign.with_noise("x", 1, noise="gaussian", sigma=0.1), TypeError, "inst must be"),
+            (lambda: benign.relative_error(benign.make_objective(inst), np.ones(4)), TypeError, "inst must be"),
+            (lambda: benign.relative_error(inst, np.full((4, 1), np.nan)), ValueError, "non-finite"),
+            (lambda: benign.factored_distance(inst, np.ones((5, 2))), ValueError, "X must have 4 rows"),
+            (lambda: benign.parse_point(1.0), TypeError, "a point to parse must be a string"),
+            (lambda: benign.entry_sampling([0, 1], [1, 0], (2,)), ValueError, r"shape must be a pair"),
+            (lambda: benign.from_kernel(np.eye(4), rtol=-1), ValueError, "rtol must be >= 0"),
+            (lambda: obj.value([[1, 0], [0], [1, 1], [0, 0]]), ValueError, "X must be a rectangular array"),
+            (lambda: benign.slice_2d(inst, np.ones((4, 1)), np.ones((4, 1)), np.ones((4, 1)), [0.0], [0.0]),
+             TypeError, "obj must be a benign Objective")):
+        with pytest.raises(exc, match=needle):
+            make()
+
+
+def test_a_nonnegative_slice_checks_the_direction_shape():
+    """A direction of the wrong shape was reshaped to the point's when X >= 0 was imposed."""
+    nobj = benign.make_objective(benign.sensing(4, 1, 20, seed=0, truth="nonneg"))
+    for D in (np.arange(4.0).reshape(2, 2), np.ones((1, 4)), np.ones(8)):
+        with pytest.raises(ValueError, match="D must have 4 rows"):
+            benign.slice_1d(nobj, np.ones((4, 1)), D, [0.0, 1.0], hessian=False)
+    out = benign.slice_1d(nobj, np.ones((4, 1)), -np.ones((4, 1)), [0.0, 1.0], hessian=False)  # signs allowed
+    assert out["f"][1] == pytest.approx(float(nobj.value(np.zeros((4, 1)))))
+    with pytest.raises(TypeError, match="hessian must be True or False"):
+        benign.slice_1d(nobj, np.ones((4, 1)), np.ones((4, 1)), [0.0], hessian="no")
+
+
+def test_point_files_are_checked_before_writing(tmp_path):
+    from benign.io import load_point, save_instance, save_point
+
+    inst = benign.sensing(4, 1, 20, seed=0)
+    other = benign.make_objective(benign.sensing(5, 1, 20, seed=0))
+    for call, exc, needle in (
+            (lambda: save_point(str(tmp_path / "p.npy"), np.full((4, 1), np.nan)), ValueError, "non-finite"),
+            (lambda: save_point(str(tmp_path / "p.csv"), np.ones((1, 3))), ValueError, "read back from .csv"),
+            (lambda: save_point(None, np.ones((4, 1))), TypeError, "path must be a path"),
+            (lambda: save_instance(str(tmp_path / "i"), inst, point=np.ones((7, 3))), ValueError, "point must have"),
+            (lambda: save_instance(str(tmp_path / "i"), inst, point=np.full((4, 1), np.inf)), ValueError, "non-fin"),
+            (lambda: save_instance(str(tmp_path / "i"), inst, point=np.ones((4, 1)), objective=other), ValueError,
+             "does not belong to the instance"),
+            (lambda: load_point(None), TypeError, "point file must be a path")):
+        with pytest.raises(exc, match=needle):
+            call()
+    assert not any(tmp_path.iterdir())  # nothing half-written
+    X = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0], [7.0, 8.0]])
+    assert np.array_equal(load_point(save_point(str(tmp_path / "p.csv"), X)), X)
+    assert np.array_equal(load_point(save_instance(str(tmp_path / "i"), inst, point=X)), X)
+
+
+def test_solver_arguments_are_checked_even_when_unused(obj):
+    X0 = np.ones((6, 1))
+    with pytest.raises(ValueError, match="init"):
+        solve(obj, "gd", x0=X0, init="bogus", max_iter=1)
+    with pytest.raises(ValueError, match="init_scale must be finite"):
+        solve(obj, "gd", x0=X0, init_scale=float("nan"), max_iter=1)
+    with pytest.raises(ValueError, match="x0s holds no starting point"):
+        benign.solve_many(obj, "gd", x0s=np.ones((0, 6, 1)))
+
+
+def test_an_f_star_above_the_start_is_refused():
+    """f_star above f(X0) made the ftol test pass at iteration 0 ("converged" at relative error 3.3) and froze
+    Polyak steps at 0."""
+    o1 = benign.make_objective(benign.sensing(5, 1, 40, seed=0, noise="outliers", p=0.1), "l1")
+    with pytest.raises(ValueError, match=r"f_star = 500 is not below f\(X0\) = "):
+        solve(o1, "subgradient", rank=1, f_star=500.0, ftol=1e-6)
+    with pytest.raises(ValueError, match=r"is not below f\(X0\) of start \d"):
+        benign.solve_many(o1, "subgradient", starts=3, rank=1, schedule="polyak", f_star=1e6)
+    assert solve(o1, "subgradient", rank=1, f_star=500.0, max_iter=5).iterations == 5  # unused: no check
+
+
+def test_parallel_slice_directions_are_refused():
+    inst = benign.sensing(4, 1, 20, seed=0)
+    obj = benign.make_objective(inst)
+    D = np.arange(1.0, 5.0).reshape(4, 1)
+    with pytest.raises(ValueError, match="D2 is parallel to D1"):
+        benign.slice_2d(obj, inst.truth_point, D, -2.5 * D, [0.0, 1.0], [0.0, 1.0], hessian=False)
+
+
+def test_sweep_and_hunt_refuse_up_front_what_the_runs_would_refuse():
+    """Refused by the validation of a sweep trial (before any trial runs) and by hunt (before any start is solved),
+    not by every run: gtol >= 1, a spectral start with a scale, the smooth certifier settings on the l1 loss."""
+    from benign.experiments.solve_trial import validate
+    from benign.hunt import hunt
+
+    for params, needle in (({"gtol": 1.0}, "gtol must be < 1.0"),
+                           ({"init": "spectral", "init_scale": 0.1}, "spectral start has its own scale"),
+                           ({"loss": "l1", "certify": True, "certify_options": {"gtol": 1e-5}},
+                            r"l1 certifier does not take certify_options.gtol=1e-05")):
+        with pytest.raises(ValueError, match=needle):
+            validate({"instance": "sensing:n=4,r=1,m=20,seed=0", **params})
+    with pytest.raises(ValueError, match="l1 certifier does not take gtol"):
+        hunt(benign.build("sensing:n=4,r=1,m=20,seed=0"), "l1", rank=1, starts=2, certify_options={"gtol": 1e-5})
+
+
+def test_atomic_writes_keep_links_and_modes(tmp_path):
+    import os
+
+    from benign.atomic import write_text
+
+    real = tmp_path / "real.txt"
+    real.write_text("old")
+    os.chmod(real, 0o640)
+    link = tmp_path / "link.txt"
+    link.symlink_to(real)
+    write_text(str(link), "new")
+    assert link.is_symlink() and real.read_text() == "new" and (os.stat(real).st_mode & 0o777) == 0o640
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.txt", "real.txt"]

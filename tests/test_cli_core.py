@@ -112,7 +112,28 @@ def test_bad_input_one_line_error(args, needle):
                                    "tol=1"],
                                   ["certify", "sensing:n=31,r=1,m=20", "--point", "truth", "--theory"],
                                   ["certify", "sensing:n=5,r=1,m=20,asym=1", "--point", "truth", "--theory"],
-                                  ["solve", "sensing:n=5,r=1,m=20,noise=gaussian,sigma=1e200"]])
+                                  ["solve", "sensing:n=5,r=1,m=20,noise=gaussian,sigma=1e200"],
+                                  ["solve", "sensing:n=4,r=1,m=30", "--rank", "100000"],
+                                  ["hunt", "yalcin:n=3,eps=0.3", "--rank", "100000", "--starts", "2"],
+                                  ["certify", "zsl-half", "--point", "truth:r=100000"],
+                                  ["solve", "zsl-half", "--gtol", "2"],
+                                  ["solve", "zsl-half", "--opt", "rtol=1e-6"],
+                                  ["solve", "zsl-half", "--opt", "stall_window=-1"],
+                                  ["solve", "zsl-half", "--init", "spectral", "--init-scale", "0.1"],
+                                  ["solve", "zsl-half", "--x0", "1,0", "--init", "small"],
+                                  ["hunt", "zsl-half", "--rank", "1", "--dedupe-rtol", "100"],
+                                  ["certify", "zsl-half", "--point", "truth", "--balance", "1"],
+                                  ["certify", "sensing:n=4,r=1,m=30", "--point", "truth", "--loss", "l1", "--nonneg"],
+                                  ["certify", "sensing:n=4,r=1,m=30", "--point", "truth", "--loss", "l1", "--gtol",
+                                   "1e-4"],
+                                  ["certify", "zsl-half", "--point", "truth", "--gtol", "0.5"],
+                                  ["solve", "zsl-half", "--save", "/dev/null"],
+                                  ["counterexample", "--x", "0,0.7", "--z", "1e200,0"],
+                                  ["reproduce", "list", "--quick"],
+                                  ["reproduce", "all", "--scheduler", "foo"],
+                                  ["sweep", "run", "no-such-spec.toml", "--workers", "1000"],
+                                  ["solve", "sensing:n=4,r=1,m=10,tscale=1e-320"],
+                                  ["solve", "sensing:n=4,r=1,m=10,noise=gaussian,sigma=1e-400"]])
 def test_bad_input_fails_before_importing_jax(argv):
     code = ("import sys; sys.argv = ['benign'] + " + repr(argv) + "\nfrom benign.cli import main\n"
             "try:\n    main()\nexcept SystemExit as e:\n    print(e.code, 'jax' in sys.modules)")
@@ -260,3 +281,31 @@ def test_json_errors_are_json_on_stdout_too(monkeypatch, capsys):
         main()
     out = capsys.readouterr()
     assert exc.value.code == 2 and out.out == "" and "cannot read point '--json'" in out.err
+
+
+def test_a_stdout_output_with_json_is_refused(tmp_path):
+    """With --json, stdout holds one JSON object: --export or --history naming stdout is refused (exit 2, one
+    object), and without --json the record goes to stdout as documented."""
+    res = subprocess.run(BENIGN + ["certify", "zsl-half", "--point", "0,0.7071067811865476", "--export", "/dev/stdout",
+                                   "--json"], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and json.loads(res.stdout)["error"].startswith("--export '/dev/stdout' is standard")
+    out = tmp_path / "out.json"  # stdout redirected to a file, and the same file named: the same refusal
+    with open(out, "w") as fh:
+        res = subprocess.run(BENIGN + ["solve", "zsl-half", "--history", str(out), "--json", "--max-iter", "3"],
+                             stdout=fh, stderr=subprocess.PIPE, text=True, timeout=120)
+    assert res.returncode == 2 and "is standard output" in json.loads(out.read_text())["error"]
+    res = subprocess.run(BENIGN + ["certify", "zsl-half", "--point", "0,0.7071067811865476", "--export",
+                                   "/dev/stdout"], capture_output=True, text=True, timeout=120)
+    record, _ = json.JSONDecoder().raw_decode(res.stdout)  # the record, then the human summary
+    assert res.returncode == 0 and record["format"] == "benign-certificate"
+
+
+def test_an_uncertified_nonneg_family_exits_1_and_saves_nothing(tmp_path):
+    """Below the SDP solvers' accuracy the family is not certified: the report (with its note) is printed, then an
+    error line, exit status 1, and --save writes nothing."""
+    save = tmp_path / "cx.npz"
+    res = subprocess.run(BENIGN + ["counterexample", "--nonneg-family", "1e-9", "--save", str(save), "--json"],
+                         capture_output=True, text=True, timeout=300)
+    report = json.loads(res.stdout)
+    assert res.returncode == 1 and report["certified"] is False and "not certified" in report["note"]
+    assert "no certified counterexample" in res.stderr and "nothing saved" in res.stderr and not save.exists()

@@ -82,7 +82,7 @@ def test_dedupe_merges_chains():
 
 def test_cli_hunt_iteration_limit_and_note(cli):
     """--max-iter reaches the runs; the note names the iteration limit (not a step size) when that is how they
-    ended; --dedupe-rtol reaches the merge (a huge one merges everything)."""
+    ended; --dedupe-rtol reaches the merge (a large one merges everything; 1 or more is refused)."""
     from benign.cli.hunt import no_convergence_note
 
     out = json.loads(cli("hunt", "yalcin:n=5,eps=0.3", "--rank", "1", "--starts", "6", "--max-iter", "3",
@@ -90,7 +90,7 @@ def test_cli_hunt_iteration_limit_and_note(cli):
     assert out["solver_status"] == {"max_iterations": 6}
     assert "--max-iter" in out["note"] and "step" not in out["note"]
     merged = json.loads(cli("hunt", "yalcin:n=5,eps=0.3", "--rank", "1", "--starts", "6", "--max-iter", "3",
-                            "--dedupe-rtol", "10", "--json").stdout)
+                            "--dedupe-rtol", "0.99", "--json").stdout)
     assert merged["distinct_points"] == 1 and merged["entries"][0]["count"] == 6
     assert "armijo" in no_convergence_note({"stalled": 2, "max_iterations": 1})
     assert "trust-region" in no_convergence_note({"max_iterations": 1}, "gd")

@@ -179,3 +179,26 @@ def test_a_closed_bracket_is_exact_below_full_rank():
     assert out["exact"] is True and "known exactly" in out["method"]["lower"]
     gauss = rip_bounds(I.sensing(6, 1, 30, seed=0).operator, 1, starts=4, seed=0)
     assert gauss["lower"] < gauss["upper"] and gauss["exact"] is False
+
+
+def test_the_search_runs_in_chunks_with_the_same_iterates(monkeypatch):
+    """The search advances SEARCH_CHUNK iterations per compiled call (Ctrl-C and progress get through between
+    calls); the chunks give exactly the numbers of one call, and progress counts up to 2 maxiter."""
+    import benign.rip as R
+
+    op = ops.gaussian_sensing(np.random.default_rng(0), 40, 5, 5, True)
+    monkeypatch.setattr(R, "SEARCH_CHUNK", 10**6)
+    whole = rip_search(op, 2, starts=3, seed=1, maxiter=120)
+    monkeypatch.setattr(R, "SEARCH_CHUNK", 7)
+    seen = []
+    chunked = rip_search(op, 2, starts=3, seed=1, maxiter=120, progress=lambda d, t: seen.append((d, t)))
+    for key in ("max_values", "min_values", "iterations_max", "iterations_min"):
+        assert chunked[key] == whole[key], key
+    assert seen[-1] == (240, 240) and all(t == 240 for _, t in seen)
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen) and seen[0][0] == 7
+    with pytest.raises(ValueError, match="gtol must be < 1.0"):
+        rip_search(op, 2, gtol=1.0)
+    with pytest.raises(ValueError, match="gtol must be finite"):
+        rip_search(op, 2, gtol=float("nan"))
+    with pytest.raises(TypeError, match="progress must be a callable"):
+        rip_bounds(op, 1, progress=1)

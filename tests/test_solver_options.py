@@ -135,8 +135,25 @@ def test_a_setting_of_the_other_perturbation_rule_is_refused():
         check_method_options("perturbed-gd", {"rule": "noise", "radius": 1e-3})
     assert check_method_options("perturbed-gd", {"sigma": 1e-3})  # the default: a result's options pass again
     from benign.solver_options import RULE_SETTINGS
-    from benign.solvers.perturbed import PerturbedGD
+    from benign.solvers import METHODS
 
-    for defaults in RULE_SETTINGS["perturbed-gd"].values():
-        for key, value in defaults.items():
-            assert getattr(PerturbedGD(), key) == value, key
+    for method, (selector, default, rules) in RULE_SETTINGS.items():
+        solver = METHODS[method]()
+        assert getattr(solver, selector) == default, method
+        for defaults in rules.values():
+            for key, value in defaults.items():
+                assert getattr(solver, key) == value, (method, key)
+
+
+@pytest.mark.parametrize("method,options,needle", [
+    ("gd", {"c": 0.3}, "c=0.3 of method 'gd' belongs to armijo=True; this run uses armijo=False"),
+    ("projected-gd", {"shrink": 0.8}, "belongs to armijo=True"),
+    ("subgradient", {"schedule": "polyak", "q": 0.9}, "q=0.9 of method 'subgradient' belongs to schedule='geometric'")])
+def test_a_setting_of_the_other_step_rule_is_refused(method, options, needle):
+    """gd's line-search settings do nothing with a fixed step, and the geometric schedule's do nothing with Polyak
+    steps: refused like perturbed-gd's, while the defaults (what a result lists) and the rule's own settings pass."""
+    with pytest.raises(ValueError, match=needle):
+        check_method_options(method, options)
+    assert check_method_options("gd", {"armijo": True, "c": 0.3})
+    assert check_method_options("gd", {"c": 1e-4, "step": 0.1})
+    assert check_method_options("subgradient", {"schedule": "polyak", "f_star": 1.0, "q": 0.98})

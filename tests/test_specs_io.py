@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import warnings
 
 import numpy as np
@@ -263,3 +264,31 @@ def test_saved_objective_round_trips(tmp_path, loss, kw):
     assert saved_objective(bare) is None and not holds_point(bare)
     with pytest.raises(ValueError, match="not a benign instance file"):
         saved_objective(save_point(str(tmp_path / "x.npz"), np.ones((4, 1))))
+
+
+def test_files_are_written_whole_or_not_at_all(tmp_path, monkeypatch):
+    """An interrupted write (Ctrl-C inside NumPy's writer) leaves the file that was there, and no partial file."""
+    from benign.atomic import atomic_path
+    from benign.io import load_instance, save_instance
+
+    inst = I.build("sensing:n=4,r=1,m=20,seed=0")
+    path = str(tmp_path / "inst.npz")
+    save_instance(path, inst)
+    before = open(path, "rb").read()
+
+    real = np.savez_compressed
+
+    def interrupted(file, **arrays):
+        real(file, **{k: v for k, v in list(arrays.items())[:1]})  # part of the file is on disk ...
+        raise KeyboardInterrupt  # ... when the user presses Ctrl-C
+
+    monkeypatch.setattr(np, "savez_compressed", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        save_instance(path, I.build("sensing:n=4,r=1,m=20,seed=1"))
+    assert open(path, "rb").read() == before and sorted(p.name for p in tmp_path.iterdir()) == ["inst.npz"]
+    monkeypatch.setattr(np, "savez_compressed", real)
+    assert load_instance(path).name == inst.name
+    with atomic_path(str(tmp_path / "sub" / "x.txt")) as tmp:  # the folder is created; the name keeps its extension
+        assert tmp.endswith(".txt") and os.path.dirname(tmp) == str(tmp_path / "sub")
+        open(tmp, "w").write("done")
+    assert open(tmp_path / "sub" / "x.txt").read() == "done" and len(os.listdir(tmp_path / "sub")) == 1

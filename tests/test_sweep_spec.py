@@ -139,7 +139,7 @@ BAD = [
     ({"trial": {"options": {"rtol": -1}}}, "options.rtol must be >= 0"),
     ({"trial": {"certify_options": {"ftol": 1e-3}}}, "[trial] certify_options has no effect unless certify is set"),
     ({"trial": {"certify": True, "certify_options": {"bogus": 1}}}, "unknown setting 'bogus' for the smooth"),
-    ({"trial": {"certify": True, "certify_options": {"ftol": 2.0}}}, "certify_options.ftol must be < 1.0, got 2.0"),
+    ({"trial": {"certify": True, "certify_options": {"ftol": 2.0}}}, "certify_options.ftol must be <= 0.01, got 2.0"),
     ({"sweep": {"description": 5}}, "[sweep] description must be a string"),
     ({"report": {"metrics": ["succes"]}}, "'succes' is not a [metrics] name (did you mean 'success'?)"),
     ({"metrics": {"first": "second and m > 1", "second": "relative_error <= 1e-3"}},

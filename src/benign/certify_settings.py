@@ -26,16 +26,35 @@ def check_certify_setting_names(names, kind: str | None = None) -> None:
                              + "; ".join(f"{k}: {', '.join(CERTIFIER_SETTINGS[k])}" for k in kinds))
 
 
-#: the settings :func:`benign.certify.certify` takes itself, for every kind
-COMMON_SETTINGS = ("gtol", "htol", "method", "verify")
+#: the settings :func:`benign.certify.certify` takes itself, for every kind, with their defaults (tested against
+#: its signature)
+COMMON_DEFAULTS = {"gtol": 1e-6, "htol": 1e-6, "method": "auto", "verify": True}
+COMMON_SETTINGS = tuple(COMMON_DEFAULTS)
+
+
+def check_l1_common(settings: dict, labels: dict | None = None) -> None:
+    """The l1 certifier has no use for :data:`COMMON_SETTINGS` (its tolerance is ``tol``, and it verifies every
+    descent claim by evaluating ``f``): one given away from its default is refused, not silently dropped
+    (``ValueError`` naming it as ``labels[name]``, default ``name``)."""
+    labels = labels or {}
+    changed = [f"{labels.get(k, k)}={v!r}" for k, v in settings.items()
+               if k in COMMON_DEFAULTS and v != COMMON_DEFAULTS[k]]
+    if changed:
+        raise ValueError(f"the l1 certifier does not take {', '.join(changed)}: its tolerance is the setting tol "
+                         f"(relative, default 1e-8), and it verifies every descent claim by evaluating f")
+
+#: the loosest verdict tolerance accepted: a point whose relative gradient, curvature, value gap or nonnegativity
+#: violation is 1% of its scale is visibly not what a verdict would call it (with ``gtol = 0.5`` a point far from
+#: critical was called a strict local minimum; with ``ctol = 0.99`` a saddle passed the convex certificate)
+TOLERANCE_MAX = 1e-2
 
 #: what each numeric or boolean setting must be (the certifiers check their arguments with
-#: :func:`check_certify_setting`): relative tolerances in ``(0, 1)`` (one of 1 or more accepts everything), counts,
-#: ``gamma_min`` the smallest relative step of the l1 descent checks, ``res_tol`` an absolute residual threshold
-#: (``None``: relative default)
+#: :func:`check_certify_setting`): verdict tolerances in ``(0, TOLERANCE_MAX]``; other relative thresholds in
+#: ``(0, 1)`` (``rank_rtol`` the singular-value threshold of the rank, ``gamma_min`` the smallest relative step of
+#: the l1 descent checks); counts; ``res_tol`` an absolute residual threshold (``None``: relative default)
 SETTING_RULES: dict[str, tuple] = {
-    **{name: ("float", 0.0, 1.0) for name in ("gtol", "htol", "ftol", "ctol", "xtol", "rank_rtol", "gamma_min")},
-    "tol": ("float", 0.0, None),
+    **{name: ("tolerance", 0.0, TOLERANCE_MAX) for name in ("gtol", "htol", "ftol", "ctol", "xtol", "tol")},
+    **{name: ("float", 0.0, 1.0) for name in ("rank_rtol", "gamma_min")},
     "res_tol": ("float>=", 0.0, None),
     "max_enum": ("int", 0, None),
     "searches": ("int", 0, None),
@@ -60,8 +79,10 @@ def check_certify_setting(name: str, value, label: str | None = None):
     if value is None and name in ("ctol", "res_tol"):
         return value
     kind = rule[0]
+    if kind == "tolerance":
+        return check_float(label, value, lo=rule[1], lo_open=True, hi=rule[2])
     if kind == "float":
-        return check_float(label, value, lo=rule[1], lo_open=True, hi=rule[2], hi_open=rule[2] is not None)
+        return check_float(label, value, lo=rule[1], lo_open=True, hi=rule[2], hi_open=True)
     if kind == "float>=":
         return check_float(label, value, lo=rule[1])
     if kind == "int":

@@ -36,10 +36,17 @@ def check_int(name: str, value: Any, *, minimum: int | None = None, maximum: int
             raise TypeError(f"{name} must be an integer, got {value!r}")
     value = int(value)
     if minimum is not None and value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+        raise ValueError(f"{name} must be >= {minimum}, got {value if abs(value) <= MAX_SEED else _huge(value)}")
     if maximum is not None and value > maximum:
         raise ValueError(f"{name} must be <= {maximum}, got {value}")
+    if abs(value) > MAX_SEED:  # past int64: NumPy and JAX would fail deep inside (OverflowError)
+        raise ValueError(f"{name} is out of the 64-bit integer range (got {_huge(value)})")
     return value
+
+
+def _huge(value: int) -> str:
+    """A huge integer described, not printed in full."""
+    return f"{'a negative' if value < 0 else 'an'} integer of {len(str(abs(value)))} digits"
 
 
 def check_seed(value: Any, name: str = "seed") -> int:
@@ -84,6 +91,12 @@ def check_array(name: str, value: Any, *, ndim: int | tuple[int, ...] | None = N
     """
     if value is None or isinstance(value, str):
         raise TypeError(f"{name} must be a numeric array, got {value!r}")
+    if isinstance(value, (list, tuple)):  # ragged nested lists: NumPy's "inhomogeneous shape", named here
+        try:
+            np.asarray(value)
+        except ValueError as exc:
+            raise ValueError(f"{name} must be a rectangular array, got ragged nested lists "
+                             f"({str(exc).split('. ')[-1].rstrip('.')})") from None
     if np.dtype(dtype) != np.bool_ and (isinstance(value, (bool, np.bool_)) or getattr(value, "dtype", None) == np.bool_):
         raise TypeError(f"{name} must be a numeric array, got booleans")
     if np.iscomplexobj(value) and not np.issubdtype(np.dtype(dtype), np.complexfloating):
@@ -174,6 +187,14 @@ def check_truth_fits(rows: int, r: int) -> None:
     check_fits(f"a ground-truth factor of {rows} x {r}", 4 * 8.0 * rows * r, "use a smaller n or r")
 
 
+def check_rank_fits(r: int, rows: int = 0) -> None:
+    """:func:`check_fits` for a search rank ``r``: the ``rows x r`` iterate and gradient, and the ``r x r`` Gram
+    matrices of the distance to the truth and of the scaled methods (three of each, a lower bound); ``rows = 0``
+    when the point's rows are not known yet (the Gram matrices alone)."""
+    check_fits(f"search rank {r}", 8.0 * (3 * rows * r + 3 * r * r),
+               "a rank above the number of rows N adds nothing (X X^T has rank <= N)")
+
+
 def check_all_entries_fit(n: int) -> None:
     """:func:`check_fits` for observing every entry of an ``n x n`` matrix (row and column indices, weights and the
     measurements: four arrays of ``n^2`` numbers)."""
@@ -181,10 +202,23 @@ def check_all_entries_fit(n: int) -> None:
                "use a smaller n")
 
 
-def check_file(path: str, what: str = "file") -> str:
-    """``path`` if it names an existing file; else a ``ValueError`` that says whether it is a folder or missing."""
+def check_path(path: Any, what: str = "path") -> str:
+    """``path`` as a string (a ``str`` or an ``os.PathLike``); ``TypeError`` naming ``what`` otherwise."""
     import os
 
+    if isinstance(path, os.PathLike):
+        path = os.fspath(path)
+    if not isinstance(path, str):
+        raise TypeError(f"{what} must be a path (a string), got {path!r}")
+    return path
+
+
+def check_file(path: str, what: str = "file") -> str:
+    """``path`` if it names an existing file; else a ``ValueError`` that says whether it is a folder or missing (a
+    ``TypeError`` when it is not a path at all)."""
+    import os
+
+    path = check_path(path, what)
     if not os.path.isfile(path):
         raise ValueError(f"{what} {path!r} is a folder, not a file" if os.path.isdir(path) else
                          f"{what} {path!r} does not exist")

@@ -238,7 +238,7 @@ def hunt(instances: Any, loss: Any = "l2", *, rank: int, starts: int = 32, metho
     check_callable("progress", progress, "progress(done, total)")
     rank = check_int("rank", rank, minimum=1)
     starts = check_int("starts", starts, minimum=1)
-    dedupe_rtol = check_float("dedupe_rtol", dedupe_rtol, lo=0.0, lo_open=True)
+    dedupe_rtol = check_float("dedupe_rtol", dedupe_rtol, lo=0.0, lo_open=True, hi=1.0, hi_open=True)
     t0 = time.perf_counter()
     desc = loss if isinstance(loss, str) else loss.describe()
     store = None

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from benign.atomic import write_text
 from benign.serialize import to_jsonable
 
 SETTINGS_FILE = "hunt.json"
@@ -33,11 +34,18 @@ def instance_fingerprint(inst) -> dict[str, str]:
     return {"name": inst.name, "sha256": h.hexdigest()}
 
 
+def _read(path: str) -> Any:
+    """A checkpoint file's JSON; a damaged one is a ``ValueError`` naming the file (files are written whole, so
+    damage comes from outside)."""
+    try:
+        with open(path) as fh:
+            return json.load(fh)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"cannot read the hunt checkpoint file {path}: {exc}") from None
+
+
 def _write(path: str, data: dict) -> None:
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w") as fh:
-        json.dump(to_jsonable(data), fh)
-    os.replace(tmp, path)
+    write_text(path, json.dumps(to_jsonable(data)))
 
 
 def _floats(v: Any) -> Any:
@@ -60,8 +68,7 @@ class HuntCheckpoint:
         os.makedirs(folder, exist_ok=True)
         path = os.path.join(folder, SETTINGS_FILE)
         if os.path.exists(path):
-            with open(path) as fh:
-                stored = json.load(fh)
+            stored = _read(path)
             if stored != self.settings:
                 diff = sorted(k for k in set(stored) | set(self.settings) if stored.get(k) != self.settings.get(k))
                 raise ValueError(f"{folder} holds a hunt with other settings ({', '.join(diff)} differ: "
@@ -79,8 +86,10 @@ class HuntCheckpoint:
         path = self._path(index)
         if not os.path.exists(path):
             return None
-        with open(path) as fh:
-            data = _floats(json.load(fh))
+        data = _floats(_read(path))
+        if not isinstance(data, dict) or not {"entries", "solver_status"} <= set(data):
+            raise ValueError(f"{path} is not a finished instance of a hunt checkpoint (remove it to re-run that "
+                             f"instance)")
         if data.get("instance") != instance_fingerprint(inst):
             raise ValueError(f"{path} was written for another instance ({data.get('instance', {}).get('name')!r}, "
                              f"now {inst.name!r}); use another folder")

@@ -26,7 +26,7 @@ from benign import operators as ops
 from benign.errors import (check_all_entries_fit, check_array, check_bool, check_float, check_int, check_seed,
                            check_truth_fits)
 from benign.operators import Operator
-from benign.specs import Spec, parse_instance
+from benign.specs import Spec, check_magnitude, parse_instance
 
 
 @dataclass(frozen=True)
@@ -116,9 +116,15 @@ def factored_distance(inst: Instance, X: Any) -> float:
 
     ``M(X) = X X^T`` (symmetric) or ``U V^T`` with ``X = [U; V]`` (asymmetric).
     """
-    X = np.asarray(X, dtype=float)
+    if not isinstance(inst, Instance):
+        raise TypeError(f"inst must be a benign Instance, got {type(inst).__name__}")
+    X = check_array("X", X, ndim=(1, 2))
     if X.ndim == 1:
         X = X[:, None]
+    rows = inst.shape[0] if inst.symmetric else inst.shape[0] + inst.shape[1]
+    if X.shape[0] != rows or X.shape[1] < 1:
+        what = "n" if inst.symmetric else "d1 + d2"
+        raise ValueError(f"X must have {rows} rows ({what}) and at least one column, got shape {X.shape}")
     L = inst.truth_left
     if inst.symmetric:
         U = V = X
@@ -141,8 +147,8 @@ def product_distance(U: np.ndarray, V: np.ndarray, L: np.ndarray, R: np.ndarray)
 
 def relative_error(inst: Instance, X: Any) -> float:
     """``||M(X) - M*||_F / ||M*||_F`` (absolute error when ``M* = 0``)."""
+    d = factored_distance(inst, X)  # (checks both arguments)
     denom = truth_fro_norm(inst)
-    d = factored_distance(inst, X)
     return d / denom if denom > 0 else d
 
 
@@ -182,7 +188,9 @@ def make_truth(rng: np.random.Generator, d: int, r: int, kind: str = "gaussian",
         Q = np.linalg.qr(F)[0]
         sv = np.geomspace(1.0, 1.0 / cond, r) if r > 1 else np.ones(1)
         F = Q * np.sqrt(sv) * np.sqrt(d)
-    return check_float("tscale", scale, lo=0.0, lo_open=True) * F
+    scale = check_float("tscale", scale, lo=0.0, lo_open=True)
+    check_magnitude("tscale", scale)
+    return scale * F
 
 
 def _noise(rng: np.random.Generator, clean: np.ndarray, kind: str, sigma: float, p: float, outlier: str,
@@ -201,13 +209,16 @@ def _noise(rng: np.random.Generator, clean: np.ndarray, kind: str, sigma: float,
     if kind == "gaussian":
         if not sigma:
             raise ValueError("noise='gaussian' needs sigma > 0 (the standard deviation of the noise)")
-        return check_float("sigma", sigma, lo=0.0, lo_open=True) * rng.standard_normal(m), None
+        sigma = check_float("sigma", sigma, lo=0.0, lo_open=True)
+        check_magnitude("sigma", sigma)
+        return sigma * rng.standard_normal(m), None
     p = check_float("p", p, lo=0.0, hi=1.0, hi_open=True)
     mask = rng.random(m) < p
     if scale is None:
         scale = 10.0 * float(np.sqrt(np.mean(clean ** 2))) or 10.0
     else:
         scale = check_float("scale", scale, lo=0.0, lo_open=True)
+        check_magnitude("scale", scale)
     if outlier == "gaussian":
         vals = scale * rng.standard_normal(m)
     elif outlier == "uniform":
@@ -224,6 +235,7 @@ def _finish(operator: Operator, L: np.ndarray, R: np.ndarray | None, noise_rng: 
     """The instance of a host-built operator (NumPy arrays): ``b = A(L R^T) + s`` from the operator's factored
     forward map on NumPy inputs (it runs in NumPy), then the operator moved to the device
     in one call unless ``device=False``."""
+    device = check_bool("device", device)
     with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused below, with the cause named
         clean = np.asarray(operator.forward_factored(L, L if R is None else R))
     s, mask = _noise(noise_rng, clean, params.get("noise", "none"), params.get("sigma", 0.0),
@@ -338,6 +350,13 @@ def from_arrays(operator: Operator, truth_left: Any, truth_right: Any | None = N
                 outlier_mask: Any | None = None, nonnegative: bool = False, name: str = "custom",
                 meta: dict | None = None) -> Instance:
     """An instance from user-given parts; ``b = A(M*) + noise``. All arrays are validated (shape, finiteness)."""
+    if not isinstance(operator, Operator):
+        raise TypeError(f"operator must be a benign Operator (see benign.operators), got {type(operator).__name__}")
+    nonnegative = check_bool("nonnegative", nonnegative)
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a string, got {name!r}")
+    if meta is not None and not isinstance(meta, dict):
+        raise TypeError(f"meta must be a dict or None, got {type(meta).__name__}")
     d1, d2 = operator.shape
     L = check_array("truth_left", truth_left, ndim=2, shape=(d1, None))
     if truth_right is None and d1 != d2:
@@ -366,11 +385,13 @@ def _finite_b(clean: np.ndarray, noise: np.ndarray) -> np.ndarray:
         if np.isfinite(np.dot(b, b)):  # also False when an entry is not finite
             return b
         noisy = bool(np.isfinite(np.dot(clean, clean)))  # the clean measurements alone are representable
-    big = float(np.max(np.abs(b[np.isfinite(b)]), initial=0.0))
+    finite = b[np.isfinite(b)]
+    what = (f"largest finite |entry| {float(np.max(np.abs(finite))):.3g}" if finite.size else
+            "no entry is finite")
     cause = ("scale the noise down (sigma, or the outliers' scale)" if noisy
              else "scale the truth or the operator down")
-    raise ValueError(f"the measurements b = A(M*) + noise overflow float64 (largest finite |entry| {big:.3g}; "
-                     f"||b||^2 and the loss are not finite): {cause}")
+    raise ValueError(f"the measurements b = A(M*) + noise overflow float64 ({what}; ||b||^2 and the loss are not "
+                     f"finite): {cause}")
 
 
 NOISE_KEYS = ("noise", "sigma", "p", "outlier", "scale")
@@ -379,6 +400,8 @@ NOISE_KEYS = ("noise", "sigma", "p", "outlier", "scale")
 def with_noise(inst: Instance, seed: int, **noise) -> Instance:
     """The same operator and truth with new noise (keys as in :func:`sensing`), drawn from the noise child stream
     of ``seed`` (so ``with_noise(sensing(..., seed=s), s, ...)`` equals ``sensing(..., seed=s, ...)``)."""
+    if not isinstance(inst, Instance):
+        raise TypeError(f"inst must be a benign Instance, got {type(inst).__name__}")
     unknown = sorted(set(noise) - set(NOISE_KEYS))
     if unknown:
         from benign.errors import suggest

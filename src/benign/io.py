@@ -23,7 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from benign.errors import check_array, check_file
+from benign.atomic import atomic_path
+from benign.errors import check_array, check_file, check_path
 from benign.serialize import to_jsonable
 
 FORMAT = "benign-instance"
@@ -33,7 +34,30 @@ VERSION = 1
 def save_instance(path: str, inst, point: Any | None = None, extra: dict[str, Any] | None = None,
                   objective: Any | None = None) -> str:
     """Write ``inst`` (and optionally ``point``, named ``extra`` arrays and, with a point, the settings of the
-    :class:`~benign.objective.Objective` it belongs to) to ``path`` (``.npz`` is appended when missing)."""
+    :class:`~benign.objective.Objective` it belongs to) to ``path`` (``.npz`` is appended when missing). Everything
+    is checked before the file is written: a point must be finite with the rows of the instance's factorisation (or
+    of ``objective``'s, which must be an objective of this instance's shape and measurements)."""
+    from benign.instances import Instance
+
+    path = check_path(path, "path")
+    if not isinstance(inst, Instance):
+        raise TypeError(f"inst must be a benign Instance, got {type(inst).__name__}")
+    if objective is not None:
+        from benign.objective import Objective
+
+        if not isinstance(objective, Objective):
+            raise TypeError(f"objective must be a benign Objective or None, got {type(objective).__name__}")
+        if tuple(objective.shape) != tuple(inst.shape) or objective.operator.m != inst.m:
+            raise ValueError(f"objective ({objective.shape[0]} x {objective.shape[1]}, m = {objective.operator.m}) "
+                             f"does not belong to the instance ({inst.shape[0]} x {inst.shape[1]}, m = {inst.m})")
+    if point is not None:
+        point = check_array("point", point, ndim=(1, 2))
+        rows = ({objective.rows} if objective is not None else
+                {inst.shape[0], 2 * inst.shape[0]} if inst.symmetric else {inst.shape[0] + inst.shape[1]})
+        if point.shape[0] not in rows or point.size == 0:
+            raise ValueError(f"point must have {' or '.join(map(str, sorted(rows)))} rows (the factorisation's) and "
+                             f"at least one column, got shape {point.shape}")
+    extra = {k: check_array(f"extra[{k!r}]", v) for k, v in (extra or {}).items()}
     if not path.endswith(".npz"):
         path = path + ".npz"
     op = inst.operator
@@ -56,9 +80,8 @@ def save_instance(path: str, inst, point: Any | None = None, extra: dict[str, An
     for k, v in (extra or {}).items():
         arrays[f"point_{k}"] = np.asarray(v, dtype=float)
     arrays["meta"] = np.array(json.dumps(meta))
-    d = os.path.dirname(os.path.abspath(path))
-    os.makedirs(d, exist_ok=True)
-    np.savez_compressed(path, **arrays)
+    with atomic_path(path) as tmp:
+        np.savez_compressed(tmp, **arrays)
     return path
 
 
@@ -74,6 +97,7 @@ def saved_objective(path: str) -> dict[str, Any] | None:
     """The objective settings stored with a point by :func:`save_instance` (``None`` when the file has none), as
     keyword arguments of :func:`~benign.objective.make_objective`: ``loss`` (a :class:`~benign.losses.Loss`),
     ``factorization``, ``balance``, ``nonnegative``. ``ValueError`` when ``path`` is no benign instance file."""
+    from benign.errors import check_bool, check_choice, check_float
     from benign.losses import make_loss
 
     rec = _instance_meta(_open(path), path).get("objective")
@@ -82,8 +106,10 @@ def saved_objective(path: str) -> dict[str, Any] | None:
     try:
         lo = rec["loss"]
         loss = make_loss(lo["name"], l=lo["l"], lam=lo["lam"], delta=lo["delta"], scale=lo["scale"])
-        return {"loss": loss, "factorization": str(rec["factorization"]), "balance": float(rec["balance"]),
-                "nonnegative": bool(rec["nonnegative"])}
+        return {"loss": loss,
+                "factorization": check_choice("factorization", rec["factorization"], ("symmetric", "asymmetric")),
+                "balance": check_float("balance", rec["balance"], lo=0.0),
+                "nonnegative": check_bool("nonnegative", rec["nonnegative"])}
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"{path!r}: corrupt objective record in its metadata: {exc}") from None
 
@@ -117,6 +143,10 @@ def _open(path: str):
     except Exception as exc:  # noqa: BLE001 -- any reader failure is a bad file
         # NumPy reads an unknown format as a pickle and refuses it: say what the file is not
         why = "not a NumPy .npz/.npy file" if "pickle" in str(exc) else str(exc)
+        ext = os.path.splitext(path)[1]
+        if ext.lower() not in (".npz", ".npy"):  # read as NumPy for want of a known extension
+            why += f" (files are read by extension: .npz, .npy, or .csv for points; {ext or 'no extension'} is read " \
+                   f"as .npz/.npy)"
         raise ValueError(f"cannot read {path!r} as .npz/.npy: {why}") from None
 
 
@@ -214,7 +244,7 @@ def load_point(path: str, key: str | None = None) -> np.ndarray:
                 warnings.simplefilter("ignore", UserWarning)
                 arr = np.loadtxt(path, delimiter=",", ndmin=1)
         except ValueError as exc:  # NumPy's own advice ("use usecols ...") does not apply to a point
-            raise ValueError(f"cannot read point file {path!r}: {str(exc).split(';')[0]}") from None
+            raise ValueError(f"cannot read point file {path!r}: {str(exc).split('; use `usecols`')[0]}") from None
         return _point_array("point", path, arr)
     data = _open(path)
     if isinstance(data, np.ndarray):
@@ -236,16 +266,25 @@ def _point_array(name: str, path: str, arr: Any) -> np.ndarray:
 
 
 def save_point(path: str, X: Any) -> str:
-    """Write a point as ``.npy``, ``.csv`` or ``.npz`` (key ``point``), chosen by the extension."""
-    X = np.asarray(X, dtype=float)
-    if path.endswith(".csv"):
-        np.savetxt(path, X if X.ndim > 0 else X[None], delimiter=",", fmt="%.17g")
-    elif path.endswith(".npy"):
-        np.save(path, X)
-    else:
-        if not path.endswith(".npz"):
-            path += ".npz"
-        np.savez(path, point=X)
+    """Write a point as ``.npy``, ``.csv`` or ``.npz`` (key ``point``), chosen by the extension. ``X``: a finite real
+    array of one or two dimensions (a vector is a one-column point). A one-row matrix of several columns is refused
+    for ``.csv``: :func:`load_point` reads a one-line file as a vector, as it reads inline ``1,0,1``."""
+    path = check_path(path, "path")
+    X = check_array("X", X, ndim=(1, 2))
+    if X.size == 0:
+        raise ValueError(f"X holds no numbers, got shape {X.shape}")
+    if path.endswith(".csv") and X.ndim == 2 and X.shape[0] == 1 and X.shape[1] > 1:
+        raise ValueError(f"a one-row point of shape {X.shape} would read back from .csv as a vector: save it as .npy "
+                         f"or .npz")
+    if not path.endswith((".csv", ".npy", ".npz")):
+        path += ".npz"
+    with atomic_path(path) as tmp:
+        if path.endswith(".csv"):
+            np.savetxt(tmp, X, delimiter=",", fmt="%.17g")
+        elif path.endswith(".npy"):
+            np.save(tmp, X)
+        else:
+            np.savez(tmp, point=X)
     return path
 
 

@@ -24,7 +24,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from benign._jax import jax, jnp
-from benign.errors import check_array, check_float, check_int
+from benign.errors import check_array, check_bool, check_float, check_int
 
 #: largest ``N r`` for which lambda_min maps are computed (one dense Hessian per grid point)
 MAP_MAX = 400
@@ -54,9 +54,15 @@ def _grid(name: str, values: Any) -> np.ndarray:
     return arr
 
 
+def _check_objective(obj) -> None:
+    from benign.objective import Objective
+
+    if not isinstance(obj, Objective):
+        raise TypeError(f"obj must be a benign Objective (see benign.make_objective), got {type(obj).__name__}")
+
+
 def _direction(obj, X, D, name):
-    Dj = obj.check_point(D, name) if not obj.nonnegative else jnp.asarray(
-        check_array(name, D, ndim=(1, 2)).reshape(X.shape))
+    Dj = jnp.asarray(obj._point_array(D, name))  # the point's checks without X >= 0 (a direction has signs)
     if Dj.shape != X.shape:
         raise ValueError(f"{name} must have the point's shape {tuple(X.shape)}, got {tuple(Dj.shape)}")
     return Dj
@@ -95,12 +101,18 @@ def check_request(loss: str, size: int, points: int, hessian: bool) -> None:
 
 def slice_2d(obj, X: Any, D1: Any, D2: Any, alphas: Any, betas: Any, *, hessian: bool = True) -> dict[str, Any]:
     """``f`` (and ``lambda_min`` if ``hessian``) on the grid ``X + a D1 + b D2``; returns a dict of arrays."""
+    _check_objective(obj)
     Xj = obj.check_point(X)
+    hessian = check_bool("hessian", hessian)
     D1j = _direction(obj, Xj, D1, "D1")
     D2j = _direction(obj, Xj, D2, "D2")
     a = _grid("alphas", alphas)
     b = _grid("betas", betas)
     check_request(obj.loss.name, Xj.size, a.size * b.size, hessian)
+    n1, n2 = float(jnp.linalg.norm(D1j)), float(jnp.linalg.norm(D2j))
+    if n1 > 0 and n2 > 0 and abs(float(jnp.vdot(D1j, D2j))) >= (1.0 - 1e-12) * n1 * n2:
+        raise ValueError("D2 is parallel to D1: the plane X + a D1 + b D2 is a line (give independent directions, or "
+                         "use slice_1d)")
     out: dict[str, Any] = {"alphas": a, "betas": b,
                            "f": np.asarray(_row_values(obj, Xj, D1j, D2j, jnp.asarray(a), jnp.asarray(b)))}
     _check_finite(out["f"], "f", a, b)
@@ -122,7 +134,10 @@ def _check_finite(values: np.ndarray, name: str, a: np.ndarray, b: np.ndarray) -
 
 def slice_1d(obj, X: Any, D: Any, alphas: Any, *, hessian: bool = True) -> dict[str, Any]:
     """``f`` (and ``lambda_min``) along ``X + a D``; returns ``alphas``, ``f`` (and ``lambda_min``) as 1-D arrays."""
+    _check_objective(obj)
     Xj = obj.check_point(X)
+    hessian = check_bool("hessian", hessian)
+    D = _direction(obj, Xj, D, "D")  # named as the caller knows it
     res = slice_2d(obj, Xj, D, jnp.zeros_like(Xj), alphas, [0.0], hessian=hessian)
     out = {"alphas": res["alphas"], "f": res["f"][:, 0]}
     if hessian:
@@ -179,8 +194,10 @@ def save_figure(fig, path: str, dpi: int = 120) -> str:
 
     if os.path.splitext(path)[1].lower() in ("", ".png"):
         return save(fig, path, dpi=dpi)[0]
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    fig.savefig(path, dpi=dpi)
+    from benign.atomic import atomic_path
+
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi)
     return path
 
 

@@ -37,13 +37,41 @@ SCALES = ("sum", "mean")
 
 @dataclass(frozen=True)
 class Loss:
-    """A residual loss ``psi`` with its scaling; build with :func:`make_loss`."""
+    """A residual loss ``psi`` with its scaling; build with :func:`make_loss`. Validated on construction by the rules
+    of :func:`make_loss`, and a parameter of another loss must keep its default (``lam`` is mixed's, ``l`` lp's and
+    mixed's, ``huber_delta`` huber's): ``Loss(name="l2", lam=5)`` is refused, not an l2 loss."""
 
     name: str = "l2"
     l: int = 4
     lam: float = 0.0
     huber_delta: float = 1.0
     scale: str = "sum"
+
+    def __post_init__(self) -> None:
+        check_choice("loss", self.name, LOSS_NAMES)
+        if self.scale not in SCALES:
+            raise ValueError(f"loss scale must be 'sum' or 'mean', got {self.scale!r}")
+        l = check_int("l", self.l, minimum=2)
+        lam = check_float("lam", self.lam, lo=0.0)
+        delta = check_float("huber_delta", self.huber_delta, lo=0.0, lo_open=True)
+        if self.name in ("lp", "mixed"):
+            if l % 2:
+                raise ValueError(f"l must be an even integer, got {l}")
+            if self.name == "lp" and l < 4:
+                raise ValueError(f"lp needs l >= 4 (l = 2 is the l2 loss), got {l}")
+        elif l != 4:
+            raise ValueError(f"l applies to the lp and mixed losses, not {self.name}: got l = {l}")
+        if self.name != "mixed" and lam != 0.0:
+            raise ValueError(f"lam applies to the mixed loss, not {self.name}: got lam = {lam:g}")
+        if self.name == "huber" and delta < HUBER_DELTA_MIN:  # |psi'| <= delta: the gradient would underflow to 0
+            raise ValueError(f"huber delta must be >= {HUBER_DELTA_MIN:g} (the gradient, at most delta in size per "
+                             f"measurement, would underflow to zero and every start would look critical), got "
+                             f"{delta:g}")
+        if self.name != "huber" and delta != 1.0:
+            raise ValueError(f"huber_delta applies to the huber loss, not {self.name}: got {delta:g}")
+        object.__setattr__(self, "l", l)
+        object.__setattr__(self, "lam", lam)
+        object.__setattr__(self, "huber_delta", delta)
 
     @property
     def smooth(self) -> bool:
@@ -112,20 +140,11 @@ class Loss:
 def make_loss(name: str = "l2", *, l: int = 4, lam: float = 0.0, delta: float = 1.0,
               scale: str = "sum") -> Loss:
     """Validated constructor: ``l`` even and ``>= 4`` (``lp``) or ``>= 2`` (mixed), ``lam >= 0``, ``delta > 0`` (huber:
-    ``>= HUBER_DELTA_MIN``)."""
+    ``>= HUBER_DELTA_MIN``). Each parameter is checked, and kept only by the loss it belongs to (``make_loss("l2",
+    lam=5)`` is the l2 loss; a saved loss record passes every field)."""
     check_choice("loss", name, LOSS_NAMES)
-    if scale not in SCALES:
-        raise ValueError(f"loss scale must be 'sum' or 'mean', got {scale!r}")
     l = check_int("l", l, minimum=2)
-    if name in ("lp", "mixed"):
-        if l % 2:
-            raise ValueError(f"l must be an even integer, got {l}")
-        if name == "lp" and l < 4:
-            raise ValueError(f"lp needs l >= 4 (l = 2 is the l2 loss), got {l}")
     lam = check_float("lam", lam, lo=0.0)
     delta = check_float("delta", delta, lo=0.0, lo_open=True)
-    if name == "huber" and delta < HUBER_DELTA_MIN:  # |psi'| <= delta: the gradient would underflow to 0
-        raise ValueError(f"huber delta must be >= {HUBER_DELTA_MIN:g} (the gradient, at most delta in size per "
-                         f"measurement, would underflow to zero and every start would look critical), got {delta:g}")
-    return Loss(name=name, l=l, lam=lam if name == "mixed" else 0.0,
+    return Loss(name=name, l=l if name in ("lp", "mixed") else 4, lam=lam if name == "mixed" else 0.0,
                 huber_delta=delta if name == "huber" else 1.0, scale=scale)

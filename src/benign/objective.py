@@ -374,6 +374,8 @@ def make_objective(instance: Any, loss: Loss | str | None = None, *, factorizati
         loss = parse_loss(loss)
     elif not isinstance(loss, Loss):
         raise TypeError(f"loss must be a Loss or a spec string, got {type(loss).__name__}")
+    if factorization is not None and factorization not in FACTORIZATIONS:  # ("" or 0 is not "the default")
+        raise ValueError(f"factorization must be one of {FACTORIZATIONS} or None, got {factorization!r}")
     fact = factorization or ("symmetric" if instance.symmetric else "asymmetric")
     if fact not in FACTORIZATIONS:
         raise ValueError(f"factorization must be one of {FACTORIZATIONS}, got {fact!r}")

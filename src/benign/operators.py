@@ -469,6 +469,8 @@ def entry_sampling(rows: Any, cols: Any, shape: tuple[int, int], weights: Any | 
                    device: bool = True) -> EntrySampling:
     """Completion operator observing ``M[rows_k, cols_k]``, each multiplied by ``weights_k`` (default 1);
     ``device``: see the module docstring."""
+    if not isinstance(shape, (tuple, list)) or len(shape) != 2:
+        raise ValueError(f"shape must be a pair (d1, d2), got {shape!r}")
     d1 = check_int("shape[0]", shape[0], minimum=1)
     d2 = check_int("shape[1]", shape[1], minimum=1)
     r = check_array("rows", rows, ndim=1, dtype=np.int64)
@@ -540,6 +542,7 @@ def from_kernel(H: Any, *, rtol: float = 1e-10, device: bool = True) -> DenseSen
     that vanishes on antisymmetric matrices to get symmetric ``A_i``.
     """
     Hm = check_array("H", H, ndim=2)
+    rtol = check_float("rtol", rtol, lo=0.0, hi=1.0, hi_open=True)
     N = Hm.shape[0]
     n = int(round(np.sqrt(N)))
     if Hm.shape != (N, N) or n * n != N:
@@ -566,6 +569,8 @@ def from_kernel(H: Any, *, rtol: float = 1e-10, device: bool = True) -> DenseSen
 
 def kernel(op: Operator) -> np.ndarray:
     """The kernel ``H = A^T A`` on ``vec`` space, ``(d1 d2) x (d1 d2)`` (small problems only)."""
+    if not isinstance(op, Operator):
+        raise TypeError(f"op must be a benign Operator (e.g. instance.operator), got {type(op).__name__}")
     mats = op.matrices().reshape(op.m, -1)
     return mats.T @ mats
 

@@ -159,11 +159,11 @@ def save(fig: Any, path: str, *, pdf: bool = False, dpi: int = 150) -> list[str]
     path = os.fspath(path)
     stem, ext = os.path.splitext(path)
     if ext.lower() != ".png":
-        stem = path
-    os.makedirs(os.path.dirname(os.path.abspath(stem)) or ".", exist_ok=True)
-    out = [stem + ".png"]
-    fig.savefig(out[0], dpi=dpi)
-    if pdf:
-        out.append(stem + ".pdf")
-        fig.savefig(out[1])
+        stem, ext = path, ".png"
+    from benign.atomic import atomic_path
+
+    out = [stem + ext] + ([stem + ".pdf"] if pdf else [])  # the name given (x.PNG stays x.PNG)
+    for target in out:
+        with atomic_path(target) as tmp:
+            fig.savefig(tmp, dpi=dpi)
     return out

@@ -15,12 +15,16 @@
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from benign.errors import check_bool
 from benign.operators import Operator, kernel, symmetric_basis
+
+
+#: iterations of the rank-k search per compiled call (between calls, Ctrl-C and progress reports get through)
+SEARCH_CHUNK = 100
 
 
 def _check_operator(op: Any) -> None:
@@ -174,7 +178,8 @@ def _check_batch_fits(op: Operator, k: int, count: int, what: str, hint: str) ->
 
 
 def rip_search(op: Operator, rank: int, *, symmetric: bool = True, starts: int = 8, seed: int = 0,
-               maxiter: int = 500, gtol: float = 1e-9) -> dict:
+               maxiter: int = 500, gtol: float = 1e-9,
+               progress: Callable[[int, int], None] | None = None) -> dict:
     """Multi-start search for the extreme Rayleigh quotients ``||A(M)||^2 / ||M||_F^2`` over rank-``k`` ``M``.
 
     ``M = U S U^T`` (symmetric: ``U`` on the Stiefel manifold ``n x k``, ``S`` symmetric ``k x k`` on the unit
@@ -182,9 +187,12 @@ def rip_search(op: Operator, rank: int, *, symmetric: bool = True, starts: int =
     ascent/descent with QR retraction and an adaptive Armijo step, one ``lax.while_loop`` per start, ``vmap``-ed
     over the starts, matrix-free through ``op.forward_factored``. Every reported value is the quotient evaluated at
     an explicit rank-``k`` matrix, so ``max_ratio <= sup`` and ``min_ratio >= inf`` are certified (up to rounding).
+    The loops run ``SEARCH_CHUNK`` iterations per compiled call (Ctrl-C works between calls); ``progress(done,
+    total)``, if given, is called after each with ``total = 2 maxiter`` (the maximising search, then the minimising
+    one).
     """
     from benign._jax import jax
-    from benign.errors import check_int, check_seed
+    from benign.errors import check_callable, check_float, check_int, check_seed
 
     _check_operator(op)
     symmetric = check_bool("symmetric", symmetric)
@@ -192,6 +200,8 @@ def rip_search(op: Operator, rank: int, *, symmetric: bool = True, starts: int =
     starts = check_int("starts", starts, minimum=1)
     seed = check_seed(seed)
     maxiter = check_int("maxiter", maxiter, minimum=1)
+    gtol = check_float("gtol", gtol, lo=0.0, hi=1.0, hi_open=True)
+    check_callable("progress", progress, "progress(done, total)")
     d1, d2 = op.shape
     if symmetric and d1 != d2:
         raise ValueError(f"symmetric RIP needs a square operator, got {op.shape}")
@@ -200,8 +210,8 @@ def rip_search(op: Operator, rank: int, *, symmetric: bool = True, starts: int =
     _check_batch_fits(op, k, starts, "search starts", "use fewer starts")
     key = jax.random.key(seed)
     k_max, k_min = jax.random.split(key)
-    best_max = _run_search(op, k, symmetric, starts, k_max, +1.0, maxiter, gtol)
-    best_min = _run_search(op, k, symmetric, starts, k_min, -1.0, maxiter, gtol)
+    best_max = _run_search(op, k, symmetric, starts, k_max, +1.0, maxiter, gtol, progress, 0, 2 * maxiter)
+    best_min = _run_search(op, k, symmetric, starts, k_min, -1.0, maxiter, gtol, progress, maxiter, 2 * maxiter)
     return {"rank": k, "space": "symmetric" if symmetric else "all", "starts": starts, "seed": seed,
             "maxiter": maxiter, "max_ratio": float(np.max(best_max[0])), "min_ratio": float(np.min(best_min[0])),
             "max_values": np.asarray(best_max[0]).tolist(), "min_values": np.asarray(best_min[0]).tolist(),
@@ -229,9 +239,31 @@ def _ratio_fn(op: Operator, symmetric: bool):
     return ratio
 
 
-def _run_search(op, k, symmetric, starts, key, sign, maxiter, gtol):
-    vals, its = _search_jit(op, key, float(sign), int(maxiter), float(gtol), int(starts), int(k), bool(symmetric))
-    return np.asarray(vals), np.asarray(its)
+def _run_search(op, k, symmetric, starts, key, sign, maxiter, gtol, progress=None, offset=0, total=0):
+    """The ``vmap``-ed search of every start, advanced ``SEARCH_CHUNK`` iterations per compiled call (the same
+    iterates as one call): between calls Python runs, so Ctrl-C stops a long search and ``progress(done, total)``
+    is told the iterations reached (``offset`` plus those of this search)."""
+    from benign._jax import jnp
+
+    advance = _search_jit()
+    d1, d2 = op.shape
+    blank = jnp.zeros  # (device arrays, as the carry the calls return: one trace)
+    carry = (blank((starts, d1, k)), blank((starts, k, k)), blank((starts, d2, k)), blank(starts),
+             (blank((starts, d1, k)), blank((starts, k, k)), blank((starts, d2, k))), blank(starts), blank(starts),
+             blank(starts), jnp.zeros(starts, dtype=jnp.int64))
+    stop, fresh = 0, True
+    while True:
+        stop = min(stop + SEARCH_CHUNK, maxiter)
+        carry, active = advance(op, key, carry, fresh, float(sign), int(stop), float(gtol), bool(symmetric))
+        fresh = False
+        if progress is not None:
+            progress(offset + stop, total)
+        if stop >= maxiter or not bool(np.any(np.asarray(active))):
+            break
+    if progress is not None and stop < maxiter:  # every start stopped early: this search is done
+        progress(offset + maxiter, total)
+    vals = sign * np.asarray(carry[3])  # the quotient at the final factors (``val`` is the signed quotient)
+    return np.asarray(vals), np.asarray(carry[-1])
 
 
 def _random_factors(key, count: int, d1: int, d2: int, k: int, symmetric: bool):
@@ -248,69 +280,85 @@ def _random_factors(key, count: int, d1: int, d2: int, k: int, symmetric: bool):
 
 
 def _make_search():
+    """The jitted search, batched over the starts: ``advance(op, key, carry, fresh, sign, stop, gtol, symmetric)``
+    draws the starts from ``key`` when ``fresh`` (random factors, value, Riemannian gradient), runs the
+    ``lax.while_loop`` of each up to iteration ``stop``, and returns the carry and which starts are still active.
+    The carry is ``(U, S, V, sign * quotient, Riemannian gradient, its squared norm, step, first step,
+    iterations)``."""
     from functools import partial
 
     from benign._jax import jax, jnp
 
-    @partial(jax.jit, static_argnames=("starts", "k", "symmetric"))
-    def run(op, key, sign, maxiter, gtol, starts, k, symmetric):
-        U0, S0, V0 = _random_factors(key, starts, op.shape[0], op.shape[1], k, symmetric)
+    def tangent(U, S, V, g, symmetric):
+        gU, gS, gV = g
+        rU = gU - U @ (0.5 * (U.T @ gU + gU.T @ U))
+        if symmetric:
+            gS = 0.5 * (gS + gS.T)
+            rV = jnp.zeros_like(V)
+        else:
+            rV = gV - V @ (0.5 * (V.T @ gV + gV.T @ V))
+        rS = gS - jnp.sum(gS * S) * S
+        return rU, rS, rV
+
+    def retract(U, S, V, xi, t, symmetric):
+        rU, rS, rV = xi
+        Un = _qf(U + t * rU)
+        Vn = V if symmetric else _qf(V + t * rV)
+        Sn = S + t * rS
+        return Un, Sn / jnp.linalg.norm(Sn), Vn
+
+    def value_and_grad(op, sign, symmetric):
         ratio = _ratio_fn(op, symmetric)
-        f = lambda U, S, V: sign * ratio(U, S, V)  # noqa: E731 -- maximise f
-        vg = jax.value_and_grad(f, argnums=(0, 1, 2))
+        return jax.value_and_grad(lambda U, S, V: sign * ratio(U, S, V), argnums=(0, 1, 2))  # maximise
 
-        def tangent(U, S, V, g):
-            gU, gS, gV = g
-            rU = gU - U @ (0.5 * (U.T @ gU + gU.T @ U))
-            if symmetric:
-                gS = 0.5 * (gS + gS.T)
-                rV = jnp.zeros_like(V)
-            else:
-                rV = gV - V @ (0.5 * (V.T @ gV + gV.T @ V))
-            rS = gS - jnp.sum(gS * S) * S
-            return rU, rS, rV
+    def running(c, stop, gtol):
+        U, S, V, val, xi, gn2, t, t0, it = c
+        return (it < stop) & (gn2 > (gtol * jnp.maximum(jnp.abs(val), 1e-300)) ** 2) & (t > 1e-14)
 
-        def retract(U, S, V, xi, t):
-            rU, rS, rV = xi
-            Un = _qf(U + t * rU)
-            Vn = V if symmetric else _qf(V + t * rV)
-            Sn = S + t * rS
-            return Un, Sn / jnp.linalg.norm(Sn), Vn
+    def begin(op, key, sign, starts, k, symmetric):
+        vg = value_and_grad(op, sign, symmetric)
 
         def one(U, S, V):
             val, g = vg(U, S, V)
-            xi = tangent(U, S, V, g)
+            xi = tangent(U, S, V, g, symmetric)
             gn2 = sum(jnp.sum(x * x) for x in xi)
             t0 = 1.0 / jnp.maximum(jnp.abs(val), 1e-12)
+            return U, S, V, val, xi, gn2, t0, t0, jnp.zeros((), dtype=jnp.int64)
 
-            def cond(c):
-                U, S, V, val, xi, gn2, t, it = c
-                return (it < maxiter) & (gn2 > (gtol * jnp.maximum(jnp.abs(val), 1e-300)) ** 2) & (t > 1e-14)
+        return jax.vmap(one)(*_random_factors(key, starts, op.shape[0], op.shape[1], k, symmetric))
 
-            def body(c):
-                U, S, V, val, xi, gn2, t, it = c
-                Un, Sn, Vn = retract(U, S, V, xi, t)
-                valn, gnew = vg(Un, Sn, Vn)
-                ok = valn >= val + 1e-4 * t * gn2
-                xin = tangent(Un, Sn, Vn, gnew)
-                gn2n = sum(jnp.sum(x * x) for x in xin)
-                pick = lambda a, b: jnp.where(ok, a, b)  # noqa: E731
-                # Barzilai-Borwein trial step after an accepted move (ambient differences), halving otherwise
-                steps = (Un - U, Sn - S, Vn - V)
-                ss = sum(jnp.sum(a * a) for a in steps)
-                sy = jnp.abs(sum(jnp.sum(a * (b - c)) for a, b, c in zip(steps, xin, xi)))
-                t_bb = jnp.where(sy > 0, ss / jnp.where(sy > 0, sy, 1.0), 2.0 * t)
-                t_next = jnp.where(ok, jnp.clip(t_bb, 1e-6 * t0, 1e8 * t0), 0.5 * t)
-                return (pick(Un, U), pick(Sn, S), pick(Vn, V), pick(valn, val),
-                        tuple(pick(a, b) for a, b in zip(xin, xi)), pick(gn2n, gn2), t_next, it + 1)
+    @partial(jax.jit, static_argnames=("symmetric",))
+    def advance(op, key, carry, fresh, sign, stop, gtol, symmetric):
+        # one compiled program for the first chunk and the others (the start is drawn when ``fresh``; ``carry``
+        # then only gives the shapes): a second program would double the compilation time
+        starts, _, k = carry[0].shape
+        carry = jax.lax.cond(fresh, lambda: begin(op, key, sign, starts, k, symmetric), lambda: carry)
+        vg = value_and_grad(op, sign, symmetric)
 
-            c = jax.lax.while_loop(cond, body, (U, S, V, val, xi, gn2, t0, 0))
-            U, S, V = c[0], c[1], c[2]
-            return ratio(U, S, V), c[7]
+        def body(c):
+            U, S, V, val, xi, gn2, t, t0, it = c
+            Un, Sn, Vn = retract(U, S, V, xi, t, symmetric)
+            valn, gnew = vg(Un, Sn, Vn)
+            ok = valn >= val + 1e-4 * t * gn2
+            xin = tangent(Un, Sn, Vn, gnew, symmetric)
+            gn2n = sum(jnp.sum(x * x) for x in xin)
+            pick = lambda a, b: jnp.where(ok, a, b)  # noqa: E731
+            # Barzilai-Borwein trial step after an accepted move (ambient differences), halving otherwise
+            steps = (Un - U, Sn - S, Vn - V)
+            ss = sum(jnp.sum(a * a) for a in steps)
+            sy = jnp.abs(sum(jnp.sum(a * (b - c)) for a, b, c in zip(steps, xin, xi)))
+            t_bb = jnp.where(sy > 0, ss / jnp.where(sy > 0, sy, 1.0), 2.0 * t)
+            t_next = jnp.where(ok, jnp.clip(t_bb, 1e-6 * t0, 1e8 * t0), 0.5 * t)
+            return (pick(Un, U), pick(Sn, S), pick(Vn, V), pick(valn, val),
+                    tuple(pick(a, b) for a, b in zip(xin, xi)), pick(gn2n, gn2), t_next, t0, it + 1)
 
-        return jax.vmap(one)(U0, S0, V0)
+        def one(c):
+            c = jax.lax.while_loop(lambda c: running(c, stop, gtol), body, c)
+            return c, running(c, jnp.inf, gtol)  # still active but for the iteration count
 
-    return run
+        return jax.vmap(one)(carry)
+
+    return advance
 
 
 _SEARCH = None
@@ -333,11 +381,11 @@ def _ratios_jit(op, key, count, k, symmetric):
     return _RATIOS(op, key, count=count, k=k, symmetric=symmetric)
 
 
-def _search_jit(*args):
+def _search_jit():
     global _SEARCH
     if _SEARCH is None:
         _SEARCH = _make_search()
-    return _SEARCH(*args)
+    return _SEARCH
 
 
 def random_rank_ratios(op: Operator, rank: int, count: int = 64, *, symmetric: bool = True, seed: int = 0) -> dict:
@@ -365,7 +413,8 @@ def random_rank_ratios(op: Operator, rank: int, count: int = 64, *, symmetric: b
 
 
 def rip_bounds(op: Operator, rank: int, *, symmetric: bool | None = None, starts: int = 8, seed: int = 0,
-               maxiter: int = 500, directions: int = 64) -> dict:
+               maxiter: int = 500, directions: int = 64,
+               progress: Callable[[int, int], None] | None = None) -> dict:
     """Certified lower and upper bounds on the rank-``k`` RIP constant ``delta_k``, never one number.
 
     * ``upper``: the exact full-rank constant (:func:`full_rank_spectrum`), valid for every ``k`` since rank-``k``
@@ -378,15 +427,18 @@ def rip_bounds(op: Operator, rank: int, *, symmetric: bool | None = None, starts
     * ``sup_ratio`` / ``inf_ratio``: the brackets on ``L_k = sup`` and ``mu_k = inf`` of the quotient;
       ``delta_scaled``: brackets on ``(L_k - mu_k)/(L_k + mu_k)``, the constant of the best multiple of ``A``;
     * ``empirical``: :func:`random_rank_ratios` (typical distortion, not a bound).
+
+    ``progress`` is passed to :func:`rip_search`.
     """
-    from benign.errors import check_int
+    from benign.errors import check_callable, check_int
 
     _check_operator(op)
     k = check_int("rank", rank, minimum=1)
+    check_callable("progress", progress, "progress(done, total)")
     d1, d2 = op.shape
     sym = (d1 == d2) if symmetric is None else check_bool("symmetric", symmetric)
     full = full_rank_spectrum(op, sym)
-    search = rip_search(op, k, symmetric=sym, starts=starts, seed=seed, maxiter=maxiter)
+    search = rip_search(op, k, symmetric=sym, starts=starts, seed=seed, maxiter=maxiter, progress=progress)
     Lhat, muhat = search["max_ratio"], search["min_ratio"]
     at_full = k >= (d1 if sym else min(d1, d2))
     out: dict = {"rank": k, "space": "symmetric" if sym else "all"}

@@ -104,20 +104,33 @@ def check_method_options(method: str, options: dict[str, Any], *, optional: tupl
                 check_setting(method, key, value)
             except ValueError as exc:
                 raise ValueError(f"setting {key} of method {method!r}: {exc}") from None
-    if method in RULE_SETTINGS:  # a setting of the other rule, away from its default, would be silently unused
-        rule = options.get("rule") or "jin"
+    if method in RULE_SETTINGS:  # a setting of another rule, away from its default, would be silently unused
+        selector, default, rules = RULE_SETTINGS[method]
+        rule = options.get(selector)
+        rule = default if rule is None else rule
         for key, value in options.items():
-            for other, defaults in RULE_SETTINGS[method].items():
+            for other, defaults in rules.items():
                 if other != rule and key in defaults and value is not None and value != defaults[key]:
-                    raise ValueError(f"setting {key}={value!r} of method {method!r} belongs to rule={other!r}; this "
-                                     f"run uses rule={rule!r} (settings: {', '.join(RULE_SETTINGS[method][rule])})")
+                    mine = ", ".join(rules[rule]) or "none of its own"
+                    raise ValueError(f"setting {key}={value!r} of method {method!r} belongs to {selector}={other!r}; "
+                                     f"this run uses {selector}={rule!r} (its settings: {mine})")
     return options
 
 
-#: settings that only one perturbation rule reads, with their defaults (a result's ``options`` lists every setting,
-#: so the other rule's defaults pass; tested against the solver class)
-RULE_SETTINGS = {"perturbed-gd": {"jin": {"g_thres": None, "radius": None, "t_thres": 200, "f_thres": None},
-                                  "noise": {"threshold": 1e-3, "sigma": 1e-3}}}
+_ARMIJO = ("armijo", False, {True: {"c": 1e-4, "shrink": 0.5, "grow": 2.0, "max_backtracks": 60}, False: {}})
+
+#: settings that only one rule of a method reads, with their defaults: ``method -> (selector, its default, {rule:
+#: {setting: default}})`` (a result's ``options`` lists every setting, so another rule's defaults pass; tested
+#: against the solver classes)
+RULE_SETTINGS: dict[str, tuple[str, Any, dict[Any, dict[str, Any]]]] = {
+    "perturbed-gd": ("rule", "jin", {"jin": {"g_thres": None, "radius": None, "t_thres": 200, "f_thres": None},
+                                     "noise": {"threshold": 1e-3, "sigma": 1e-3}}),
+    "gd": _ARMIJO,
+    "projected-gd": _ARMIJO,
+    # (step is not listed: every run resolves it, so a Polyak result lists one, and re-running from a result's
+    # options must pass)
+    "subgradient": ("schedule", "geometric", {"geometric": {"q": 0.98}, "polyak": {}}),
+}
 
 
 #: most history records a run keeps (4 float64 rows: 128 MiB after rounding up to a power of two)
@@ -127,7 +140,9 @@ MAX_HISTORY = 1 << 22
 #: the loop's own settings (:func:`benign.solvers.solve` keywords, not method options) and their ranges; ``None``
 #: means "the default" for ``max_iter``, ``gtol`` (the method's) and ``rtol`` (off)
 LOOP_SETTINGS: dict[str, tuple[str, dict[str, Any]]] = {
-    "max_iter": ("int", {"minimum": 0}), "gtol": ("float", {"lo": 0.0}), "rtol": ("float", {"lo": 0.0}),
+    "max_iter": ("int", {"minimum": 0}), "rtol": ("float", {"lo": 0.0}),
+    # (gtol is relative to the start's gradient: 1 or more passes at iteration 0)
+    "gtol": ("float", {"lo": 0.0, "hi": 1.0, "hi_open": True}),
     "history_every": ("int", {"minimum": 1}), "stall_window": ("int", {"minimum": 0}),
     "stall_rtol": ("float", {"lo": 0.0}), "diverge_factor": ("float", {"lo": 1.0, "lo_open": True}),
 }

@@ -40,7 +40,7 @@ class Spec:
 def _as_int(key: str, v: str) -> int:
     """The integer the text denotes, exactly: digits of any size, or a decimal form such as ``1e3`` or ``10.0``
     read as an exact fraction (never through a float, which would turn a seed above 2^53, or ``1.0000000000000001``,
-    into a neighbouring integer)."""
+    into a neighbouring integer). Ranges are :func:`_check_ranges`'s."""
     text = v.strip()
     try:
         return int(text)
@@ -62,6 +62,9 @@ def _as_float(key: str, v: str) -> float:
         raise ValueError(f"{key} must be a number, got {v!r}") from None
     if f != f or f in (float("inf"), float("-inf")):
         raise ValueError(f"{key} must be finite, got {v!r}")
+    if f == 0.0 and any(c in "123456789" for c in v.lower().split("e")[0]):
+        raise ValueError(f"{key} = {v.strip()} underflows float64 to 0 (the smallest positive float64 is about "
+                         f"5e-324)")
     return f
 
 
@@ -214,11 +217,28 @@ EXAMPLES = {"sensing": "sensing:n=20,r=2,m=200,seed=0", "completion": "completio
 LARGEST_MEASUREMENT = 1e50
 
 
+def check_magnitude(key: str, value: float) -> None:
+    """``sigma``, ``scale`` (noise and outlier sizes) and ``tscale`` (the truth's scale, entering squared) at most
+    :data:`LARGEST_MEASUREMENT` (its square root for ``tscale``, which must also be at least the inverse, else ``M*``
+    underflows toward 0 and relative errors lose their meaning): larger ones overflow the loss or its gradient
+    (``lp:l=4`` and other higher powers sooner; the instance builder checks the actual measurements as well)."""
+    top = LARGEST_MEASUREMENT ** (0.5 if key == "tscale" else 1.0)
+    if value > top:
+        raise ValueError(f"{key} = {value:g} is too large: the loss or its gradient would overflow float64 "
+                         f"(at most {top:g})")
+    if key == "tscale" and value < 1.0 / top:  # (the noise may be as small as wanted: 0 is no noise)
+        raise ValueError(f"tscale = {value:g} is too small: M* = tscale^2 F F^T, its loss and its gradient would "
+                         f"underflow float64 (at least {1.0 / top:g})")
+
+
 def _check_ranges(kind: str, p: dict[str, Any]) -> None:
     def need(cond: bool, msg: str) -> None:
         if not cond:
             raise ValueError(msg)
 
+    for key in ("n", "d2", "m", "r", "count"):  # sizes past int64 would overflow NumPy (and the checks below)
+        if key in p and p[key] > MAX_SEED:
+            raise ValueError(f"{key} is out of the 64-bit integer range (got an integer of {len(str(p[key]))} digits)")
     if "n" in p:
         need(p["n"] >= 1, f"n must be >= 1, got {p['n']}")
     if "d2" in p:
@@ -238,11 +258,7 @@ def _check_ranges(kind: str, p: dict[str, Any]) -> None:
     for key in ("sigma", "scale", "tscale"):
         if key in p:
             need(p[key] > 0, f"{key} must be > 0, got {p[key]}")
-            # (tscale enters squared, M* = tscale^2 F F^T; higher powers of the loss, lp:l=4, overflow sooner); the
-            # instance builder checks the actual measurements as well
-            top = LARGEST_MEASUREMENT ** (0.5 if key == "tscale" else 1.0)
-            need(p[key] <= top, f"{key} = {p[key]:g} is too large: the loss or its gradient would overflow float64 "
-                                f"(at most {top:g})")
+            check_magnitude(key, p[key])
     if "cond" in p:
         need(p["cond"] >= 1, f"cond (condition number of M*) must be >= 1, got {p['cond']}")
         need(p.get("truth") != "nonneg", "cond cannot be combined with truth=nonneg")
@@ -315,6 +331,8 @@ def parse_point_text(text: str):
 
 def parse_point(text: str):
     """A point from a file (``.npz``/``.npy``/``.csv``) or inline text; returns an ndarray (1-D or 2-D)."""
+    if not isinstance(text, str):
+        raise TypeError(f"a point to parse must be a string (a file name or inline '1,0,1'), got {text!r}")
     text = text.strip()
     if os.path.exists(text) or text.endswith((".npz", ".npy", ".csv")):
         from benign.io import load_point

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from benign._jax import jax, jnp
-from benign.certify.spectral import extreme_eigs
+from benign.certify.spectral import check_method, extreme_eigs
 
 #: dense eigen/singular values of ``S_bar`` / ``G`` up to this side length (``auto``)
 DENSE_N = 300
@@ -124,12 +124,25 @@ def _extremes_from(S, op, w, method, seed):
     return _sym_extremes(op, w, method, seed)
 
 
+def _checked(obj, X, tol: float, method: str, seed: int):
+    """The arguments of the certificates, checked (``TypeError``/``ValueError`` naming the offending one): a benign
+    Objective, a finite point of its shape, ``tol`` a verdict tolerance (``(0, TOLERANCE_MAX]``: a loose one
+    would let a saddle pass), a spectrum method and a seed."""
+    from benign.certify_settings import check_certify_setting
+    from benign.objective import Objective
+
+    if not isinstance(obj, Objective):
+        raise TypeError(f"obj must be a benign Objective, got {type(obj).__name__}")
+    X = jnp.asarray(obj._point_array(X, "X"))  # the point as given (X >= 0 is not part of this certificate)
+    return X, check_certify_setting("tol", tol), check_method(method), check_certify_setting("seed", seed)
+
+
 def symmetric_certificate(obj, X, *, tol: float = 1e-6, method: str = "auto", seed: int = 0
                           ) -> ConvexCertificate:
     """The PSD certificate ``S_bar >= 0, S_bar X = 0`` (symmetric objectives; module docstring)."""
+    X, tol, method, seed = _checked(obj, X, tol, method, seed)
     if not obj.symmetric:
         raise ValueError("symmetric_certificate needs a symmetric objective; use asymmetric_certificate")
-    X = jnp.asarray(X)
     op = obj.operator
     dense = method == "dense" or (method == "auto" and op.shape[0] <= DENSE_N)
     w, w0, sx, xn, mats = _sym_data(obj, X, dense)
@@ -155,11 +168,12 @@ def _gv(op, w, U, V):
 def asymmetric_certificate(obj, X, *, nuclear: float = 0.0, tol: float = 1e-6, method: str = "auto",
                            seed: int = 0) -> ConvexCertificate:
     """The nuclear-norm certificate ``||G||_op <= nu`` with first-order conditions (module docstring)."""
+    from benign.errors import check_float
+
+    X, tol, method, seed = _checked(obj, X, tol, method, seed)
     if obj.symmetric:
         raise ValueError("asymmetric_certificate needs an asymmetric objective; use symmetric_certificate")
-    if not np.isfinite(nuclear) or nuclear < 0:
-        raise ValueError(f"nuclear (nu) must be a finite number >= 0, got {nuclear!r}")
-    X = jnp.asarray(X)
+    nuclear = check_float("nuclear (nu)", nuclear, lo=0.0)
     op = obj.operator
     U, V = obj.split(X)
     w = _weights(obj, X)

@@ -14,7 +14,8 @@ import functools
 from typing import Any, Callable
 
 from benign.certify.spectral import check_method
-from benign.certify_settings import COMMON_SETTINGS, check_certify_setting  # COMMON_SETTINGS: what certify takes itself
+from benign.certify_settings import (COMMON_SETTINGS, check_certify_setting,  # COMMON_SETTINGS: what certify takes
+                                     check_l1_common)
 from benign.certify.verdicts import Certificate
 
 
@@ -34,14 +35,15 @@ def certify(obj, X: Any, *, instance: Any = None, gtol: float = 1e-6, htol: floa
     if not isinstance(obj, Objective):
         raise TypeError(f"obj must be a benign Objective, got {type(obj).__name__}")
     check_method(method)
-    if not isinstance(verify, bool):
-        raise TypeError(f"verify must be a bool, got {verify!r}")
-    _check_instance(obj, instance)
+    gtol, htol, verify = (check_certify_setting(k, v) for k, v in (("gtol", gtol), ("htol", htol),
+                                                                   ("verify", verify)))
+    check_instance_arg(obj, instance)
     _, certifier = _certifier(obj)
     check_certify_options(obj, kw)
     if "seed" in kw:
         kw["seed"] = check_certify_setting("seed", kw["seed"])
     if obj.loss.name == "l1":
+        check_l1_common({"gtol": gtol, "htol": htol, "method": method, "verify": verify})
         return certifier(obj, X, instance=instance, **kw)
     cert = certifier(obj, X, instance=instance, gtol=gtol, htol=htol, method=method, verify=verify, **kw)
     # the two rules that withdraw claims near the truth share the distance, computed once and only if one applies
@@ -49,7 +51,7 @@ def certify(obj, X: Any, *, instance: Any = None, gtol: float = 1e-6, htol: floa
     return withdraw_strict(localize_spurious(cert, obj, near), obj, near)
 
 
-def _check_instance(obj, instance: Any) -> None:
+def check_instance_arg(obj, instance: Any) -> None:
     """``instance`` (what ``spurious`` is judged against) must be ``None`` or a benign Instance of the objective's
     shape and number of measurements."""
     if instance is None:
@@ -98,6 +100,8 @@ def check_certify_options(obj, kw: dict, *, common: bool = False) -> dict:
         if key not in names:
             raise ValueError(f"unknown setting {key!r} for the {kind} certificate{suggest(key, names)}; "
                              f"settings: {', '.join(names)}")
+    if kind == "l1" and common:
+        check_l1_common(kw)
     return kw
 
 

@@ -156,9 +156,13 @@ def certify_l1(obj: Any, X: Any, instance: Any = None, *, tol: float = 1e-8, gam
         raise ValueError(f"certify_l1 needs an objective with the l1 loss, got "
                          f"{getattr(getattr(obj, 'loss', None), 'name', obj)!r}")
     if obj.nonnegative:
-        raise ValueError("certify_l1 does not handle the nonnegative constraint")
+        raise ValueError("the l1 certifier does not handle the constraint X >= 0: build the l1 objective with "
+                         "nonnegative=False (CLI: --no-nonneg), or use a smooth loss")
     if not obj.symmetric and obj.balance > 0:
         raise ValueError(f"certify_l1 needs the asymmetric objective without balancing, got balance={obj.balance}")
+    from benign.certify.core import check_instance_arg
+
+    check_instance_arg(obj, instance)
     given = (("tol", tol), ("gamma_min", gamma_min), ("searches", searches), ("iters", iters), ("seed", seed),
              ("rank_rtol", rank_rtol), ("sdp", sdp))
     tol, gamma_min, searches, iters, seed, rank_rtol, sdp = (check_certify_setting(k, v) for k, v in given)
@@ -546,14 +550,19 @@ def l1_landscape_regime(instance: Any, k: int, *, scale: str = "mean", **kwargs:
     ``kwargs`` go to :func:`certify_l1`. Returns ``{"regime", "verdict", "certificate", "seconds"}`` plus the
     instance's sizes.
     """
+    from benign.certify.core import check_certify_options
+    from benign.instances import Instance
     from benign.losses import make_loss
     from benign.objective import make_objective
 
+    if not isinstance(instance, Instance):
+        raise TypeError(f"instance must be a benign Instance, got {type(instance).__name__}")
     k = check_int("k", k, minimum=1)
     if k < instance.rank:
         raise ValueError(f"search rank k = {k} is below the truth's rank {instance.rank}")
     t0 = time.perf_counter()
     obj = make_objective(instance, make_loss("l1", scale=scale))
+    check_certify_options(obj, kwargs)
     cert = certify_l1(obj, instance.padded_truth(k), instance, **kwargs)
     d1, d2 = instance.shape
     return {"regime": _REGIME_OF[cert.verdict], "verdict": cert.verdict, "certificate": cert,

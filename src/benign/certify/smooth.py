@@ -43,8 +43,9 @@ from benign.certify_settings import check_certify_setting
 
 
 def check_tolerances(**tols: float) -> dict[str, float]:
-    """Validate relative tolerances, each in ``(0, 1)`` (``ValueError`` naming the offending one): a relative
-    tolerance of 1 or more accepts everything (``gtol = 2`` would call every point critical)."""
+    """Validate relative tolerances by :data:`benign.certify_settings.SETTING_RULES` (``ValueError`` naming the
+    offending one): verdict tolerances lie in ``(0, TOLERANCE_MAX]`` (a loose one would call a visibly non-critical
+    point critical), ``rank_rtol`` in ``(0, 1)``."""
     return {k: check_certify_setting(k, v) for k, v in tols.items()}
 
 

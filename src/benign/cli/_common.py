@@ -4,9 +4,10 @@ Nothing here imports JAX, CVXPY or Dask at module level: ``benign --help`` and e
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
-from typing import Any, Callable
+from typing import Any, Callable, ContextManager, Iterator
 
 import typer
 from typer.core import TyperCommand, TyperGroup
@@ -121,8 +122,29 @@ def suffixed_output_path(path: str | None, option: str, ext: str, *, append: boo
             raise UserError(f"{option} writes a {ext} file: give a name ending in {ext}"
                             f"{' (or without an extension)' if append else ''}, got {path!r}")
         if append:
+            refuse_special_file(path, option)
             path += ext
     return output_path(path, option)
+
+
+def refuse_special_file(path: str, option: str) -> None:
+    """A name that would get an extension appended must not be a device or a pipe (``/dev/stdout`` would become a
+    file ``/dev/stdout.npz``)."""
+    import os
+
+    if os.path.exists(path) and not os.path.isfile(path) and not os.path.isdir(path):
+        raise UserError(f"{option} {path!r} is a device or a pipe, not a file name: this output is written as a "
+                        f"file (give a file name)")
+
+
+def refuse_stdout_with_json(path: str | None, option: str, as_json: bool) -> None:
+    """With ``--json`` standard output holds exactly one JSON object: an output file that is standard output
+    (``/dev/stdout``, ``/dev/fd/1``, or the file stdout is redirected to) is refused."""
+    from benign.atomic import is_stdout
+
+    if as_json and path and is_stdout(path):
+        raise UserError(f"{option} {path!r} is standard output, where --json writes its one object: give a file, or "
+                        f"drop --json")
 
 
 def output_path(path: str | None, option: str, *, directory: bool = False) -> str | None:
@@ -149,6 +171,9 @@ def output_path(path: str | None, option: str, *, directory: bool = False) -> st
                 open(full, "ab").close()
             except OSError as exc:
                 raise UserError(f"cannot write {option} {path!r}: {exc.strerror or exc}") from None
+            real = os.path.realpath(full)
+            if not full.startswith(("/dev/", "/proc/")) and not real.startswith(("/dev/", "/proc/")):
+                _try_writing_in(os.path.dirname(real), option, path)  # the new file is made beside it, then moved
         return path
     parent = os.path.dirname(full)
     while not os.path.exists(parent):
@@ -183,6 +208,31 @@ def stdout_console():
     from rich.console import Console
 
     return Console() if sys.stdout.isatty() or os.environ.get("COLUMNS") else Console(width=160)
+
+
+def status_spinner(message: str, quiet: bool) -> ContextManager[Any]:
+    """A Rich spinner on stderr while long work runs (only on a terminal and without ``--json``)."""
+    if quiet or not sys.stderr.isatty():
+        return contextlib.nullcontext()
+    from rich.console import Console
+
+    return Console(stderr=True).status(message)
+
+
+@contextlib.contextmanager
+def progress_bar(label: str, quiet: bool) -> Iterator[Callable[[int, int], None] | None]:
+    """A Rich progress bar on stderr (only on a terminal and without ``--json``, else ``None``), yielding
+    ``update(done, total)``; it disappears when the work ends."""
+    if quiet or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(label, total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
 
 
 def emit(result: Any, as_json: bool, human: Callable[[Any], None] | None = None) -> None:
@@ -325,12 +375,34 @@ def check_method_fits(method: str | None, loss_name: str, nonnegative: bool | No
                 ": add --constraint nonneg (this instance is not marked nonnegative)" if constraint_option else
                 " (this instance is not nonnegative)"))
         if nonnegative and method != "projected-gd":
-            raise UserError(f"--method {method} ignores the constraint X >= 0 of this nonnegative instance: use "
-                            f"--method projected-gd (the default here)"
+            raise UserError(f"--method {method} ignores the constraint X >= 0 of this run (a nonnegative instance's "
+                            f"default, or --constraint nonneg): use --method projected-gd (the default here)"
                             + (", or --constraint none to drop the constraint" if constraint_option else ""))
     if method == "trust-region" and loss_name == "l1":
         raise UserError("--method trust-region needs a twice-differentiable loss; the l1 loss has no Hessian (use "
                         "--method subgradient)")
+
+
+def split_loop_options(given: dict[str, Any], own: tuple[str, ...] = ("max_iter", "gtol", "rtol", "history_every")
+                       ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``--opt`` settings split into the method's and the loop's (``benign.solver_options.LOOP_SETTINGS``, checked
+    here); a loop setting that the command has an option of its own for (``own``: ``--rtol``, ...) is refused naming
+    that option."""
+    from benign.solver_options import LOOP_SETTINGS, check_loop_setting
+
+    method, loop = {}, {}
+    for key, value in given.items():
+        if key in own:
+            raise UserError(f"--opt {key}: use --{key.replace('_', '-')} (a setting of the loop, with an option of "
+                            f"its own)")
+        if key in LOOP_SETTINGS:
+            try:
+                loop[key] = check_loop_setting(key, value, f"--opt {key}")
+            except (TypeError, ValueError) as exc:
+                raise UserError(str(exc)) from None
+        else:
+            method[key] = value
+    return method, loop
 
 
 def parse_options(items: list[str] | None) -> dict[str, Any]:

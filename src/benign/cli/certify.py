@@ -1,7 +1,6 @@
 """``benign certify`` (what a point is) and ``benign landscape`` (slices and maps of the landscape)."""
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
@@ -11,9 +10,11 @@ from typing import List, Optional
 import typer
 
 from benign.cli._common import (Command, JSON_OPT, UserError, app, check_point_rows, emit, load_instance_arg,
-                                load_loss_arg, load_point_arg, output_path, parse_options, stdout_console,
-                                suffixed_output_path, to_jsonable)
-from benign.errors import check_float, suggest
+                                load_loss_arg, load_point_arg, output_path, parse_options, refuse_special_file,
+                                refuse_stdout_with_json, status_spinner, stdout_console, suffixed_output_path,
+                                to_jsonable)
+from benign.certify_settings import check_certify_setting, check_certify_setting_names
+from benign.errors import check_float, check_rank_fits, suggest
 
 CERT_POINT_OPT = typer.Option(None, "--point", help="Point: a file (.npz/.npy/.csv), inline '1,0,1' / '1,0;0,1', "
                                                     "'truth' or 'truth:r=K' (the truth padded to rank K).")
@@ -29,15 +30,6 @@ OPT_OPT = typer.Option(None, "--opt", help="Extra certifier option key=value, re
 FIGURE_FORMATS = ("png", "pdf", "svg", "svgz", "eps", "ps", "jpg", "jpeg", "tif", "tiff", "webp", "raw", "rgba")
 
 
-def _status(message: str, quiet: bool):
-    """A Rich spinner on stderr (only on a terminal and without --json)."""
-    if quiet or not sys.stderr.isatty():
-        return contextlib.nullcontext()
-    from rich.console import Console
-
-    return Console(stderr=True).status(message)
-
-
 def _truth_request(text: Optional[str]) -> tuple[bool, Optional[int]]:
     """``(True, K or None)`` when ``--point`` is exactly ``truth`` or ``truth:r=K`` (an integer ``K >= 1``);
     ``(False, None)`` for anything else, a file or inline numbers (``truth_guess.npy`` is a file name)."""
@@ -49,6 +41,7 @@ def _truth_request(text: Optional[str]) -> tuple[bool, Optional[int]]:
     key, _, val = word[len("truth:"):].partition("=")
     if key.strip() != "r" or not val.strip().isascii() or not val.strip().isdigit() or int(val) < 1:
         raise UserError(f"bad point {text!r}: expected 'truth' or 'truth:r=K' with an integer K >= 1")
+    check_rank_fits(int(val))
     return True, int(val)
 
 
@@ -81,8 +74,6 @@ def _truth(obj, rank: Optional[int], what: str):
 def _check_extra(extra: dict, kind: Optional[str] = None) -> None:
     """``--opt`` names that the certifier of ``kind`` (``None``: not known yet, any certifier) does not take, and
     values it would refuse, refused before anything is built."""
-    from benign.certify_settings import check_certify_setting, check_certify_setting_names
-
     try:
         check_certify_setting_names(extra, kind)
         for name, value in extra.items():
@@ -103,13 +94,25 @@ def _point_before_instance(text: Optional[str], instance: str, factorization: Op
     return X
 
 
+#: the l1 certifier and X >= 0 (one message for the early check and the late one)
+L1_NONNEG = ("the l1 certifier does not handle the constraint X >= 0 (--nonneg, or a nonnegative instance's "
+             "default): certify the l1 objective without it (--no-nonneg), or use a smooth loss")
+
+
 def _certifier_before_build(instance: str, settings: dict) -> Optional[str]:
     """The certifier (:data:`benign.certify_settings.CERTIFIER_SETTINGS` kind) that ``certify`` will use, when the
     loss, ``--nonneg`` or the spec says it without building the instance; ``None`` for a saved instance without
     ``--nonneg``."""
     from benign.certify_settings import certifier_kind
+    from benign.specs import objective_nonnegative, parse_instance
 
-    return certifier_kind(settings["loss"].name, instance, settings["factorization"], settings["nonnegative"])
+    kind = certifier_kind(settings["loss"].name, instance, settings["factorization"], settings["nonnegative"])
+    nonneg = settings["nonnegative"]
+    if kind == "l1" and nonneg is None:
+        nonneg = objective_nonnegative(parse_instance(instance), settings["factorization"])
+    if kind == "l1" and nonneg:
+        raise UserError(L1_NONNEG)
+    return kind
 
 
 def _check_theory(n: int, symmetric: bool, factorization: Optional[str]) -> None:
@@ -243,8 +246,8 @@ def certify(
     ``--nonneg``."""
     if method not in ("auto", "dense", "lanczos"):
         raise UserError(f"--method must be auto, dense or lanczos, got {method!r}")
-    check_float("--gtol", gtol, lo=0.0, lo_open=True, hi=1.0, hi_open=True)
-    check_float("--htol", htol, lo=0.0, lo_open=True, hi=1.0, hi_open=True)
+    check_certify_setting("gtol", gtol, "--gtol")
+    check_certify_setting("htol", htol, "--htol")
     if balance is not None:
         check_float("--balance", balance, lo=0.0)
     extra = parse_options(opt)
@@ -252,6 +255,7 @@ def certify(
     if factorization is not None and factorization not in ("symmetric", "asymmetric"):
         raise UserError(f"--factorization must be symmetric or asymmetric, got {factorization!r}")
     export = suffixed_output_path(export, "--export", ".json")
+    refuse_stdout_with_json(export, "--export", as_json)
     # the cheap arguments are validated before anything is built (no JAX import on bad input)
     saved, stored_point = _saved(instance)
     settings = _settings(instance, saved, loss, balance, factorization, nonneg)
@@ -259,6 +263,21 @@ def certify(
     kind = _certifier_before_build(instance, settings)
     if kind is not None:
         _check_extra(extra, kind)
+    if settings["balance"]:  # balancing belongs to the asymmetric factorisation (make_objective says so too)
+        from benign.specs import matrix_shape, parse_instance
+
+        shape = matrix_shape(parse_instance(instance))
+        fact = settings["factorization"] or (None if shape is None else "symmetric" if shape[2] else "asymmetric")
+        if fact == "symmetric":
+            raise UserError(f"--balance {settings['balance']:g} applies to the asymmetric factorisation only (this "
+                            f"run is symmetric; add --factorization asymmetric)")
+    if kind == "l1":
+        given = [f"{name} {value}" for name, value, default in (("--gtol", gtol, 1e-6), ("--htol", htol, 1e-6),
+                                                                 ("--method", method, "auto"))
+                 if value != default] + (["--no-verify"] if no_verify else [])
+        if given:
+            raise UserError(f"the l1 certifier does not use {', '.join(given)}: its tolerance is --opt tol=... "
+                            f"(default 1e-8), and it verifies every descent claim by evaluating f")
     X = _point_before_instance(point, instance, settings["factorization"])
     if theory:  # from the spec when it says the shape (no JAX), else from the built instance below
         from benign.specs import matrix_shape, parse_instance
@@ -280,7 +299,7 @@ def certify(
 
     obj = make_objective(inst, **settings)
     X = _point(point, obj) if X is None else X
-    with _status("certifying ...", as_json):
+    with status_spinner("certifying ...", as_json):
         import numpy as np
 
         from benign.certify import certify as run_certify
@@ -307,10 +326,10 @@ def certify(
         record = export_record(cert, inst, Xa, obj)
         if theory:
             record["theory"] = out["theory"]
+        from benign.atomic import write_text
+
         try:
-            os.makedirs(os.path.dirname(os.path.abspath(export)), exist_ok=True)
-            with open(export, "w") as fh:
-                json.dump(to_jsonable(record), fh)
+            write_text(export, json.dumps(to_jsonable(record)) + "\n")
         except OSError as exc:
             raise UserError(f"cannot write {export!r}: {exc}") from None
         out["exported"] = export
@@ -397,6 +416,8 @@ def landscape(
         if ext and ext not in FIGURE_FORMATS:  # no extension: PNG
             raise UserError(f"--out {out!r}: the figure format is taken from the extension; choose one of "
                             f"{', '.join('.' + f for f in FIGURE_FORMATS)}")
+        if not ext:
+            refuse_special_file(out, "--out")
     if grid < 2:
         raise UserError(f"--grid must be >= 2, got {grid}")
     seed001 = instance.strip() == "seed001"
@@ -418,7 +439,7 @@ def landscape(
         if not lam_values or not all(math.isfinite(v) and v >= 0 for v in lam_values):
             raise UserError(f"--lams must be finite numbers >= 0 (the weights lambda of the mixed loss, l = 4), "
                             f"got {lams!r}")
-        with _status("computing seed 001's landscape ...", as_json):
+        with status_spinner("computing seed 001's landscape ...", as_json):
             from benign.landscape import plot_seed001, save_figure, seed001_landscape
 
             res = seed001_landscape(lam_values, n=n, eps=eps, grid=grid, lo=lo, hi=hi)
@@ -452,7 +473,7 @@ def landscape(
     check_request(obj.loss.name, X.size, grid if dir2 is None else grid * grid, not no_hessian)  # before directions
     D1 = _direction(read1, obj, X, "--dir1")
     D2 = _direction(read2, obj, X, "--dir2")
-    with _status("computing the slice ...", as_json):
+    with status_spinner("computing the slice ...", as_json):
         from benign.landscape import grid_points, plot_slice, save_figure, slice_1d, slice_2d
 
         g = grid_points(lo, hi, grid)

@@ -3,26 +3,13 @@ nonnegative). Heavy modules (JAX, CVXPY) are imported inside the commands."""
 from __future__ import annotations
 
 import sys
-from contextlib import contextmanager
-from typing import Iterator, Optional
+from typing import Optional
 
 import typer
 
 from benign.cli._common import (Command, JSON_OPT, NoResult, UserError, app, emit, load_instance_arg,
-                                load_point_arg, npz_output_path)
+                                load_point_arg, npz_output_path, progress_bar, status_spinner)
 from benign.errors import check_float
-
-
-@contextmanager
-def _status(message: str, quiet: bool) -> Iterator[None]:
-    """A spinner on stderr while long work runs (only on a TTY and without --json)."""
-    if quiet or not sys.stderr.isatty():
-        yield
-        return
-    from rich.console import Console
-
-    with Console(stderr=True).status(message):
-        yield
 
 
 @app.command(cls=Command)
@@ -57,9 +44,9 @@ def rip(
     check_rank(*inst.shape, inst.symmetric)
     from benign.rip import rip_bounds
 
-    with _status(f"searching rank-{rank} matrices ({starts} starts)", as_json):
+    with progress_bar(f"searching rank-{rank} matrices ({starts} starts, max then min)", as_json) as progress:
         out = rip_bounds(inst.operator, rank, symmetric=inst.symmetric, starts=starts, seed=seed, maxiter=maxiter,
-                         directions=directions)
+                         directions=directions, progress=progress)
     out = {"instance": inst.name, **out}
     if not as_json:
         for key in ("max_values", "min_values", "iterations_max", "iterations_min"):
@@ -111,18 +98,20 @@ def counterexample(
                             f"{'applies' if len(ignored) == 1 else 'apply'} to --x/--z only")
         from benign.counterexamples import nonneg_rip_family
 
-        with _status(f"solving the nonnegative counterexample SDP for delta <= {family}", as_json):
+        with status_spinner(f"solving the nonnegative counterexample SDP for delta <= {family}", as_json):
             try:
                 inst, X, report = nonneg_rip_family(family, solver=solver, arrays=arrays)
             except RuntimeError as exc:  # no solver gave a solution
                 raise NoResult(str(exc)) from None
-        if save:
+        if save and report["certified"]:
             from benign.io import save_instance
             from benign.objective import make_objective
 
             # the l2 objective with the instance's sign constraint: the one X is a spurious point of
             report["saved"] = save_instance(save, inst, point=X, objective=make_objective(inst))
         emit(report, as_json)
+        if not report["certified"]:  # printed in full above, with the numbers that fell short
+            _no_solution(f"no certified counterexample for delta <= {family:g}" + ("; nothing saved" if save else ""))
         return
     if x is None or z is None:
         raise UserError("give both --x POINT and --z POINT (or --nonneg-family DELTA)")
@@ -137,7 +126,7 @@ def counterexample(
                         f"n = {len(X)} (in Python, benign.counterexamples.counterexample(X, Z, build=False) solves "
                         f"the SDP alone)")
 
-    with _status("solving the counterexample SDP", as_json):
+    with status_spinner("solving the counterexample SDP", as_json):
         if nonneg:
             res = nonneg_counterexample(X, Z, margin=margin, variant=variant, solver=solver)
         else:

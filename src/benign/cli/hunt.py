@@ -3,16 +3,15 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 from typing import List, Optional
 
 import typer
 
 from benign.cli._common import (Command, JSON_OPT, LOSS_OPT, UserError, app, check_method_fits,
                                 default_method_before_build, emit, load_instance_arg, load_loss_arg, output_path,
-                                parse_options, stdout_console, tell)
-from benign.errors import check_choice, check_float, check_int, check_seed
-from benign.solver_options import INITS, METHOD_OPTIONS, check_method_options
+                                parse_options, progress_bar, split_loop_options, stdout_console, tell)
+from benign.errors import check_choice, check_float, check_int, check_rank_fits, check_seed
+from benign.solver_options import INITS, METHOD_OPTIONS, check_loop_setting, check_method_options
 
 #: the most runs (starts x instances) one hunt may ask for
 MAX_STARTS = 1_000_000
@@ -74,6 +73,7 @@ def hunt(
     """Find and certify distinct critical points (modulo the symmetry); report spurious minima and basin sizes."""
     if rank < 1:
         raise UserError(f"--rank must be >= 1, got {rank}")
+    check_rank_fits(rank)
     if starts < 1:
         raise UserError(f"--starts must be >= 1, got {starts}")
     if instances < 1:
@@ -83,11 +83,12 @@ def hunt(
     check_choice("init", init, INITS)
     if init_scale is not None:
         check_float("--init-scale", init_scale, lo=0.0, lo_open=True)
+        if init == "spectral":
+            raise UserError("--init-scale would be ignored: the spectral start has its own scale")
     if max_iter is not None:
         check_int("--max-iter", max_iter, minimum=0)
-    if gtol is not None:
-        check_float("--gtol", gtol, lo=0.0)
-    check_float("--dedupe-rtol", dedupe_rtol, lo=0.0, lo_open=True)
+    check_loop_setting("gtol", gtol, "--gtol")
+    check_float("--dedupe-rtol", dedupe_rtol, lo=0.0, lo_open=True, hi=1.0, hi_open=True)
     if starts * instances > MAX_STARTS:
         raise UserError(f"--starts x --instances = {starts * instances:,} runs, more than {MAX_STARTS:,}: split the "
                         f"hunt (--save-dir keeps each instance's catalogue)")
@@ -111,7 +112,8 @@ def hunt(
     check_method_fits(method, loss_obj.name, None if default is None else default == "projected-gd",
                       constraint_option=False)
     method_checked = method or default or ("subgradient" if loss_obj.name == "l1" else "gd")
-    options = check_method_options(method_checked, parse_options(opt))
+    given, loop_options = split_loop_options(parse_options(opt), own=("max_iter", "gtol"))
+    options = {**check_method_options(method_checked, given), **loop_options}
     if "{seed}" in instance:
         insts = [load_instance_arg(instance.replace("{seed}", str(s))) for s in range(instances)]
     else:
@@ -120,24 +122,13 @@ def hunt(
         insts = [load_instance_arg(instance)]
     from benign.hunt import hunt as run_hunt
 
-    progress = None
-    if not as_json and sys.stderr.isatty():  # a bar on stderr (stdout keeps the catalogue), per instance
-        from rich.console import Console
-        from rich.progress import Progress
-
-        bar = Progress(transient=True, console=Console(stderr=True))
-        task = bar.add_task(f"hunting ({starts} starts per instance)", total=len(insts))
-        bar.start()
-        progress = lambda done, total: bar.update(task, completed=done)  # noqa: E731
-    try:
+    # a bar on stderr (stdout keeps the catalogue), per instance
+    with progress_bar(f"hunting ({starts} starts per instance)", as_json) as progress:
         cat = run_hunt(insts, loss_obj, rank=rank, starts=starts, method=method, init=init, init_scale=init_scale,
                        seed=seed, dedupe_rtol=dedupe_rtol, progress=progress,
                        solver_options={**options, **({} if max_iter is None else {"max_iter": max_iter}),
                                        **({} if gtol is None else {"gtol": gtol})},
                        checkpoint=None if save_dir is None else os.path.join(save_dir, "catalogue"))
-    finally:
-        if progress is not None:
-            bar.stop()
     out = cat.to_dict()
     note = no_convergence_note(cat.solver_status, cat.method)
     if note:

@@ -31,15 +31,22 @@ def reproduce(
     if study not in STUDY_NAMES:
         raise UserError(f"unknown study {study!r}{suggest(study, STUDY_NAMES)}; choose from {', '.join(STUDY_NAMES)}")
     if study == "list":
+        given = [name for name, value in (("--out", out != "reproduce-output"), ("--quick", quick),
+                                          ("--workers", workers is not None), ("--scheduler", scheduler is not None))
+                 if value]
+        if given:
+            raise UserError(f"'reproduce list' runs nothing: {', '.join(given)} would be ignored")
         from benign.reproduce import TITLES
 
         emit(TITLES, as_json)
         return
     output_path(out, "--out", directory=True)
-    if workers is not None and workers < 0:
-        raise UserError(f"--workers must be >= 0, got {workers}")
-    if workers and workers > 1 and scheduler:
-        raise UserError("give either --workers or --scheduler, not both")
+    from benign.experiments.runner import check_parallel
+
+    try:  # before any study starts (its folder and results file are created at once)
+        check_parallel(workers, scheduler, None, cli=True)
+    except (TypeError, ValueError) as exc:
+        raise UserError(str(exc)) from None
     from benign.reproduce import STUDIES, run_study
     from benign.reproduce.common import RunOptions
 

@@ -1,7 +1,6 @@
 """``benign solve``: run a local method (or the convex baseline) on an instance."""
 from __future__ import annotations
 
-import os
 import sys
 from typing import List, Optional
 
@@ -9,24 +8,12 @@ import typer
 
 from benign.cli._common import (Command, JSON_OPT, LOSS_OPT, UserError, app, check_method_fits, check_point_rows,
                                 default_method_before_build, emit, load_instance_arg, load_loss_arg, load_point_arg,
-                                npz_output_path, output_path, parse_options, tell)
-from benign.errors import check_choice, check_float, check_int, check_seed
-from benign.solver_options import INITS, MAX_HISTORY, METHOD_OPTIONS, check_method_options
+                                npz_output_path, output_path, parse_options, progress_bar, refuse_stdout_with_json,
+                                split_loop_options, tell)
+from benign.errors import check_choice, check_float, check_int, check_rank_fits, check_seed
+from benign.solver_options import INITS, MAX_HISTORY, METHOD_OPTIONS, check_loop_setting, check_method_options
 
 CONSTRAINTS = ("auto", "none", "nonneg")
-
-
-def _progress_bar(enabled: bool):
-    """A Rich progress bar on stderr (a no-op context when disabled)."""
-    import contextlib
-
-    if not enabled:
-        return contextlib.nullcontext(None)
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    return Progress(TextColumn("[bold]solving"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=Console(stderr=True), transient=True)
 
 
 def _write_history(path: str, history: dict) -> str:
@@ -34,8 +21,14 @@ def _write_history(path: str, history: dict) -> str:
 
     keys = ("iteration", "loss", "error", "grad_norm", "step")
     data = np.column_stack([np.asarray(history[k], dtype=float) for k in keys])
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    np.savetxt(path, data, delimiter=",", header=",".join(keys), comments="", fmt="%.17g")
+    from benign.atomic import atomic_path, is_stdout
+
+    if is_stdout(path):  # (see is_stdout: through sys.stdout, not a second opening)
+        np.savetxt(sys.stdout, data, delimiter=",", header=",".join(keys), comments="", fmt="%.17g")
+        sys.stdout.flush()
+        return path
+    with atomic_path(path) as tmp:
+        np.savetxt(tmp, data, delimiter=",", header=",".join(keys), comments="", fmt="%.17g")
     return path
 
 
@@ -95,11 +88,13 @@ def solve_cmd(
     fact = _factorization(instance, factorization, balance, constraint)
     save = npz_output_path(save, "--save")
     output_path(history, "--history")
+    refuse_stdout_with_json(history, "--history", as_json)
     if method is not None:
         check_choice("method", method, METHOD_OPTIONS)
     check_choice("init", init, INITS)
     if rank is not None:
         check_int("--rank", rank, minimum=1)
+        check_rank_fits(rank)
     if max_iter is not None:
         check_int("--max-iter", max_iter, minimum=0)
     check_int("--history-every", history_every, minimum=1)
@@ -111,11 +106,18 @@ def solve_cmd(
                             f"--history-every {thin} or more")
         history_every = thin  # no history file asked for: a thinner record costs nothing the user sees
     check_seed(seed, "--seed")
-    for name, value in (("--init-scale", init_scale), ("--gtol", gtol), ("--rtol", rtol)):
-        if value is not None:
-            check_float(name, value, lo=0.0, lo_open=name == "--init-scale")
+    if init_scale is not None:
+        check_float("--init-scale", init_scale, lo=0.0, lo_open=True)
+    unused = ([name for name, given in (("--init", init != "random"), ("--init-scale", init_scale is not None))
+               if given] if x0 is not None else ["--init-scale"] if init == "spectral" and init_scale is not None
+              else [])
+    if unused:  # refused, not silently ignored
+        raise UserError(f"{' and '.join(unused)} would be ignored: " + (
+            "--x0 gives the start" if x0 is not None else "the spectral start has its own scale"))
+    check_loop_setting("gtol", gtol, "--gtol")
+    check_loop_setting("rtol", rtol, "--rtol")
     loss_obj = load_loss_arg(loss)
-    given = parse_options(opt)
+    given, loop_options = split_loop_options(parse_options(opt))
     # the default method as hunt picks it, and the sign constraint, when --constraint or the spec says it (a saved
     # instance's truth decides after loading)
     default = default_method_before_build(instance, loss_obj.name, {"nonneg": True, "none": False}.get(constraint),
@@ -130,6 +132,7 @@ def solve_cmd(
                                                       ("--rtol", rtol, None), ("--init", init, "random"),
                                                       ("--init-scale", init_scale, None), ("--x0", x0, None),
                                                       ("--seed", seed, 0)) if value != default]
+        ignored += [f"--opt {key}" for key in loop_options]
         if ignored:
             print(f"note: --method convex ignores {', '.join(ignored)} (it solves the SDP; its own settings go "
                   f"through --opt, e.g. --opt mode=loss)", file=sys.stderr)
@@ -153,16 +156,10 @@ def solve_cmd(
 
         method = default_method(obj)
     check_method_fits(method, loss_obj.name, obj.nonnegative)
-    show = not as_json and sys.stderr.isatty()
-    with _progress_bar(show) as bar:
-        task = bar.add_task("solve", total=None) if bar is not None else None
-
-        def progress(k: int, total: int) -> None:
-            bar.update(task, completed=k, total=total)
-
+    with progress_bar("solving", as_json) as progress:
         res = solve(obj, method, x0=start, rank=rank, init=init, init_scale=init_scale, seed=seed,
-                    max_iter=max_iter, gtol=gtol, rtol=rtol, history_every=history_every,
-                    progress=progress if bar is not None else None, **options)
+                    max_iter=max_iter, gtol=gtol, rtol=rtol, history_every=history_every, progress=progress,
+                    **options, **loop_options)
     out = {"instance": inst.name, "loss_spec": loss_obj.describe(), "rank": int(res.x.shape[1])}
     out.update(res.to_dict(include_point=True))
     threshold = res.details.get("gradient_threshold")

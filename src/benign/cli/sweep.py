@@ -57,10 +57,13 @@ def run(
     choices = {"on": True, "off": False, "map": "map", "vmap": "vmap", None: None}
     if batch not in choices:
         raise UserError(f"--batch must be one of on, off, map, vmap, got {batch!r}")
-    if workers > 1 and scheduler:
-        raise UserError("give either --workers or --scheduler, not both")
+    from benign.experiments.runner import check_parallel, run_sweep
+
+    try:  # before the spec is read or Dask imported
+        check_parallel(workers, scheduler, threads, cli=True)
+    except (TypeError, ValueError) as exc:
+        raise UserError(str(exc)) from None
     sp = _spec(spec, db, writing=True)
-    from benign.experiments.runner import run_sweep
 
     summary = run_sweep(sp, workers=workers, scheduler=scheduler, retry_failed=retry_failed,
                         progress=False if as_json else (True if sys.stderr.isatty() else "lines"), limit=limit,

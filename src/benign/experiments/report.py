@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from benign.atomic import atomic_path
 from benign.experiments.results import load_results, metric_warnings, sweep_status
 from benign.experiments.spec import load_spec
 
@@ -141,7 +142,8 @@ def sweep_report(spec: Any, out: str, *, db: str | None = None, pdf: bool = Fals
     plotted = [m for m in bool_metrics if m in spec.report.get("metrics", bool_metrics)]
     os.makedirs(out, exist_ok=True)
     agg_path = os.path.join(out, "aggregates.csv")
-    agg.to_csv(agg_path, index=False)
+    with atomic_path(agg_path) as tmp:
+        agg.to_csv(tmp, index=False)
 
     rep = Report(f"Sweep report: {spec.name}", out)
     if spec.description:

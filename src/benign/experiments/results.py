@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from benign.atomic import atomic_path
 from benign.experiments.spec import OUTPUT_RENAMED, TAIL, SweepSpec, load_spec
 from benign.experiments.store import Store
 
@@ -146,13 +147,15 @@ def export_results(source: Any, out: str, *, db: str | None = None) -> dict[str,
         for col in df.columns:
             if df[col].map(lambda v: isinstance(v, list)).any():
                 df[col] = df[col].map(lambda v: json.dumps(v) if isinstance(v, list) else v)
-        df.to_csv(out, index=False)
+        with atomic_path(out) as tmp:
+            df.to_csv(tmp, index=False)
     else:
         for col in df.columns:  # mixed None/bool object columns -> nullable booleans for Arrow
             vals = df[col].dropna()
             if df[col].dtype == object and len(vals) and all(isinstance(v, bool) for v in vals):
                 df[col] = df[col].astype("boolean")
-        df.to_parquet(out, index=False)
+        with atomic_path(out) as tmp:
+            df.to_parquet(tmp, index=False)
     return {"path": out, "rows": int(len(df)), "format": ext[1:], "warnings": metric_warnings(df)}
 
 

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import socket
 import sys
 import time
 import traceback
 from typing import Any, Callable
 
-from benign.errors import check_int
+from benign.errors import check_bool, check_int
 from benign.experiments.spec import BATCH_VALUES, SweepSpec, Trial, load_spec
 from benign.experiments.store import Store
 from benign.experiments.trials import NotBatchable, get_trial, import_callable, normalize_output
@@ -160,6 +161,37 @@ def usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
+#: a Dask scheduler address: ``tcp://host:port`` (or another protocol), or ``host:port`` (``[::1]:port`` for IPv6);
+#: ``inproc://...`` (an in-process cluster) is passed as it is
+_ADDRESS = re.compile(r"^([a-z][a-z0-9+]*://)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.\-]+):\d+/?$")
+
+
+def check_parallel(workers: int | None, scheduler: Any, threads: int | None, *, cli: bool = False
+                   ) -> tuple[int | None, int | None]:
+    """``(workers, threads)`` checked, with ``scheduler`` (``ValueError``/``TypeError`` naming the value): at most
+    :data:`MAX_WORKERS_PER_CPU` workers per usable CPU, workers or a scheduler (not both), threads only in process,
+    a scheduler given as an address (or a ``distributed.Client``). Cheap: the CLI calls it (``cli=True``: the
+    values named as ``--workers``, ...) before importing Dask."""
+    w, s, t = ("--workers", "--scheduler", "--threads") if cli else ("workers", "scheduler", "threads")
+    if workers is not None:
+        workers = check_int(w, workers, minimum=0)
+        most = MAX_WORKERS_PER_CPU * usable_cpus()
+        if workers > most:
+            raise ValueError(f"{w} = {workers}: the embedded cluster starts one process per worker, and more than "
+                             f"{most} ({MAX_WORKERS_PER_CPU} per usable CPU) only adds start-up time and memory; for "
+                             f"more machines start a Dask cluster and pass its scheduler")
+    if threads is not None:
+        threads = check_int(t, threads, minimum=1)
+    if workers and workers > 1 and scheduler is not None:
+        raise ValueError(f"give either {w} (an embedded cluster) or {s} (an existing one), not both")
+    if threads is not None and threads > 1 and ((workers and workers > 1) or scheduler is not None):
+        raise ValueError(f"{t} = {threads} applies to in-process runs; with {w} or {s} each worker process runs one "
+                         f"unit at a time")
+    if isinstance(scheduler, str) and not (_ADDRESS.match(scheduler.strip()) or scheduler.startswith("inproc://")):
+        raise ValueError(f"{s} must be an address such as tcp://127.0.0.1:8786, got {scheduler!r}")
+    return workers, threads
+
+
 def default_threads(kind, trials: list[Trial] | None = None) -> int:
     """Threads of an in-process sweep when none are asked for: ``1`` unless the trial kind is threadsafe for every
     trial in ``trials`` (see :class:`~benign.experiments.trials.TrialKind`) and JAX computes on the CPU, else one more
@@ -230,23 +262,11 @@ def run_sweep(spec: Any, *, workers: int | None = None, scheduler: Any = None, d
     """
     from benign import __version__
 
-    if workers is not None:
-        workers = check_int("workers", workers, minimum=0)
-        most = MAX_WORKERS_PER_CPU * usable_cpus()
-        if workers > most:
-            raise ValueError(f"workers = {workers}: the embedded cluster starts one process per worker, and more than "
-                             f"{most} ({MAX_WORKERS_PER_CPU} per usable CPU) only adds start-up time and memory; for "
-                             f"more machines start a Dask cluster and pass its scheduler")
+    workers, threads = check_parallel(workers, scheduler, threads)
+    retry_failed = check_bool("retry_failed", retry_failed)
     spec = load_spec(spec, db=db)
     if limit is not None:
         limit = check_int("limit", limit, minimum=0)
-    if threads is not None:
-        threads = check_int("threads", threads, minimum=1)
-    if workers and workers > 1 and scheduler is not None:
-        raise ValueError("give either workers (an embedded cluster) or scheduler (an existing one), not both")
-    if threads is not None and threads > 1 and ((workers and workers > 1) or scheduler is not None):
-        raise ValueError(f"threads = {threads} applies to in-process runs; with workers or a scheduler each worker "
-                         "process runs one unit at a time")
     kind = get_trial(spec.trial)
     if batch is not None and batch not in BATCH_VALUES:
         raise ValueError(f"batch must be True, False, 'auto', 'map' or 'vmap', got {batch!r}")

@@ -42,7 +42,7 @@ _LOOP_KEYS = ("history_every", "rtol", "stall_window", "stall_rtol", "diverge_fa
 
 
 _INT_PARAMS = {"rank": 1, "max_iter": 0, "history": 0}  # name -> minimum
-_NONNEGATIVE_PARAMS = ("gtol", "init_scale", "balance")
+_NONNEGATIVE_PARAMS = ("init_scale", "balance")
 
 
 def validate(params: dict) -> None:
@@ -70,6 +70,10 @@ def validate(params: dict) -> None:
     if not isinstance(params.get("certify", False), bool):
         raise TypeError(f"certify must be true or false, got {params.get('certify')!r}")
     check_choice("init", params.get("init", "random"), INITS)
+    if "gtol" in params:
+        check_loop_setting("gtol", params["gtol"])
+    if params.get("init") == "spectral" and "init_scale" in params:
+        raise ValueError("init_scale applies to the random and small starts: the spectral start has its own scale")
     if "factorization" in params:
         check_choice("factorization", params["factorization"], ("symmetric", "asymmetric"))
     for key, value in params.get("options", {}).items():
@@ -83,7 +87,7 @@ def _check_certify_options(params: dict, instance: str) -> None:
     """``certify_options`` names the settings of the certifier the trial will use, with values it takes (without
     building anything)."""
     from benign.certify_settings import (COMMON_SETTINGS, certifier_kind, check_certify_setting,
-                                         check_certify_setting_names)
+                                         check_certify_setting_names, check_l1_common)
 
     opts = params.get("certify_options", {})
     if not opts:  # (set without certify anywhere in the spec: refused at load, see REQUIRES)
@@ -92,6 +96,8 @@ def _check_certify_options(params: dict, instance: str) -> None:
     check_certify_setting_names([k for k in opts if k not in COMMON_SETTINGS], kind)
     for name, value in opts.items():
         check_certify_setting(name, value, f"certify_options.{name}")
+    if kind == "l1":
+        check_l1_common(opts, {k: f"certify_options.{k}" for k in opts})
 
 
 _LOSS_CACHE: dict[str, Any] = {}

@@ -56,17 +56,15 @@ class Report:
         self.lines.append(f"![{caption}]({rel})\n\n*{caption}*\n")
 
     def write(self, name: str = "report.md") -> str:
-        path = os.path.join(self.out_dir, name)
-        with open(path, "w") as fh:
-            fh.write("\n".join(self.lines).rstrip() + "\n")
-        return path
+        from benign.atomic import write_text
+
+        return write_text(os.path.join(self.out_dir, name), "\n".join(self.lines).rstrip() + "\n")
 
 
 def write_results(out_dir: str, results: dict[str, Any], name: str = "results.json") -> str:
     """Write ``results`` as JSON (NumPy values converted; non-finite floats as strings)."""
     from benign.serialize import to_jsonable
 
-    path = os.path.join(out_dir, name)
-    with open(path, "w") as fh:
-        json.dump(to_jsonable(results), fh, indent=2)
-    return path
+    from benign.atomic import write_text
+
+    return write_text(os.path.join(out_dir, name), json.dumps(to_jsonable(results), indent=2))

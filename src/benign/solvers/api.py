@@ -7,7 +7,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from benign.errors import check_array, check_callable, check_choice, check_fits, check_int, check_seed
+from benign.errors import (check_array, check_callable, check_choice, check_fits, check_float, check_int,
+                           check_rank_fits, check_seed)
 from benign.solver_options import check_loop_setting
 from benign.solvers import loop
 from benign.solvers.base import ProblemScale, Solver, with_options
@@ -77,7 +78,9 @@ def _resolve_rank(obj, x0: np.ndarray | None, rank: int | None) -> int:
             raise ValueError(f"rank = {rank} disagrees with the starting point's {r} columns")
         return r
     if rank is not None:
-        return check_int("rank", rank, minimum=1)
+        r = check_int("rank", rank, minimum=1)
+        check_rank_fits(r, obj.rows)
+        return r
     if obj.truth is not None:
         return int(np.shape(obj.truth)[1])
     raise ValueError("rank is required when no starting point is given and the truth is unknown")
@@ -181,6 +184,9 @@ def _prepare(obj, method, options, x0s, rank, init, init_scale, seed, count):
     """Shared set-up: solver, rank, starting points ``(count, N, r)``, resolved solver."""
     _check_objective(obj)
     seed = check_seed(seed)
+    _check_init(init)  # checked even when starting points are given (they are then unused, but never wrong)
+    if init_scale is not None:
+        check_float("init_scale", init_scale, lo=0.0, lo_open=True)
     solver = make_solver(method, options)
     solver.validate(obj)
     if not solver.jitted:  # the convex baseline takes no starting point
@@ -190,7 +196,6 @@ def _prepare(obj, method, options, x0s, rank, init, init_scale, seed, count):
         X0 = x0s
         scale = _LazyScale(obj, r, seed)
     else:
-        _check_init(init)
         r = _resolve_rank(obj, None, rank)
         # the iterate, its gradient and the start of every run, checked before JAX draws them
         runs = 1 if count is None else count
@@ -243,7 +248,8 @@ def solve_many(obj, method: str | Solver = "gd", x0s: Any = None, *, starts: int
     """``B`` starts of the same objective in one vmapped, jitted run; returns one :class:`Result` per start.
 
     ``x0s`` has shape ``(B, N, r)``; without it ``starts = B`` points are drawn with ``init`` (start ``i`` from
-    ``fold_in(key(seed), i)``: start 0 equals :func:`solve` with the same seed). Every start runs under the same
+    ``fold_in(key(seed), i)``: start 0 is the start :func:`solve` draws with the same seed, and its run equals that
+    solve to rounding -- the batched program may order floating-point operations differently). Every start runs under the same
     stopping rules; a finished start is frozen while the others continue. ``seconds`` is the wall time of the
     whole batch (``details["batch_size"] = B``). Not available for the convex baseline (it takes no start).
     """
@@ -252,6 +258,8 @@ def solve_many(obj, method: str | Solver = "gd", x0s: Any = None, *, starts: int
     check_callable("progress", progress, "progress(k, max_iter)")
     if x0s is not None:
         arr = check_array("x0s", x0s, ndim=3)
+        if arr.shape[0] == 0:
+            raise ValueError(f"x0s holds no starting point, got shape {arr.shape}")
         if starts is not None and check_int("starts", starts, minimum=1) != arr.shape[0]:
             raise ValueError(f"starts = {starts} disagrees with x0s holding {arr.shape[0]} points")
         x0s = np.stack([_check_start(obj, arr[i], f"x0s[{i}]") for i in range(arr.shape[0])])

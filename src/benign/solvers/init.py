@@ -185,8 +185,8 @@ def initial_point(obj, rank: int, init: str = "random", scale: float | None = No
                   count: int | None = None, *, problem: ProblemScale | None = None) -> np.ndarray:
     """An initial point of shape ``(N, rank)`` (or ``(count, N, rank)`` for ``count`` starts).
 
-    See the module docstring for the three rules; ``scale`` is ``s`` (random), ``alpha`` (small) or ignored
-    (spectral). Start ``i`` draws from ``fold_in(jax.random.key(seed), i)``.
+    See the module docstring for the three rules; ``scale`` is ``s`` (random), ``alpha`` (small); refused
+    for spectral (its scale is fitted). Start ``i`` draws from ``fold_in(jax.random.key(seed), i)``.
     """
     from benign.objective import Objective
 
@@ -197,6 +197,8 @@ def initial_point(obj, rank: int, init: str = "random", scale: float | None = No
     seed = check_seed(seed)
     if scale is not None:
         scale = check_float("init_scale", scale, lo=0.0, lo_open=True)
+        if init == "spectral":
+            raise ValueError("init_scale applies to the random and small starts: the spectral start has its own scale")
     if count is not None:
         count = check_int("count", count, minimum=1)
     N = obj.rows

@@ -65,9 +65,11 @@ class Subgradient(Solver):
         if step is None:
             step = default_l1_step(obj, scale) if obj.loss.name == "l1" else default_step(scale)
         ftol = self.setting("ftol")
+        f_star = self.setting("f_star")
+        if self.schedule == "polyak" or ftol is not None:
+            _check_lower_bound(obj, x0, f_star)
         return Subgradient(step=f64(step), q=f64(self.setting("q")), schedule=self.schedule,
-                           f_star=f64(self.setting("f_star")),
-                           ftol=f64(np.nan if ftol is None else ftol), final=self.final)
+                           f_star=f64(f_star), ftol=f64(np.nan if ftol is None else ftol), final=self.final)
 
     def init(self, obj, x, f, g, ctx):
         return {"f0": f, "f": f, "best_f": f, "best_k": jnp.zeros((), jnp.int64), "best_x": x}
@@ -97,6 +99,21 @@ class Subgradient(Solver):
     def best_iterate(self, aux) -> tuple[np.ndarray, float, int]:
         """``(x, f(x), iteration)`` of the iterate of least loss seen (the start counts as iteration 0)."""
         return np.asarray(aux["best_x"]), float(aux["best_f"]), int(aux["best_k"])
+
+
+def _check_lower_bound(obj, x0, f_star: float) -> None:
+    """``f_star`` must lie below ``f(X0)`` (of every start, ``x0`` being ``(N, r)`` or a batch ``(count, N, r)``): it
+    stands for the optimal value, and one at or above ``f(X0)`` makes the Polyak step 0 (the iterate never moves)
+    and the ``ftol`` test pass at the start."""
+    from benign._jax import jax
+
+    X0 = jnp.asarray(x0)
+    f0 = np.atleast_1d(np.asarray(jax.vmap(obj.value)(X0) if X0.ndim == 3 else obj.value(X0)))
+    i = int(np.argmin(f0))
+    if not f0[i] > f_star:
+        where = f"f(X0) = {f0[i]:.6g}" if f0.size == 1 else f"f(X0) of start {i} = {f0[i]:.6g}"
+        raise ValueError(f"f_star = {f_star:g} is not below {where}: f_star must be a lower bound of f (its "
+                         f"optimal value, or below; 0 for the l1 loss)")
 
 
 def default_l1_step(obj, scale: ProblemScale) -> float:
