@@ -133,7 +133,14 @@ def test_bad_input_one_line_error(args, needle):
                                   ["reproduce", "all", "--scheduler", "foo"],
                                   ["sweep", "run", "no-such-spec.toml", "--workers", "1000"],
                                   ["solve", "sensing:n=4,r=1,m=10,tscale=1e-320"],
-                                  ["solve", "sensing:n=4,r=1,m=10,noise=gaussian,sigma=1e-400"]])
+                                  ["solve", "sensing:n=4,r=1,m=10,noise=gaussian,sigma=1e-400"],
+                                  ["landscape", "sensing:n=4,r=1,m=30", "--point", "truth", "--dir1", "truth",
+                                   "--loss", "l1"],
+                                  ["landscape", "sensing:n=30,r=1,m=300", "--point", "truth:r=20", "--dir1", "truth"],
+                                  ["landscape", "zsl-half", "--point", "0,1", "--dir1", "1,0", "--dir2", "0,1",
+                                   "--grid", "10000"],
+                                  ["landscape", "seed001", "--eps", "2"],
+                                  ["landscape", "seed001", "--n", "100000"]])
 def test_bad_input_fails_before_importing_jax(argv):
     code = ("import sys; sys.argv = ['benign'] + " + repr(argv) + "\nfrom benign.cli import main\n"
             "try:\n    main()\nexcept SystemExit as e:\n    print(e.code, 'jax' in sys.modules)")

@@ -24,12 +24,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from benign._jax import jax, jnp
-from benign.errors import check_array, check_bool, check_float, check_int
-
-#: largest ``N r`` for which lambda_min maps are computed (one dense Hessian per grid point)
-MAP_MAX = 400
-#: most grid points of one slice or map (``len(alphas) * len(betas)``)
-MAX_POINTS = 4_000_000
+from benign.errors import check_array, check_bool
+from benign.landscape_limits import MAP_MAX, MAX_POINTS, check_request, check_seed001_settings  # noqa: F401
 
 
 @jax.jit
@@ -81,22 +77,6 @@ def grid_points(lo: float, hi: float, count: int) -> np.ndarray:
     g[np.abs(g) <= 8 * np.finfo(float).eps * top] = 0.0
     g[0], g[-1] = lo, hi
     return g
-
-
-def check_request(loss: str, size: int, points: int, hessian: bool) -> None:
-    """What a slice can compute honestly, checked before any work: at most ``MAX_POINTS`` grid points, and
-    ``lambda_min`` only for a smooth loss (``loss``: its name; the l1 loss has no Hessian) and ``N r <= MAP_MAX``
-    (``size``: ``N r``)."""
-    if points > MAX_POINTS:
-        raise ValueError(f"the grid has {points:,} points, more than {MAX_POINTS:,}: use fewer grid points "
-                         "(CLI: a smaller --grid)")
-    if hessian:
-        if loss == "l1":
-            raise ValueError("the l1 loss has no Hessian (psi(t) = |t| is not twice differentiable): lambda_min is "
-                             "defined for smooth losses; pass hessian=False (CLI: --no-hessian) for f alone")
-        if size > MAP_MAX:
-            raise ValueError(f"lambda_min maps need N*r <= {MAP_MAX} (one dense Hessian per grid point), got "
-                             f"{size}; pass hessian=False (CLI: --no-hessian) for f alone")
 
 
 def slice_2d(obj, X: Any, D1: Any, D2: Any, alphas: Any, betas: Any, *, hessian: bool = True) -> dict[str, Any]:
@@ -237,19 +217,7 @@ def seed001_landscape(lam_values: Sequence[float] = (0.0, 0.5, 5.0), n: int = 21
     from benign.losses import make_loss
     from benign.objective import make_objective
 
-    n = check_int("n", n, minimum=2)
-    if n > MAP_MAX:  # (check_request's advice, hessian=False, is not an option of this figure)
-        raise ValueError(f"seed 001's lambda_min maps need n <= {MAP_MAX} (one dense Hessian per grid point), got "
-                         f"n = {n}")
-    grid = check_int("grid", grid, minimum=2)
-    lo = check_float("lo", lo)
-    hi = check_float("hi", hi)
-    if hi <= lo:
-        raise ValueError(f"the range needs lo < hi, got [{lo}, {hi}]")
-    lams = tuple(check_float("lam", v, lo=0.0) for v in lam_values)
-    if not lams:
-        raise ValueError("lam_values must hold at least one value")
-    check_request("mixed", n, grid * grid, True)
+    lams, n, eps, grid, lo, hi = check_seed001_settings(lam_values, n, eps, grid, lo, hi)
     inst = yalcin(n, eps)
     z = np.asarray(inst.truth_point)
     v0 = sign_pattern_start(n, "mod3")

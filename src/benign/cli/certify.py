@@ -439,6 +439,12 @@ def landscape(
         if not lam_values or not all(math.isfinite(v) and v >= 0 for v in lam_values):
             raise UserError(f"--lams must be finite numbers >= 0 (the weights lambda of the mixed loss, l = 4), "
                             f"got {lams!r}")
+        from benign.landscape_limits import check_seed001_settings
+
+        try:  # before JAX is imported
+            check_seed001_settings(lam_values, n, eps, grid, lo, hi)
+        except (TypeError, ValueError) as exc:
+            raise UserError(f"{exc} (options --n, --eps, --grid, --range, --lams)") from None
         with status_spinner("computing seed 001's landscape ...", as_json):
             from benign.landscape import plot_seed001, save_figure, seed001_landscape
 
@@ -460,6 +466,18 @@ def landscape(
     read1, read2 = _read_direction(dir1, X, "--dir1"), _read_direction(dir2, X, "--dir2")
     if dir1 is None:
         raise UserError("--dir1 is required (a direction, or 'truth' for the ground truth minus the point)")
+    from benign.landscape_limits import check_request
+    from benign.specs import parse_instance, point_rows
+
+    size = 0 if X is None else int(X.size)
+    is_truth, rank = _truth_request(point)
+    rows = point_rows(parse_instance(instance), settings["factorization"]) if is_truth and rank else None
+    if rows is not None:  # truth:r=K: N K
+        size = rows[0] * rank
+    try:  # what can be known before the build (N r once the point is read; it is checked again below)
+        check_request(settings["loss"].name, size, grid if dir2 is None else grid * grid, not no_hessian)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
     inst = load_instance_arg(instance)
     import numpy as np
 
