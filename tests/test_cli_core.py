@@ -316,3 +316,23 @@ def test_an_uncertified_nonneg_family_exits_1_and_saves_nothing(tmp_path):
     report = json.loads(res.stdout)
     assert res.returncode == 1 and report["certified"] is False and "not certified" in report["note"]
     assert "no certified counterexample" in res.stderr and "nothing saved" in res.stderr and not save.exists()
+
+
+def test_a_damaged_instance_file_is_refused_before_importing_jax(tmp_path):
+    """load_instance checks every entry against the JAX-free table of saved arrays before it builds the operator."""
+    import numpy as np
+
+    from benign.instances import build
+    from benign.io import save_instance
+
+    good = save_instance(str(tmp_path / "good.npz"), build("sensing:n=4,r=1,m=20,seed=0"))
+    data = dict(np.load(good))
+    bad_b = dict(data, b=np.where(np.arange(20) == 0, np.nan, data["b"]))
+    no_a = {k: v for k, v in data.items() if k != "op_A"}
+    for name, arrays, needle in (("nanb", bad_b, "non-finite value nan"), ("noa", no_a, "missing entry 'op_A'")):
+        path = str(tmp_path / f"{name}.npz")
+        np.savez(path, **arrays)
+        code = ("import sys; sys.argv = ['benign', 'info', " + repr(path) + "]\nfrom benign.cli import main\n"
+                "try:\n    main()\nexcept SystemExit as e:\n    print(e.code, 'jax' in sys.modules)")
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+        assert out.stdout.split() == ["2", "False"] and needle in out.stderr, out.stdout + out.stderr

@@ -153,7 +153,7 @@ def _open(path: str):
 def _operator_arrays(data, meta: dict, path: str) -> tuple[str, tuple[int, int], bool, dict[str, np.ndarray]]:
     """The operator's kind, shape, symmetric flag and arrays, each checked (present, real and finite, float64;
     integer indices within the shape); ``ValueError`` naming the file and the entry otherwise."""
-    from benign.operators import SAVED_ARRAYS
+    from benign.operator_kinds import SAVED_ARRAYS
 
     for key in ("operator", "shape", "operator_symmetric"):
         if key not in meta:
@@ -197,16 +197,9 @@ def _operator_arrays(data, meta: dict, path: str) -> tuple[str, tuple[int, int],
 def load_instance(path: str):
     """Read an instance written by :func:`save_instance`; validates the format and every array (present, real,
     finite, float64, of the sizes the operator and the shape imply), naming the file and the entry at fault."""
-    from benign.instances import Instance
-    from benign.operators import operator_from_arrays
-
     data = _open(path)
     meta = _instance_meta(data, path)
     kind, shape, symmetric, op_arrays = _operator_arrays(data, meta, path)
-    try:
-        operator = operator_from_arrays(kind, op_arrays, shape, symmetric)
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"{path!r}: bad operator arrays: {exc}") from None
 
     def entry(key: str, required: bool = True):
         if key in data.files:
@@ -215,7 +208,7 @@ def load_instance(path: str):
             raise ValueError(f"{path!r}: missing entry {key!r} (not a complete benign instance file)")
         return None
 
-    m = operator.m
+    m = next(iter(op_arrays.values())).shape[0]  # (one row per measurement in every kind's arrays)
     b = check_array(f"b in {path}", entry("b"), ndim=1)
     if b.shape[0] != m:
         raise ValueError(f"{path!r}: b has {b.shape[0]} entries but the operator has m = {m}")
@@ -231,6 +224,16 @@ def load_instance(path: str):
         if mask.shape != (m,):
             raise ValueError(f"{path!r}: outlier_mask must have {m} entries, got shape {mask.shape}")
         mask = mask.astype(bool)
+    # the file is checked: JAX and the operator now (a damaged file is refused before this import)
+    from benign.instances import Instance
+    from benign.operators import operator_from_arrays
+
+    try:
+        operator = operator_from_arrays(kind, op_arrays, shape, symmetric)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{path!r}: bad operator arrays: {exc}") from None
+    if operator.m != m:
+        raise ValueError(f"{path!r}: the operator has m = {operator.m} measurements but its arrays {m} rows")
     return Instance(operator, b, L, R, noise, mask, bool(meta.get("nonnegative", False)),
                     meta.get("name", os.path.basename(path)), dict(meta.get("params", {})))
 

@@ -35,6 +35,7 @@ import numpy as np
 
 from benign._jax import jax, jnp
 from benign.errors import check_array, check_dense_sensing_fits, check_float, check_int, check_sampling_fits
+from benign.operator_kinds import SAVED_ARRAYS  # noqa: F401  (re-exported: the table of what each kind saves)
 
 
 def _leaf(x: Any, device: bool, owned: bool = False):
@@ -573,15 +574,6 @@ def kernel(op: Operator) -> np.ndarray:
         raise TypeError(f"op must be a benign Operator (e.g. instance.operator), got {type(op).__name__}")
     mats = op.matrices().reshape(op.m, -1)
     return mats.T @ mats
-
-
-#: the arrays :meth:`Operator.arrays` saves for each operator kind, and whether each holds indices (read by
-#: :func:`operator_from_arrays` and checked by :func:`benign.io.load_instance`)
-SAVED_ARRAYS: dict[str, dict[str, bool]] = {
-    **{k: {"A": False} for k in ("dense", "gaussian", "explicit", "kernel")},
-    "completion": {"rows": True, "cols": True, "weights": False},
-    "rank-one": {"a": False, "c": False},
-}
 
 
 def operator_from_arrays(kind: str, arrays: dict[str, np.ndarray], shape: tuple[int, int],

@@ -302,6 +302,10 @@ def load_instance_arg(spec: str):
         sp = parse_instance(spec)
     except (ValueError, TypeError) as exc:
         raise UserError(str(exc)) from None
+    if sp.kind == "file":  # checked in full before JAX is imported (a damaged file is refused at once)
+        from benign.io import load_instance
+
+        return load_instance(sp.params["path"])
     from benign.instances import build
 
     return build(sp)
