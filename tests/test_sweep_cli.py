@@ -88,7 +88,11 @@ def test_bad_sweep_input_fails_before_importing_jax(tmp_path):
              ["run", str(tmp_path / "range.toml")],
              ["run", str(tmp_path / "late.toml")], ["status", str(tmp_path / "folder")],
              ["run", good, "--batch", "maybe"], ["run", good, "--workers", "2", "--scheduler", "x:1"],
-             ["export", good, "--out", str(tmp_path / "r.xlsx")]]
+             ["export", good, "--out", str(tmp_path / "r.xlsx")],
+             ["run", good, "--scheduler", "foo"], ["run", good, "--workers", "1000"],
+             ["status", good, "--db", str(tmp_path / "notes.db")],
+             ["report", good, "--db", str(tmp_path / "notes.db"), "--out", str(tmp_path / "rep")]]
+    (tmp_path / "notes.db").write_text("x")  # (SQLite reads a file under 100 bytes as an empty database)
     for argv in cases:
         code = ("import sys; sys.argv = ['benign', 'sweep'] + " + repr(argv) + "\nfrom benign.cli import main\n"
                 "try:\n    main()\nexcept SystemExit as e:\n    print(e.code, 'jax' in sys.modules)")
@@ -108,7 +112,8 @@ def test_a_file_that_is_not_a_results_store_is_refused(tmp_path):
     other.execute("CREATE TABLE trials (a INTEGER)")
     other.commit()
     other.close()
-    for name in ("notes.txt", "other.db"):
+    (tmp_path / "tiny.txt").write_text("x")  # under 100 bytes: SQLite alone would write its tables into it
+    for name in ("notes.txt", "other.db", "tiny.txt"):
         before = (tmp_path / name).read_bytes()
         for cmd in ("run", "status"):
             res = cli(cmd, str(spec), "--db", str(tmp_path / name), "--json")

@@ -18,19 +18,25 @@ DB_OPT = typer.Option(None, "--db", help="Results file (SQLite); default: the db
 
 
 def _spec(path: str, db: Optional[str], *, writing: bool = False):
-    """The spec, validated; ``writing``: the results file (and its folder: SQLite writes its journal beside it) is
-    refused as soon as its path is known if it cannot be written, before the trials' slower checks."""
+    """The spec, validated. As soon as the results file's path is known, before the trials' slower checks (they load
+    JAX): a file that is not a results file is refused, and with ``writing`` one that cannot be written (nor its
+    folder: SQLite writes its journal beside it)."""
     output_path(db, "--db")
     from benign.experiments.spec import load_spec
 
     def check_db(path_db: str) -> None:
+        from benign.experiments.store import check_results_file
+
         label = "--db" if db is not None else "the results file ([sweep] db, default SPEC.db)"
+        check_results_file(path_db)  # another program's file, refused before the spec's slower checks
+        if not writing:
+            return
         output_path(path_db, label)
         if os.path.isdir(os.path.dirname(path_db)):
             output_path(os.path.dirname(path_db), f"the folder of {label}", directory=True)
 
     try:
-        return load_spec(path, db=db, check_db=check_db if writing else None)
+        return load_spec(path, db=db, check_db=check_db)
     except (ValueError, TypeError) as exc:
         raise UserError(f"{path}: {exc}") from None
 

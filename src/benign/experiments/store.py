@@ -52,6 +52,53 @@ class _NotAStore(Exception):
     """An existing file that is not a benign results store (reported as ``ValueError`` naming the file)."""
 
 
+def _check_tables(conn: sqlite3.Connection) -> None:
+    """An existing file must hold a ``trials`` table with the columns this version writes, or no table at all (a
+    store being created by another process, or one whose creation was interrupted)."""
+    try:
+        tables = [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    except sqlite3.DatabaseError as exc:
+        if "file is not a database" in str(exc):
+            raise _NotAStore(str(exc)) from None
+        raise
+    if not tables:
+        return
+    if "trials" not in tables:
+        raise _NotAStore(f"it holds no table 'trials' (tables: {', '.join(tables)})")
+    have = {row[1] for row in conn.execute("PRAGMA table_info(trials)")}
+    missing = [c for c in COLUMNS if c not in have]
+    if missing:
+        raise _NotAStore(f"its table 'trials' lacks the columns {', '.join(missing)}")
+
+
+def _not_sqlite(path: str) -> bool:
+    """A non-empty file without SQLite's header (SQLite itself reads a file under 100 bytes as an empty database,
+    and would write its tables into it)."""
+    with open(path, "rb") as fh:
+        return fh.read(16) != b"SQLite format 3\x00"
+
+
+def check_results_file(path: str) -> None:
+    """``ValueError`` when ``path`` exists, is not empty and is not a benign results file, read-only (the file is
+    not changed): the CLI calls it as soon as the path is known, before a spec's slower checks."""
+    if not os.path.isfile(path) or os.path.getsize(path) == 0:
+        return
+    if _not_sqlite(path):
+        raise ValueError(f"{path!r} is not a benign results file (not an SQLite file)")
+    try:
+        conn = sqlite3.connect(f"file:{os.path.abspath(path)}?mode=ro", uri=True)
+    except sqlite3.Error:  # (unreadable: the store itself says why, later)
+        return
+    try:
+        _check_tables(conn)
+    except _NotAStore as exc:
+        raise ValueError(f"{path!r} is not a benign results file ({exc})") from None
+    except sqlite3.Error:
+        return
+    finally:
+        conn.close()
+
+
 class Store:
     """A connection to a results file; use as a context manager or call :meth:`close`."""
 
@@ -65,6 +112,8 @@ class Store:
         os.makedirs(d, exist_ok=True)
         self.path = path
         existing = os.path.isfile(path) and os.path.getsize(path) > 0
+        if existing and _not_sqlite(path):
+            raise ValueError(f"{path!r} is not a benign results file (not an SQLite file)")
         self.conn = sqlite3.connect(path, timeout=60.0, isolation_level=None)
         try:
             if existing:  # read-only checks first: another program's file is refused untouched
@@ -83,22 +132,7 @@ class Store:
             raise
 
     def _check_tables(self) -> None:
-        """An existing file must hold a ``trials`` table with the columns this version writes, or no table at all (a
-        store being created by another process, or one whose creation was interrupted)."""
-        try:
-            tables = [row[0] for row in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-        except sqlite3.DatabaseError as exc:
-            if "file is not a database" in str(exc):
-                raise _NotAStore(str(exc)) from None
-            raise
-        if not tables:
-            return
-        if "trials" not in tables:
-            raise _NotAStore(f"it holds no table 'trials' (tables: {', '.join(tables)})")
-        have = {row[1] for row in self.conn.execute("PRAGMA table_info(trials)")}
-        missing = [c for c in COLUMNS if c not in have]
-        if missing:
-            raise _NotAStore(f"its table 'trials' lacks the columns {', '.join(missing)}")
+        _check_tables(self.conn)
 
     def __enter__(self) -> "Store":
         return self
