@@ -120,3 +120,21 @@ def test_a_file_that_is_not_a_results_store_is_refused(tmp_path):
             assert res.returncode == 2 and "is not a benign results file" in res.stderr, res.stderr
             assert json.loads(res.stdout)["exit_code"] == 2
         assert (tmp_path / name).read_bytes() == before
+
+
+def test_the_results_file_probe_reads_the_file_named(tmp_path):
+    """The read-only probe escapes the path in its URI: '#' cut 'run#1.db' short, so it checked (or created) 'run'."""
+    import sqlite3
+
+    from benign.experiments.store import Store, check_results_file
+
+    other = sqlite3.connect(tmp_path / "run")  # what the cut-short name would find: another program's database
+    other.execute("CREATE TABLE other (a INTEGER)")
+    other.commit()
+    other.close()
+    for name in ("run#1.db", "p%41.db", "a?b.db"):
+        with Store(str(tmp_path / name)):
+            pass
+        check_results_file(str(tmp_path / name))  # a store: accepted
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(("-wal", "-shm"))) == [
+        "a?b.db", "p%41.db", "run", "run#1.db"]

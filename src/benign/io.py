@@ -191,7 +191,18 @@ def _operator_arrays(data, meta: dict, path: str) -> tuple[str, tuple[int, int],
     else:
         check_array(f"op_a in {path}", arrays["a"], shape=(None, d1))
         check_array(f"op_c in {path}", arrays["c"], shape=(arrays["a"].shape[0], d2))
-    return kind, (d1, d2), bool(meta["operator_symmetric"]), arrays
+    from benign.errors import check_bool
+
+    try:
+        symmetric = check_bool("operator_symmetric", meta["operator_symmetric"])
+    except TypeError as exc:
+        raise ValueError(f"{path!r}: metadata {exc}") from None
+    if symmetric and d1 != d2:
+        raise ValueError(f"{path!r}: a symmetric operator needs a square shape, got {d1} x {d2}")
+    m = next(iter(arrays.values())).shape[0]
+    if m < 1:
+        raise ValueError(f"{path!r}: the operator has no measurement (m = 0)")
+    return kind, (d1, d2), symmetric, arrays
 
 
 def load_instance(path: str):
@@ -213,6 +224,8 @@ def load_instance(path: str):
     if b.shape[0] != m:
         raise ValueError(f"{path!r}: b has {b.shape[0]} entries but the operator has m = {m}")
     L = check_array(f"truth_left in {path}", entry("truth_left"), shape=(shape[0], None))
+    if L.shape[1] < 1:
+        raise ValueError(f"{path!r}: truth_left has no column")
     R = entry("truth_right", False)
     if R is not None:
         R = check_array(f"truth_right in {path}", R, shape=(shape[1], L.shape[1]))

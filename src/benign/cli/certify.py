@@ -444,7 +444,8 @@ def landscape(
         try:  # before JAX is imported
             check_seed001_settings(lam_values, n, eps, grid, lo, hi)
         except (TypeError, ValueError) as exc:
-            raise UserError(f"{exc} (options --n, --eps, --grid, --range, --lams)") from None
+            raise UserError(str(exc) if "CLI:" in str(exc) else f"{exc} (options --n, --eps, --grid, --range, "
+                            f"--lams)") from None
         with status_spinner("computing seed 001's landscape ...", as_json):
             from benign.landscape import plot_seed001, save_figure, seed001_landscape
 

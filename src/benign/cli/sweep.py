@@ -38,7 +38,8 @@ def _spec(path: str, db: Optional[str], *, writing: bool = False):
     try:
         return load_spec(path, db=db, check_db=check_db)
     except (ValueError, TypeError) as exc:
-        raise UserError(f"{path}: {exc}") from None
+        text = str(exc)  # (an error about the results file names that file itself, not the spec)
+        raise UserError(text if "is not a benign results file" in text else f"{path}: {text}") from None
 
 
 @sweep_app.command("run", cls=Command)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import pathlib
 import sqlite3
 import time
 from typing import Any, Iterable
@@ -73,20 +74,26 @@ def _check_tables(conn: sqlite3.Connection) -> None:
 
 def _not_sqlite(path: str) -> bool:
     """A non-empty file without SQLite's header (SQLite itself reads a file under 100 bytes as an empty database,
-    and would write its tables into it)."""
-    with open(path, "rb") as fh:
-        return fh.read(16) != b"SQLite format 3\x00"
+    and would write its tables into it); ``False`` when it cannot be read (SQLite says why when it opens it)."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(16) != b"SQLite format 3\x00"
+    except OSError:
+        return False
 
 
 def check_results_file(path: str) -> None:
-    """``ValueError`` when ``path`` exists, is not empty and is not a benign results file, read-only (the file is
-    not changed): the CLI calls it as soon as the path is known, before a spec's slower checks."""
+    """``ValueError`` when ``path`` exists, is not empty and is not a benign results file, opened read-only (its
+    contents are not changed; reading a store in WAL mode may leave SQLite's ``-shm``/``-wal`` side files, which
+    the store removes when it is next opened): the CLI calls it as soon as the path is known, before a spec's
+    slower checks."""
     if not os.path.isfile(path) or os.path.getsize(path) == 0:
         return
     if _not_sqlite(path):
         raise ValueError(f"{path!r} is not a benign results file (not an SQLite file)")
     try:
-        conn = sqlite3.connect(f"file:{os.path.abspath(path)}?mode=ro", uri=True)
+        # (a URI with the path escaped: '#', '?' or '%' in a name would otherwise cut it short)
+        conn = sqlite3.connect(pathlib.Path(os.path.abspath(path)).as_uri() + "?mode=ro", uri=True)
     except sqlite3.Error:  # (unreadable: the store itself says why, later)
         return
     try:
