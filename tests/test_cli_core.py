@@ -336,3 +336,11 @@ def test_a_damaged_instance_file_is_refused_before_importing_jax(tmp_path):
                 "try:\n    main()\nexcept SystemExit as e:\n    print(e.code, 'jax' in sys.modules)")
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
         assert out.stdout.split() == ["2", "False"] and needle in out.stderr, out.stdout + out.stderr
+
+
+def test_the_common_certifier_defaults_are_certifys():
+    """certify_settings.COMMON_DEFAULTS (what the l1 refusal compares against) are certify()'s own defaults."""
+    from benign.certify.core import certify
+    from benign.certify_settings import COMMON_DEFAULTS
+
+    assert COMMON_DEFAULTS == {k: certify.__kwdefaults__[k] for k in COMMON_DEFAULTS}

@@ -14,10 +14,18 @@ import shutil
 import sys
 import uuid
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Iterator, TextIO
 
 #: names written directly: devices and process files (replacing ``/dev/stdout`` would replace the link itself)
 _DIRECT = ("/dev/", "/proc/")
+
+
+def written_in_place(path: str) -> bool:
+    """Whether ``path`` is written directly rather than through a temporary file: a name under ``/dev`` or ``/proc``
+    (before or after resolving links), or an existing target that is not a regular file."""
+    real = os.path.realpath(path)
+    return (os.path.abspath(path).startswith(_DIRECT) or real.startswith(_DIRECT)
+            or (os.path.exists(real) and not os.path.isfile(real)))
 
 
 @contextmanager
@@ -25,11 +33,10 @@ def atomic_path(path: str) -> Iterator[str]:
     """Yield the name to write ``path`` under; on success it replaces ``path``, on any exception (Ctrl-C included) it
     is removed and ``path`` is left as it was. The folder is created when missing."""
     path = os.fspath(path)
-    real = os.path.realpath(path)
-    if os.path.abspath(path).startswith(_DIRECT) or real.startswith(_DIRECT) or (
-            os.path.exists(real) and not os.path.isfile(real)):
+    if written_in_place(path):
         yield path
         return
+    real = os.path.realpath(path)
     folder, base = os.path.split(real)
     os.makedirs(folder, exist_ok=True)
     root, ext = os.path.splitext(base)
@@ -57,14 +64,20 @@ def is_stdout(path: str) -> bool:
         return False
 
 
-def write_text(path: str, text: str) -> str:
-    """``text`` written to ``path`` through :func:`atomic_path` (to ``sys.stdout`` when ``path`` is standard output,
-    see :func:`is_stdout`); returns ``path``."""
+@contextmanager
+def open_text(path: str) -> Iterator[TextIO]:
+    """A text file to write ``path`` through: ``sys.stdout`` when ``path`` is standard output (see
+    :func:`is_stdout`; flushed, not closed), else a file opened under :func:`atomic_path`."""
     if is_stdout(path):
-        sys.stdout.write(text)
+        yield sys.stdout
         sys.stdout.flush()
-        return path
-    with atomic_path(path) as tmp:
-        with open(tmp, "w") as fh:
-            fh.write(text)
+        return
+    with atomic_path(path) as tmp, open(tmp, "w") as fh:
+        yield fh
+
+
+def write_text(path: str, text: str) -> str:
+    """``text`` written to ``path`` through :func:`open_text`; returns ``path``."""
+    with open_text(path) as fh:
+        fh.write(text)
     return path

@@ -35,13 +35,21 @@ COMMON_SETTINGS = tuple(COMMON_DEFAULTS)
 def check_l1_common(settings: dict, labels: dict | None = None) -> None:
     """The l1 certifier has no use for :data:`COMMON_SETTINGS` (its tolerance is ``tol``, and it verifies every
     descent claim by evaluating ``f``): one given away from its default is refused, not silently dropped
-    (``ValueError`` naming it as ``labels[name]``, default ``name``)."""
+    (``ValueError`` naming it as ``labels[name]``, default ``name``; a command-line label, ``--...``, is written as
+    the option is given: ``--gtol 0.0001``, or the flag alone for a switch)."""
     labels = labels or {}
-    changed = [f"{labels.get(k, k)}={v!r}" for k, v in settings.items()
-               if k in COMMON_DEFAULTS and v != COMMON_DEFAULTS[k]]
+
+    def given(k, v):
+        label = labels.get(k, k)
+        if not label.startswith("--"):
+            return f"{label}={v!r}"
+        return label if isinstance(v, bool) else f"{label} {v}"
+
+    changed = [given(k, v) for k, v in settings.items() if k in COMMON_DEFAULTS and v != COMMON_DEFAULTS[k]]
     if changed:
         raise ValueError(f"the l1 certifier does not take {', '.join(changed)}: its tolerance is the setting tol "
                          f"(relative, default 1e-8), and it verifies every descent claim by evaluating f")
+
 
 #: the loosest verdict tolerance accepted: a point whose relative gradient, curvature, value gap or nonnegativity
 #: violation is 1% of its scale is visibly not what a verdict would call it (with ``gtol = 0.5`` a point far from

@@ -150,9 +150,11 @@ def _open(path: str):
         raise ValueError(f"cannot read {path!r} as .npz/.npy: {why}") from None
 
 
-def _operator_arrays(data, meta: dict, path: str) -> tuple[str, tuple[int, int], bool, dict[str, np.ndarray]]:
-    """The operator's kind, shape, symmetric flag and arrays, each checked (present, real and finite, float64;
-    integer indices within the shape); ``ValueError`` naming the file and the entry otherwise."""
+def _operator_arrays(data, meta: dict, path: str
+                     ) -> tuple[str, tuple[int, int], bool, dict[str, np.ndarray], int]:
+    """The operator's kind, shape, symmetric flag, arrays (each checked: present, real and finite, float64; integer
+    indices within the shape) and number of measurements ``m`` (every kind's arrays have one row per measurement);
+    ``ValueError`` naming the file and the entry otherwise."""
     from benign.operator_kinds import SAVED_ARRAYS
 
     for key in ("operator", "shape", "operator_symmetric"):
@@ -202,7 +204,7 @@ def _operator_arrays(data, meta: dict, path: str) -> tuple[str, tuple[int, int],
     m = next(iter(arrays.values())).shape[0]
     if m < 1:
         raise ValueError(f"{path!r}: the operator has no measurement (m = 0)")
-    return kind, (d1, d2), symmetric, arrays
+    return kind, (d1, d2), symmetric, arrays, m
 
 
 def load_instance(path: str):
@@ -210,7 +212,7 @@ def load_instance(path: str):
     finite, float64, of the sizes the operator and the shape imply), naming the file and the entry at fault."""
     data = _open(path)
     meta = _instance_meta(data, path)
-    kind, shape, symmetric, op_arrays = _operator_arrays(data, meta, path)
+    kind, shape, symmetric, op_arrays, m = _operator_arrays(data, meta, path)
 
     def entry(key: str, required: bool = True):
         if key in data.files:
@@ -219,7 +221,6 @@ def load_instance(path: str):
             raise ValueError(f"{path!r}: missing entry {key!r} (not a complete benign instance file)")
         return None
 
-    m = next(iter(op_arrays.values())).shape[0]  # (one row per measurement in every kind's arrays)
     b = check_array(f"b in {path}", entry("b"), ndim=1)
     if b.shape[0] != m:
         raise ValueError(f"{path!r}: b has {b.shape[0]} entries but the operator has m = {m}")
@@ -245,8 +246,6 @@ def load_instance(path: str):
         operator = operator_from_arrays(kind, op_arrays, shape, symmetric)
     except (ValueError, TypeError) as exc:
         raise ValueError(f"{path!r}: bad operator arrays: {exc}") from None
-    if operator.m != m:
-        raise ValueError(f"{path!r}: the operator has m = {operator.m} measurements but its arrays {m} rows")
     return Instance(operator, b, L, R, noise, mask, bool(meta.get("nonnegative", False)),
                     meta.get("name", os.path.basename(path)), dict(meta.get("params", {})))
 

@@ -149,6 +149,13 @@ LOOP_SETTINGS: dict[str, tuple[str, dict[str, Any]]] = {
 LOOP_OPTIONAL = ("max_iter", "gtol", "rtol")
 
 
+def check_spectral_scale(init: str, init_scale: Any, label: str = "init_scale") -> None:
+    """``init_scale`` is the scale of the random and small starts: given with ``init="spectral"`` (whose scale is
+    fitted) it would be ignored, so it is refused (``ValueError`` naming it as ``label``)."""
+    if init == "spectral" and init_scale is not None:
+        raise ValueError(f"{label} applies to the random and small starts: the spectral start has its own scale")
+
+
 def check_loop_setting(name: str, value: Any, label: str | None = None) -> Any:
     """A loop setting checked against :data:`LOOP_SETTINGS` (``None`` passes for :data:`LOOP_OPTIONAL` only);
     ``label`` names it in the error (default ``name``)."""

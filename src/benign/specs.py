@@ -25,7 +25,7 @@ from fractions import Fraction
 from typing import Any, Callable
 
 from benign.errors import (MAX_SEED, check_all_entries_fit, check_choice, check_dense_sensing_fits, check_file,
-                           check_sampling_fits, check_truth_fits, suggest)
+                           check_int, check_sampling_fits, check_truth_fits, suggest)
 
 
 @dataclass(frozen=True)
@@ -237,8 +237,8 @@ def _check_ranges(kind: str, p: dict[str, Any]) -> None:
             raise ValueError(msg)
 
     for key in ("n", "d2", "m", "r", "count"):  # sizes past int64 would overflow NumPy (and the checks below)
-        if key in p and p[key] > MAX_SEED:
-            raise ValueError(f"{key} is out of the 64-bit integer range (got an integer of {len(str(p[key]))} digits)")
+        if key in p:
+            check_int(key, p[key])
     if "n" in p:
         need(p["n"] >= 1, f"n must be >= 1, got {p['n']}")
     if "d2" in p:

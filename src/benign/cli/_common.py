@@ -171,9 +171,10 @@ def output_path(path: str | None, option: str, *, directory: bool = False) -> st
                 open(full, "ab").close()
             except OSError as exc:
                 raise UserError(f"cannot write {option} {path!r}: {exc.strerror or exc}") from None
-            real = os.path.realpath(full)
-            if not full.startswith(("/dev/", "/proc/")) and not real.startswith(("/dev/", "/proc/")):
-                _try_writing_in(os.path.dirname(real), option, path)  # the new file is made beside it, then moved
+            from benign.atomic import written_in_place
+
+            if not written_in_place(full):  # the new file is made beside the old one, then moved onto it
+                _try_writing_in(os.path.dirname(os.path.realpath(full)), option, path)
         return path
     parent = os.path.dirname(full)
     while not os.path.exists(parent):

@@ -13,7 +13,7 @@ from benign.cli._common import (Command, JSON_OPT, UserError, app, check_point_r
                                 load_loss_arg, load_point_arg, output_path, parse_options, refuse_special_file,
                                 refuse_stdout_with_json, status_spinner, stdout_console, suffixed_output_path,
                                 to_jsonable)
-from benign.certify_settings import check_certify_setting, check_certify_setting_names
+from benign.certify_settings import check_certify_setting, check_certify_setting_names, check_l1_common
 from benign.errors import check_float, check_rank_fits, suggest
 
 CERT_POINT_OPT = typer.Option(None, "--point", help="Point: a file (.npz/.npy/.csv), inline '1,0,1' / '1,0;0,1', "
@@ -94,7 +94,7 @@ def _point_before_instance(text: Optional[str], instance: str, factorization: Op
     return X
 
 
-#: the l1 certifier and X >= 0 (one message for the early check and the late one)
+#: the l1 certifier and X >= 0, refused before the build (certify_l1 refuses it too, naming make_objective's keyword)
 L1_NONNEG = ("the l1 certifier does not handle the constraint X >= 0 (--nonneg, or a nonnegative instance's "
              "default): certify the l1 objective without it (--no-nonneg), or use a smooth loss")
 
@@ -272,12 +272,8 @@ def certify(
             raise UserError(f"--balance {settings['balance']:g} applies to the asymmetric factorisation only (this "
                             f"run is symmetric; add --factorization asymmetric)")
     if kind == "l1":
-        given = [f"{name} {value}" for name, value, default in (("--gtol", gtol, 1e-6), ("--htol", htol, 1e-6),
-                                                                 ("--method", method, "auto"))
-                 if value != default] + (["--no-verify"] if no_verify else [])
-        if given:
-            raise UserError(f"the l1 certifier does not use {', '.join(given)}: its tolerance is --opt tol=... "
-                            f"(default 1e-8), and it verifies every descent claim by evaluating f")
+        check_l1_common({"gtol": gtol, "htol": htol, "method": method, "verify": not no_verify},
+                        {"gtol": "--gtol", "htol": "--htol", "method": "--method", "verify": "--no-verify"})
     X = _point_before_instance(point, instance, settings["factorization"])
     if theory:  # from the spec when it says the shape (no JAX), else from the built instance below
         from benign.specs import matrix_shape, parse_instance

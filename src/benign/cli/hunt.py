@@ -11,7 +11,8 @@ from benign.cli._common import (Command, JSON_OPT, LOSS_OPT, UserError, app, che
                                 default_method_before_build, emit, load_instance_arg, load_loss_arg, output_path,
                                 parse_options, progress_bar, split_loop_options, stdout_console, tell)
 from benign.errors import check_choice, check_float, check_int, check_rank_fits, check_seed
-from benign.solver_options import INITS, METHOD_OPTIONS, check_loop_setting, check_method_options
+from benign.solver_options import (INITS, METHOD_OPTIONS, check_loop_setting, check_method_options,
+                                   check_spectral_scale)
 
 #: the most runs (starts x instances) one hunt may ask for
 MAX_STARTS = 1_000_000
@@ -83,8 +84,7 @@ def hunt(
     check_choice("init", init, INITS)
     if init_scale is not None:
         check_float("--init-scale", init_scale, lo=0.0, lo_open=True)
-        if init == "spectral":
-            raise UserError("--init-scale would be ignored: the spectral start has its own scale")
+        check_spectral_scale(init, init_scale, "--init-scale")
     if max_iter is not None:
         check_int("--max-iter", max_iter, minimum=0)
     check_loop_setting("gtol", gtol, "--gtol")

@@ -11,7 +11,8 @@ from benign.cli._common import (Command, JSON_OPT, LOSS_OPT, UserError, app, che
                                 npz_output_path, output_path, parse_options, progress_bar, refuse_stdout_with_json,
                                 split_loop_options, tell)
 from benign.errors import check_choice, check_float, check_int, check_rank_fits, check_seed
-from benign.solver_options import INITS, MAX_HISTORY, METHOD_OPTIONS, check_loop_setting, check_method_options
+from benign.solver_options import (INITS, MAX_HISTORY, METHOD_OPTIONS, check_loop_setting, check_method_options,
+                                   check_spectral_scale)
 
 CONSTRAINTS = ("auto", "none", "nonneg")
 
@@ -21,14 +22,10 @@ def _write_history(path: str, history: dict) -> str:
 
     keys = ("iteration", "loss", "error", "grad_norm", "step")
     data = np.column_stack([np.asarray(history[k], dtype=float) for k in keys])
-    from benign.atomic import atomic_path, is_stdout
+    from benign.atomic import open_text
 
-    if is_stdout(path):  # (see is_stdout: through sys.stdout, not a second opening)
-        np.savetxt(sys.stdout, data, delimiter=",", header=",".join(keys), comments="", fmt="%.17g")
-        sys.stdout.flush()
-        return path
-    with atomic_path(path) as tmp:
-        np.savetxt(tmp, data, delimiter=",", header=",".join(keys), comments="", fmt="%.17g")
+    with open_text(path) as fh:
+        np.savetxt(fh, data, delimiter=",", header=",".join(keys), comments="", fmt="%.17g")
     return path
 
 
@@ -108,12 +105,11 @@ def solve_cmd(
     check_seed(seed, "--seed")
     if init_scale is not None:
         check_float("--init-scale", init_scale, lo=0.0, lo_open=True)
-    unused = ([name for name, given in (("--init", init != "random"), ("--init-scale", init_scale is not None))
-               if given] if x0 is not None else ["--init-scale"] if init == "spectral" and init_scale is not None
-              else [])
+    check_spectral_scale(init, init_scale, "--init-scale")
+    unused = [name for name, given in (("--init", init != "random"), ("--init-scale", init_scale is not None))
+              if given and x0 is not None]
     if unused:  # refused, not silently ignored
-        raise UserError(f"{' and '.join(unused)} would be ignored: " + (
-            "--x0 gives the start" if x0 is not None else "the spectral start has its own scale"))
+        raise UserError(f"{' and '.join(unused)} would be ignored: --x0 gives the start")
     check_loop_setting("gtol", gtol, "--gtol")
     check_loop_setting("rtol", rtol, "--rtol")
     loss_obj = load_loss_arg(loss)

@@ -28,7 +28,10 @@ def _spec(path: str, db: Optional[str], *, writing: bool = False):
         from benign.experiments.store import check_results_file
 
         label = "--db" if db is not None else "the results file ([sweep] db, default SPEC.db)"
-        check_results_file(path_db)  # another program's file, refused before the spec's slower checks
+        try:  # another program's file, refused before the spec's slower checks (the message names that file)
+            check_results_file(path_db)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
         if not writing:
             return
         output_path(path_db, label)
@@ -38,8 +41,7 @@ def _spec(path: str, db: Optional[str], *, writing: bool = False):
     try:
         return load_spec(path, db=db, check_db=check_db)
     except (ValueError, TypeError) as exc:
-        text = str(exc)  # (an error about the results file names that file itself, not the spec)
-        raise UserError(text if "is not a benign results file" in text else f"{path}: {text}") from None
+        raise UserError(f"{path}: {exc}") from None
 
 
 @sweep_app.command("run", cls=Command)

@@ -48,7 +48,7 @@ _NONNEGATIVE_PARAMS = ("init_scale", "balance")
 def validate(params: dict) -> None:
     """Check one trial's parameters (pure Python: spec strings parsed, types checked)."""
     from benign.errors import check_choice, check_float, check_int
-    from benign.solver_options import INITS, check_loop_setting
+    from benign.solver_options import INITS, check_loop_setting, check_spectral_scale
     from benign.specs import parse_instance
 
     inst = params.get("instance")
@@ -72,8 +72,7 @@ def validate(params: dict) -> None:
     check_choice("init", params.get("init", "random"), INITS)
     if "gtol" in params:
         check_loop_setting("gtol", params["gtol"])
-    if params.get("init") == "spectral" and "init_scale" in params:
-        raise ValueError("init_scale applies to the random and small starts: the spectral start has its own scale")
+    check_spectral_scale(params.get("init", "random"), params.get("init_scale"))
     if "factorization" in params:
         check_choice("factorization", params["factorization"], ("symmetric", "asymmetric"))
     for key, value in params.get("options", {}).items():

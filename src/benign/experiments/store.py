@@ -72,6 +72,11 @@ def _check_tables(conn: sqlite3.Connection) -> None:
         raise _NotAStore(f"its table 'trials' lacks the columns {', '.join(missing)}")
 
 
+def _refusal(path: str, why: Any) -> ValueError:
+    """The error for an existing file that is not a benign results store (the file is left as it was)."""
+    return ValueError(f"{path!r} is not a benign results file ({why})")
+
+
 def _not_sqlite(path: str) -> bool:
     """A non-empty file without SQLite's header (SQLite itself reads a file under 100 bytes as an empty database,
     and would write its tables into it); ``False`` when it cannot be read (SQLite says why when it opens it)."""
@@ -90,7 +95,7 @@ def check_results_file(path: str) -> None:
     if not os.path.isfile(path) or os.path.getsize(path) == 0:
         return
     if _not_sqlite(path):
-        raise ValueError(f"{path!r} is not a benign results file (not an SQLite file)")
+        raise _refusal(path, "not an SQLite file")
     try:
         # (a URI with the path escaped: '#', '?' or '%' in a name would otherwise cut it short)
         conn = sqlite3.connect(pathlib.Path(os.path.abspath(path)).as_uri() + "?mode=ro", uri=True)
@@ -99,7 +104,7 @@ def check_results_file(path: str) -> None:
     try:
         _check_tables(conn)
     except _NotAStore as exc:
-        raise ValueError(f"{path!r} is not a benign results file ({exc})") from None
+        raise _refusal(path, exc) from None
     except sqlite3.Error:
         return
     finally:
@@ -120,7 +125,7 @@ class Store:
         self.path = path
         existing = os.path.isfile(path) and os.path.getsize(path) > 0
         if existing and _not_sqlite(path):
-            raise ValueError(f"{path!r} is not a benign results file (not an SQLite file)")
+            raise _refusal(path, "not an SQLite file")
         self.conn = sqlite3.connect(path, timeout=60.0, isolation_level=None)
         try:
             if existing:  # read-only checks first: another program's file is refused untouched
@@ -131,11 +136,11 @@ class Store:
             self.conn.executescript(SCHEMA)
         except _NotAStore as exc:
             self.conn.close()
-            raise ValueError(f"{path!r} is not a benign results file ({exc})") from None
+            raise _refusal(path, exc) from None
         except sqlite3.DatabaseError as exc:
             self.conn.close()
             if "file is not a database" in str(exc):  # (other errors -- locked, read-only, I/O -- say what they are)
-                raise ValueError(f"{path!r} is not a benign results file ({exc})") from None
+                raise _refusal(path, exc) from None
             raise
 
     def _check_tables(self) -> None:

@@ -63,8 +63,7 @@ class Report:
 
 def write_results(out_dir: str, results: dict[str, Any], name: str = "results.json") -> str:
     """Write ``results`` as JSON (NumPy values converted; non-finite floats as strings)."""
-    from benign.serialize import to_jsonable
-
     from benign.atomic import write_text
+    from benign.serialize import to_jsonable
 
     return write_text(os.path.join(out_dir, name), json.dumps(to_jsonable(results), indent=2))

@@ -25,7 +25,7 @@ import numpy as np
 
 from benign._jax import jax, jnp
 from benign.errors import check_choice, check_float, check_int, check_seed
-from benign.solver_options import INITS
+from benign.solver_options import INITS, check_spectral_scale
 from benign.solvers.base import ProblemScale
 
 SMALL_SCALE = 1e-3
@@ -197,8 +197,7 @@ def initial_point(obj, rank: int, init: str = "random", scale: float | None = No
     seed = check_seed(seed)
     if scale is not None:
         scale = check_float("init_scale", scale, lo=0.0, lo_open=True)
-        if init == "spectral":
-            raise ValueError("init_scale applies to the random and small starts: the spectral start has its own scale")
+        check_spectral_scale(init, scale)
     if count is not None:
         count = check_int("count", count, minimum=1)
     N = obj.rows
