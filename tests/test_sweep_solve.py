@@ -102,6 +102,23 @@ def test_solver_options_are_checked_up_front_and_runtime_failures_recorded(tmp_p
     assert set(df["error_type"]) == {"ValueError"} and "spectral init needs rank" in df["error_message"].iloc[0]
 
 
+def test_convex_sweep_recovers_the_truth_and_refuses_loop_settings(tmp_path):
+    spec = {"sweep": {"seeds": 2}, "grid": {"m": [30]},
+            "trial": {"instance": "sensing:n=5,r=1,m={m},seed={seed}", "method": "convex"}}
+    db = str(tmp_path / "cvx.db")
+    s = run_sweep(spec, db=db)
+    df = load_results(spec, db=db)
+    # trace minimisation, 30 Gaussian measurements of a 5 x 5 rank-1 PSD matrix: exact recovery, to the solver's
+    # accuracy (the residual and error are checked by the baseline, not its status)
+    assert s["ok"] == 2 and (df["status_out"] == "converged").all() and (df["relative_error"] < 1e-5).all()
+    for bad, needle in (({"max_iter": 10}, "ignores max_iter"), ({"options": {"stall_window": 5}},
+                                                                 "ignores options.stall_window"),
+                        ({"init": "small", "history": 4}, "ignores init, history")):
+        with pytest.raises(ValueError, match=needle):
+            run_sweep(dict(spec, trial=dict(spec["trial"], **bad)), db=str(tmp_path / "bad.db"))
+    assert not (tmp_path / "bad.db").exists()
+
+
 def test_certified_sweep(tmp_path):
     spec = {"sweep": {"seeds": 2}, "grid": {"rank": [1]},
             "trial": {"instance": "sensing:n=5,r=1,m=24,seed={seed}", "method": "gd", "max_iter": 400,
@@ -126,8 +143,9 @@ def test_solve_sweeps_run_units_on_threads_with_the_same_numbers(tmp_path):
     kind = get_trial("solve")
     expect = max(1, min(usable_cpus() + 1, MAX_DEFAULT_THREADS)) if ON_CPU else 1
     assert default_threads(kind, load_spec(SPEC, db=str(tmp_path / "x.db")).trials) == expect
-    for unsafe in ({"certify": True}, {"method": "convex"}):
-        sp = load_spec(dict(SPEC, trial=dict(SPEC["trial"], **unsafe)), db=str(tmp_path / "x.db"))
+    convex = {"instance": SPEC["trial"]["instance"], "method": "convex"}  # (no loop settings: refused for convex)
+    for trial in (dict(SPEC["trial"], certify=True), convex):
+        sp = load_spec(dict(SPEC, trial=trial), db=str(tmp_path / "x.db"))
         assert not kind.threadsafe_for(sp.trials[0].params) and default_threads(kind, sp.trials) == 1
     if not ON_CPU:
         return

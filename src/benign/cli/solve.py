@@ -152,10 +152,11 @@ def solve_cmd(
 
         method = default_method(obj)
     check_method_fits(method, loss_obj.name, obj.nonnegative)
+    # the start's and the loop's settings reach the local methods only (the note above names the ones convex ignores)
+    local = {} if method == "convex" else dict(init=init, init_scale=init_scale, seed=seed, max_iter=max_iter,
+                                               gtol=gtol, rtol=rtol, history_every=history_every, **loop_options)
     with progress_bar("solving", as_json) as progress:
-        res = solve(obj, method, x0=start, rank=rank, init=init, init_scale=init_scale, seed=seed,
-                    max_iter=max_iter, gtol=gtol, rtol=rtol, history_every=history_every, progress=progress,
-                    **options, **loop_options)
+        res = solve(obj, method, x0=start, rank=rank, progress=progress, **local, **options)
     out = {"instance": inst.name, "loss_spec": loss_obj.describe(), "rank": int(res.x.shape[1])}
     out.update(res.to_dict(include_point=True))
     threshold = res.details.get("gradient_threshold")

@@ -6,7 +6,9 @@
 * ``loss`` (``"l2"``), ``factorization`` (the instance's), ``balance`` (``0``);
 * ``method`` (``"gd"``), ``rank`` (search rank; default the truth's rank), ``init`` (``"random"``), ``init_scale``,
   ``max_iter``, ``gtol`` and ``options`` (a table of method options) -- passed to :func:`benign.solvers.solve`
-  with ``seed`` = the trial's seed (the solver draws its start from ``jax.random.key(seed)``);
+  with ``seed`` = the trial's seed (the solver draws its start from ``jax.random.key(seed)``); ``method = "convex"``
+  (the SDP baseline) takes ``rank`` and its own options only (the start's and the loop's settings are refused, and
+  the seed reaches it only through the instance spec);
 * ``certify`` (``false``): certify the end point with :func:`benign.certify.certify` (``certify_options``: a table
   of keyword arguments);
 * ``history`` (``0``): keep this many points of the solver's history (for convergence plots).
@@ -41,6 +43,8 @@ _SOLVER_KEYS = ("init", "init_scale", "max_iter", "gtol")
 _LOOP_KEYS = ("history_every", "rtol", "stall_window", "stall_rtol", "diverge_factor")
 
 
+#: trial parameters that only a local method uses
+_CONVEX_IGNORES = ("init", "init_scale", "max_iter", "gtol", "history")
 _INT_PARAMS = {"rank": 1, "max_iter": 0, "history": 0}  # name -> minimum
 _NONNEGATIVE_PARAMS = ("init_scale", "balance")
 
@@ -78,6 +82,12 @@ def validate(params: dict) -> None:
     for key, value in params.get("options", {}).items():
         if key in _LOOP_KEYS:  # the loop's own settings, with solve's ranges
             check_loop_setting(key, value, f"options.{key}")
+    if params.get("method") == "convex":  # the SDP baseline has no start, no loop and no history to keep
+        ignored = [k for k in _CONVEX_IGNORES if k in params] + [f"options.{k}" for k in params.get("options", {})
+                                                                  if k in _LOOP_KEYS]
+        if ignored:
+            raise ValueError(f"method 'convex' ignores {', '.join(ignored)} (it solves the SDP relaxation; the "
+                             f"trial's seed only enters through the instance spec)")
     _check_certify_options(params, inst)
     _check_method(params.get("method", "gd"), params.get("options", {}))
 
@@ -194,6 +204,8 @@ def _solver_kwargs(params: dict, inst) -> dict:
     kw = {k: params[k] for k in _SOLVER_KEYS if k in params}
     kw["rank"] = int(params.get("rank", inst.rank))
     options = dict(params.get("options", {}))
+    if params.get("method") == "convex":  # (validate refused the settings it would ignore)
+        return {**kw, **options}
     if "history_every" not in options:
         cls = METHODS.get(params.get("method", "gd"))
         max_iter = kw.get("max_iter", getattr(cls, "default_max_iter", 10_000))
@@ -228,7 +240,9 @@ def solve_trial(params: dict, seed: int) -> dict:
     from benign.solvers import solve
 
     inst, obj = _objective(params)
-    res = solve(obj, params.get("method", "gd"), seed=seed, **_solver_kwargs(params, inst))
+    method = params.get("method", "gd")
+    seeded = {} if method == "convex" else {"seed": seed}  # the SDP has no random start
+    res = solve(obj, method, **seeded, **_solver_kwargs(params, inst))
     return _record(res, params, obj, inst)
 
 

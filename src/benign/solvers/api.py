@@ -206,6 +206,16 @@ def _prepare(obj, method, options, x0s, rank, init, init_scale, seed, count):
     return solver.resolve(obj, scale, X0), r, X0, scale
 
 
+def _check_convex_settings(**given: tuple[Any, Any]) -> None:
+    """The convex baseline solves the SDP with its own solver: a start's or the loop's setting given a value other
+    than its default would be ignored, so it is refused (``ValueError`` naming it). ``given``: name -> (value,
+    default)."""
+    ignored = [name for name, (value, default) in given.items() if value != default]
+    if ignored:
+        raise ValueError(f"the convex baseline ignores {', '.join(ignored)} (it solves the SDP relaxation; its own "
+                         f"settings are options, e.g. mode='loss', solver='scs')")
+
+
 def solve(obj, method: str | Solver = "gd", x0: Any = None, *, rank: int | None = None, init: str = "random",
           init_scale: float | None = None, seed: int = 0, max_iter: int | None = None, gtol: float | None = None,
           history_every: int = 1, rtol: float | None = None, stall_window: int = DEFAULT_STALL_WINDOW,
@@ -227,6 +237,11 @@ def solve(obj, method: str | Solver = "gd", x0: Any = None, *, rank: int | None 
     x0s = None if x0 is None else _check_start(obj, x0, "x0")[None]
     solver, r, X0, _ = _prepare(obj, method, options, x0s, rank, init, init_scale, seed, None)
     if not solver.jitted:
+        _check_convex_settings(init=(init, "random"), init_scale=(init_scale, None), seed=(seed, 0),
+                               max_iter=(max_iter, None), gtol=(gtol, None), rtol=(rtol, None),
+                               history_every=(history_every, 1), stall_window=(stall_window, DEFAULT_STALL_WINDOW),
+                               stall_rtol=(stall_rtol, DEFAULT_STALL_RTOL),
+                               diverge_factor=(diverge_factor, DEFAULT_DIVERGE_FACTOR))
         explicit = x0s is not None or rank is not None
         return solve_convex(obj, solver, _resolve_rank(obj, x0s, rank) if explicit else None)
     X0 = np.asarray(X0)
