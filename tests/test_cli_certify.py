@@ -92,6 +92,18 @@ def test_hunt_saves_the_loss_that_certify_then_uses(tmp_path, capsys, monkeypatc
     # some of these starts diverge under the default step: counted, but not catalogued (no critical point)
     diverged = data["solver_status"].get("diverged", 0)
     assert diverged and sum(e["count"] for e in data["entries"]) == 12 - diverged
+    # the same hunt on the same folder resumes from its catalogue (the command line's early settings check agrees
+    # with the hunter's); other settings are refused before anything is built (JAX never imported)
+    hunt_args = ["hunt", "yalcin:n=5,eps=0.3", "--loss", "mixed:lam=5,l=4", "--rank", "1", "--save-dir",
+                 str(tmp_path)]
+    code, again, err = run_inprocess(capsys, monkeypatch, *hunt_args, "--starts", "12", "--json")
+    assert code == 0, err
+    assert json.loads(again)["entries"] == data["entries"]
+    probe = ("import sys; sys.argv = ['benign'] + " + repr(hunt_args + ["--starts", "13"])
+             + "\nfrom benign.cli import main\ntry:\n    main()\nexcept SystemExit as e:\n"
+             "    print(e.code, 'jax' in sys.modules)")
+    other = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert other.stdout.split() == ["2", "False"] and "other settings (starts differ" in other.stderr, other.stderr
     code, out, err = run_inprocess(capsys, monkeypatch, "certify", saved[0], "--json")
     assert code == 0, err
     cert = json.loads(out)

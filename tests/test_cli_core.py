@@ -131,6 +131,7 @@ def test_bad_input_one_line_error(args, needle):
                                   ["counterexample", "--x", "0,0.7", "--z", "1e200,0"],
                                   ["reproduce", "list", "--quick"],
                                   ["reproduce", "all", "--scheduler", "foo"],
+                                  ["reproduce", "all", "--scheduler", "tcp://127.0.0.1:1"],  # (nothing listens)
                                   ["sweep", "run", "no-such-spec.toml", "--workers", "1000"],
                                   ["solve", "sensing:n=4,r=1,m=10,tscale=1e-320"],
                                   ["solve", "sensing:n=4,r=1,m=10,noise=gaussian,sigma=1e-400"],
@@ -140,7 +141,11 @@ def test_bad_input_one_line_error(args, needle):
                                   ["landscape", "zsl-half", "--point", "0,1", "--dir1", "1,0", "--dir2", "0,1",
                                    "--grid", "10000"],
                                   ["landscape", "seed001", "--eps", "2"],
-                                  ["landscape", "seed001", "--n", "100000"]])
+                                  ["landscape", "seed001", "--n", "100000"],
+                                  ["rip", "sensing:n=10,r=1,m=50", "-k", "1", "--starts", "100000000000"],
+                                  ["rip", "completion:n=10,r=1,rate=0.5", "-k", "1", "--directions",
+                                   "100000000000"],
+                                  ["solve", "sensing:n=40,r=1,m=50", "--method", "convex"]])
 def test_bad_input_fails_before_importing_jax(argv):
     code = ("import sys; sys.argv = ['benign'] + " + repr(argv) + "\nfrom benign.cli import main\n"
             "try:\n    main()\nexcept SystemExit as e:\n    print(e.code, 'jax' in sys.modules)")

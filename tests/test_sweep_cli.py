@@ -72,8 +72,8 @@ def test_cli_bad_spec_is_one_line_exit_2_and_runs_nothing(tmp_path):
 
 
 def test_bad_sweep_input_fails_before_importing_jax(tmp_path):
-    """A misspelt solve method, an out-of-range setting, conflicting options and a bad export format answer before
-    JAX is loaded (exit 2, one line)."""
+    """A misspelt solve method, an out-of-range setting, conflicting options, a bad export format and a report or
+    export of a sweep that has no results file answer before JAX is loaded (exit 2, one line)."""
     good = os.path.join(os.path.dirname(HERE), "examples", "gd_success.toml")
     text = open(good).read()
     (tmp_path / "method.toml").write_text(text.replace('method = "gd"', 'method = "gdd"'))
@@ -91,7 +91,10 @@ def test_bad_sweep_input_fails_before_importing_jax(tmp_path):
              ["export", good, "--out", str(tmp_path / "r.xlsx")],
              ["run", good, "--scheduler", "foo"], ["run", good, "--workers", "1000"],
              ["status", good, "--db", str(tmp_path / "notes.db")],
-             ["report", good, "--db", str(tmp_path / "notes.db"), "--out", str(tmp_path / "rep")]]
+             ["report", good, "--db", str(tmp_path / "notes.db"), "--out", str(tmp_path / "rep")],
+             # nothing stored yet: no results file, said before the trials' checks
+             ["report", good, "--db", str(tmp_path / "none.db"), "--out", str(tmp_path / "rep")],
+             ["export", good, "--db", str(tmp_path / "none.db"), "--out", str(tmp_path / "r.csv")]]
     (tmp_path / "notes.db").write_text("x")  # (SQLite reads a file under 100 bytes as an empty database)
     for argv in cases:
         code = ("import sys; sys.argv = ['benign', 'sweep'] + " + repr(argv) + "\nfrom benign.cli import main\n"

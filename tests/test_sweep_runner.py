@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -252,6 +253,21 @@ def test_runner_argument_errors(tmp_path):
         run_sweep(spec, db=str(tmp_path / "e.db"), workers=2, threads=3)
     with pytest.raises(ValueError, match="workers must be >= 0"):
         run_sweep(spec, db=str(tmp_path / "e.db"), workers=-1)
+
+
+def test_a_scheduler_that_refuses_connections_is_reported_at_once(tmp_path):
+    """A closed port (or an unknown host) is an error from the probe, before the spec is read (not Dask's "timed out"
+    after 20 s of retries)."""
+    import socket
+
+    with socket.socket() as sock:  # a port that was free a moment ago: nothing listens there now
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    for address, needle in ((f"tcp://127.0.0.1:{port}", "refused"), ("no-such-host.invalid:8786", "")):
+        with pytest.raises(ValueError, match=f"cannot connect to the Dask scheduler at '{re.escape(address)}'.*"
+                                             f"{needle}"):
+            run_sweep(toy_spec(tmp_path), db=str(tmp_path / "e.db"), scheduler=address)
+    assert not (tmp_path / "e.db").exists()
 
 
 def test_embedded_cluster_workers_allocate_accelerator_memory_on_demand(monkeypatch):

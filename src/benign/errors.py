@@ -165,6 +165,14 @@ def check_fits(what: str, nbytes: float, hint: str = "") -> None:
                          f"{_bytes(total)}{'; ' + hint if hint else ''}")
 
 
+def check_rank_batch_fits(d1: int, d2: int, m: int | None, k: int, count: int, what: str, hint: str) -> None:
+    """:func:`check_fits` for ``count`` rank-``k`` factored ``d1 x d2`` matrices (``U``, ``S``, ``V``) evaluated at
+    once through an operator with ``m`` measurements: each at least its factors and its measurements, in float64
+    (``m = None`` when not known yet: the factors alone, a lower bound)."""
+    sizes = f"rank {k}, {d1} x {d2}" + ("" if m is None else f", m = {m}")
+    check_fits(f"{count} {what} ({sizes})", 8.0 * count * ((d1 + d2) * k + k * k + (m or 0)), hint)
+
+
 def check_dense_sensing_fits(m: int, d1: int, d2: int, symmetric: bool) -> None:
     """:func:`check_fits` for drawing dense Gaussian sensing: ``m`` matrices ``d1 x d2`` in float64, and for a
     symmetric operator its symmetrised copy while the draw is alive."""

@@ -243,12 +243,12 @@ def hunt(instances: Any, loss: Any = "l2", *, rank: int, starts: int = 32, metho
     desc = loss if isinstance(loss, str) else loss.describe()
     store = None
     if checkpoint is not None:
-        from benign.hunt_store import HuntCheckpoint
+        from benign.hunt_store import HuntCheckpoint, hunt_settings
 
-        store = HuntCheckpoint(checkpoint, {
-            "loss": desc, "rank": rank, "starts": starts, "method": method, "init": init, "init_scale": init_scale,
-            "seed": seed, "dedupe_rtol": dedupe_rtol, "solver_options": solver_options or {},
-            "certify_options": certify_options or {}, "nonnegative": nonnegative})
+        store = HuntCheckpoint(checkpoint, hunt_settings(
+            loss=desc, rank=rank, starts=starts, method=method, init=init, init_scale=init_scale, seed=seed,
+            dedupe_rtol=dedupe_rtol, solver_options=solver_options, certify_options=certify_options,
+            nonnegative=nonnegative))
     entries: list[CatalogueEntry] = []
     statuses: dict[str, int] = {}
     meth = method

@@ -57,26 +57,44 @@ def _floats(v: Any) -> Any:
     return _NONFINITE.get(v, v) if isinstance(v, str) else v
 
 
+def hunt_settings(*, loss: str, rank: int, starts: int, method: str | None, init: str, init_scale: float | None,
+                  seed: int, dedupe_rtol: float, solver_options: dict | None, certify_options: dict | None,
+                  nonnegative: bool | None) -> dict[str, Any]:
+    """What ``hunt.json`` records of a hunt (``loss``: its spec string), with the format and benign's version: the
+    hunter and the command line (before anything is built) compare the same dictionary."""
+    from benign import __version__
+
+    return {"format": FORMAT, "version": __version__, **to_jsonable({
+        "loss": loss, "rank": rank, "starts": starts, "method": method, "init": init, "init_scale": init_scale,
+        "seed": seed, "dedupe_rtol": dedupe_rtol, "solver_options": solver_options or {},
+        "certify_options": certify_options or {}, "nonnegative": nonnegative})}
+
+
+def check_checkpoint(folder: str, settings: dict[str, Any]) -> bool:
+    """Whether ``folder`` already holds a hunt with these :func:`hunt_settings` (``False``: no hunt there yet); a
+    hunt with other settings is a ``ValueError`` naming the first three that differ. Reads only."""
+    path = os.path.join(folder, SETTINGS_FILE)
+    if not os.path.exists(path):
+        return False
+    stored = _read(path)
+    if stored != settings:
+        stored = stored if isinstance(stored, dict) else {}
+        diff = sorted(k for k in set(stored) | set(settings) if stored.get(k) != settings.get(k))
+        raise ValueError(f"{folder} holds a hunt with other settings ({', '.join(diff)} differ: "
+                         + "; ".join(f"{k} {stored.get(k)!r} there, {settings.get(k)!r} now" for k in diff[:3])
+                         + "); use another folder to keep both")
+    return True
+
+
 class HuntCheckpoint:
-    """The checkpoint folder of one hunt (see the module docstring)."""
+    """The checkpoint folder of one hunt (see the module docstring); ``settings`` from :func:`hunt_settings`."""
 
     def __init__(self, folder: str, settings: dict[str, Any]):
-        from benign import __version__
-
         self.folder = folder
-        self.settings = {"format": FORMAT, "version": __version__, **to_jsonable(settings)}
+        self.settings = settings
         os.makedirs(folder, exist_ok=True)
-        path = os.path.join(folder, SETTINGS_FILE)
-        if os.path.exists(path):
-            stored = _read(path)
-            if stored != self.settings:
-                diff = sorted(k for k in set(stored) | set(self.settings) if stored.get(k) != self.settings.get(k))
-                raise ValueError(f"{folder} holds a hunt with other settings ({', '.join(diff)} differ: "
-                                 + "; ".join(f"{k} {stored.get(k)!r} there, {self.settings.get(k)!r} now"
-                                             for k in diff[:3])
-                                 + "); use another folder to keep both")
-        else:
-            _write(path, self.settings)
+        if not check_checkpoint(folder, settings):
+            _write(os.path.join(folder, SETTINGS_FILE), settings)
 
     def _path(self, index: int) -> str:
         return os.path.join(self.folder, f"instance_{index:05d}.json")

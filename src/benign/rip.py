@@ -168,13 +168,11 @@ def full_rank_spectrum(op: Operator, symmetric: bool = True) -> dict:
 
 
 def _check_batch_fits(op: Operator, k: int, count: int, what: str, hint: str) -> None:
-    """:func:`benign.errors.check_fits` for ``count`` rank-``k`` factored matrices (``U``, ``S``, ``V``) evaluated at
-    once: each at least its factors and its ``m`` measurements, in float64, before JAX draws them."""
-    from benign.errors import check_fits
+    """:func:`benign.errors.check_rank_batch_fits` for ``count`` rank-``k`` matrices through ``op``, before JAX draws
+    them."""
+    from benign.errors import check_rank_batch_fits
 
-    d1, d2 = op.shape
-    check_fits(f"{count} {what} (rank {k}, {d1} x {d2}, m = {op.m})", 8.0 * count * ((d1 + d2) * k + k * k + op.m),
-               hint)
+    check_rank_batch_fits(*op.shape, op.m, k, count, what, hint)
 
 
 def rip_search(op: Operator, rank: int, *, symmetric: bool = True, starts: int = 8, seed: int = 0,

@@ -36,6 +36,17 @@ METHOD_OPTIONS: dict[str, dict[str, Any]] = {
 }
 
 
+#: the convex baseline's default size limit, ``max(d1, d2) <= max_dim`` (an SDP with ``O(n^2)`` variables)
+CONVEX_MAX_DIM = 30
+
+
+def check_convex_size(d1: int, d2: int, max_dim: int = CONVEX_MAX_DIM) -> None:
+    """The convex baseline's size limit (``ValueError`` naming both numbers); checkable before anything is built."""
+    if max(d1, d2) > max_dim:
+        raise ValueError(f"the convex baseline is for small problems: max(d1, d2) = {max(d1, d2)} exceeds "
+                         f"max_dim = {max_dim} (an SDP with O(n^2) variables); pass max_dim=... to try anyway")
+
+
 _POSITIVE = {"lo": 0.0, "lo_open": True}
 _NONNEGATIVE = {"lo": 0.0}
 _AT_LEAST_ONE = {"minimum": 1}

@@ -9,7 +9,7 @@ import typer
 
 from benign.cli._common import (Command, JSON_OPT, NoResult, UserError, app, emit, load_instance_arg,
                                 load_point_arg, npz_output_path, progress_bar, status_spinner)
-from benign.errors import check_float
+from benign.errors import check_float, check_rank_batch_fits
 
 
 @app.command(cls=Command)
@@ -35,11 +35,20 @@ def rip(
             raise UserError(f"--rank must be <= {kmax} for this instance, got {rank}")
 
     try:
-        shape = matrix_shape(parse_instance(spec))
+        parsed = parse_instance(spec)
+        shape = matrix_shape(parsed)
     except (ValueError, TypeError) as exc:
         raise UserError(str(exc)) from None
-    if shape is not None:  # before the instance is built (no JAX import on a bad rank)
+    if shape is not None:  # before the instance is built (no JAX import on a bad rank or an impossible batch)
         check_rank(*shape)
+        d1, d2 = shape[:2]
+        m = parsed.params.get("m") if parsed.kind == "sensing" else None  # (None: not known yet, a lower bound)
+        try:
+            for count, what, hint in ((starts, "search starts", "use fewer starts"),
+                                      (directions, "random rank-k directions", "use fewer directions")):
+                check_rank_batch_fits(d1, d2, m, rank, count, what, hint)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
     inst = load_instance_arg(spec)
     check_rank(*inst.shape, inst.symmetric)
     from benign.rip import rip_bounds

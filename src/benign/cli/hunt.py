@@ -114,6 +114,16 @@ def hunt(
     method_checked = method or default or ("subgradient" if loss_obj.name == "l1" else "gd")
     given, loop_options = split_loop_options(parse_options(opt), own=("max_iter", "gtol"))
     options = {**check_method_options(method_checked, given), **loop_options}
+    solver_options = {**options, **({} if max_iter is None else {"max_iter": max_iter}),
+                      **({} if gtol is None else {"gtol": gtol})}
+    checkpoint = None if save_dir is None else os.path.join(save_dir, "catalogue")
+    if checkpoint is not None:  # a folder holding another hunt is refused before anything is built
+        from benign.hunt_store import check_checkpoint, hunt_settings
+
+        check_checkpoint(checkpoint, hunt_settings(
+            loss=loss_obj.describe(), rank=rank, starts=starts, method=method, init=init, init_scale=init_scale,
+            seed=seed, dedupe_rtol=dedupe_rtol, solver_options=solver_options, certify_options=None,
+            nonnegative=None))
     if "{seed}" in instance:
         insts = [load_instance_arg(instance.replace("{seed}", str(s))) for s in range(instances)]
     else:
@@ -125,10 +135,8 @@ def hunt(
     # a bar on stderr (stdout keeps the catalogue), per instance
     with progress_bar(f"hunting ({starts} starts per instance)", as_json) as progress:
         cat = run_hunt(insts, loss_obj, rank=rank, starts=starts, method=method, init=init, init_scale=init_scale,
-                       seed=seed, dedupe_rtol=dedupe_rtol, progress=progress,
-                       solver_options={**options, **({} if max_iter is None else {"max_iter": max_iter}),
-                                       **({} if gtol is None else {"gtol": gtol})},
-                       checkpoint=None if save_dir is None else os.path.join(save_dir, "catalogue"))
+                       seed=seed, dedupe_rtol=dedupe_rtol, progress=progress, solver_options=solver_options,
+                       checkpoint=checkpoint)
     out = cat.to_dict()
     note = no_convergence_note(cat.solver_status, cat.method)
     if note:

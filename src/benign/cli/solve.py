@@ -11,8 +11,8 @@ from benign.cli._common import (Command, JSON_OPT, LOSS_OPT, UserError, app, che
                                 npz_output_path, output_path, parse_options, progress_bar, refuse_stdout_with_json,
                                 split_loop_options, tell)
 from benign.errors import check_choice, check_float, check_int, check_rank_fits, check_seed
-from benign.solver_options import (INITS, MAX_HISTORY, METHOD_OPTIONS, check_loop_setting, check_method_options,
-                                   check_spectral_scale)
+from benign.solver_options import (CONVEX_MAX_DIM, INITS, MAX_HISTORY, METHOD_OPTIONS, check_convex_size,
+                                   check_loop_setting, check_method_options, check_spectral_scale)
 
 CONSTRAINTS = ("auto", "none", "nonneg")
 
@@ -132,6 +132,11 @@ def solve_cmd(
         if ignored:
             print(f"note: --method convex ignores {', '.join(ignored)} (it solves the SDP; its own settings go "
                   f"through --opt, e.g. --opt mode=loss)", file=sys.stderr)
+        from benign.specs import matrix_shape, parse_instance
+
+        shape = matrix_shape(parse_instance(instance))  # (parsed above: the default method read it)
+        if shape is not None:  # the size limit before anything is built
+            check_convex_size(shape[0], shape[1], options.get("max_dim", CONVEX_MAX_DIM))
     start = load_point_arg(x0, required=False)
     if start is not None:  # rows against the spec, columns against --rank: before anything is built
         check_point_rows(start, instance, fact, "--x0")

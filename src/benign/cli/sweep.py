@@ -17,10 +17,10 @@ DB_OPT = typer.Option(None, "--db", help="Results file (SQLite); default: the db
                       "else SPEC.db.")
 
 
-def _spec(path: str, db: Optional[str], *, writing: bool = False):
+def _spec(path: str, db: Optional[str], *, writing: bool = False, reading: bool = False):
     """The spec, validated. As soon as the results file's path is known, before the trials' slower checks (they load
-    JAX): a file that is not a results file is refused, and with ``writing`` one that cannot be written (nor its
-    folder: SQLite writes its journal beside it)."""
+    JAX): a file that is not a results file is refused, with ``writing`` one that cannot be written (nor its
+    folder: SQLite writes its journal beside it), and with ``reading`` a results file that does not exist."""
     output_path(db, "--db")
     from benign.experiments.spec import load_spec
 
@@ -32,6 +32,9 @@ def _spec(path: str, db: Optional[str], *, writing: bool = False):
             check_results_file(path_db)
         except ValueError as exc:
             raise UserError(str(exc)) from None
+        if reading and not os.path.exists(path_db):
+            raise UserError(f"no results stored: there is no results file at {path_db!r} (run the sweep first, or "
+                            f"--db names another file)")
         if not writing:
             return
         output_path(path_db, label)
@@ -124,7 +127,7 @@ def report(
 ) -> None:
     """Aggregates (Wilson intervals), figures and a Markdown summary of SPEC's stored results."""
     output_path(out, "--out", directory=True)
-    sp = _spec(spec, db)
+    sp = _spec(spec, db, reading=True)
     from benign.experiments.report import sweep_report
 
     res = sweep_report(sp, out, pdf=pdf)
@@ -146,7 +149,7 @@ def export(
     output_path(out, "--out")
     if os.path.splitext(out)[1].lower() not in (".parquet", ".csv"):
         raise UserError(f"--out must end in .parquet or .csv, got {out!r}")
-    sp = _spec(spec, db)
+    sp = _spec(spec, db, reading=True)
     from benign.experiments.results import export_results
 
     res = export_results(sp, out)

@@ -189,7 +189,29 @@ def check_parallel(workers: int | None, scheduler: Any, threads: int | None, *, 
                          f"unit at a time")
     if isinstance(scheduler, str) and not (_ADDRESS.match(scheduler.strip()) or scheduler.startswith("inproc://")):
         raise ValueError(f"{s} must be an address such as tcp://127.0.0.1:8786, got {scheduler!r}")
+    if isinstance(scheduler, str) and not scheduler.startswith("inproc://"):
+        _probe_scheduler(scheduler, s)
     return workers, threads
+
+
+#: seconds the scheduler probe waits for a TCP connection (past it, Dask's own connection attempts decide)
+PROBE_TIMEOUT = 3.0
+
+
+def _probe_scheduler(address: str, label: str) -> None:
+    """A ``tcp://`` scheduler address (or one without a scheme) whose host is unknown or whose port refuses
+    connections is a ``ValueError`` at once; Dask's client would retry until its timeout (20 s). Other schemes (tls,
+    ucx, ...) and a probe that times out are left to Dask. The probe connects and closes: nothing is sent."""
+    match = _ADDRESS.match(address.strip())
+    if match is None or (match.group(1) or "tcp://") != "tcp://":
+        return
+    host, port = match.group(2).strip("[]"), int(address.strip().rstrip("/").rsplit(":", 1)[1])
+    try:
+        socket.create_connection((host, port), timeout=PROBE_TIMEOUT).close()
+    except (ConnectionRefusedError, socket.gaierror) as exc:
+        raise ValueError(f"cannot connect to the Dask scheduler at {address!r} ({label}): {exc}") from None
+    except OSError:  # timed out, unreachable network, ...: Dask's connection attempts decide
+        return
 
 
 def default_threads(kind, trials: list[Trial] | None = None) -> int:

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from benign.errors import check_choice, check_int
-from benign.solver_options import METHOD_OPTIONS
+from benign.solver_options import CONVEX_MAX_DIM, METHOD_OPTIONS, check_convex_size
 from benign.solvers.base import Solver, relative_error
 from benign.solvers.result import Result
 
@@ -53,7 +53,7 @@ class ConvexBaseline(Solver):
     mode: str = "trace"
     trace_weight: float = 0.0
     solver: str = "auto"
-    max_dim: int = 30
+    max_dim: int = CONVEX_MAX_DIM
     feas_tol: float = 1e-6
     rank_tol: float = 1e-6
     verbose: bool = False
@@ -66,11 +66,7 @@ class ConvexBaseline(Solver):
         check_choice("convex solver", self.solver, SOLVERS)
         for name in ("trace_weight", "feas_tol", "rank_tol"):
             self.setting(name)
-        max_dim = self.setting("max_dim")
-        d1, d2 = obj.operator.shape
-        if max(d1, d2) > max_dim:
-            raise ValueError(f"the convex baseline is for small problems: max(d1, d2) = {max(d1, d2)} exceeds "
-                             f"max_dim = {max_dim} (an SDP with O(n^2) variables); pass max_dim=... to try anyway")
+        check_convex_size(*obj.operator.shape, self.setting("max_dim"))
         if obj.nonnegative:
             raise ValueError("the convex baseline does not model X >= 0 (its relaxation M >= 0 elementwise "
                              "is not implemented); build the objective with nonnegative=False")
