@@ -145,7 +145,8 @@ def test_bad_input_one_line_error(args, needle):
                                   ["rip", "sensing:n=10,r=1,m=50", "-k", "1", "--starts", "100000000000"],
                                   ["rip", "completion:n=10,r=1,rate=0.5", "-k", "1", "--directions",
                                    "100000000000"],
-                                  ["solve", "sensing:n=40,r=1,m=50", "--method", "convex"]])
+                                  ["solve", "sensing:n=40,r=1,m=50", "--method", "convex"],
+                                  ["solve", "zsl-half", "--method", "convex", "--seed", "3"]])
 def test_bad_input_fails_before_importing_jax(argv):
     code = ("import sys; sys.argv = ['benign'] + " + repr(argv) + "\nfrom benign.cli import main\n"
             "try:\n    main()\nexcept SystemExit as e:\n    print(e.code, 'jax' in sys.modules)")

@@ -94,11 +94,14 @@ def test_seed001_perturbed_gd_experiment():
     assert d1[1000] < d0[1000]
 
 
-def test_cli_convex_names_the_options_it_ignores():
+def test_cli_convex_refuses_the_options_it_would_ignore():
     res = run("solve", "sensing:n=6,r=1,m=40,seed=0", "--method", "convex", "--max-iter", "1", "--seed", "9",
-              "--json")
+              "--opt", "stall_window=5", "--json")
+    assert res.returncode == 2
+    assert "--method convex would ignore --max-iter, --seed, --opt stall_window" in json.loads(res.stdout)["error"]
+    res = run("solve", "sensing:n=6,r=1,m=40,seed=0", "--method", "convex", "--json")
     assert res.returncode == 0, res.stderr
-    assert "convex ignores --max-iter, --seed" in res.stderr and json.loads(res.stdout)["status"] == "converged"
+    assert json.loads(res.stdout)["status"] == "converged" and res.stderr == ""
 
 
 def test_cli_flags_a_converged_run_far_from_the_truth(cli):

@@ -1,7 +1,6 @@
 """``benign solve``: run a local method (or the convex baseline) on an instance."""
 from __future__ import annotations
 
-import sys
 from typing import List, Optional
 
 import typer
@@ -129,9 +128,9 @@ def solve_cmd(
                                                       ("--init-scale", init_scale, None), ("--x0", x0, None),
                                                       ("--seed", seed, 0)) if value != default]
         ignored += [f"--opt {key}" for key in loop_options]
-        if ignored:
-            print(f"note: --method convex ignores {', '.join(ignored)} (it solves the SDP; its own settings go "
-                  f"through --opt, e.g. --opt mode=loss)", file=sys.stderr)
+        if ignored:  # refused, not silently ignored (as solve() does in Python)
+            raise UserError(f"--method convex would ignore {', '.join(ignored)} (it solves the SDP relaxation: no "
+                            f"start, no iterations; its own settings go through --opt, e.g. --opt mode=loss)")
         from benign.specs import matrix_shape, parse_instance
 
         shape = matrix_shape(parse_instance(instance))  # (parsed above: the default method read it)
@@ -157,7 +156,7 @@ def solve_cmd(
 
         method = default_method(obj)
     check_method_fits(method, loss_obj.name, obj.nonnegative)
-    # the start's and the loop's settings reach the local methods only (the note above names the ones convex ignores)
+    # the start's and the loop's settings reach the local methods only (convex refused them above)
     local = {} if method == "convex" else dict(init=init, init_scale=init_scale, seed=seed, max_iter=max_iter,
                                                gtol=gtol, rtol=rtol, history_every=history_every, **loop_options)
     with progress_bar("solving", as_json) as progress:
