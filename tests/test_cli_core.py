@@ -132,6 +132,7 @@ def test_bad_input_one_line_error(args, needle):
                                   ["reproduce", "list", "--quick"],
                                   ["reproduce", "all", "--scheduler", "foo"],
                                   ["reproduce", "all", "--scheduler", "tcp://127.0.0.1:1"],  # (nothing listens)
+                                  ["reproduce", "all", "--scheduler", "127.0.0.1:70000"],
                                   ["sweep", "run", "no-such-spec.toml", "--workers", "1000"],
                                   ["solve", "sensing:n=4,r=1,m=10,tscale=1e-320"],
                                   ["solve", "sensing:n=4,r=1,m=10,noise=gaussian,sigma=1e-400"],

@@ -98,7 +98,7 @@ def test_cli_convex_refuses_the_options_it_would_ignore():
     res = run("solve", "sensing:n=6,r=1,m=40,seed=0", "--method", "convex", "--max-iter", "1", "--seed", "9",
               "--opt", "stall_window=5", "--json")
     assert res.returncode == 2
-    assert "--method convex would ignore --max-iter, --seed, --opt stall_window" in json.loads(res.stdout)["error"]
+    assert "--method convex would ignore --seed, --max-iter, --opt stall_window" in json.loads(res.stdout)["error"]
     res = run("solve", "sensing:n=6,r=1,m=40,seed=0", "--method", "convex", "--json")
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout)["status"] == "converged" and res.stderr == ""

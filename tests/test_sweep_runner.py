@@ -270,6 +270,23 @@ def test_a_scheduler_that_refuses_connections_is_reported_at_once(tmp_path):
     assert not (tmp_path / "e.db").exists()
 
 
+def test_the_scheduler_probe_waits_for_a_scheduler_that_is_starting():
+    """A port that starts listening within the probe's retry window (a scheduler started just before the sweep)
+    passes; a port out of range is refused by name."""
+    import socket
+    import threading
+
+    from benign.experiments.runner import PROBE_RETRY, check_parallel
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        threading.Timer(PROBE_RETRY / 4, sock.listen).start()  # refused until then
+        assert check_parallel(None, f"tcp://127.0.0.1:{port}", None) == (None, None)
+    with pytest.raises(ValueError, match="the port must be in 1..65535, got 0"):
+        check_parallel(None, "tcp://127.0.0.1:0", None)
+
+
 def test_embedded_cluster_workers_allocate_accelerator_memory_on_demand(monkeypatch):
     from benign.experiments.runner import _GPU_MEMORY_VARIABLES, worker_environment
 

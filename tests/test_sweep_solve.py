@@ -111,12 +111,22 @@ def test_convex_sweep_recovers_the_truth_and_refuses_loop_settings(tmp_path):
     # trace minimisation, 30 Gaussian measurements of a 5 x 5 rank-1 PSD matrix: exact recovery, to the solver's
     # accuracy (the residual and error are checked by the baseline, not its status)
     assert s["ok"] == 2 and (df["status_out"] == "converged").all() and (df["relative_error"] < 1e-5).all()
+    # every trial convex: settings only a local method uses are refused (the defaults pass)
     for bad, needle in (({"max_iter": 10}, "ignores max_iter"), ({"options": {"stall_window": 5}},
                                                                  "ignores options.stall_window"),
-                        ({"init": "small", "history": 4}, "ignores init, history")):
+                        ({"init": "small", "history": 4}, "ignores history, init")):
         with pytest.raises(ValueError, match=needle):
             run_sweep(dict(spec, trial=dict(spec["trial"], **bad)), db=str(tmp_path / "bad.db"))
     assert not (tmp_path / "bad.db").exists()
+    load_spec(dict(spec, trial=dict(spec["trial"], init="random", history=0, options={"stall_window": 1000})),
+              db=str(tmp_path / "x.db"))
+    # a grid over methods shares one [trial] table: the convex points skip what only gd uses
+    mixed = {"sweep": {"seeds": 1}, "grid": {"m": [30], "method": ["gd", "convex"]},
+             "trial": {"instance": "sensing:n=5,r=1,m={m},seed={seed}", "method": "{method}", "max_iter": 2000,
+                       "options": {"stall_window": 50}}}
+    s = run_sweep(mixed, db=str(tmp_path / "mixed.db"))
+    df = load_results(mixed, db=str(tmp_path / "mixed.db")).set_index("method")
+    assert s["ok"] == 2 and (df["relative_error"] < 1e-5).all() and df.loc["convex", "status_out"] == "converged"
 
 
 def test_certified_sweep(tmp_path):

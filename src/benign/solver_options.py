@@ -44,7 +44,8 @@ def check_convex_size(d1: int, d2: int, max_dim: int = CONVEX_MAX_DIM) -> None:
     """The convex baseline's size limit (``ValueError`` naming both numbers); checkable before anything is built."""
     if max(d1, d2) > max_dim:
         raise ValueError(f"the convex baseline is for small problems: max(d1, d2) = {max(d1, d2)} exceeds "
-                         f"max_dim = {max_dim} (an SDP with O(n^2) variables); pass max_dim=... to try anyway")
+                         f"max_dim = {max_dim} (an SDP with O(n^2) variables); pass max_dim=... to try anyway "
+                         f"(CLI: --opt max_dim=...)")
 
 
 _POSITIVE = {"lo": 0.0, "lo_open": True}
@@ -158,6 +159,22 @@ LOOP_SETTINGS: dict[str, tuple[str, dict[str, Any]]] = {
     "stall_rtol": ("float", {"lo": 0.0}), "diverge_factor": ("float", {"lo": 1.0, "lo_open": True}),
 }
 LOOP_OPTIONAL = ("max_iter", "gtol", "rtol")
+#: :func:`benign.solvers.solve`'s defaults of the loop settings that have one
+DEFAULT_STALL_WINDOW = 1000
+DEFAULT_STALL_RTOL = 1e-9
+DEFAULT_DIVERGE_FACTOR = 1e12
+#: the start's and the loop's settings of :func:`benign.solvers.solve` with their defaults: the convex baseline has
+#: no start and no iterations, and refuses any other value (:func:`convex_ignores`)
+LOCAL_ONLY_DEFAULTS: dict[str, Any] = {
+    "init": "random", "init_scale": None, "seed": 0, "max_iter": None, "gtol": None, "rtol": None,
+    "history_every": 1, "stall_window": DEFAULT_STALL_WINDOW, "stall_rtol": DEFAULT_STALL_RTOL,
+    "diverge_factor": DEFAULT_DIVERGE_FACTOR}
+
+
+def convex_ignores(given: dict[str, Any]) -> list[str]:
+    """The names in ``given`` (a subset of :data:`LOCAL_ONLY_DEFAULTS`' names, with values) whose value is not the
+    default: the settings the convex baseline would ignore, in the order given."""
+    return [name for name, value in given.items() if value != LOCAL_ONLY_DEFAULTS[name]]
 
 
 def check_spectral_scale(init: str, init_scale: Any, label: str = "init_scale") -> None:

@@ -11,7 +11,7 @@ from benign.cli._common import (Command, JSON_OPT, LOSS_OPT, UserError, app, che
                                 split_loop_options, tell)
 from benign.errors import check_choice, check_float, check_int, check_rank_fits, check_seed
 from benign.solver_options import (CONVEX_MAX_DIM, INITS, MAX_HISTORY, METHOD_OPTIONS, check_convex_size,
-                                   check_loop_setting, check_method_options, check_spectral_scale)
+                                   check_loop_setting, check_method_options, check_spectral_scale, convex_ignores)
 
 CONSTRAINTS = ("auto", "none", "nonneg")
 
@@ -94,6 +94,7 @@ def solve_cmd(
     if max_iter is not None:
         check_int("--max-iter", max_iter, minimum=0)
     check_int("--history-every", history_every, minimum=1)
+    history_given = history_every  # (as given: thinned below when no history file needs it)
     if max_iter is not None and max_iter // history_every + 1 > MAX_HISTORY:
         thin = max_iter // MAX_HISTORY + 1
         if history:
@@ -122,12 +123,13 @@ def solve_cmd(
     check_method_fits(method, loss_obj.name, known)
     # (gd and projected-gd take the same settings: they are checked now whichever the instance needs)
     options = check_method_options(method or "gd", given)
-    if method == "convex":  # the SDP baseline has no start and no iterations of its own
-        ignored = [name for name, value, default in (("--max-iter", max_iter, None), ("--gtol", gtol, None),
-                                                      ("--rtol", rtol, None), ("--init", init, "random"),
-                                                      ("--init-scale", init_scale, None), ("--x0", x0, None),
-                                                      ("--seed", seed, 0)) if value != default]
-        ignored += [f"--opt {key}" for key in loop_options]
+    if method == "convex":  # the SDP baseline has no start and no iterations of its own (--x0 or --rank: its rank)
+        flags = {"init": "--init", "init_scale": "--init-scale", "seed": "--seed", "max_iter": "--max-iter",
+                 "gtol": "--gtol", "rtol": "--rtol", "history_every": "--history-every"}
+        values = dict(init=init, init_scale=init_scale, seed=seed, max_iter=max_iter, gtol=gtol, rtol=rtol,
+                      history_every=history_given)
+        ignored = [flags[name] for name in convex_ignores(values)]
+        ignored += [f"--opt {name}" for name in convex_ignores(loop_options)]
         if ignored:  # refused, not silently ignored (as solve() does in Python)
             raise UserError(f"--method convex would ignore {', '.join(ignored)} (it solves the SDP relaxation: no "
                             f"start, no iterations; its own settings go through --opt, e.g. --opt mode=loss)")

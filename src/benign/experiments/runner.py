@@ -163,15 +163,16 @@ def usable_cpus() -> int:
 
 #: a Dask scheduler address: ``tcp://host:port`` (or another protocol), or ``host:port`` (``[::1]:port`` for IPv6);
 #: ``inproc://...`` (an in-process cluster) is passed as it is
-_ADDRESS = re.compile(r"^([a-z][a-z0-9+]*://)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.\-]+):\d+/?$")
+_ADDRESS = re.compile(r"^([a-z][a-z0-9+]*://)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.\-]+):(\d+)/?$")
 
 
 def check_parallel(workers: int | None, scheduler: Any, threads: int | None, *, cli: bool = False
                    ) -> tuple[int | None, int | None]:
     """``(workers, threads)`` checked, with ``scheduler`` (``ValueError``/``TypeError`` naming the value): at most
     :data:`MAX_WORKERS_PER_CPU` workers per usable CPU, workers or a scheduler (not both), threads only in process,
-    a scheduler given as an address (or a ``distributed.Client``). Cheap: the CLI calls it (``cli=True``: the
-    values named as ``--workers``, ...) before importing Dask."""
+    a scheduler given as an address with a port in 1..65535 (or a ``distributed.Client``), and a ``tcp://`` address
+    that answers (:func:`_probe_scheduler`). Cheap (the probe: one connection, once per address and process): the
+    CLI calls it (``cli=True``: the values named as ``--workers``, ...) before importing Dask."""
     w, s, t = ("--workers", "--scheduler", "--threads") if cli else ("workers", "scheduler", "threads")
     if workers is not None:
         workers = check_int(w, workers, minimum=0)
@@ -187,30 +188,49 @@ def check_parallel(workers: int | None, scheduler: Any, threads: int | None, *, 
     if threads is not None and threads > 1 and ((workers and workers > 1) or scheduler is not None):
         raise ValueError(f"{t} = {threads} applies to in-process runs; with {w} or {s} each worker process runs one "
                          f"unit at a time")
-    if isinstance(scheduler, str) and not (_ADDRESS.match(scheduler.strip()) or scheduler.startswith("inproc://")):
-        raise ValueError(f"{s} must be an address such as tcp://127.0.0.1:8786, got {scheduler!r}")
     if isinstance(scheduler, str) and not scheduler.startswith("inproc://"):
-        _probe_scheduler(scheduler, s)
+        match = _ADDRESS.match(scheduler.strip())
+        if match is None:
+            raise ValueError(f"{s} must be an address such as tcp://127.0.0.1:8786, got {scheduler!r}")
+        if not 1 <= int(match.group(3)) <= 65535:
+            raise ValueError(f"{s} {scheduler!r}: the port must be in 1..65535, got {int(match.group(3))}")
+        if (match.group(1) or "tcp://") == "tcp://":
+            _probe_scheduler(match.group(2).strip("[]"), int(match.group(3)), scheduler, s)
     return workers, threads
 
 
-#: seconds the scheduler probe waits for a TCP connection (past it, Dask's own connection attempts decide)
+#: the scheduler probe: seconds one TCP connection attempt may take (past it, Dask's own attempts decide) ...
 PROBE_TIMEOUT = 3.0
+#: ... and how long refused connections are retried (a scheduler started a moment before the sweep is not up yet)
+PROBE_RETRY = 2.0
+#: name-resolution errors that say the host does not exist (a temporary failure is left to Dask)
+_NO_SUCH_HOST = tuple(getattr(socket, name) for name in ("EAI_NONAME", "EAI_NODATA") if hasattr(socket, name))
+_ANSWERED: set[tuple[str, int]] = set()  # (host, port) that accepted a probe in this process
 
 
-def _probe_scheduler(address: str, label: str) -> None:
-    """A ``tcp://`` scheduler address (or one without a scheme) whose host is unknown or whose port refuses
-    connections is a ``ValueError`` at once; Dask's client would retry until its timeout (20 s). Other schemes (tls,
-    ucx, ...) and a probe that times out are left to Dask. The probe connects and closes: nothing is sent."""
-    match = _ADDRESS.match(address.strip())
-    if match is None or (match.group(1) or "tcp://") != "tcp://":
+def _probe_scheduler(host: str, port: int, address: str, label: str) -> None:
+    """A ``tcp://`` scheduler address (or one without a scheme) whose host does not exist, or whose port refuses
+    connections for ``PROBE_RETRY`` seconds, is a ``ValueError``; Dask's client would retry until its timeout
+    (20 s). A timeout, an unreachable network or a temporary name-resolution failure are left to Dask. The probe
+    connects and closes (nothing is sent), once per address and process."""
+    if (host, port) in _ANSWERED:
         return
-    host, port = match.group(2).strip("[]"), int(address.strip().rstrip("/").rsplit(":", 1)[1])
-    try:
-        socket.create_connection((host, port), timeout=PROBE_TIMEOUT).close()
-    except (ConnectionRefusedError, socket.gaierror) as exc:
-        raise ValueError(f"cannot connect to the Dask scheduler at {address!r} ({label}): {exc}") from None
-    except OSError:  # timed out, unreachable network, ...: Dask's connection attempts decide
+    deadline = time.monotonic() + PROBE_RETRY
+    while True:
+        try:
+            socket.create_connection((host, port), timeout=PROBE_TIMEOUT).close()
+        except ConnectionRefusedError as exc:
+            if time.monotonic() < deadline:
+                time.sleep(0.1)
+                continue
+            raise ValueError(f"cannot connect to the Dask scheduler at {address!r} ({label}): {exc}") from None
+        except socket.gaierror as exc:
+            if exc.errno in _NO_SUCH_HOST:
+                raise ValueError(f"cannot connect to the Dask scheduler at {address!r} ({label}): {exc}") from None
+            return
+        except OSError:  # timed out, unreachable network, ...: Dask's connection attempts decide
+            return
+        _ANSWERED.add((host, port))
         return
 
 

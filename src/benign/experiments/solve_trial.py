@@ -7,8 +7,9 @@
 * ``method`` (``"gd"``), ``rank`` (search rank; default the truth's rank), ``init`` (``"random"``), ``init_scale``,
   ``max_iter``, ``gtol`` and ``options`` (a table of method options) -- passed to :func:`benign.solvers.solve`
   with ``seed`` = the trial's seed (the solver draws its start from ``jax.random.key(seed)``); ``method = "convex"``
-  (the SDP baseline) takes ``rank`` and its own options only (the start's and the loop's settings are refused, and
-  the seed reaches it only through the instance spec);
+  (the SDP baseline) takes ``rank`` and its own options only, and the seed reaches it only through the instance
+  spec: the start's and the loop's settings (and ``history``) are refused when every trial is convex, and skipped
+  at the convex points of a spec that also runs a local method (a grid over methods shares one ``[trial]`` table);
 * ``certify`` (``false``): certify the end point with :func:`benign.certify.certify` (``certify_options``: a table
   of keyword arguments);
 * ``history`` (``0``): keep this many points of the solver's history (for convergence plots).
@@ -43,8 +44,6 @@ _SOLVER_KEYS = ("init", "init_scale", "max_iter", "gtol")
 _LOOP_KEYS = ("history_every", "rtol", "stall_window", "stall_rtol", "diverge_factor")
 
 
-#: trial parameters that only a local method uses
-_CONVEX_IGNORES = ("init", "init_scale", "max_iter", "gtol", "history")
 _INT_PARAMS = {"rank": 1, "max_iter": 0, "history": 0}  # name -> minimum
 _NONNEGATIVE_PARAMS = ("init_scale", "balance")
 
@@ -82,14 +81,23 @@ def validate(params: dict) -> None:
     for key, value in params.get("options", {}).items():
         if key in _LOOP_KEYS:  # the loop's own settings, with solve's ranges
             check_loop_setting(key, value, f"options.{key}")
-    if params.get("method") == "convex":  # the SDP baseline has no start, no loop and no history to keep
-        ignored = [k for k in _CONVEX_IGNORES if k in params] + [f"options.{k}" for k in params.get("options", {})
-                                                                  if k in _LOOP_KEYS]
-        if ignored:
-            raise ValueError(f"method 'convex' ignores {', '.join(ignored)} (it solves the SDP relaxation; the "
-                             f"trial's seed only enters through the instance spec)")
+    notes = _spec_notes()  # (the spec-wide rule for the settings convex ignores: see _finish_validation)
+    if params.get("method") == "convex":
+        notes["convex_ignores"].update(_convex_ignored(params))
+    else:
+        notes["local"] = True
     _check_certify_options(params, inst)
     _check_method(params.get("method", "gd"), params.get("options", {}))
+
+
+def _convex_ignored(params: dict) -> list[str]:
+    """The settings of a ``convex`` trial that only a local method uses, given values other than the defaults."""
+    from benign.solver_options import convex_ignores
+
+    names = convex_ignores({k: params[k] for k in ("init", "init_scale", "max_iter", "gtol") if k in params})
+    names += [f"options.{k}" for k in convex_ignores({k: v for k, v in params.get("options", {}).items()
+                                                      if k in _LOOP_KEYS})]
+    return names + (["history"] if params.get("history", 0) else [])
 
 
 def _check_certify_options(params: dict, instance: str) -> None:
@@ -134,6 +142,14 @@ def _deferred() -> dict:
     return _PENDING.checks
 
 
+def _spec_notes() -> dict:
+    """Per thread, for the spec being loaded: the settings its ``convex`` trials would ignore, and whether any trial
+    runs a local method."""
+    if not hasattr(_PENDING, "notes"):
+        _PENDING.notes = {"convex_ignores": set(), "local": False}
+    return _PENDING.notes
+
+
 def _check_method(method: str, options: dict) -> None:
     """The method name and its options: names, types and ranges now, without JAX (a bad spec fails fast, whichever
     trial is at fault); the full check by :func:`benign.solvers.make_solver` (unknown names and options get a "did
@@ -167,8 +183,16 @@ def _finish_validation(run: bool = True) -> None:
     the spec loader through ``validate.finish``); ``run=False`` drops them (the spec failed a cheap check)."""
     pending = dict(_deferred())
     _deferred().clear()  # taken whatever happens next: nothing is left for the next spec
+    notes = dict(_spec_notes())
+    del _PENDING.notes
     if not run:
         return
+    if notes["convex_ignores"] and not notes["local"]:
+        # every trial is convex: settings only a local method uses were written for nothing. A spec that also runs
+        # a local method (a grid over methods) shares one [trial] table, and its convex points skip them
+        raise ValueError(f"method 'convex' ignores {', '.join(sorted(notes['convex_ignores']))} (it solves the SDP "
+                         f"relaxation: no start, no iterations; the trial's seed only enters through the instance "
+                         f"spec)")
     for key, (method, opts) in pending.items():
         try:
             _make_solver(method, opts)
@@ -204,8 +228,8 @@ def _solver_kwargs(params: dict, inst) -> dict:
     kw = {k: params[k] for k in _SOLVER_KEYS if k in params}
     kw["rank"] = int(params.get("rank", inst.rank))
     options = dict(params.get("options", {}))
-    if params.get("method") == "convex":  # (validate refused the settings it would ignore)
-        return {**kw, **options}
+    if params.get("method") == "convex":  # only rank and its own options (the rest is for the local methods)
+        return {"rank": kw["rank"], **{k: v for k, v in options.items() if k not in _LOOP_KEYS}}
     if "history_every" not in options:
         cls = METHODS.get(params.get("method", "gd"))
         max_iter = kw.get("max_iter", getattr(cls, "default_max_iter", 10_000))

@@ -9,7 +9,8 @@ import numpy as np
 
 from benign.errors import (check_array, check_callable, check_choice, check_fits, check_float, check_int,
                            check_rank_fits, check_seed)
-from benign.solver_options import check_loop_setting
+from benign.solver_options import (DEFAULT_DIVERGE_FACTOR, DEFAULT_STALL_RTOL, DEFAULT_STALL_WINDOW,
+                                   check_loop_setting, convex_ignores)
 from benign.solvers import loop
 from benign.solvers.base import ProblemScale, Solver, with_options
 from benign.solvers.convex import ConvexBaseline, solve_convex
@@ -33,9 +34,6 @@ METHODS: dict[str, type] = {
     "convex": ConvexBaseline,
 }
 
-DEFAULT_STALL_WINDOW = 1000
-DEFAULT_STALL_RTOL = 1e-9
-DEFAULT_DIVERGE_FACTOR = 1e12
 
 
 class _LazyScale:
@@ -206,11 +204,10 @@ def _prepare(obj, method, options, x0s, rank, init, init_scale, seed, count):
     return solver.resolve(obj, scale, X0), r, X0, scale
 
 
-def _check_convex_settings(**given: tuple[Any, Any]) -> None:
+def _check_convex_settings(given: dict[str, Any]) -> None:
     """The convex baseline solves the SDP with its own solver: a start's or the loop's setting given a value other
-    than its default would be ignored, so it is refused (``ValueError`` naming it). ``given``: name -> (value,
-    default)."""
-    ignored = [name for name, (value, default) in given.items() if value != default]
+    than its default would be ignored, so it is refused (``ValueError`` naming it)."""
+    ignored = convex_ignores(given)
     if ignored:
         raise ValueError(f"the convex baseline ignores {', '.join(ignored)} (it solves the SDP relaxation; its own "
                          f"settings are options, e.g. mode='loss', solver='scs')")
@@ -237,11 +234,9 @@ def solve(obj, method: str | Solver = "gd", x0: Any = None, *, rank: int | None 
     x0s = None if x0 is None else _check_start(obj, x0, "x0")[None]
     solver, r, X0, _ = _prepare(obj, method, options, x0s, rank, init, init_scale, seed, None)
     if not solver.jitted:
-        _check_convex_settings(init=(init, "random"), init_scale=(init_scale, None), seed=(seed, 0),
-                               max_iter=(max_iter, None), gtol=(gtol, None), rtol=(rtol, None),
-                               history_every=(history_every, 1), stall_window=(stall_window, DEFAULT_STALL_WINDOW),
-                               stall_rtol=(stall_rtol, DEFAULT_STALL_RTOL),
-                               diverge_factor=(diverge_factor, DEFAULT_DIVERGE_FACTOR))
+        _check_convex_settings(dict(init=init, init_scale=init_scale, seed=seed, max_iter=max_iter, gtol=gtol,
+                                    rtol=rtol, history_every=history_every, stall_window=stall_window,
+                                    stall_rtol=stall_rtol, diverge_factor=diverge_factor))
         explicit = x0s is not None or rank is not None
         return solve_convex(obj, solver, _resolve_rank(obj, x0s, rank) if explicit else None)
     X0 = np.asarray(X0)
