@@ -120,6 +120,11 @@ def test_convex_sweep_recovers_the_truth_and_refuses_loop_settings(tmp_path):
     assert not (tmp_path / "bad.db").exists()
     load_spec(dict(spec, trial=dict(spec["trial"], init="random", history=0, options={"stall_window": 1000})),
               db=str(tmp_path / "x.db"))
+    # the rule is per spec: a validate call outside a load leaves nothing for the next load
+    from benign.experiments.solve_trial import validate
+
+    validate(dict(spec["trial"], instance="sensing:n=5,r=1,m=30,seed=0", max_iter=10))
+    assert len(load_spec(spec, db=str(tmp_path / "x.db")).trials) == 2
     # a grid over methods shares one [trial] table: the convex points skip what only gd uses
     mixed = {"sweep": {"seeds": 1}, "grid": {"m": [30], "method": ["gd", "convex"]},
              "trial": {"instance": "sensing:n=5,r=1,m={m},seed={seed}", "method": "{method}", "max_iter": 2000,

@@ -179,8 +179,9 @@ def _make_solver(method: str, opts: dict) -> None:
 
 
 def _finish_validation(run: bool = True) -> None:
-    """The deferred :func:`benign.solvers.make_solver` checks, once every trial passed the cheap ones (called by
-    the spec loader through ``validate.finish``); ``run=False`` drops them (the spec failed a cheap check)."""
+    """The deferred :func:`benign.solvers.make_solver` checks and the spec-wide rule for the settings ``convex``
+    ignores, once every trial passed the cheap ones (called by the spec loader through ``validate.finish``);
+    ``run=False`` drops them (the spec failed a cheap check, or a load starts afresh)."""
     pending = dict(_deferred())
     _deferred().clear()  # taken whatever happens next: nothing is left for the next spec
     notes = dict(_spec_notes())

@@ -267,6 +267,8 @@ def _from_mapping(data: dict, path: str | None, text: str, db: str | None,
         check_db(os.path.abspath(db))
     _check_size(grid, seeds)
     finish = getattr(kind.validate, "finish", None)  # the kind's deferred (slower) checks, after the fast ones
+    if finish is not None:
+        finish(False)  # nothing left over from validate calls outside a spec load (this spec's trials only)
     try:
         trials = _expand(trial_name, kind, grid, template, seeds, where_expr)
     except BaseException:
