@@ -129,7 +129,8 @@ def test_wrong_object_types_are_named():
 
     with pytest.raises(TypeError, match="spec string"):
         benign.build(None)
-    with pytest.raises(TypeError, match="needs an Instance"):
+    with pytest.raises(TypeError,
+                       match=r"instance must be a benign Instance \(e.g. benign.build\(spec\)\), got str"):
         benign.make_objective("sensing:n=4,r=1,m=10")
     with pytest.raises(TypeError, match="got a string"):
         hunt("zsl-half", rank=1)
@@ -197,7 +198,8 @@ def test_certify_checks_instance_and_seed():
     inst = I.build("sensing:n=6,r=1,m=20,seed=0")
     for loss in ("l2", "l1"):
         obj = make_objective(inst, loss)
-        with pytest.raises(TypeError, match="instance must be a benign Instance or None, got str"):
+        with pytest.raises(TypeError,
+                           match=r"instance must be a benign Instance or None \(e.g. benign.build\(spec\)\), got str"):
             certify(obj, inst.truth_point, instance="inst")
     obj = make_objective(inst, "l2")
     with pytest.raises(ValueError, match=r"\(7 x 7, m = 20\) is not the objective's \(6 x 6, m = 20\)"):

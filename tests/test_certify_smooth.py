@@ -539,7 +539,8 @@ def test_the_global_certificate_checks_its_arguments():
         global_certificate(obj, np.full((4, 1), np.nan))
     with pytest.raises(ValueError, match=r"X must have 4 rows \(n\), got shape \(3, 1\)"):
         global_certificate(obj, np.ones((3, 1)))
-    with pytest.raises(TypeError, match="obj must be a benign Objective, got Instance"):
+    with pytest.raises(TypeError,
+                       match=r"obj must be a benign Objective \(see benign.make_objective\), got Instance"):
         global_certificate(inst, np.ones((4, 1)))
 
 

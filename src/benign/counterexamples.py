@@ -270,6 +270,10 @@ def nonneg_counterexample(X: Any, Z: Any, *, margin: float = 0.0, variant: str =
     return res
 
 
+#: values of eps that :func:`nonneg_rip_family` tries (halved each time) before it reports failure
+FAMILY_TRIES = 6
+
+
 def nonneg_rip_family(delta_target: float, *, n: int = 2, margin_factor: float = 0.5,
                       solver: str = "clarabel", arrays: bool = False) -> tuple[Instance, np.ndarray, dict[str, Any]]:
     """Seed 000 claim (b): a rank-1 nonnegative truth and an operator with RIP constant ``<= delta_target`` having a
@@ -291,7 +295,7 @@ def nonneg_rip_family(delta_target: float, *, n: int = 2, margin_factor: float =
     eps = np.sqrt(delta_target / 2.0)
     last = None
     last_eps = eps
-    for _ in range(6):
+    for _ in range(FAMILY_TRIES):
         X = np.zeros((n, 1))
         X[1, 0] = eps
         Z = np.zeros((n, 1))
@@ -306,7 +310,8 @@ def nonneg_rip_family(delta_target: float, *, n: int = 2, margin_factor: float =
     report.update(delta_target=delta_target, eps=float(last_eps), certified=_certified(last, delta_target))
     if not report["certified"] and last.instance is not None:
         lib = last.certificate or {}
-        report["note"] = (f"not certified after 6 tries (eps halved each time): the built operator's constant "
+        report["note"] = (f"not certified after {FAMILY_TRIES} tries (eps halved each time): the built operator's "
+                          f"constant "
                           f"{last.verified_delta!r} (target {delta_target:g}), local verdict {last.verdict!r}, library "
                           f"verdict {lib.get('verdict')!r}; at targets this small the margins 0.5 eps^3 fall below "
                           f"the SDP solvers' accuracy")

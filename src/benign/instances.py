@@ -111,13 +111,23 @@ def truth_fro_norm(inst: Instance) -> float:
     return float(np.sqrt(max(np.sum((L.T @ L) * (R.T @ R)), 0.0)))
 
 
+def check_instance(inst: Any, name: str = "inst", *, optional: bool = False) -> Instance | None:
+    """``inst`` when it is a benign :class:`Instance` (or ``None`` with ``optional``), else a ``TypeError`` naming
+    ``name``."""
+    if inst is None and optional:
+        return None
+    if not isinstance(inst, Instance):
+        raise TypeError(f"{name} must be a benign Instance{' or None' if optional else ''} (e.g. benign.build(spec)), "
+                        f"got {type(inst).__name__}")
+    return inst
+
+
 def factored_distance(inst: Instance, X: Any) -> float:
     """``||M(X) - M*||_F`` from the factors, in ``O((N + n) (r + r*)^2)`` (no ``n x n`` array, no cancellation).
 
     ``M(X) = X X^T`` (symmetric) or ``U V^T`` with ``X = [U; V]`` (asymmetric).
     """
-    if not isinstance(inst, Instance):
-        raise TypeError(f"inst must be a benign Instance, got {type(inst).__name__}")
+    check_instance(inst)
     X = check_array("X", X, ndim=(1, 2))
     if X.ndim == 1:
         X = X[:, None]
@@ -400,8 +410,7 @@ NOISE_KEYS = ("noise", "sigma", "p", "outlier", "scale")
 def with_noise(inst: Instance, seed: int, **noise) -> Instance:
     """The same operator and truth with new noise (keys as in :func:`sensing`), drawn from the noise child stream
     of ``seed`` (so ``with_noise(sensing(..., seed=s), s, ...)`` equals ``sensing(..., seed=s, ...)``)."""
-    if not isinstance(inst, Instance):
-        raise TypeError(f"inst must be a benign Instance, got {type(inst).__name__}")
+    check_instance(inst)
     unknown = sorted(set(noise) - set(NOISE_KEYS))
     if unknown:
         from benign.errors import suggest

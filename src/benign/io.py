@@ -37,16 +37,14 @@ def save_instance(path: str, inst, point: Any | None = None, extra: dict[str, An
     :class:`~benign.objective.Objective` it belongs to) to ``path`` (``.npz`` is appended when missing). Everything
     is checked before the file is written: a point must be finite with the rows of the instance's factorisation (or
     of ``objective``'s, which must be an objective of this instance's shape and measurements)."""
-    from benign.instances import Instance
-
     path = check_path(path, "path")
-    if not isinstance(inst, Instance):
-        raise TypeError(f"inst must be a benign Instance, got {type(inst).__name__}")
-    if objective is not None:
-        from benign.objective import Objective
+    from benign.instances import check_instance
 
-        if not isinstance(objective, Objective):
-            raise TypeError(f"objective must be a benign Objective or None, got {type(objective).__name__}")
+    check_instance(inst)
+    if objective is not None:
+        from benign.objective import check_objective
+
+        check_objective(objective, "objective")
         if tuple(objective.shape) != tuple(inst.shape) or objective.operator.m != inst.m:
             raise ValueError(f"objective ({objective.shape[0]} x {objective.shape[1]}, m = {objective.operator.m}) "
                              f"does not belong to the instance ({inst.shape[0]} x {inst.shape[1]}, m = {inst.m})")

@@ -26,6 +26,7 @@ import numpy as np
 from benign._jax import jax, jnp
 from benign.errors import check_array, check_bool
 from benign.landscape_limits import MAP_MAX, MAX_POINTS, check_request, check_seed001_settings  # noqa: F401
+from benign.objective import check_objective
 
 
 @jax.jit
@@ -48,13 +49,6 @@ def _grid(name: str, values: Any) -> np.ndarray:
     if arr.size < 1:
         raise ValueError(f"{name} must hold at least one value")
     return arr
-
-
-def _check_objective(obj) -> None:
-    from benign.objective import Objective
-
-    if not isinstance(obj, Objective):
-        raise TypeError(f"obj must be a benign Objective (see benign.make_objective), got {type(obj).__name__}")
 
 
 def _direction(obj, X, D, name):
@@ -81,7 +75,7 @@ def grid_points(lo: float, hi: float, count: int) -> np.ndarray:
 
 def slice_2d(obj, X: Any, D1: Any, D2: Any, alphas: Any, betas: Any, *, hessian: bool = True) -> dict[str, Any]:
     """``f`` (and ``lambda_min`` if ``hessian``) on the grid ``X + a D1 + b D2``; returns a dict of arrays."""
-    _check_objective(obj)
+    check_objective(obj)
     Xj = obj.check_point(X)
     hessian = check_bool("hessian", hessian)
     D1j = _direction(obj, Xj, D1, "D1")
@@ -114,7 +108,7 @@ def _check_finite(values: np.ndarray, name: str, a: np.ndarray, b: np.ndarray) -
 
 def slice_1d(obj, X: Any, D: Any, alphas: Any, *, hessian: bool = True) -> dict[str, Any]:
     """``f`` (and ``lambda_min``) along ``X + a D``; returns ``alphas``, ``f`` (and ``lambda_min``) as 1-D arrays."""
-    _check_objective(obj)
+    check_objective(obj)
     Xj = obj.check_point(X)
     hessian = check_bool("hessian", hessian)
     D = _direction(obj, Xj, D, "D")  # named as the caller knows it

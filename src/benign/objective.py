@@ -172,6 +172,13 @@ class Objective:
 
 # ---------------------------------------------------------------------- math (pure functions)
 
+def check_objective(obj: Any, name: str = "obj") -> Objective:
+    """``obj`` when it is a benign :class:`Objective`, else a ``TypeError`` naming ``name``."""
+    if not isinstance(obj, Objective):
+        raise TypeError(f"{name} must be a benign Objective (see benign.make_objective), got {type(obj).__name__}")
+    return obj
+
+
 def _balance_gap(obj: Objective, U, V):
     return U.T @ U - V.T @ V
 
@@ -362,12 +369,10 @@ def make_objective(instance: Any, loss: Loss | str | None = None, *, factorizati
     M*``) for the asymmetric factorisation of a symmetric instance. The objective's arrays live where the operator's
     do (NumPy for an instance built with ``device=False``).
     """
-    from benign.instances import Instance
+    from benign.instances import check_instance
     from benign.specs import parse_loss
 
-    if not isinstance(instance, Instance):
-        raise TypeError(f"make_objective needs an Instance (e.g. benign.build('sensing:n=10,r=2,m=150')), got "
-                        f"{type(instance).__name__}")
+    check_instance(instance, "instance")
     if loss is None:
         loss = make_loss("l2")
     elif isinstance(loss, str):

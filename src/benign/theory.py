@@ -283,10 +283,9 @@ def evaluate(instance: Any, X: Any | None = None, *, loss: Any = None, delta: fl
     ``mixed`` loss (either scale: ``scale=mean`` divides the sum by ``m``, with the same critical points and saddles).
     ``loss`` is a :class:`~benign.losses.Loss` or a spec string.
     """
-    from benign.instances import Instance
+    from benign.instances import check_instance
 
-    if not isinstance(instance, Instance):
-        raise TypeError(f"instance must be a benign Instance (e.g. benign.build(spec)), got {type(instance).__name__}")
+    check_instance(instance, "instance")
     if not instance.symmetric:
         raise ValueError("the theorems of MATH.md §7 are stated for symmetric problems")
     if isinstance(loss, str):

@@ -129,10 +129,9 @@ def _checked(obj, X, tol: float, method: str, seed: int):
     Objective, a finite point of its shape, ``tol`` a verdict tolerance (``(0, TOLERANCE_MAX]``: a loose one
     would let a saddle pass), a spectrum method and a seed."""
     from benign.certify_settings import check_certify_setting
-    from benign.objective import Objective
+    from benign.objective import check_objective
 
-    if not isinstance(obj, Objective):
-        raise TypeError(f"obj must be a benign Objective, got {type(obj).__name__}")
+    check_objective(obj)
     X = jnp.asarray(obj._point_array(X, "X"))  # the point as given (X >= 0 is not part of this certificate)
     return X, check_certify_setting("tol", tol), check_method(method), check_certify_setting("seed", seed)
 

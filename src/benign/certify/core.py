@@ -30,10 +30,9 @@ def certify(obj, X: Any, *, instance: Any = None, gtol: float = 1e-6, htol: floa
     nonnegative points; the l1 certifier's own options), checked by :func:`check_certify_options`.
     A point with fewer columns than the truth's rank is used as given (search rank = its number of columns).
     """
-    from benign.objective import Objective
+    from benign.objective import check_objective
 
-    if not isinstance(obj, Objective):
-        raise TypeError(f"obj must be a benign Objective, got {type(obj).__name__}")
+    check_objective(obj)
     check_method(method)
     gtol, htol, verify = (check_certify_setting(k, v) for k, v in (("gtol", gtol), ("htol", htol),
                                                                    ("verify", verify)))
@@ -54,12 +53,10 @@ def certify(obj, X: Any, *, instance: Any = None, gtol: float = 1e-6, htol: floa
 def check_instance_arg(obj, instance: Any) -> None:
     """``instance`` (what ``spurious`` is judged against) must be ``None`` or a benign Instance of the objective's
     shape and number of measurements."""
-    if instance is None:
-        return
-    from benign.instances import Instance
+    from benign.instances import check_instance
 
-    if not isinstance(instance, Instance):
-        raise TypeError(f"instance must be a benign Instance or None, got {type(instance).__name__}")
+    if check_instance(instance, "instance", optional=True) is None:
+        return
     if tuple(instance.shape) != tuple(obj.shape) or instance.m != obj.operator.m:
         raise ValueError(f"instance {instance.name!r} ({instance.shape[0]} x {instance.shape[1]}, m = {instance.m}) "
                          f"is not the objective's ({obj.shape[0]} x {obj.shape[1]}, m = {obj.operator.m})")

@@ -551,12 +551,11 @@ def l1_landscape_regime(instance: Any, k: int, *, scale: str = "mean", **kwargs:
     instance's sizes.
     """
     from benign.certify.core import check_certify_options
-    from benign.instances import Instance
+    from benign.instances import check_instance
     from benign.losses import make_loss
     from benign.objective import make_objective
 
-    if not isinstance(instance, Instance):
-        raise TypeError(f"instance must be a benign Instance, got {type(instance).__name__}")
+    check_instance(instance, "instance")
     k = check_int("k", k, minimum=1)
     if k < instance.rank:
         raise ValueError(f"search rank k = {k} is below the truth's rank {instance.rank}")

@@ -129,7 +129,7 @@ class Store:
         self.conn = sqlite3.connect(path, timeout=60.0, isolation_level=None)
         try:
             if existing:  # read-only checks first: another program's file is refused untouched
-                self._check_tables()
+                _check_tables(self.conn)
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=FULL")
             self.conn.execute("PRAGMA busy_timeout=60000")
@@ -142,9 +142,6 @@ class Store:
             if "file is not a database" in str(exc):  # (other errors -- locked, read-only, I/O -- say what they are)
                 raise _refusal(path, exc) from None
             raise
-
-    def _check_tables(self) -> None:
-        _check_tables(self.conn)
 
     def __enter__(self) -> "Store":
         return self

@@ -9,6 +9,7 @@ import numpy as np
 
 from benign.errors import (check_array, check_callable, check_choice, check_fits, check_float, check_int,
                            check_rank_fits, check_seed)
+from benign.objective import check_objective
 from benign.solver_options import (DEFAULT_DIVERGE_FACTOR, DEFAULT_STALL_RTOL, DEFAULT_STALL_WINDOW,
                                    check_loop_setting, convex_ignores)
 from benign.solvers import loop
@@ -60,13 +61,6 @@ def make_solver(method: str | Solver, options: dict[str, Any] | None = None) -> 
     if not isinstance(method, str):
         raise TypeError(f"method must be a name or a solver object, got {type(method).__name__}")
     return with_options(METHODS[check_choice("method", method, METHODS)](), options)
-
-
-def _check_objective(obj) -> None:
-    from benign.objective import Objective
-
-    if not isinstance(obj, Objective):
-        raise TypeError(f"obj must be an Objective (see benign.make_objective), got {type(obj).__name__}")
 
 
 def _resolve_rank(obj, x0: np.ndarray | None, rank: int | None) -> int:
@@ -180,7 +174,7 @@ def _numbers_at(obj, solver: Solver, x: np.ndarray) -> tuple[float, float]:
 
 def _prepare(obj, method, options, x0s, rank, init, init_scale, seed, count):
     """Shared set-up: solver, rank, starting points ``(count, N, r)``, resolved solver."""
-    _check_objective(obj)
+    check_objective(obj)
     seed = check_seed(seed)
     _check_init(init)  # checked even when starting points are given (they are then unused, but never wrong)
     if init_scale is not None:
@@ -229,7 +223,7 @@ def solve(obj, method: str | Solver = "gd", x0: Any = None, *, rank: int | None 
     ``diverge_factor``, ``max_iter``. ``progress(k, max_iter)`` is called between chunks of iterations.
     """
     t0 = time.perf_counter()
-    _check_objective(obj)
+    check_objective(obj)
     check_callable("progress", progress, "progress(k, max_iter)")
     x0s = None if x0 is None else _check_start(obj, x0, "x0")[None]
     solver, r, X0, _ = _prepare(obj, method, options, x0s, rank, init, init_scale, seed, None)
@@ -264,7 +258,7 @@ def solve_many(obj, method: str | Solver = "gd", x0s: Any = None, *, starts: int
     whole batch (``details["batch_size"] = B``). Not available for the convex baseline (it takes no start).
     """
     t0 = time.perf_counter()
-    _check_objective(obj)
+    check_objective(obj)
     check_callable("progress", progress, "progress(k, max_iter)")
     if x0s is not None:
         arr = check_array("x0s", x0s, ndim=3)

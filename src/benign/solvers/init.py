@@ -188,10 +188,9 @@ def initial_point(obj, rank: int, init: str = "random", scale: float | None = No
     See the module docstring for the three rules; ``scale`` is ``s`` (random), ``alpha`` (small); refused
     for spectral (its scale is fitted). Start ``i`` draws from ``fold_in(jax.random.key(seed), i)``.
     """
-    from benign.objective import Objective
+    from benign.objective import check_objective
 
-    if not isinstance(obj, Objective):
-        raise TypeError(f"obj must be an Objective, got {type(obj).__name__}")
+    check_objective(obj)
     rank = check_int("rank", rank, minimum=1)
     init = _check_init(init)
     seed = check_seed(seed)

@@ -29,8 +29,9 @@ from benign._jax import jax, jnp
 from benign.errors import check_choice, check_seed
 from benign.solvers import init as sinit
 from benign.solvers import loop
-from benign.solvers.api import (DEFAULT_DIVERGE_FACTOR, DEFAULT_STALL_RTOL, DEFAULT_STALL_WINDOW, _check_objective,
-                                _control, _members, _resolve_rank, _result, make_solver)
+from benign.objective import check_objective
+from benign.solvers.api import (DEFAULT_DIVERGE_FACTOR, DEFAULT_STALL_RTOL, DEFAULT_STALL_WINDOW, _control, _members,
+                                _resolve_rank, _result, make_solver)
 from benign.solvers.base import ProblemScale
 from benign.solvers.result import Result
 
@@ -69,7 +70,7 @@ def solve_stacked(objs: Sequence, method: Any = "gd", seeds: Sequence[int] | Non
     if not objs:
         raise ValueError("solve_stacked needs at least one objective")
     for o in objs:
-        _check_objective(o)
+        check_objective(o)
     for k, o in enumerate(objs[1:], start=1):  # the common causes, named before the pytree comparison
         a, b = _signature(objs[0]), _signature(o)
         if a != b:
