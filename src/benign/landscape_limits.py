@@ -28,21 +28,24 @@ def check_request(loss: str, size: int, points: int, hessian: bool) -> None:
                              f"{size}; pass hessian=False (CLI: --no-hessian) for f alone")
 
 
-def check_seed001_settings(lam_values: Sequence[float], n: int, eps: float, grid: int, lo: float, hi: float
+def check_seed001_settings(lam_values: Sequence[float], n: int, eps: float, grid: int, lo: float, hi: float,
+                           labels: dict[str, str] | None = None
                            ) -> tuple[tuple[float, ...], int, float, int, float, float]:
-    """The settings of seed 001's landscape figure, checked (``ValueError``/``TypeError`` naming the value):
-    ``lam >= 0`` (at least one), ``2 <= n <= MAP_MAX``, ``0 < eps <= 1``, ``grid >= 2`` and a range ``lo < hi``."""
-    n = check_int("n", n, minimum=2)
+    """The settings of seed 001's landscape figure, checked (``ValueError``/``TypeError`` naming the value as
+    ``labels[name]``, default ``name``): ``lam >= 0`` (at least one), ``2 <= n <= MAP_MAX``, ``0 < eps <= 1``,
+    ``grid >= 2`` and a range ``lo < hi``."""
+    label = (labels or {}).get
+    n = check_int(label("n", "n"), n, minimum=2)
     if n > MAP_MAX:  # (check_request's advice, hessian=False, is not an option of this figure)
-        raise ValueError(f"seed 001's lambda_min maps need n <= {MAP_MAX} (one dense Hessian per grid point), got "
-                         f"n = {n}")
-    eps = check_float("eps", eps, lo=0.0, hi=1.0, lo_open=True)
-    grid = check_int("grid", grid, minimum=2)
-    lo = check_float("lo", lo)
-    hi = check_float("hi", hi)
+        raise ValueError(f"seed 001's lambda_min maps need {label('n', 'n')} <= {MAP_MAX} (one dense Hessian per grid "
+                         f"point), got {n}")
+    eps = check_float(label("eps", "eps"), eps, lo=0.0, hi=1.0, lo_open=True)
+    grid = check_int(label("grid", "grid"), grid, minimum=2)
+    lo = check_float(label("lo", "lo"), lo)
+    hi = check_float(label("hi", "hi"), hi)
     if hi <= lo:
         raise ValueError(f"the range needs lo < hi, got [{lo}, {hi}]")
-    lams = tuple(check_float("lam", v, lo=0.0) for v in lam_values)
+    lams = tuple(check_float(label("lam", "lam"), v, lo=0.0) for v in lam_values)
     if not lams:
         raise ValueError("lam_values must hold at least one value")
     check_request("mixed", n, grid * grid, True)

@@ -438,10 +438,11 @@ def landscape(
         from benign.landscape_limits import check_seed001_settings
 
         try:  # before JAX is imported
-            check_seed001_settings(lam_values, n, eps, grid, lo, hi)
+            check_seed001_settings(lam_values, n, eps, grid, lo, hi, {"n": "--n", "eps": "--eps", "grid": "--grid",
+                                                                       "lo": "--range (low end)",
+                                                                       "hi": "--range (high end)", "lam": "--lams"})
         except (TypeError, ValueError) as exc:
-            raise UserError(str(exc) if "CLI:" in str(exc) else f"{exc} (options --n, --eps, --grid, --range, "
-                            f"--lams)") from None
+            raise UserError(str(exc)) from None
         with status_spinner("computing seed 001's landscape ...", as_json):
             from benign.landscape import plot_seed001, save_figure, seed001_landscape
 
