@@ -103,6 +103,19 @@ def cli(capsys, monkeypatch):
     return call
 
 
+def fresh_cli(*argv: str, timeout: float = 60) -> tuple[list[str], str]:
+    """``benign ARGV`` in a fresh Python process: ``(stdout's words, stderr)``. The process prints its exit status
+    and whether JAX was imported after the command's own output, so a refusal before JAX loads (and with nothing on
+    stdout) gives ``["2", "False"]``."""
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.argv = ['benign'] + " + repr(list(argv)) + "\nfrom benign.cli import main\n"
+            "try:\n    main()\nexcept SystemExit as e:\n    print(e.code, 'jax' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout)
+    return out.stdout.split(), out.stderr
+
+
 def run_inprocess(capsys, monkeypatch, *args):
     """The real CLI entry point in this process (it shares the compilation cache, no JAX import per call):
     ``(exit code, stdout, stderr)``."""

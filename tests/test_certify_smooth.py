@@ -480,19 +480,35 @@ def test_global_decision_rules():
     assert decide_global(0.7, dict(info, noiseless=False, f_truth=0.6), ftol=1e-10)[0] is False
 
 
-@pytest.mark.parametrize("ctol", [0.3, 0.9])
-def test_a_loose_ctol_is_refused(ctol):
-    """The reviewer's case: ctol >= 0.18 let the convex certificate hold at the spurious minimum of yalcin(5, 0.3)
-    (lambda_min(S_bar) = -0.17 s_ref). Verdict tolerances above TOLERANCE_MAX are refused; the value still decides
-    on a noiseless instance where a certificate holds at f > 0 (the loosest accepted ctol passes nothing here)."""
+def _yalcin_spurious_minimum():
     from benign.certify.published import weighted_spurious_point
-    from benign.certify_settings import TOLERANCE_MAX
 
     inst = I.yalcin(5, 0.3)
     obj = make_objective(inst, "mixed:lam=5,l=4")
-    x = np.asarray(weighted_spurious_point(5, 0.3, lam=5)).reshape(5, 1)
+    return inst, obj, np.asarray(weighted_spurious_point(5, 0.3, lam=5)).reshape(5, 1)
+
+
+@pytest.mark.parametrize("ctol", [0.3, 0.9])
+def test_a_loose_ctol_is_refused_and_the_value_still_decides(ctol, monkeypatch):
+    """The reviewer's case: ctol >= 0.18 let the convex certificate hold at the spurious minimum of yalcin(5, 0.3)
+    (lambda_min(S_bar) = -0.17 s_ref). Verdict tolerances above TOLERANCE_MAX are refused; with the cap lifted (the
+    rule table patched) the certificate holds, and the value still decides on this noiseless instance (f = 1.006 >
+    0): never global_min."""
+    from benign.certify_settings import SETTING_RULES, TOLERANCE_MAX
+
+    inst, obj, x = _yalcin_spurious_minimum()
     with pytest.raises(ValueError, match=f"ctol must be <= {TOLERANCE_MAX}, got {ctol}"):
         certify(obj, x, instance=inst, ctol=ctol)
+    for name in ("ctol", "tol"):  # certify's ctol, and global_certificate's tol it is passed as
+        monkeypatch.setitem(SETTING_RULES, name, ("tolerance", 0.0, 1.0))
+    cert = certify(obj, x, instance=inst, ctol=ctol)
+    assert cert.details["convex_certificate"]["holds"] and cert.verdict != "global_min" and cert.spurious is not False
+
+
+def test_the_loosest_accepted_ctol_passes_no_certificate_at_the_spurious_minimum():
+    from benign.certify_settings import TOLERANCE_MAX
+
+    inst, obj, x = _yalcin_spurious_minimum()
     cert = certify(obj, x, instance=inst, ctol=TOLERANCE_MAX)
     assert not cert.details["convex_certificate"]["holds"] and cert.verdict == "strict_local_min" and cert.spurious
 

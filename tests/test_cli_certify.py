@@ -7,7 +7,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import run_inprocess
+from conftest import fresh_cli, run_inprocess
 
 BENIGN = [sys.executable, "-m", "benign.cli"]
 
@@ -99,11 +99,8 @@ def test_hunt_saves_the_loss_that_certify_then_uses(tmp_path, capsys, monkeypatc
     code, again, err = run_inprocess(capsys, monkeypatch, *hunt_args, "--starts", "12", "--json")
     assert code == 0, err
     assert json.loads(again)["entries"] == data["entries"]
-    probe = ("import sys; sys.argv = ['benign'] + " + repr(hunt_args + ["--starts", "13"])
-             + "\nfrom benign.cli import main\ntry:\n    main()\nexcept SystemExit as e:\n"
-             "    print(e.code, 'jax' in sys.modules)")
-    other = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
-    assert other.stdout.split() == ["2", "False"] and "other settings (starts differ" in other.stderr, other.stderr
+    words, err = fresh_cli(*hunt_args, "--starts", "13")
+    assert words == ["2", "False"] and "other settings (starts differ" in err, err
     code, out, err = run_inprocess(capsys, monkeypatch, "certify", saved[0], "--json")
     assert code == 0, err
     cert = json.loads(out)

@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
 import pytest
+from conftest import fresh_cli
 
 BENIGN = [sys.executable, "-m", "benign.cli"]
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the repository (README, examples)
 
 
 def run(*args):
@@ -72,87 +75,101 @@ def test_bad_input_one_line_error(args, needle):
     assert len(lines) == 1 and needle in lines[0] and lines[0].startswith("error:")
 
 
-@pytest.mark.parametrize("argv", [["certify", "zsl-half", "--loss", "l3", "--point", "0,1"],
-                                  ["solve", "sensing:n=5,r=9,m=3"],
-                                  ["hunt", "zsl-half", "--rank", "0"],
-                                  ["landscape", "zsl-half", "--loss", "lp:l=3", "--point", "0,1", "--dir1", "1,0"],
-                                  ["solve", "sensing:n=5,r=1,m=20", "--seed", "-1"],
-                                  ["instance", "sensing:n=5,r=1,m=20,seed=-3"],
-                                  ["hunt", "zsl-half", "--rank", "1", "--seed", "-1"],
-                                  ["certify", "zsl-half", "--point", "1,a"],
-                                  ["landscape", "yalcin:n=7,eps=0.3", "--point", "1;a"],
-                                  ["landscape", "yalcin:n=7,eps=0.3"],
-                                  ["certify", "zsl-half", "--point", "1,0,1"],
-                                  ["certify", "sensing:n=4,d2=3,r=1,m=20", "--point", "1,0,1,1"],
-                                  ["certify", "sensing:n=4,r=1,m=20", "--point", "1,0,1,1",
-                                   "--factorization", "asymmetric"],
-                                  ["landscape", "yalcin:n=7,eps=0.3", "--point", "1,0;0,1", "--dir1", "truth"],
-                                  ["instance", "sensing:n=100000,r=2,m=100000"],
-                                  ["info", "README.md"],
-                                  ["rip", "sensing:n=5,r=1,m=30", "--rank", "6"],
-                                  ["counterexample", "--x", "0,0.7071", "--z", "1,0,0"],
-                                  ["landscape", "zsl-half", "--point", "0,1", "--dir1", "trth"],
-                                  ["certify", "zsl-half", "--point", "truth:r=x"],
-                                  ["certify", "zsl-half", "--point", "0,1", "--factorization", "foo"],
-                                  ["certify", "zsl-half", "--point", "0,1", "--opt", "fool=1"],
-                                  ["certify", "zsl-half", "--point", "0,1", "--opt", "seed=-1"],
-                                  ["certify", "zsl-half", "--point", "0,1", "--loss", "l1", "--opt", "tol=-1"],
-                                  ["certify", "zsl-half", "--point", "0,1", "--opt", "ftol=2"],
-                                  ["landscape", "zsl-half", "--point", "0,1", "--dir1", "1,0,0"],
-                                  ["hunt", "zsl-half", "--rank", "1", "--method", "trust-region", "--loss", "l1"],
-                                  ["hunt", "sensing:n=5,r=1,m=20,truth=nonneg", "--rank", "1", "--method", "gd"],
-                                  ["counterexample", "--x", "1,0", "--z", "1,0"],
-                                  ["landscape", "seed001", "--point", "1,2", "--dir1", "truth"],
-                                  ["landscape", "zsl-half", "--point", "0,1", "--dir1", "1,0", "--lams", "1"],
-                                  ["counterexample", "--x", "0,0.7", "--z", "1,0", "--margin", "nan"],
-                                  ["certify", "sensing:n=5,r=1,m=20", "--point", "truth", "--opt", "xtol=1"],
-                                  ["certify", "sensing:n=5,r=1,m=20", "--loss", "l1", "--point", "truth", "--opt",
-                                   "ftol=1"],
-                                  ["certify", "sensing:n=5,r=1,m=20,truth=nonneg", "--point", "truth", "--opt",
-                                   "tol=1"],
-                                  ["certify", "sensing:n=31,r=1,m=20", "--point", "truth", "--theory"],
-                                  ["certify", "sensing:n=5,r=1,m=20,asym=1", "--point", "truth", "--theory"],
-                                  ["solve", "sensing:n=5,r=1,m=20,noise=gaussian,sigma=1e200"],
-                                  ["solve", "sensing:n=4,r=1,m=30", "--rank", "100000"],
-                                  ["hunt", "yalcin:n=3,eps=0.3", "--rank", "100000", "--starts", "2"],
-                                  ["certify", "zsl-half", "--point", "truth:r=100000"],
-                                  ["solve", "zsl-half", "--gtol", "2"],
-                                  ["solve", "zsl-half", "--opt", "rtol=1e-6"],
-                                  ["solve", "zsl-half", "--opt", "stall_window=-1"],
-                                  ["solve", "zsl-half", "--init", "spectral", "--init-scale", "0.1"],
-                                  ["solve", "zsl-half", "--x0", "1,0", "--init", "small"],
-                                  ["hunt", "zsl-half", "--rank", "1", "--dedupe-rtol", "100"],
-                                  ["certify", "zsl-half", "--point", "truth", "--balance", "1"],
-                                  ["certify", "sensing:n=4,r=1,m=30", "--point", "truth", "--loss", "l1", "--nonneg"],
-                                  ["certify", "sensing:n=4,r=1,m=30", "--point", "truth", "--loss", "l1", "--gtol",
-                                   "1e-4"],
-                                  ["certify", "zsl-half", "--point", "truth", "--gtol", "0.5"],
-                                  ["solve", "zsl-half", "--save", "/dev/null"],
-                                  ["counterexample", "--x", "0,0.7", "--z", "1e200,0"],
-                                  ["reproduce", "list", "--quick"],
-                                  ["reproduce", "all", "--scheduler", "foo"],
-                                  ["reproduce", "all", "--scheduler", "tcp://127.0.0.1:1"],  # (nothing listens)
-                                  ["reproduce", "all", "--scheduler", "127.0.0.1:70000"],
-                                  ["sweep", "run", "no-such-spec.toml", "--workers", "1000"],
-                                  ["solve", "sensing:n=4,r=1,m=10,tscale=1e-320"],
-                                  ["solve", "sensing:n=4,r=1,m=10,noise=gaussian,sigma=1e-400"],
-                                  ["landscape", "sensing:n=4,r=1,m=30", "--point", "truth", "--dir1", "truth",
-                                   "--loss", "l1"],
-                                  ["landscape", "sensing:n=30,r=1,m=300", "--point", "truth:r=20", "--dir1", "truth"],
-                                  ["landscape", "zsl-half", "--point", "0,1", "--dir1", "1,0", "--dir2", "0,1",
-                                   "--grid", "10000"],
-                                  ["landscape", "seed001", "--eps", "2"],
-                                  ["landscape", "seed001", "--n", "100000"],
-                                  ["rip", "sensing:n=10,r=1,m=50", "-k", "1", "--starts", "100000000000"],
-                                  ["rip", "completion:n=10,r=1,rate=0.5", "-k", "1", "--directions",
-                                   "100000000000"],
-                                  ["solve", "sensing:n=40,r=1,m=50", "--method", "convex"],
-                                  ["solve", "zsl-half", "--method", "convex", "--seed", "3"]])
-def test_bad_input_fails_before_importing_jax(argv):
-    code = ("import sys; sys.argv = ['benign'] + " + repr(argv) + "\nfrom benign.cli import main\n"
-            "try:\n    main()\nexcept SystemExit as e:\n    print(e.code, 'jax' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert out.stdout.split() == ["2", "False"], out.stdout + out.stderr
+@pytest.mark.parametrize("argv,needle", [
+    (['certify', 'zsl-half', '--loss', 'l3', '--point', '0,1'], "unknown loss 'l3' (did you mean 'lp'?); choose"),
+    (['solve', 'sensing:n=5,r=9,m=3'], 'rank r = 9 is larger than the dimension 5'),
+    (['hunt', 'zsl-half', '--rank', '0'], '--rank must be >= 1, got 0'),
+    (['landscape', 'zsl-half', '--loss', 'lp:l=3', '--point', '0,1', '--dir1', '1,0'],
+     'l must be an even integer, got 3'),
+    (['solve', 'sensing:n=5,r=1,m=20', '--seed', '-1'], '--seed must be >= 0, got -1'),
+    (['instance', 'sensing:n=5,r=1,m=20,seed=-3'], 'seed must lie in [0, 9223372036854775807], got -3'),
+    (['hunt', 'zsl-half', '--rank', '1', '--seed', '-1'], '--seed must be >= 0, got -1'),
+    (['certify', 'zsl-half', '--point', '1,a'], "cannot read point '1,a': expected numbers like"),
+    (['landscape', 'yalcin:n=7,eps=0.3', '--point', '1;a'], "cannot read point '1;a': expected numbers like"),
+    (['landscape', 'yalcin:n=7,eps=0.3'], 'a point is required: --point FILE or --point'),
+    (['certify', 'zsl-half', '--point', '1,0,1'], '--point must have 2 rows (n) for zsl-half, got'),
+    (['certify', 'sensing:n=4,d2=3,r=1,m=20', '--point', '1,0,1,1'], '--point must have 7 rows (d1 + d2) for'),
+    (['certify', 'sensing:n=4,r=1,m=20', '--point', '1,0,1,1', '--factorization', 'asymmetric'],
+     '--point must have 8 rows (d1 + d2) for'),
+    (['landscape', 'yalcin:n=7,eps=0.3', '--point', '1,0;0,1', '--dir1', 'truth'], '--point must have 7 rows (n) for'),
+    (['instance', 'sensing:n=100000,r=2,m=100000'], 'dense Gaussian sensing with m = 100000 matrices'),
+    (['info', os.path.join(ROOT, 'README.md')], 'is not a benign instance file (not a .npz archive'),
+    (['rip', 'sensing:n=5,r=1,m=30', '--rank', '6'], '--rank must be <= 5 for this instance, got 6'),
+    (['counterexample', '--x', '0,0.7071', '--z', '1,0,0'], '--x and --z must have the same number of rows n,'),
+    (['landscape', 'zsl-half', '--point', '0,1', '--dir1', 'trth'], "cannot read 'trth': not a file; expected numbers"),
+    (['certify', 'zsl-half', '--point', 'truth:r=x'], "bad point 'truth:r=x': expected 'truth' or"),
+    (['certify', 'zsl-half', '--point', '0,1', '--factorization', 'foo'],
+     '--factorization must be symmetric or asymmetric,'),
+    (['certify', 'zsl-half', '--point', '0,1', '--opt', 'fool=1'], "unknown setting 'fool' for any certificate (did"),
+    (['certify', 'zsl-half', '--point', '0,1', '--opt', 'seed=-1'], '--opt seed must be >= 0, got -1'),
+    (['certify', 'zsl-half', '--point', '0,1', '--loss', 'l1', '--opt', 'tol=-1'], '--opt tol must be > 0.0, got -1.0'),
+    (['certify', 'zsl-half', '--point', '0,1', '--opt', 'ftol=2'], '--opt ftol must be <= 0.01, got 2.0'),
+    (['landscape', 'zsl-half', '--point', '0,1', '--dir1', '1,0,0'], "--dir1 must have the point's shape (2, 1), got"),
+    (['hunt', 'zsl-half', '--rank', '1', '--method', 'trust-region', '--loss', 'l1'], '--method trust-region needs a'),
+    (['hunt', 'sensing:n=5,r=1,m=20,truth=nonneg', '--rank', '1', '--method', 'gd'],
+     '--method gd ignores the constraint X >= 0 of this'),
+    (['counterexample', '--x', '1,0', '--z', '1,0'], 'X X^T equals Z Z^T: X is a global minimum, not a'),
+    (['landscape', 'seed001', '--point', '1,2', '--dir1', 'truth'], "--point, --dir1 do not apply to 'seed001' (seed"),
+    (['landscape', 'zsl-half', '--point', '0,1', '--dir1', '1,0', '--lams', '1'],
+     '--lams does not apply here: --lams, --n and --eps'),
+    (['counterexample', '--x', '0,0.7', '--z', '1,0', '--margin', 'nan'], '--margin must be finite, got nan'),
+    (['certify', 'sensing:n=5,r=1,m=20', '--point', 'truth', '--opt', 'xtol=1'], '--opt xtol must be <= 0.01, got 1.0'),
+    (['certify', 'sensing:n=5,r=1,m=20', '--loss', 'l1', '--point', 'truth', '--opt', 'ftol=1'],
+     '--opt ftol must be <= 0.01, got 1.0'),
+    (['certify', 'sensing:n=5,r=1,m=20,truth=nonneg', '--point', 'truth', '--opt', 'tol=1'],
+     '--opt tol must be <= 0.01, got 1.0'),
+    (['certify', 'sensing:n=31,r=1,m=20', '--point', 'truth', '--theory'],
+     '--theory needs n <= 30 (it computes the exact'),
+    (['certify', 'sensing:n=5,r=1,m=20,asym=1', '--point', 'truth', '--theory'],
+     '--theory applies to symmetric problems (the'),
+    (['solve', 'sensing:n=5,r=1,m=20,noise=gaussian,sigma=1e200'], 'sigma = 1e+200 is too large: the loss or its'),
+    (['solve', 'sensing:n=4,r=1,m=30', '--rank', '10000000'], 'search rank 10000000 needs at least'),
+    (['hunt', 'yalcin:n=3,eps=0.3', '--rank', '10000000', '--starts', '2'],
+     'search rank 10000000 needs at least'),
+    (['certify', 'zsl-half', '--point', 'truth:r=10000000'], 'search rank 10000000 needs at least'),
+    (['solve', 'zsl-half', '--gtol', '2'], '--gtol must be < 1.0, got 2.0'),
+    (['solve', 'zsl-half', '--opt', 'rtol=1e-6'], '--opt rtol: use --rtol (a setting of the loop,'),
+    (['solve', 'zsl-half', '--opt', 'stall_window=-1'], '--opt stall_window must be >= 0, got -1'),
+    (['solve', 'zsl-half', '--init', 'spectral', '--init-scale', '0.1'],
+     '--init-scale applies to the random and small'),
+    (['solve', 'zsl-half', '--x0', '1,0', '--init', 'small'], '--init would be ignored: --x0 gives the start'),
+    (['hunt', 'zsl-half', '--rank', '1', '--dedupe-rtol', '100'], '--dedupe-rtol must be < 1.0, got 100.0'),
+    (['certify', 'zsl-half', '--point', 'truth', '--balance', '1'], '--balance 1 applies to the asymmetric'),
+    (['certify', 'sensing:n=4,r=1,m=30', '--point', 'truth', '--loss', 'l1', '--nonneg'],
+     'the l1 certifier does not handle the constraint X'),
+    (['certify', 'sensing:n=4,r=1,m=30', '--point', 'truth', '--loss', 'l1', '--gtol', '1e-4'],
+     'the l1 certifier does not take --gtol 0.0001: its'),
+    (['certify', 'zsl-half', '--point', 'truth', '--gtol', '0.5'], '--gtol must be <= 0.01, got 0.5'),
+    (['solve', 'zsl-half', '--save', '/dev/null'], "--save '/dev/null' is a device or a pipe, not a"),
+    (['counterexample', '--x', '0,0.7', '--z', '1e200,0'], 'Z Z^T overflows float64 (largest |entry| of Z'),
+    (['reproduce', 'list', '--quick'], "'reproduce list' runs nothing: --quick would be"),
+    (['reproduce', 'all', '--scheduler', 'foo'], '--scheduler must be an address such as'),
+    (['reproduce', 'all', '--scheduler', 'tcp://127.0.0.1:1'],  # (nothing listens)
+     'cannot connect to the Dask scheduler at'),
+    (['reproduce', 'all', '--scheduler', '127.0.0.1:70000'], "--scheduler '127.0.0.1:70000': the port must be"),
+    (['sweep', 'run', os.path.join(ROOT, 'examples', 'gd_success.toml'), '--workers', '1000'],
+     '--workers = 1000: the embedded cluster starts one'),
+    (['solve', 'sensing:n=4,r=1,m=10,tscale=1e-320'], 'tscale = 9.99989e-321 is too small: M* = tscale^2'),
+    (['solve', 'sensing:n=4,r=1,m=10,noise=gaussian,sigma=1e-400'], 'sigma = 1e-400 underflows float64 to 0 (the'),
+    (['landscape', 'sensing:n=4,r=1,m=30', '--point', 'truth', '--dir1', 'truth', '--loss', 'l1'],
+     'the l1 loss has no Hessian (psi(t) = |t| is not'),
+    (['landscape', 'sensing:n=30,r=1,m=300', '--point', 'truth:r=20', '--dir1', 'truth'],
+     'lambda_min maps need N*r <= 400 (one dense'),
+    (['landscape', 'zsl-half', '--point', '0,1', '--dir1', '1,0', '--dir2', '0,1', '--grid', '10000'],
+     'the grid has 100,000,000 points, more than'),
+    (['landscape', 'seed001', '--eps', '2'], '--eps must be <= 1.0, got 2.0'),
+    (['landscape', 'seed001', '--n', '100000'], "seed 001's lambda_min maps need --n <= 400 (one"),
+    (['rip', 'sensing:n=10,r=1,m=50', '-k', '1', '--starts', '100000000000'],
+     '100000000000 search starts (rank 1, 10 x 10, m ='),
+    (['rip', 'completion:n=10,r=1,rate=0.5', '-k', '1', '--directions', '100000000000'],
+     '100000000000 random rank-k directions (rank 1, 10'),
+    (['solve', 'sensing:n=40,r=1,m=50', '--method', 'convex'], 'the convex baseline is for small problems:'),
+    (['solve', 'zsl-half', '--method', 'convex', '--seed', '3'], '--method convex would ignore --seed (it solves'),
+])
+def test_bad_input_fails_before_importing_jax(argv, needle):
+    """Each refusal comes before JAX loads (exit 2, nothing on stdout) and is the one the case is about."""
+    words, err = fresh_cli(*argv)
+    assert words == ["2", "False"] and needle in err, (words, err)
 
 
 def test_certifier_settings_table_matches_the_certifiers():
@@ -203,11 +220,9 @@ def test_unwritable_output_fails_first_in_one_line(argv, tmp_path):
     blocker = tmp_path / "plain-file"
     blocker.write_text("")
     argv = [a.format(bad=blocker, tmp=tmp_path) for a in argv]
-    code = ("import sys; sys.argv = ['benign'] + " + repr(argv) + "\nfrom benign.cli import main\n"
-            "try:\n    main()\nexcept SystemExit as e:\n    print(e.code, 'jax' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert out.stdout.split() == ["2", "False"], out.stdout + out.stderr
-    lines = [ln for ln in out.stderr.splitlines() if ln.strip()]
+    words, err = fresh_cli(*argv)
+    assert words == ["2", "False"], (words, err)
+    lines = [ln for ln in err.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("error:") and "--" in lines[0], out.stderr
 
 
@@ -339,10 +354,8 @@ def test_a_damaged_instance_file_is_refused_before_importing_jax(tmp_path):
     for name, arrays, needle in (("nanb", bad_b, "non-finite value nan"), ("noa", no_a, "missing entry 'op_A'")):
         path = str(tmp_path / f"{name}.npz")
         np.savez(path, **arrays)
-        code = ("import sys; sys.argv = ['benign', 'info', " + repr(path) + "]\nfrom benign.cli import main\n"
-                "try:\n    main()\nexcept SystemExit as e:\n    print(e.code, 'jax' in sys.modules)")
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-        assert out.stdout.split() == ["2", "False"] and needle in out.stderr, out.stdout + out.stderr
+        words, err = fresh_cli("info", path)
+        assert words == ["2", "False"] and needle in err, (words, err)
 
 
 def test_the_common_certifier_defaults_are_certifys():

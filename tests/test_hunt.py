@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import fresh_cli
 
 from benign import instances as I
 from benign.hunt import hunt, matrix_distance
@@ -145,11 +146,8 @@ def test_cli_hunt_json(cli):
 ])
 def test_cli_hunt_refuses_before_jax(spec, args, needle):
     """Sizes, methods, placeholders and an uncertifiable loss are refused at once (exit 2, before JAX loads)."""
-    code = ("import sys; sys.argv = ['benign', 'hunt', " + repr(spec) + ", '--rank', '2'] + " + repr(args)
-            + "\nfrom benign.cli import main\ntry:\n    main()\nexcept SystemExit as e:\n"
-            "    print(e.code, 'jax' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert out.stdout.split() == ["2", "False"] and needle in out.stderr, out.stdout + out.stderr
+    words, err = fresh_cli("hunt", spec, "--rank", "2", *args)
+    assert words == ["2", "False"] and needle in err, (words, err)
 
 
 def test_checkpointed_hunt_resumes_after_a_crash(tmp_path, monkeypatch):

@@ -3,11 +3,10 @@ choices are defined in the table and imported by the solvers)."""
 from __future__ import annotations
 
 import dataclasses
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+from conftest import fresh_cli
 
 from benign.solver_options import METHOD_BOUNDS, METHOD_OPTIONS, check_method_options
 from benign.solvers import METHODS
@@ -98,12 +97,10 @@ def test_good_settings_pass():
     ["solve", "sensing:n=5,r=1,m=20", "--method", "convex", "--opt", "max_dim=-1"],
 ])
 def test_bad_solver_arguments_fail_before_importing_jax(argv):
-    code = ("import sys; sys.argv = ['benign'] + " + repr(argv) + "\nfrom benign.cli import main\n"
-            "try:\n    main()\nexcept SystemExit as e:\n    print(e.code, 'jax' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert out.stdout.split() == ["2", "False"], out.stdout + out.stderr
-    lines = [ln for ln in out.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error:"), out.stderr
+    words, err = fresh_cli(*argv)
+    assert words == ["2", "False"], (words, err)
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:"), err
 
 
 @pytest.mark.parametrize("method,field", [("gd", "c"), ("trust-region", "eta"), ("scaled-gd", "damping"),

@@ -7,7 +7,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import run_inprocess
+from conftest import fresh_cli, run_inprocess
 
 BENIGN = [sys.executable, "-m", "benign.cli"]
 
@@ -174,7 +174,5 @@ def test_cli_solve_asymmetric_factorization_and_balance(tmp_path, cli):
     (["sensing:n=5,r=2,m=10,truth=nonneg,cond=10"], "cond cannot be combined with truth=nonneg"),
 ])
 def test_cli_solve_factorization_errors_before_jax(args, needle):
-    code = ("import sys; sys.argv = ['benign', 'solve'] + " + repr(args) + "\nfrom benign.cli import main\n"
-            "try:\n    main()\nexcept SystemExit as e:\n    print(e.code, 'jax' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert out.stdout.split() == ["2", "False"] and needle in out.stderr, out.stdout + out.stderr
+    words, err = fresh_cli("solve", *args)
+    assert words == ["2", "False"] and needle in err, (words, err)

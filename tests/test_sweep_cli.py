@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+from conftest import fresh_cli
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -97,11 +99,9 @@ def test_bad_sweep_input_fails_before_importing_jax(tmp_path):
              ["export", good, "--db", str(tmp_path / "none.db"), "--out", str(tmp_path / "r.csv")]]
     (tmp_path / "notes.db").write_text("x")  # (SQLite reads a file under 100 bytes as an empty database)
     for argv in cases:
-        code = ("import sys; sys.argv = ['benign', 'sweep'] + " + repr(argv) + "\nfrom benign.cli import main\n"
-                "try:\n    main()\nexcept SystemExit as e:\n    print(e.code, 'jax' in sys.modules)")
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-        assert out.stdout.split() == ["2", "False"], (argv, out.stdout + out.stderr)
-        assert out.stderr.strip().count("\n") == 0 and out.stderr.startswith("error:"), out.stderr
+        words, err = fresh_cli("sweep", *argv)
+        assert words == ["2", "False"], (argv, words, err)
+        assert err.strip().count("\n") == 0 and err.startswith("error:"), err
 
 
 def test_a_file_that_is_not_a_results_store_is_refused(tmp_path):
