@@ -260,8 +260,8 @@ def _run_search(op, k, symmetric, starts, key, sign, maxiter, gtol, progress=Non
             break
     if progress is not None and stop < maxiter:  # every start stopped early: this search is done
         progress(offset + maxiter, total)
-    vals = sign * np.asarray(carry[3])  # the quotient at the final factors (``val`` is the signed quotient)
-    return np.asarray(vals), np.asarray(carry[-1])
+    # the quotient at the final factors (``val`` is the signed quotient) and the iterations of each start
+    return sign * np.asarray(carry[3]), np.asarray(carry[-1])
 
 
 def _random_factors(key, count: int, d1: int, d2: int, k: int, symmetric: bool):
