@@ -396,3 +396,23 @@ def test_problem_scale_when_the_extreme_eigenvalues_have_opposite_signs():
     assert eig[0] < -0.9 * eig[-1] < 0  # the hard case
     sigma = problem_scale(obj, 2, 0).sigma
     assert 0.98 * np.abs(eig).max() <= sigma <= np.abs(eig).max() * (1 + 1e-12)  # measured: 29.41 against 29.64
+
+
+def test_problem_scale_is_remembered_only_for_the_same_immutable_objective():
+    """A second call on the same objective (JAX arrays) returns the stored scale; another objective, seed or rank
+    computes its own; an objective on the host (NumPy arrays, mutable) is recomputed -- and follows a changed ``b``."""
+    from benign.solvers.init import problem_scale
+
+    spec = "sensing:n=6,r=2,m=40,seed=3"
+    obj = make_objective(I.build(spec), "l2")
+    first = problem_scale(obj, 2, 0)
+    assert problem_scale(obj, 2, 0) is first
+    twin = make_objective(I.build(spec), "l2")  # equal data, another object: computed again, the same numbers
+    again = problem_scale(twin, 2, 0)
+    assert again is not first and again == first
+    assert problem_scale(obj, 2, 1) != first and problem_scale(obj, 1, 0) != first
+    host = make_objective(I.build(spec, device=False), "l2")
+    h1 = problem_scale(host, 2, 0)
+    assert h1 == first and problem_scale(host, 2, 0) is not h1
+    host.b[:] *= 2.0  # NumPy data can change in place: the scale follows it
+    assert problem_scale(host, 2, 0).sigma == pytest.approx(2.0 * h1.sigma, rel=1e-12)
