@@ -65,13 +65,18 @@ class Objective:
     def symmetric(self) -> bool:
         return self.factorization == "symmetric"
 
-    def check_point(self, X: Any, name: str = "point") -> jnp.ndarray:
+    def check_point(self, X: Any, name: str = "point", *, host: bool = False) -> jnp.ndarray | np.ndarray:
         """Validate and return ``X`` as a float64 ``(N, r)`` array; a vector is read as ``r = 1``; a nonnegative
-        objective also requires ``X >= 0``."""
+        objective also requires ``X >= 0``. A JAX array, or with ``host=True`` a read-only NumPy copy (not a view of
+        the caller's array, which may change later; no transfer to the device and back)."""
         arr = self._point_array(X, name)
         if self.nonnegative and np.any(arr < 0):
             raise ValueError(f"{name} must be elementwise nonnegative, got min {arr.min():.3g}")
-        return jnp.asarray(arr)
+        if not host:
+            return jnp.asarray(arr)
+        out = np.array(arr, dtype=np.float64, copy=True)
+        out.flags.writeable = False
+        return out
 
     def _point_array(self, X: Any, name: str) -> np.ndarray:
         arr = check_array(name, X, ndim=(1, 2))

@@ -119,7 +119,7 @@ def _near_noiseless_truth(obj, X: Any, instance: Any, cert: Certificate | None =
         noiseless = bool(cert is not None and (cert.details.get("reference") or {}).get("noiseless"))
     if not (obj.symmetric and obj.truth is not None and noiseless):
         return None
-    Xn = np.asarray(obj.check_point(X))
+    Xn = obj.check_point(X, host=True)
     dist = float(obj.distance(Xn)) / (float(np.linalg.norm(Xn)) + float(np.linalg.norm(np.asarray(obj.truth))))
     return Xn, float(obj.relative_error(Xn)), dist
 

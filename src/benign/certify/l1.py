@@ -172,7 +172,7 @@ def certify_l1(obj: Any, X: Any, instance: Any = None, *, tol: float = 1e-8, gam
                 else "the same m but other measurements b")
         raise ValueError(f"instance {getattr(instance, 'name', '')!r} does not match the objective ({what}): "
                          "build the objective from the same instance")
-    X = np.asarray(obj.check_point(X, "X"), dtype=float)
+    X = obj.check_point(X, "X", host=True)
     b = np.asarray(obj.b, dtype=float)
     Xj = jnp.asarray(X)
     f0 = float(obj.value(Xj))

@@ -483,7 +483,7 @@ def landscape(
 
     obj = make_objective(inst, **settings)
     X = np.asarray(_point(point, obj) if X is None else X, dtype=float)
-    X = np.asarray(obj.check_point(X[:, None] if X.ndim == 1 else X, "--point"))  # the point first, by its name
+    X = obj.check_point(X[:, None] if X.ndim == 1 else X, "--point", host=True)  # the point first, by its name
     from benign.landscape import check_request
 
     check_request(obj.loss.name, X.size, grid if dir2 is None else grid * grid, not no_hessian)  # before directions

@@ -79,8 +79,7 @@ def _resolve_rank(obj, x0: np.ndarray | None, rank: int | None) -> int:
 
 
 def _check_start(obj, x0: Any, name: str) -> np.ndarray:
-    arr = check_array(name, x0, ndim=(1, 2))
-    return np.asarray(obj.check_point(arr, name))
+    return obj.check_point(x0, name, host=True)
 
 
 def _control(solver: Solver, max_iter, gtol, rtol, history_every, stall_window, stall_rtol, diverge_factor,
