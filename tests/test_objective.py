@@ -129,3 +129,27 @@ def test_factored_distance_matches_dense():
         dense = np.linalg.norm(np.asarray(obj.matrix(jnp.asarray(P))) - inst.truth_matrix())
         assert abs(float(obj.distance(jnp.asarray(P))) - dense) <= 1e-6 * dense
         assert abs(I.factored_distance(inst, P) - dense) <= 1e-6 * dense
+
+
+@pytest.mark.parametrize("spec,loss,kw", [
+    ("sensing:n=5,r=2,m=40,seed=0", "l2", {}), ("completion:n=6,r=2,rate=0.6,seed=2", "lp:l=4", {}),
+    ("yalcin:n=5,eps=0.3", "mixed:lam=5,l=4", {}), ("sensing:n=5,r=1,m=30,seed=3", "huber:delta=0.5", {}),
+    ("sensing:n=5,r=1,m=30,seed=3", "l1", {}),
+    ("sensing:n=5,d2=4,r=2,m=40,seed=4", "l2", {"factorization": "asymmetric", "balance": 0.5})])
+def test_loss_change_is_the_difference_without_cancellation(spec, loss, kw):
+    """``loss_change(obj, X, D)`` equals ``f(X + D) - f(X)`` where the plain difference is accurate (a step of size
+    0.3), and follows the first-order model ``<grad f, D>`` at a step of 1e-9, where the plain difference has lost
+    most of its digits."""
+    from benign.objective import loss_change
+
+    obj = make_objective(I.build(spec), loss, **kw)
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((obj.rows, 2))
+    D = rng.standard_normal(X.shape)
+    D /= np.linalg.norm(D)
+    big, size = loss_change(obj, jnp.asarray(X), jnp.asarray(0.3 * D))
+    plain = float(obj.value(X + 0.3 * D)) - float(obj.value(X))
+    assert abs(float(big) - plain) <= 1e-12 * float(obj.value(X)) and float(size) >= abs(float(big))
+    small, _ = loss_change(obj, jnp.asarray(X), jnp.asarray(1e-9 * D))
+    slope = 1e-9 * float(np.sum(np.asarray(obj.grad(X)) * D))
+    assert abs(float(small) - slope) <= 1e-6 * abs(slope)

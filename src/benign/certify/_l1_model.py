@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from benign._jax import jax, jnp
+from benign.objective import loss_change
 
 #: refuse to form the compressed sensing matrices above this many numbers
 MAX_COMPRESSED = 5e7
@@ -253,22 +254,14 @@ def build_model(obj: Any, rho: np.ndarray, in_S: np.ndarray, sigma: np.ndarray, 
 # ---------------------------------------------------------------------------------------------- evaluation
 
 def stable_difference(obj: Any, X: np.ndarray, rho: np.ndarray, D: np.ndarray) -> float:
-    """``f(X + D) - f(X)`` without cancellation: ``delta = A(M(X + D)) - A(M(X))`` from the factors and
-    ``|rho + delta| - |rho| = delta (2 rho + delta) / (|rho + delta| + |rho|)``."""
-    Xj, Dj = jnp.asarray(X), jnp.asarray(D)
-    delta = np.asarray(_delta(obj, Xj, Dj))
-    den = np.abs(rho + delta) + np.abs(rho)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        terms = np.where(den > 0, delta * (2 * rho + delta) / np.where(den > 0, den, 1.0), 0.0)
-    return float(obj.loss.factor(obj.operator.m) * np.sum(terms))
+    """``f(X + D) - f(X)`` without cancellation (:func:`benign.objective.loss_change`: ``delta`` from the factors and
+    ``|rho + delta| - |rho| = delta (2 rho + delta) / (|rho + delta| + |rho|)``); ``rho`` is unused (kept for the
+    callers' signature: the residual is recomputed inside the compiled call)."""
+    del rho
+    return float(_loss_change(obj, jnp.asarray(X), jnp.asarray(D))[0])
 
 
-@jax.jit
-def _delta(obj, X, D):
-    U, V = obj.split(X)
-    dU, dV = obj.split(D)
-    op = obj.operator
-    return op.forward_factored(dU, V) + op.forward_factored(U, dV) + op.forward_factored(dU, dV)
+_loss_change = jax.jit(loss_change)
 
 
 def gamma_grid(gamma_min: float, gamma_max: float = 1.0, per_decade: int = 2) -> np.ndarray:

@@ -130,22 +130,32 @@ def decide_global(f: float, info: dict, *, ftol: float, convex: Any = None,
 
 @jax.jit
 def _values_along(obj, X, D, ts):
+    """``f(X)``, ``<grad f(X), D>``, and for each ``t``: ``f(X + t D)``, the cancellation-free change
+    ``f(X + t D) - f(X)`` and the size of its terms (:func:`benign.objective.loss_change`)."""
+    from benign.objective import loss_change
+
     f0, g = obj.value_and_grad(X)
-    return f0, jnp.sum(g * D), jax.vmap(lambda t: obj.value(X + t * D))(ts)
+    values = jax.vmap(lambda t: obj.value(X + t * D))(ts)
+    changes, sizes = jax.vmap(lambda t: loss_change(obj, X, t * D))(ts)
+    return f0, jnp.sum(g * D), values, changes, sizes
 
 
 def verify_descent(obj, X, D, *, curvature: float | None = None, t_max: float | None = None,
                    steps: int = 48) -> dict[str, Any]:
-    """Evaluate ``f(X + t D)`` on ``t = t_top 2^{-k}``, ``k = 0..steps-1``, and report the decrease.
+    """Evaluate ``f(X + t D) - f(X)`` on ``t = t_top 2^{-k}``, ``k = 0..steps-1``, and report the decrease.
 
-    ``t_top = min(t_max, max(||X||_F, 1) / ||D||_F)`` (``t_max`` keeps ``X + t D`` feasible for constrained
-    problems). A ``t`` *verifies* the direction when ``f(X + t D) < f(X) - 64 eps |f(X)|`` (a decrease above
-    rounding). The reported ``t`` is the smallest one whose decrease is well resolved (``>= 1e3`` times that
-    rounding floor; else the smallest verified one), with the model ``t <g, D> + t^2 curvature / 2`` beside it
-    (``predicted``; the first-order model ``t <g, D>`` when ``curvature`` is not given; ``model_agrees``: within
-    50%). ``witness_t`` (with ``witness_f_after`` and ``witness_decrease``) is the tested ``t`` with the largest
-    decrease: far above rounding, the easiest to re-check in another implementation. ``verified`` is False when no
-    ``t`` decreases ``f``; ``n_decreasing`` counts the tested ``t`` that do.
+    The change is computed without cancellation (:func:`benign.objective.loss_change`: residual changes from the
+    factors, factored differences of ``psi``), so it is resolved even where it is far below the rounding of ``f``
+    itself (data of scale ``1e8`` have ``f ~ 1e32``). ``t_top = min(t_max, max(||X||_F, 1) / ||D||_F)`` (``t_max``
+    keeps ``X + t D`` feasible for constrained problems). A ``t`` *verifies* the direction when the change is below
+    ``-64 eps size`` (``size``: the sum of its absolute terms, the scale of its rounding) and the plain values agree
+    (``f(X + t D) < f(X)``, or the change is within ``64 eps |f(X)|``, the rounding of the plain values). The
+    reported ``t`` is the smallest one whose decrease is well resolved (``>= 1e3`` times both floors, so that plain
+    evaluations of ``f`` show it too; else the smallest verified one), with the model ``t <g, D> + t^2 curvature / 2`` beside it (``predicted``; the
+    first-order model ``t <g, D>`` when ``curvature`` is not given; ``model_agrees``: within 50%). ``witness_t``
+    (with ``witness_f_after`` and ``witness_decrease``) is the tested ``t`` with the largest decrease: the easiest to
+    re-check in another implementation. ``verified`` is False when no ``t`` decreases ``f``; ``n_decreasing``
+    counts the tested ``t`` that do.
     """
     X = jnp.asarray(X)
     D = jnp.asarray(D).reshape(X.shape)
@@ -156,22 +166,24 @@ def verify_descent(obj, X, D, *, curvature: float | None = None, t_max: float | 
     if t_max is not None:
         top = min(top, float(t_max))
     ts = top * 0.5 ** np.arange(steps)
-    f0, slope, vals = _values_along(obj, X, D, jnp.asarray(ts))
-    f0, slope, vals = float(f0), float(slope), np.asarray(vals)
-    dec = vals - f0
-    floor = 64 * EPS * max(abs(f0), 1e-300)
-    ok = dec < -floor
+    f0, slope, vals, dec, sizes = _values_along(obj, X, D, jnp.asarray(ts))
+    f0, slope = float(f0), float(slope)
+    vals, dec, sizes = np.asarray(vals), np.asarray(dec), np.asarray(sizes)
+    floors = 64 * EPS * np.maximum(sizes, 1e-300)
+    plain = 64 * EPS * max(abs(f0), 1e-300)
+    ok = (dec < -floors) & ((vals < f0) | (np.abs(dec) <= plain))
+    floor = float(floors[int(np.argmax(ok))]) if np.any(ok) else float(floors.max())
     pred = slope * ts + (0.5 * curvature * dn ** 2 * ts ** 2 if curvature is not None else 0.0)
     chosen = None
     if np.any(ok):
-        resolved = np.nonzero(dec <= -1e3 * floor)[0]
+        resolved = np.nonzero(ok & (dec <= -1e3 * np.maximum(floors, plain)))[0]  # resolved in plain values too
         chosen = int(resolved[-1]) if resolved.size else int(np.nonzero(ok)[0][-1])
     agrees = bool(chosen is not None and pred[chosen] < 0
                   and abs(dec[chosen] - pred[chosen]) <= 0.5 * abs(pred[chosen]))
     out = {"verified": bool(np.any(ok)), "f_before": f0, "slope": slope, "t_max_tested": float(ts[0]),
            "t_min_tested": float(ts[-1]), "rounding_floor": floor, "n_decreasing": int(np.sum(ok))}
     if chosen is not None:
-        best = int(np.argmin(dec))  # the witness easiest to re-check: the largest decrease among the tested steps
+        best = int(np.argmin(np.where(ok, dec, np.inf)))  # the easiest witness to re-check: the largest decrease
         out.update(t=float(ts[chosen]), f_after=float(vals[chosen]), decrease=float(dec[chosen]),
                    predicted=float(pred[chosen]), model_agrees=agrees,
                    witness_t=float(ts[best]), witness_f_after=float(vals[best]), witness_decrease=float(dec[best]))

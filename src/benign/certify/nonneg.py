@@ -21,8 +21,9 @@ Second order on the critical cone ``C = {D : D_P free, D_D0 >= 0, D_A+ = 0}`` wi
    the face (``(X Omega)_Z = 0``) on which ``Q`` vanishes (``|curvature| <= h_abs``) is the flat orbit tangent
    ``T`` (``details["orbit_dim"]``). One-sided orbit directions at the boundary of a face are not quotiented
    (conservative: such a point may be reported ``degenerate``);
-3. *strict modulo the orbit*: ``Q - h_abs I`` copositive on ``C cap T^perp`` -> ``strict_local_min`` (strict in
-   ``X X^T``), unless proven global; else ``degenerate``.
+3. *strict modulo the orbit*: ``Q - h_abs I`` copositive on ``C cap T^perp`` and a KKT point proven to exist next to
+   ``X`` (:func:`_existence`, ``details["existence"]``) -> ``strict_local_min`` (strict in ``X X^T``), unless proven
+   global; else ``degenerate``.
 
 Copositivity (:mod:`benign.certify.copositive`): a subspace test under strict complementarity (``D0`` empty),
 exact enumeration when ``|D0| <= max_enum`` (12), else a heuristic that can prove non-copositivity but never
@@ -92,6 +93,43 @@ def _orbit_tangent(X: np.ndarray, Q: np.ndarray, free: np.ndarray, cone: np.ndar
     w, W = np.linalg.eigh(T.T @ QFF @ T)
     flat = np.abs(w) <= h_abs
     return T @ W[:, flat]
+
+
+def _existence(obj, Xn: np.ndarray, G: np.ndarray, lmin: float | None, h_abs: float, gscale: float,
+               free: np.ndarray, active: np.ndarray, cone: np.ndarray, T: np.ndarray, rank_rtol: float) -> dict:
+    """The existence proof behind a strict claim (:func:`benign.certify.existence.strict_minimum_nearby`), in the two
+    cases it covers: strict complementarity (no degenerate coordinate) and either no flat orbit direction (the face's
+    free coordinates, no symmetry; the minimiser must stay in the face with positive multipliers) or no zero
+    coordinate at all (the smooth slice argument with the rotations, the minimiser staying positive)."""
+    from benign.certify.existence import strict_minimum_nearby
+    from benign.certify.smooth import GRAD_ROUNDING
+    from benign.certify.symmetry import vertical_space
+
+    if not np.any(Xn):  # X = 0: grad f(0) = 2 sym(c A*(psi'(-b))) 0 = 0 exactly, so X itself is the KKT point
+        return {"proved": True, "radius": 0.0, "location_radius": 0.0,
+                "reason_proved": "X = 0 is exactly a KKT point (grad f(0) = 0 for every loss)"}
+    if cone.size:
+        return {"proved": False, "reason": f"{cone.size} degenerate coordinate(s) (zero with a zero gradient): the "
+                                           "existence proof needs strict complementarity"}
+    if lmin is None:
+        return {"proved": False, "reason": "no free coordinate"}
+    x = Xn.reshape(-1)
+    if np.any(x[active] != 0.0):  # the face argument is centred on the face
+        return {"proved": False, "reason": f"active coordinates not exactly 0 (largest {float(x[active].max()):.3g}): "
+                                           "the existence proof is made on the face; certify the point with them "
+                                           "set to 0"}
+    common = dict(lam=lmin - h_abs, grad_norm=float(np.linalg.norm(G[free])), grad_allowance=GRAD_ROUNDING * gscale,
+                  stay_above=float(x[free].min()), multipliers=G[active])
+    if T.shape[1] == 0:
+        return strict_minimum_nearby(obj, Xn, **common)
+    # flat rotations: covered when they keep the face, i.e. the zero coordinates are whole zero rows of X (every
+    # rotation keeps them zero), so that f on the face is invariant and the slice argument applies within it
+    zero_rows = ~np.any(Xn != 0.0, axis=1)
+    vert = vertical_space(obj, Xn, rank_rtol)
+    if np.any((x == 0.0) != np.repeat(zero_rows, Xn.shape[1])) or vert.dim != T.shape[1]:
+        return {"proved": False, "reason": "flat rotation directions at a point whose zero coordinates are not whole "
+                                           "zero rows: not covered by the existence proof"}
+    return strict_minimum_nearby(obj, Xn, **common, vertical=vert)
 
 
 def certify_nonneg(obj, X: Any, *, instance: Any = None, gtol: float = 1e-6, htol: float = 1e-6,
@@ -229,6 +267,14 @@ def certify_nonneg(obj, X: Any, *, instance: Any = None, gtol: float = 1e-6, hto
             if is_global:
                 verdict, spurious = V.GLOBAL_MIN, False
             else:
+                if is_strict:
+                    proof = _existence(obj, Xn, G, lmin, h_abs, gscale, free, active, cone, T, rank_rtol)
+                    details["existence"] = proof
+                    if not proof["proved"]:
+                        is_strict = details["strict"] = False
+                        details["strict_withdrawn"] = (
+                            "positive curvature on the critical cone, but no KKT point near X could be proven to "
+                            f"exist: {proof['reason']}")
                 verdict = V.STRICT_LOCAL_MIN if is_strict else V.DEGENERATE
                 spurious = True if is_global is False else None
                 if nec is not None and nec.copositive is None:

@@ -16,8 +16,9 @@ Numbers reported for a point ``X`` (shape ``(N, r)``):
 Verdicts, in this order: ``not_critical`` (gap above ``gtol``; the escape direction is ``-grad f``),
 ``strict_saddle`` (``lambda_min < -h_abs``; escape direction = the eigenvector, sign chosen so that
 ``<grad f, D> <= 0``), ``global_min`` (convex certificate, or the optimum is known and attained: see
-:mod:`benign.certify.checks`), ``strict_local_min`` (``lambda_min > h_abs``), else ``degenerate`` (a second-order
-point with flat horizontal directions: not claimed to be a minimum). ``spurious`` is True for a second-order point
+:mod:`benign.certify.checks`), ``strict_local_min`` (``lambda_min > h_abs`` and a strict local minimum proven to exist
+next to ``X``: :mod:`benign.certify.existence`, ``details["existence"]``), else ``degenerate`` (a second-order
+point with flat horizontal directions, or positive curvature without that proof: not claimed to be a minimum). ``spurious`` is True for a second-order point
 proven not global, False for a global one, None when undecided or for non-minima. Escape directions are verified
 by evaluating ``f`` along them (``details["escape_check"]``).
 
@@ -36,10 +37,15 @@ from benign._jax import jax, jnp
 from benign.certify import verdicts as V
 from benign.certify.checks import decide_global, optimum_info, verify_descent
 from benign.certify.convex import global_certificate
+from benign.certify.existence import strict_minimum_nearby
 from benign.certify.spectral import check_method, hessian_spectrum
 from benign.certify.symmetry import RANK_RTOL, vertical_space
 from benign.certify.verdicts import Certificate
 from benign.certify_settings import check_certify_setting
+
+
+#: the rounding allowance added to the computed gradient norm in the existence proof, relative to ``grad_scale``
+GRAD_ROUNDING = 1e3 * float(np.finfo(float).eps)
 
 
 def check_tolerances(**tols: float) -> dict[str, float]:
@@ -152,6 +158,17 @@ def certify_smooth(obj, X: Any, *, instance: Any = None, gtol: float = 1e-6, hto
                 details["strict"] = False
                 details["note"] = ("Lanczos did not converge: the reported lambda_min is only an upper bound, so the "
                                    "point is not claimed strict (use method='dense' or a looser tolerance)")
+            if strict:
+                # a strict local minimum must exist next to X, not only positive curvature at X
+                proof = strict_minimum_nearby(obj, np.asarray(X), lam=lmin - h_abs, grad_norm=gnorm,
+                                              grad_allowance=GRAD_ROUNDING * gscale, vertical=vert)
+                details["existence"] = proof
+                if not proof["proved"]:
+                    strict = False
+                    details["strict"] = False
+                    details["strict_withdrawn"] = (
+                        "positive curvature on the horizontal space, but no critical point near X could be proven to "
+                        f"exist: {proof['reason']}")
             verdict = V.STRICT_LOCAL_MIN if strict else V.DEGENERATE
             spurious = True if is_global is False else None
     return Certificate(

@@ -117,15 +117,21 @@ def general_linear_vertical(U: np.ndarray, V: np.ndarray, rank_rtol: float = RAN
     dim = r * r - (r - kU) * (r - kV)
     if dim == 0:
         return np.zeros(((U.shape[0] + V.shape[0]) * r, 0)), kU, kV
+    Qg, _, _ = np.linalg.svd(general_linear_generators(U, V), full_matrices=False)
+    return Qg[:, :dim], kU, kV
+
+
+def general_linear_generators(U: np.ndarray, V: np.ndarray) -> np.ndarray:
+    """The images ``[U E_ab; -V E_ab^T]`` (``vec`` columns, ``a, b < r``) of the orthonormal generators ``E_ab`` of
+    ``gl(r)``: their singular values are the gains ``||[U Xi; -V Xi^T]||_F / ||Xi||_F`` of the action."""
+    r = U.shape[1]
     gens = []
     for a in range(r):
         for b in range(r):
             E = np.zeros((r, r))
             E[a, b] = 1.0
             gens.append(np.concatenate([U @ E, -V @ E.T], axis=0).reshape(-1))
-    G = np.stack(gens, axis=1)
-    Qg, _, _ = np.linalg.svd(G, full_matrices=False)
-    return Qg[:, :dim], kU, kV
+    return np.stack(gens, axis=1)
 
 
 def vertical_space(obj, X, rank_rtol: float = RANK_RTOL) -> VerticalSpace:

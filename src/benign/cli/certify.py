@@ -204,6 +204,10 @@ def _human_certificate(out: dict) -> None:
         if "witness_t" in esc and esc["witness_t"] != esc["t"]:
             text += f"; largest decrease {esc['witness_decrease']:.3g} at t = {esc['witness_t']:.3g}"
         table.add_row("escape check", text)
+    elif esc:
+        table.add_row("escape check", f"NOT verified: no tested step decreased f "
+                                      f"(t from {esc.get('t_min_tested', float('nan')):.3g} to "
+                                      f"{esc.get('t_max_tested', float('nan')):.3g})")
     console.print(table)
     if out.get("theory"):
         for th in out["theory"]:

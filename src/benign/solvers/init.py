@@ -18,15 +18,13 @@ For a nonnegative objective every initial point is replaced by its entrywise abs
 """
 from __future__ import annotations
 
-import threading
-import weakref
-from collections import OrderedDict
 from functools import lru_cache, partial
 from typing import Any
 
 import numpy as np
 
 from benign._jax import jax, jnp
+from benign._memo import IdentityCache
 from benign.errors import check_choice, check_float, check_int, check_seed
 from benign.solver_options import INITS, check_spectral_scale
 from benign.solvers.base import ProblemScale
@@ -122,11 +120,9 @@ def _scale_of(obj, sigma, gain) -> ProblemScale:
                         gain=gain if np.isfinite(gain) and gain > 0 else 1.0, rows=obj.rows)
 
 
-#: recent :func:`problem_scale` results: ``(id(obj), rank, seed, iters, probes) -> (weak reference to obj, scale)``,
-#: kept only for objectives whose arrays are all JAX arrays (immutable), so that a hit is the same computation's result
-_SCALES: "OrderedDict[tuple, tuple[weakref.ref, ProblemScale]]" = OrderedDict()
-_SCALES_SIZE = 32
-_SCALES_LOCK = threading.Lock()
+#: recent :func:`problem_scale` results, by the objective's identity (kept only for objectives whose arrays are all
+#: JAX arrays, which cannot change, so that a hit is the same computation's result)
+_SCALES = IdentityCache(32)
 
 
 def problem_scale(obj, rank: int = 1, seed: int = 0, iters: int = 30, probes: int = 4) -> ProblemScale:
@@ -138,25 +134,17 @@ def problem_scale(obj, rank: int = 1, seed: int = 0, iters: int = 30, probes: in
     objective pay the statistics (about 0.3 ms at ``n = 20`` on a CPU) once.
     """
     rank = check_int("rank", rank, minimum=1)
-    immutable = all(isinstance(leaf, jax.Array) for leaf in jax.tree_util.tree_leaves(obj))
-    key = (id(obj), rank, seed, iters, probes)
-    if immutable:
-        with _SCALES_LOCK:
-            hit = _SCALES.get(key)
-        if hit is not None and hit[0]() is obj:
-            return hit[1]
-    v0, L, R = _scale_inputs(obj, rank, seed, probes)
-    # NumPy inputs go straight to the compiled call and both numbers come back in one read-back (eager
-    # ``jnp.asarray`` and two ``float()`` read-backs cost about 0.1 ms, more than the statistics at small n)
-    sigma, gain = np.asarray(_scale_stats(obj.operator, obj.b, v0, L, R, obj.symmetric, iters))
-    scale = _scale_of(obj, sigma, gain)
-    if immutable:
-        with _SCALES_LOCK:
-            _SCALES[key] = (weakref.ref(obj), scale)
-            _SCALES.move_to_end(key)
-            if len(_SCALES) > _SCALES_SIZE:
-                _SCALES.popitem(last=False)
-    return scale
+
+    def compute() -> ProblemScale:
+        v0, L, R = _scale_inputs(obj, rank, seed, probes)
+        # NumPy inputs go straight to the compiled call and both numbers come back in one read-back (eager
+        # ``jnp.asarray`` and two ``float()`` read-backs cost about 0.1 ms, more than the statistics at small n)
+        sigma, gain = np.asarray(_scale_stats(obj.operator, obj.b, v0, L, R, obj.symmetric, iters))
+        return _scale_of(obj, sigma, gain)
+
+    if not all(isinstance(leaf, jax.Array) for leaf in jax.tree_util.tree_leaves(obj)):
+        return compute()
+    return _SCALES.get(obj, (rank, seed, iters, probes), compute)
 
 
 @partial(jax.jit, static_argnames=("symmetric", "iters"))
