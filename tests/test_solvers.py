@@ -203,7 +203,8 @@ def test_scaled_gd_iterations_insensitive_to_condition_number():
 def test_spd_inverse_matches_numpy_and_is_nan_when_indefinite(r):
     """The preconditioner's inverse (the unrolled Cholesky used for r <= 4, and the library route used above)
     against numpy.linalg.inv, at condition numbers 1e0 .. 1e6 (error <= 1e-13 kappa relative), and NaN on an
-    indefinite or singular matrix."""
+    indefinite, singular or numerically singular matrix (a pivot <= PIVOT_RTOL max P_jj: equal columns of X gave
+    +-5.6e14 instead of NaN at the scale 10, and a direction unrelated to the gradient)."""
     import jax
 
     from benign.solvers.scaled import UNROLLED_MAX_RANK, _library_spd_inverse, _unrolled_spd_inverse, spd_inverse
@@ -224,10 +225,11 @@ def test_spd_inverse_matches_numpy_and_is_nan_when_indefinite(r):
         bad[-1, -1] = -1.0
         assert np.isnan(np.asarray(inv(bad))).any()
         assert np.isnan(np.asarray(inv(np.zeros((r, r))))).all()  # a zero pivot: NaN, as LAPACK
-        if r > 1:
-            v = rng.standard_normal((r, 1))
-            out = np.asarray(inv(v @ v.T))  # rank one: a zero pivot up to rounding
-            assert not np.isfinite(out).all() or np.abs(out).max() >= 1e10 * np.abs(v).max() ** -2
+        if r > 1:  # numerically singular (a pivot at rounding level): NaN, whatever the scale
+            for scale in (1e-6, 1.0, 10.0, 1e6):
+                v = scale * rng.standard_normal((r, 1))
+                assert np.isnan(np.asarray(inv(v @ v.T))).all(), scale
+            assert np.isnan(np.asarray(inv(np.full((r, r), 10.0)))).all()  # X^T X of equal columns
 
 
 def test_prec_gd_linear_when_overparameterised():
@@ -304,3 +306,12 @@ def test_reported_options_run_the_same_solve(method):
     assert not any(isinstance(v, float) and np.isnan(v) for v in res.options.values()), res.options
     again = solve(obj, method, seed=0, max_iter=300, **res.options)
     assert np.array_equal(again.x, res.x) and again.iterations == res.iterations
+
+
+def test_scaled_gd_from_equal_columns_reports_divergence():
+    """X0 with two equal columns: X^T X is singular up to rounding; the run ends at iteration 0 as diverged (its
+    message names X^T X) instead of taking a step along a direction unrelated to the gradient."""
+    obj = make_objective(I.build("sensing:n=10,r=2,m=150,seed=0"), "l2")
+    res = solve(obj, "scaled-gd", x0=np.ones((10, 2)))
+    assert res.status == "diverged" and res.iterations == 0 and "X^T X" in res.message
+    assert np.array_equal(res.x, np.ones((10, 2)))

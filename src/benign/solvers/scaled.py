@@ -32,16 +32,26 @@ from benign.solvers.base import ProblemScale, Solver, f64, solver_class
 UNROLLED_MAX_RANK = 4
 
 
+#: a Cholesky pivot at most ``PIVOT_RTOL * max_j P_jj`` counts as zero: ``P`` is then numerically singular (condition
+#: number above ~1e14: its inverse has no correct digit) and the inverse is NaN, which the loop reports as divergence
+PIVOT_RTOL = 64 * float(jnp.finfo(jnp.float64).eps)
+
+
+def _pivot_floor(P):
+    return PIVOT_RTOL * jnp.max(jnp.diagonal(P))
+
+
 def _unrolled_spd_inverse(P):
     """``P^{-1}`` for a small symmetric positive definite ``P`` (``r <= UNROLLED_MAX_RANK``): ``P = L L^T``
     (Cholesky, column by column), ``W = L^{-1}`` (forward substitution), ``P^{-1} = W^T W``; NaN when ``P`` is not
-    positive definite (a pivot <= 0 becomes NaN), as LAPACK's Cholesky; reads the lower triangle."""
+    numerically positive definite (a pivot ``<= PIVOT_RTOL max_j P_jj`` becomes NaN); reads the lower triangle."""
     r = P.shape[0]
     zero = jnp.zeros((), P.dtype)
+    floor = _pivot_floor(P)
     L = [[zero] * r for _ in range(r)]
     for j in range(r):
         pivot = P[j, j] - sum((L[j][k] * L[j][k] for k in range(j)), zero)
-        L[j][j] = jnp.sqrt(jnp.where(pivot > 0, pivot, jnp.nan))
+        L[j][j] = jnp.sqrt(jnp.where(pivot > floor, pivot, jnp.nan))
         for i in range(j + 1, r):
             L[i][j] = (P[i, j] - sum((L[i][k] * L[j][k] for k in range(j)), zero)) / L[j][j]
     W = [[zero] * r for _ in range(r)]
@@ -54,8 +64,11 @@ def _unrolled_spd_inverse(P):
 
 
 def _library_spd_inverse(P):
+    """As :func:`_unrolled_spd_inverse` through ``jax.scipy.linalg`` (the same pivot rule on the factor's diagonal)."""
     eye = jnp.eye(P.shape[0], dtype=P.dtype)
-    return jax.scipy.linalg.cho_solve(jax.scipy.linalg.cho_factor(P), eye)
+    factor = jax.scipy.linalg.cho_factor(P)
+    inv = jax.scipy.linalg.cho_solve(factor, eye)
+    return jnp.where(jnp.min(jnp.diagonal(factor[0]) ** 2) > _pivot_floor(P), inv, jnp.nan)
 
 
 def spd_inverse(P):
