@@ -113,7 +113,7 @@ def suffixed_output_path(path: str | None, option: str, ext: str, *, append: boo
     without an extension is kept (``/dev/stdout``, ``record``), or gets ``ext`` with ``append``."""
     import os
 
-    if path and os.path.isdir(path):  # an existing folder: refused by output_path
+    if path == "-" or (path and os.path.isdir(path)):  # '-' and an existing folder: refused by output_path
         return output_path(path, option)
     if path and (path.endswith(os.sep) or (os.altsep and path.endswith(os.altsep))):
         raise UserError(f"{option} needs a file name, got the folder {path!r}")
@@ -157,6 +157,9 @@ def output_path(path: str | None, option: str, *, directory: bool = False) -> st
         return None
     if not path:
         raise UserError(f"{option} needs a path, got an empty string")
+    if path == "-":  # the shell convention for standard output: not this option's (it would write a file named -)
+        raise UserError(f"{option} '-': this output is written as a file, not to standard output (give a file name; "
+                        f"--json prints the result)")
     full = os.path.abspath(path)
     if os.path.exists(full):
         if os.path.isdir(full) != directory:

@@ -73,7 +73,14 @@ def _truth(obj, rank: Optional[int], what: str):
 
 def _check_extra(extra: dict, kind: Optional[str] = None) -> None:
     """``--opt`` names that the certifier of ``kind`` (``None``: not known yet, any certifier) does not take, and
-    values it would refuse, refused before anything is built."""
+    values it would refuse, refused before anything is built. A setting of certify itself (``gtol``, ``htol``,
+    ``method``, ``verify``) is pointed to its own option."""
+    from benign.certify_settings import COMMON_SETTINGS
+
+    for key in extra:
+        if key in COMMON_SETTINGS:
+            flag = "--no-verify" if key == "verify" else f"--{key}"
+            raise UserError(f"--opt {key}: use {flag} (a setting of certify, with an option of its own)")
     try:
         check_certify_setting_names(extra, kind)
         for name, value in extra.items():
