@@ -75,7 +75,10 @@ def test_cli_errors_are_one_line(capsys, monkeypatch):
     for args, needle in ((("certify", "zsl-half", "--point", "1,2,3"), "rows"),
                          (("certify", "zsl-half"), "point is required"),
                          (("certify", "zsl-half", "--point", "0,1", "--method", "eig"), "--method"),
-                         (("landscape", "zsl-half", "--point", "0,1", "--dir1", "1,0", "--range", "1,0"), "a < b")):
+                         (("landscape", "zsl-half", "--point", "0,1", "--dir1", "1,0", "--range", "1,0"), "a < b"),
+                         (("certify", "sensing:n=6,r=1,m=40,seed=0", "--point", "truth", "--nonneg"),
+                          "entries of both signs (min -3.5), so it is not a point of the constraint X >= 0: certify "
+                          "it without the constraint (--no-nonneg)")):
         code, _, err = run_inprocess(capsys, monkeypatch, *args)
         assert code == 2 and needle in err and len(err.strip().splitlines()) == 1
 

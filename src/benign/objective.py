@@ -71,7 +71,9 @@ class Objective:
         the caller's array, which may change later; no transfer to the device and back)."""
         arr = self._point_array(X, name)
         if self.nonnegative and np.any(arr < 0):
-            raise ValueError(f"{name} must be elementwise nonnegative, got min {arr.min():.3g}")
+            at = tuple(int(i) for i in np.unravel_index(int(np.argmin(arr)), arr.shape))
+            raise ValueError(f"{name} must be elementwise nonnegative (the objective has the constraint X >= 0), got "
+                             f"min {arr.min():.3g} at index {at}")
         if not host:
             return jnp.asarray(arr)
         out = np.array(arr, dtype=np.float64, copy=True)

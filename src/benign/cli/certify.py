@@ -68,6 +68,12 @@ def _truth(obj, rank: Optional[int], what: str):
         raise UserError(f"{what}: the ground truth is not a point of this objective ({obj.factorization} "
                         f"factorisation of a {'symmetric' if obj.symmetric else 'rectangular'} truth); give it "
                         f"explicitly")
+    import numpy as np
+
+    if obj.nonnegative and np.any(np.asarray(T) < 0) and np.any(np.asarray(T) > 0):
+        raise UserError(f"{what}: the ground truth factor has entries of both signs (min {float(np.min(T)):.3g}), so "
+                        f"it is not a point of the constraint X >= 0: certify it without the constraint "
+                        f"(--no-nonneg)")
     return T
 
 
