@@ -145,17 +145,18 @@ def verify_descent(obj, X, D, *, curvature: float | None = None, t_max: float | 
     """Evaluate ``f(X + t D) - f(X)`` on ``t = t_top 2^{-k}``, ``k = 0..steps-1``, and report the decrease.
 
     The change is computed without cancellation (:func:`benign.objective.loss_change`: residual changes from the
-    factors, factored differences of ``psi``), so it is resolved even where it is far below the rounding of ``f``
-    itself (data of scale ``1e8`` have ``f ~ 1e32``). ``t_top = min(t_max, max(||X||_F, 1) / ||D||_F)`` (``t_max``
-    keeps ``X + t D`` feasible for constrained problems). A ``t`` *verifies* the direction when the change is below
-    ``-64 eps size`` (``size``: the sum of its absolute terms, the scale of its rounding) and the plain values agree
-    (``f(X + t D) < f(X)``, or the change is within ``64 eps |f(X)|``, the rounding of the plain values). The
-    reported ``t`` is the smallest one whose decrease is well resolved (``>= 1e3`` times both floors, so that plain
-    evaluations of ``f`` show it too; else the smallest verified one), with the model ``t <g, D> + t^2 curvature / 2`` beside it (``predicted``; the
-    first-order model ``t <g, D>`` when ``curvature`` is not given; ``model_agrees``: within 50%). ``witness_t``
-    (with ``witness_f_after`` and ``witness_decrease``) is the tested ``t`` with the largest decrease: the easiest to
-    re-check in another implementation. ``verified`` is False when no ``t`` decreases ``f``; ``n_decreasing``
-    counts the tested ``t`` that do.
+    factors, factored differences of ``psi``), so it is resolved even where it is far below the rounding of
+    ``f`` itself (data of scale ``1e8`` have ``f ~ 1e32``). ``t_top = min(t_max, max(||X||_F, 1) / ||D||_F)``
+    (``t_max`` keeps ``X + t D`` feasible for constrained problems). A ``t`` *verifies* the direction when the
+    change is below ``-64 eps size`` (``size``: the sum of its absolute terms, the scale of its rounding) and
+    the plain values agree (``f(X + t D) < f(X)``, or the change is within ``64 eps |f(X)|``, the rounding of
+    the plain values). The reported ``t`` is the smallest one whose decrease is well resolved (``>= 1e3`` times
+    both floors, so that plain evaluations of ``f`` show it too; else the smallest verified one), with the model
+    ``t <g, D> + t^2 curvature / 2`` beside it (``predicted``; the first-order model ``t <g, D>`` when
+    ``curvature`` is not given; ``model_agrees``: within 50%). ``witness_t`` (with ``witness_f_after`` and
+    ``witness_decrease``) is the tested ``t`` with the largest decrease: the easiest to re-check in another
+    implementation. ``verified`` is False when no ``t`` decreases ``f``; ``n_decreasing`` counts the tested
+    ``t`` that do.
     """
     X = jnp.asarray(X)
     D = jnp.asarray(D).reshape(X.shape)

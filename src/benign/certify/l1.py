@@ -159,7 +159,8 @@ def certify_l1(obj: Any, X: Any, instance: Any = None, *, tol: float = 1e-8, gam
         raise ValueError("the l1 certifier does not handle the constraint X >= 0: build the l1 objective with "
                          "nonnegative=False (CLI: --no-nonneg), or use a smooth loss")
     if not obj.symmetric and obj.balance > 0:
-        raise ValueError(f"certify_l1 needs the asymmetric objective without balancing, got balance={obj.balance}")
+        raise ValueError(f"certify_l1 needs the asymmetric objective without balancing (make_objective(..., "
+                         f"balance=0), --balance 0 on the command line), got balance={obj.balance}")
     from benign.certify.core import check_instance_arg
 
     check_instance_arg(obj, instance)

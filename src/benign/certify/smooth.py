@@ -15,12 +15,12 @@ Numbers reported for a point ``X`` (shape ``(N, r)``):
 
 Verdicts, in this order: ``not_critical`` (gap above ``gtol``; the escape direction is ``-grad f``),
 ``strict_saddle`` (``lambda_min < -h_abs``; escape direction = the eigenvector, sign chosen so that
-``<grad f, D> <= 0``), ``global_min`` (convex certificate, or the optimum is known and attained: see
-:mod:`benign.certify.checks`), ``strict_local_min`` (``lambda_min > h_abs`` and a strict local minimum proven to exist
-next to ``X``: :mod:`benign.certify.existence`, ``details["existence"]``), else ``degenerate`` (a second-order
-point with flat horizontal directions, or positive curvature without that proof: not claimed to be a minimum). ``spurious`` is True for a second-order point
-proven not global, False for a global one, None when undecided or for non-minima. Escape directions are verified
-by evaluating ``f`` along them (``details["escape_check"]``).
+``<grad f, D> <= 0``), ``global_min`` (convex certificate, or the optimum is known and attained: see :mod:`benign.certify.checks`),
+``strict_local_min`` (``lambda_min > h_abs`` and a strict local minimum proven to exist next to ``X``:
+:mod:`benign.certify.existence`, ``details["existence"]``), else ``degenerate`` (a second-order point with flat
+horizontal directions, or positive curvature without that proof: not claimed to be a minimum). ``spurious`` is True
+for a second-order point proven not global, False for a global one, None when undecided or for non-minima. Escape
+directions are verified by evaluating ``f`` along them (``details["escape_check"]``).
 
 Over-parameterised and rank-deficient points: the vertical space shrinks with the numerical rank (tolerance
 ``rank_rtol``), and the directions that move the zero columns are *not* symmetries; at a global minimum with
