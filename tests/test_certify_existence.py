@@ -200,3 +200,30 @@ def test_nonnegative_minimum_on_a_face_is_proven(X, branch):
         lifted[1, 0] = 1e-13  # an active coordinate not exactly 0: the face argument does not apply as stated
         off = certify(obj, lifted)
         assert off.verdict == "degenerate" and "not exactly 0" in off.details["existence"]["reason"]
+
+
+def test_exported_existence_record_rechecks_from_its_numbers():
+    """A referee's check of an exported strict_local_min (yalcin(5, 0.3), published point): the conventions explain
+    details.existence, and its numbers satisfy the inequalities the proof rests on, recomputed from the record."""
+    from benign.certify import export
+    from benign.certify.published import weighted_spurious_point
+
+    inst = I.yalcin(5, 0.3)
+    obj = make_objective(inst, "l2")
+    x = np.asarray(weighted_spurious_point(5, 0.3, 0.0)).reshape(5, 1)
+    rec = export(certify(obj, x, instance=inst), inst, x, obj)
+    cert, conv = rec["certificate"], rec["conventions"]
+    e = cert["details"]["existence"]
+    assert cert["verdict"] == "strict_local_min" and e["proved"] and "location_radius = 2 gamma" in conv["existence"]
+    assert e["lambda_lower"] == pytest.approx(cert["lambda_min"] - cert["tolerances"]["hess_abs_tol"], rel=1e-12)
+    assert e["curvature"] == pytest.approx(e["lambda_lower"] - e["lipschitz"] * e["radius"], rel=1e-12)
+    assert 0 < e["grad_norm_upper"] < 0.5 * e["curvature"] * e["radius"] and e["grad_norm_upper"] >= cert["grad_norm"]
+    assert e["location_radius"] == pytest.approx(2 * e["grad_norm_upper"] / e["curvature"], rel=1e-12)
+    # the operator bound from the explicit entries: ||A(M)||^2 = sum_i w_i^2 M_(r_i c_i)^2, so on symmetric M the
+    # largest ratio is max(c_jj, (c_jk + c_kj) / 2) with c the summed squared weights per entry
+    op = rec["instance"]["operator"]
+    n = rec["instance"]["shape"][0]
+    C = np.zeros((n, n))
+    np.add.at(C, (np.asarray(op["rows"]), np.asarray(op["cols"])), np.asarray(op["weights"]) ** 2)
+    exact = max(np.max(np.diag(C)), np.max(0.5 * (C + C.T)[~np.eye(n, dtype=bool)]))
+    assert exact <= e["operator_norm_squared"] <= exact * (1 + 1e-12)

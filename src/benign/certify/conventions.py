@@ -48,10 +48,28 @@ def _objective(obj: Any) -> dict[str, str]:
     return out
 
 
-_ESCAPE = ("details.escape_check: f(X + t D) for D = escape_direction on t = t_max_tested * 2^-k, k = 0..47; "
-           "verified when some f(X + t D) < f(X) - rounding_floor (64 eps |f(X)|); t, f_after, decrease: the smallest "
-           "tested step whose decrease is at least 1e3 rounding floors (else the smallest decreasing one); "
-           "witness_t, witness_f_after, witness_decrease: the tested step with the largest decrease")
+_ESCAPE = ("details.escape_check: for D = escape_direction on t = t_max_tested * 2^-k, k = 0..47, the change "
+           "f(X + t D) - f(X) computed without cancellation: delta = A(dU V^T + U dV^T + dU dV^T) with dU, dV the "
+           "factors of t D (symmetric: dU = dV = t D, U = V = X), per residual psi(rho + delta) - psi(rho) in factored "
+           "form (l2: delta (rho + delta / 2)), and the balancing term's change (mu/4) <dW, 2W + dW>; verified when "
+           "some change is below -rounding_floor (64 eps times the sum of its absolute terms) and f(X + t D) < f(X) "
+           "or the change is within 64 eps |f(X)|; t, f_after (the plain f(X + t D)), decrease (the change): the "
+           "smallest tested step whose decrease is at least 1e3 times both floors (else the smallest verified one); "
+           "witness_t, witness_f_after, witness_decrease: the verified step with the largest decrease")
+_EXISTENCE = ("details.existence (strict_local_min needs proved = true): with gamma = grad_norm_upper (||grad f(X)||_F "
+              "plus a rounding allowance), lambda = lambda_lower (lambda_min - hess_abs_tol; for X >= 0 the free "
+              "coordinates' block, with the gradient on them), K2 = operator_norm_squared >= ||A||^2 "
+              "(max ||A(M)||_F^2 / ||M||_F^2 over symmetric M, or all M asymmetric), and for the ball ||Z - X||_F "
+              "<= rho = radius: R = ||X||_2 + rho, tau = max_i |rho_i(X)| + sqrt(K2) rho (2 ||X||_2 + rho), "
+              "T = lipschitz = c [sup_(|t| <= tau) |psi3(t)| (2 sqrt(K2) R)^3 + 12 sup_(|t| <= tau) |psi2(t)| K2 R] "
+              "+ 6 sqrt(2) mu R (psi2, psi3: the second and third derivatives of psi; mu = balance) bounds the "
+              "Hessian's variation per unit distance; curvature = lambda - T rho > 0, gamma < curvature rho / 2 and "
+              "rho < slice_limit (the least ||G(Omega)||_F / ||Omega||_F over the symmetry's generators, null when "
+              "none acts) prove a critical point within location_radius = 2 gamma / curvature of X whose Hessian on "
+              "the "
+              "slice X + H_X is >= curvature (a strict local minimum modulo the symmetry); for X >= 0 also "
+              "location_radius < the least free coordinate and min(active gradient) > (a bound on ||Hess f(X)||_2 + "
+              "T rho) location_radius")
 _ESCAPE_L1 = ("details.escape_check: f along X + g U (U = escape_direction) on the decreasing grid "
               "details.escape_check.gammas (step_scale down to step_scale * gamma_min, two per decade; "
               "tolerances.step_scale = min(1, max(||X||_F, sqrt(max|b|, max|A(M)|))), 1 at unit scale); "
@@ -163,6 +181,8 @@ def conventions(obj: Any, cert: Any) -> dict[str, str]:
         out.update(_l1(obj, cert))
     else:
         out.update(_smooth(obj, cert))
+    if "existence" in cert.details:
+        out["existence"] = _EXISTENCE
     if "escape_check" in cert.details:  # (absent with verify=False)
         out["escape_check"] = _ESCAPE_L1 if obj.loss.name == "l1" and kind != "nonnegative" else _ESCAPE
     return out
