@@ -267,23 +267,32 @@ def residual_change(obj: Objective, X, D):
     return op.forward_factored(dU, V) + op.forward_factored(U, dV) + op.forward_factored(dU, dV)
 
 
+def _abs_change(a, d):
+    """``|a + d| - |a| = d (2a + d) / (|a + d| + |a|)`` (0 where both are 0): no cancellation."""
+    den = jnp.abs(a + d) + jnp.abs(a)
+    return jnp.where(den > 0, d * (2.0 * a + d) / jnp.where(den > 0, den, 1.0), 0.0)
+
+
 def _psi_change(loss: Loss, a, d):
-    """``psi(a + d) - psi(a)`` per residual without cancellation (l2, lp, mixed: factored polynomials; l1:
-    ``d (2a + d) / (|a + d| + |a|)``; huber: the quadratic or linear piece when both ends share it)."""
+    """``psi(a + d) - psi(a)`` per residual without cancellation: l2 ``d (a + d/2)``; lp (``l`` even)
+    ``(|p| - |a|) sum_k |p|^k |a|^(l-1-k) / l`` with ``p = a + d`` (no alternating signs); mixed their sum; l1
+    ``|p| - |a|``; huber by the pieces of the two ends (``k (|p| - k) + (k - |a|)(k + |a|) / 2`` across the kink,
+    each term of one sign)."""
     p = a + d
-    if loss.name in ("l2", "lp", "mixed"):
-        quad = d * (a + 0.5 * d)
-        if loss.name == "l2":
-            return quad
-        power = d * sum(p ** k * a ** (loss.l - 1 - k) for k in range(loss.l)) / loss.l
+    quad = d * (a + 0.5 * d)
+    if loss.name == "l2":
+        return quad
+    if loss.name in ("lp", "mixed"):
+        ap, aa = jnp.abs(p), jnp.abs(a)
+        power = _abs_change(a, d) * sum(ap ** k * aa ** (loss.l - 1 - k) for k in range(loss.l)) / loss.l
         return power if loss.name == "lp" else quad + loss.lam * power
     if loss.name == "l1":
-        den = jnp.abs(p) + jnp.abs(a)
-        return jnp.where(den > 0, d * (a + p) / jnp.where(den > 0, den, 1.0), 0.0)
+        return _abs_change(a, d)
     k = loss.huber_delta
-    inner = (jnp.abs(a) <= k) & (jnp.abs(p) <= k)
-    outer = (jnp.abs(a) > k) & (jnp.abs(p) > k) & (jnp.sign(a) == jnp.sign(p))
-    return jnp.where(inner, d * (a + 0.5 * d), jnp.where(outer, k * d * jnp.sign(a), loss.psi(p) - loss.psi(a)))
+    ap, aa = jnp.abs(p), jnp.abs(a)
+    up = k * (ap - k) + 0.5 * (k - aa) * (k + aa)  # |a| <= k < |p|
+    down = -(k * (aa - k) + 0.5 * (k - ap) * (k + ap))  # |p| <= k < |a|
+    return jnp.where(aa <= k, jnp.where(ap <= k, quad, up), jnp.where(ap <= k, down, k * _abs_change(a, d)))
 
 
 def loss_change(obj: Objective, X, D):

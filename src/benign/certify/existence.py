@@ -11,13 +11,16 @@ The argument (smooth losses, MATH.md §4), on the slice ``X + H_X`` (``H_X = V_X
    on the ball, and its compression to ``H_X`` is ``>= mu = lambda - T(rho) rho`` there (``lambda``: the smallest
    eigenvalue of the compression at ``X``, less the curvature tolerance).
 2. *An interior minimiser.* ``phi(S) = f(X + S)`` on ``S in H_X`` is ``mu``-strongly convex on the ball; when
-   ``gamma = ||grad f(X)||_F < mu rho / 2`` its minimiser over the closed ball is interior (on the sphere
-   ``phi(S) >= phi(0) - gamma rho + mu rho^2 / 2 > phi(0)``), within ``2 gamma / mu`` of ``X``, and a strict local
-   minimiser of ``phi`` with curvature ``>= mu``.
+   ``gamma = ||grad f(X)||_F < mu rho`` its minimiser over the closed ball is interior (on the sphere
+   ``<grad phi(S), S> >= mu rho^2 - gamma rho > 0``, while a minimiser on the sphere has ``grad phi(S) = -nu S``,
+   ``nu >= 0``), within ``gamma / mu`` of ``X`` (strong monotonicity: ``mu ||S||^2 <= -<grad phi(0), S>``), and a
+   strict local minimiser of ``phi`` with curvature ``>= mu``.
 3. *Critical for f.* There ``grad f(Y)`` lies in ``V_X`` (``P_H grad f(Y) = 0``), i.e. ``grad f(Y) = X Omega`` for a
    generator ``Omega`` of the group (off the numerical stabiliser); invariance gives ``<grad f(Y), Y Omega> = 0``,
-   while ``<X Omega, Y Omega> >= ||X Omega|| (||X Omega|| - rho ||Omega||) > 0`` unless ``Omega = 0`` when
-   ``rho < sigma_v``, the smallest gain ``||X Omega||_F / ||Omega||_F`` of the generators (:func:`slice_limit`). So
+   while ``<X Omega, Y Omega> >= ||X Omega|| (||X Omega|| - ||(Y - X) Omega||) > 0`` unless ``Omega = 0`` when
+   ``rho < sigma_v`` (``sigma_v`` the smallest gain ``||X Omega||_F / ||Omega||_F`` of the generators,
+   :func:`slice_limit`; for ``O(r)`` ``rho < sqrt(2) sigma_v`` suffices, a skew ``Omega`` having
+   ``||Omega||_2 <= ||Omega||_F / sqrt(2)``: the record's ``slice_limit`` is this bound on ``rho``). So
    ``grad f(Y) = 0``; positive curvature on the slice makes the slice transverse to the orbit at ``Y``, and ``Y`` is
    a strict local minimum of ``f`` modulo the symmetry.
 
@@ -35,9 +38,11 @@ Huber's ``psi''`` jumps at ``|t| = delta``: the bound holds (``psi''' = 0``, ``p
 residuals stay on one side of the kink, which the search respects.
 
 The numbers used are conservative: ``lambda`` is the computed smallest horizontal eigenvalue less the curvature
-tolerance ``h_abs``; ``gamma`` the computed gradient norm plus a rounding allowance. With the matrix-free method,
-``lambda`` rests on a converged Lanczos Ritz value (an eigenvalue within its residual; a smaller one missed by the
-Krylov space would not be seen: the dense method has no such caveat).
+tolerance ``h_abs`` (and less the Ritz residual with the matrix-free method); ``gamma`` the computed gradient norm plus
+a rounding allowance (``1e3 eps`` times the gradient's scale: an allowance, not a proven bound on its rounding). With
+the matrix-free method ``lambda`` rests on a converged Lanczos Ritz value, an upper bound on the smallest eigenvalue
+of the compression: an eigenvalue the Krylov space missed would not be seen (the record's ``lambda_from`` says which
+method gave it; the dense method has no such caveat).
 """
 from __future__ import annotations
 
@@ -50,9 +55,10 @@ from benign._memo import IdentityCache
 
 #: the rank-one and dense operators' exact norm is computed (an eigenproblem) only up to this many matrix entries
 EXACT_NORM_MAX_ENTRIES = 20_000_000
-#: radii tried, as multiples of ``2 gamma / lambda`` (the smallest radius the argument can give)
+#: radii tried, as multiples of ``gamma / lambda`` (the smallest radius the argument can give)
 _RADIUS_FACTORS = np.geomspace(1.0 + 1e-9, 1e15, 600)
 _NORMS = IdentityCache(16)
+EPS = float(np.finfo(float).eps)
 
 
 def _frobenius_squared(op) -> tuple[float | None, str]:
@@ -125,9 +131,11 @@ def slice_limit(X: np.ndarray, vertical, d1: int | None = None) -> float:
     return float(gains[vertical.dim - 1])
 
 
-def _psi_bounds(loss, tau: np.ndarray, residuals: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``sup |psi''|`` and ``sup |psi'''|`` over ``|t| <= tau`` (per radius), and where the bound holds (Huber: the
-    ball's residuals stay on one side of the kink)."""
+def _psi_bounds(loss, tau: np.ndarray, deviation: np.ndarray, residuals: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``sup |psi''|`` and ``sup |psi'''|`` over ``|t| <= tau`` (per radius), and where the bound holds (Huber: every
+    residual stays on its side of the kink: ``deviation``, the bound ``K rho (2 ||X||_2 + rho)`` on how far a residual
+    moves on the ball, below its distance to ``+-delta`` less a rounding allowance ``1e3 eps max(|rho_i|, delta)``)."""
     ok = np.ones_like(tau, dtype=bool)
     if loss.name == "l2":
         return np.ones_like(tau), np.zeros_like(tau), ok
@@ -137,9 +145,11 @@ def _psi_bounds(loss, tau: np.ndarray, residuals: np.ndarray) -> tuple[np.ndarra
     if loss.name == "mixed":
         return 1.0 + lam * (l - 1) * tau ** (l - 2), lam * (l - 1) * (l - 2) * tau ** (l - 3), ok
     if loss.name == "huber":
-        margin = float(np.min(np.abs(np.abs(residuals) - loss.huber_delta))) if residuals.size else math.inf
-        spread = tau - float(np.max(np.abs(residuals), initial=0.0))  # the deviation bound K rho (2 ||X|| + rho)
-        return np.ones_like(tau), np.zeros_like(tau), spread < margin
+        k = loss.huber_delta
+        a = np.abs(residuals)
+        gaps = np.abs(a - k) - 1e3 * EPS * np.maximum(a, k)
+        margin = float(np.min(gaps)) if residuals.size else math.inf
+        return np.ones_like(tau), np.zeros_like(tau), deviation < margin
     raise ValueError(f"no third-derivative bound for the {loss.name} loss")
 
 
@@ -156,8 +166,9 @@ def third_derivative_bound(obj, X: Any, rho: np.ndarray, k2: float) -> tuple[np.
     mu_bal = 0.0 if obj.symmetric else float(obj.balance)
     K = math.sqrt(k2)
     R = x2 + rho
-    tau = rinf + K * rho * (2.0 * x2 + rho)
-    p2, p3, valid = _psi_bounds(obj.loss, tau, residuals)
+    deviation = K * rho * (2.0 * x2 + rho)
+    tau = rinf + deviation
+    p2, p3, valid = _psi_bounds(obj.loss, tau, deviation, residuals)
     T = c * (p3 * (2.0 * K * R) ** 3 + 12.0 * p2 * k2 * R) + 6.0 * math.sqrt(2.0) * mu_bal * R
     return T, valid
 
@@ -170,7 +181,8 @@ def hessian_norm_bound(obj, X: Any, k2: float) -> float:
     residuals = np.asarray(obj.residual(X), dtype=float)
     x2 = float(np.linalg.norm(X, 2)) if X.size else 0.0
     K = math.sqrt(k2)
-    p2, _, _ = _psi_bounds(obj.loss, np.array([float(np.max(np.abs(residuals), initial=0.0))]), residuals)
+    p2, _, _ = _psi_bounds(obj.loss, np.array([float(np.max(np.abs(residuals), initial=0.0))]), np.zeros(1),
+                           residuals)
     dpsi = float(np.linalg.norm(np.asarray(obj.loss.dpsi(residuals), dtype=float)))
     out = float(obj.loss.factor(obj.operator.m)) * (float(p2[0]) * (2.0 * K * x2) ** 2 + 2.0 * K * dpsi)
     if not obj.symmetric and obj.balance > 0:
@@ -187,7 +199,7 @@ def strict_minimum_nearby(obj, X: Any, *, lam: float, grad_norm: float, grad_all
 
     ``lam``: a lower bound on the smallest eigenvalue of the Hessian compressed to ``H_X``; ``grad_norm`` and
     ``grad_allowance``: ``||grad f(X)||_F`` and a bound on its rounding. Returns a JSON-ready record: ``proved``;
-    when proved, ``radius`` (the ball used), ``location_radius`` (``2 gamma / mu``: the minimiser's distance from
+    when proved, ``radius`` (the ball used), ``location_radius`` (``gamma / mu``: the minimiser's distance from
     ``X``), ``curvature`` (``mu``, the minimiser's horizontal curvature lower bound), ``lipschitz`` (``T(rho)``);
     ``operator_norm_squared`` with ``operator_norm_method`` when a bound was available, ``slice_limit``, and
     ``reason`` when not proved. The cheap operator bound is tried first, the exact one when that fails.
@@ -195,8 +207,9 @@ def strict_minimum_nearby(obj, X: Any, *, lam: float, grad_norm: float, grad_all
     For a face of ``X >= 0`` (:mod:`benign.certify.nonneg`): ``lam``, ``grad_norm`` and the ball are those of the
     free coordinates, ``vertical=None`` (no symmetry acts within the face), ``stay_above`` the least free coordinate
     (the minimiser, within ``location_radius``, stays positive) and ``multipliers`` the gradient on the active
-    coordinates (it stays positive at the minimiser: ``min multipliers > (||grad^2 f(X)||_2 + T rho) location_radius``
-    with :func:`hessian_norm_bound`), so the minimiser is a KKT point with strict complementarity and a positive
+    coordinates (it stays positive at the minimiser: ``min multipliers > ||grad^2 f(X)||_2 loc + T loc^2 / 2``, ``loc``
+    the location radius, with :func:`hessian_norm_bound`), so the minimiser is a KKT point with strict
+    complementarity and a positive
     definite reduced Hessian: a strict local minimum of the constrained problem.
     """
     X = np.asarray(X, dtype=float)
@@ -206,8 +219,10 @@ def strict_minimum_nearby(obj, X: Any, *, lam: float, grad_norm: float, grad_all
         out["reason"] = "no positive curvature bound"
         return out
     sigma_v = math.inf if vertical is None else slice_limit(X, vertical, obj.shape[0])
+    if vertical is not None and vertical.group == "O(r)":
+        sigma_v *= math.sqrt(2.0)  # a skew generator: ||Omega||_2 <= ||Omega||_F / sqrt(2)
     out["slice_limit"] = sigma_v if math.isfinite(sigma_v) else None
-    base = 2.0 * gamma / lam
+    base = gamma / lam
     scale = max(float(np.linalg.norm(X, 2)) if X.size else 0.0, 1.0)
     rho = base * _RADIUS_FACTORS if base > 0 else np.geomspace(1e-300, 1.0, _RADIUS_FACTORS.size) * scale
     rho = rho[rho < sigma_v]
@@ -219,12 +234,12 @@ def strict_minimum_nearby(obj, X: Any, *, lam: float, grad_norm: float, grad_all
         out["operator_norm_squared"], out["operator_norm_method"] = k2, how
         T, valid = third_derivative_bound(obj, X, rho, k2)
         mu = lam - T * rho
-        good = valid & (mu > 0) & (gamma < 0.5 * mu * rho)
-        located = 2.0 * gamma / np.where(mu > 0, mu, np.inf)
+        good = valid & (mu > 0) & (gamma < mu * rho)
+        located = gamma / np.where(mu > 0, mu, np.inf)
         if stay_above is not None:
             good &= located < stay_above
         if multipliers is not None and np.size(multipliers):
-            good &= float(np.min(multipliers)) > (hessian_norm_bound(obj, X, k2) + T * rho) * located
+            good &= float(np.min(multipliers)) > hessian_norm_bound(obj, X, k2) * located + 0.5 * T * located ** 2
         if good.any():
             i = int(np.argmax(good))
             out.update(proved=True, radius=float(rho[i]), location_radius=float(located[i]),

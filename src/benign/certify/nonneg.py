@@ -112,7 +112,7 @@ def _existence(obj, Xn: np.ndarray, G: np.ndarray, lmin: float | None, h_abs: fl
         return {"proved": False, "reason": f"{cone.size} degenerate coordinate(s) (zero with a zero gradient): the "
                                            "existence proof needs strict complementarity"}
     if lmin is None:
-        return {"proved": False, "reason": "no free coordinate"}
+        return {"proved": False, "reason": "no free direction off the flat orbit (no curvature to build on)"}
     x = Xn.reshape(-1)
     if np.any(x[active] != 0.0):  # the face argument is centred on the face
         return {"proved": False, "reason": f"active coordinates not exactly 0 (largest {float(x[active].max()):.3g}): "

@@ -15,12 +15,12 @@ Numbers reported for a point ``X`` (shape ``(N, r)``):
 
 Verdicts, in this order: ``not_critical`` (gap above ``gtol``; the escape direction is ``-grad f``),
 ``strict_saddle`` (``lambda_min < -h_abs``; escape direction = the eigenvector, sign chosen so that
-``<grad f, D> <= 0``), ``global_min`` (convex certificate, or the optimum is known and attained: see :mod:`benign.certify.checks`),
-``strict_local_min`` (``lambda_min > h_abs`` and a strict local minimum proven to exist next to ``X``:
-:mod:`benign.certify.existence`, ``details["existence"]``), else ``degenerate`` (a second-order point with flat
-horizontal directions, or positive curvature without that proof: not claimed to be a minimum). ``spurious`` is True
-for a second-order point proven not global, False for a global one, None when undecided or for non-minima. Escape
-directions are verified by evaluating ``f`` along them (``details["escape_check"]``).
+``<grad f, D> <= 0``), ``global_min`` (convex certificate, or the optimum is known and attained: see
+:mod:`benign.certify.checks`), ``strict_local_min`` (``lambda_min > h_abs`` and a strict local minimum proven to
+exist next to ``X``: :mod:`benign.certify.existence`, ``details["existence"]``), else ``degenerate`` (a second-order
+point with flat horizontal directions, or positive curvature without that proof: not claimed to be a minimum).
+``spurious`` is True for a second-order point proven not global, False for a global one, None when undecided or for
+non-minima. Escape directions are verified by evaluating ``f`` along them (``details["escape_check"]``).
 
 Over-parameterised and rank-deficient points: the vertical space shrinks with the numerical rank (tolerance
 ``rank_rtol``), and the directions that move the zero columns are *not* symmetries; at a global minimum with
@@ -160,8 +160,12 @@ def certify_smooth(obj, X: Any, *, instance: Any = None, gtol: float = 1e-6, hto
                                    "point is not claimed strict (use method='dense' or a looser tolerance)")
             if strict:
                 # a strict local minimum must exist next to X, not only positive curvature at X
-                proof = strict_minimum_nearby(obj, np.asarray(X), lam=lmin - h_abs, grad_norm=gnorm,
+                ritz = spec.residuals[0] if spec.residuals else 0.0  # matrix-free: the Ritz pair's residual
+                proof = strict_minimum_nearby(obj, np.asarray(X), lam=lmin - max(h_abs, ritz), grad_norm=gnorm,
                                               grad_allowance=GRAD_ROUNDING * gscale, vertical=vert)
+                proof["lambda_from"] = ("dense eigendecomposition" if spec.method == "dense" else
+                                        f"{spec.method} Ritz value (an upper bound on the smallest eigenvalue: one "
+                                        f"the Krylov space missed is not seen)")
                 details["existence"] = proof
                 if not proof["proved"]:
                     strict = False
