@@ -282,3 +282,10 @@ def test_export_keeps_a_name_without_an_extension(cli, tmp_path):
     res = cli("certify", "zsl-half", "--point", "0,1", "--export", str(path), "--json")
     assert res.returncode == 0, res.stderr
     assert json.loads(path.read_text())["format"] == "benign-certificate" and not (tmp_path / "record.json").exists()
+
+
+def test_l1_escape_check_reads_verified_in_the_table(capsys, monkeypatch):
+    """The l1 curve check (gamma0, no t) is shown as verified, not as "NOT verified"."""
+    code, out, _ = run_inprocess(capsys, monkeypatch, "certify", "yalcin:n=3,eps=0.3", "--loss", "l1",
+                                 "--point", "0.9,0.1,-0.4")
+    assert code == 0 and "verified for gamma <=" in out and "NOT verified" not in out

@@ -203,7 +203,7 @@ def test_scaled_gd_iterations_insensitive_to_condition_number():
 def test_spd_inverse_matches_numpy_and_is_nan_when_indefinite(r):
     """The preconditioner's inverse (the unrolled Cholesky used for r <= 4, and the library route used above)
     against numpy.linalg.inv, at condition numbers 1e0 .. 1e6 (error <= 1e-13 kappa relative), and NaN on an
-    indefinite, singular or numerically singular matrix (a pivot <= PIVOT_RTOL max P_jj: equal columns of X gave
+    indefinite, singular or numerically singular matrix (pivot j <= PIVOT_RTOL P_jj: equal columns of X gave
     +-5.6e14 instead of NaN at the scale 10, and a direction unrelated to the gradient)."""
     import jax
 
@@ -230,6 +230,8 @@ def test_spd_inverse_matches_numpy_and_is_nan_when_indefinite(r):
                 v = scale * rng.standard_normal((r, 1))
                 assert np.isnan(np.asarray(inv(v @ v.T))).all(), scale
             assert np.isnan(np.asarray(inv(np.full((r, r), 10.0)))).all()  # X^T X of equal columns
+            scaled = np.diag(np.geomspace(1.0, 1e-14, r))  # badly scaled, well conditioned once scaled: finite
+            assert np.allclose(np.asarray(inv(scaled)) * np.diag(scaled)[:, None], np.eye(r), atol=1e-12)
 
 
 def test_prec_gd_linear_when_overparameterised():

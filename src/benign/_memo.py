@@ -12,7 +12,7 @@ from typing import Any, Callable, Hashable
 
 
 class IdentityCache:
-    """``get(obj, key, compute)``: ``compute()`` for ``(id(obj), key)``, remembered for the last ``size`` entries while
+    """``get(obj, key, compute)``: ``compute()`` for ``(id(obj), key)``, remembered for the ``size`` most recently used entries while
     ``obj`` lives. Thread-safe (two threads may both compute a missing entry; the results are equal)."""
 
     def __init__(self, size: int) -> None:
@@ -25,6 +25,9 @@ class IdentityCache:
         with self._lock:
             hit = self._entries.get(full)
         if hit is not None and hit[0]() is obj:
+            with self._lock:
+                if full in self._entries:
+                    self._entries.move_to_end(full)  # least recently used first out
             return hit[1]
         value = compute()
         with self._lock:

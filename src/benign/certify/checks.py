@@ -151,7 +151,7 @@ def verify_descent(obj, X, D, *, curvature: float | None = None, t_max: float | 
     change is below ``-64 eps size`` (``size``: the sum of its absolute terms, the scale of its rounding) and
     the plain values agree (``f(X + t D) < f(X)``, or the change is within ``64 eps |f(X)|``, the rounding of
     the plain values). The reported ``t`` is the smallest one whose decrease is well resolved (``>= 1e3`` times
-    both floors, so that plain evaluations of ``f`` show it too; else the smallest verified one), with the model
+    both floors, so that plain evaluations of ``f`` show it too; else the verified one with the largest decrease), with the model
     ``t <g, D> + t^2 curvature / 2`` beside it (``predicted``; the first-order model ``t <g, D>`` when
     ``curvature`` is not given; ``model_agrees``: within 50%). ``witness_t`` (with ``witness_f_after`` and
     ``witness_decrease``) is the tested ``t`` with the largest decrease: the easiest to re-check in another
@@ -173,19 +173,20 @@ def verify_descent(obj, X, D, *, curvature: float | None = None, t_max: float | 
     floors = 64 * EPS * np.maximum(sizes, 1e-300)
     plain = 64 * EPS * max(abs(f0), 1e-300)
     ok = (dec < -floors) & ((vals < f0) | (np.abs(dec) <= plain))
-    floor = float(floors[int(np.argmax(ok))]) if np.any(ok) else float(floors.max())
     pred = slope * ts + (0.5 * curvature * dn ** 2 * ts ** 2 if curvature is not None else 0.0)
     chosen = None
     if np.any(ok):
         resolved = np.nonzero(ok & (dec <= -1e3 * np.maximum(floors, plain)))[0]  # resolved in plain values too
-        chosen = int(resolved[-1]) if resolved.size else int(np.nonzero(ok)[0][-1])
+        chosen = int(resolved[-1]) if resolved.size else int(np.argmin(np.where(ok, dec, np.inf)))
     agrees = bool(chosen is not None and pred[chosen] < 0
                   and abs(dec[chosen] - pred[chosen]) <= 0.5 * abs(pred[chosen]))
     out = {"verified": bool(np.any(ok)), "f_before": f0, "slope": slope, "t_max_tested": float(ts[0]),
-           "t_min_tested": float(ts[-1]), "rounding_floor": floor, "n_decreasing": int(np.sum(ok))}
+           "t_min_tested": float(ts[-1]), "n_decreasing": int(np.sum(ok)),
+           "rounding_floor": float(floors.max())}  # (without a verified step: the largest floor tested)
     if chosen is not None:
         best = int(np.argmin(np.where(ok, dec, np.inf)))  # the easiest witness to re-check: the largest decrease
         out.update(t=float(ts[chosen]), f_after=float(vals[chosen]), decrease=float(dec[chosen]),
-                   predicted=float(pred[chosen]), model_agrees=agrees,
-                   witness_t=float(ts[best]), witness_f_after=float(vals[best]), witness_decrease=float(dec[best]))
+                   rounding_floor=float(floors[chosen]), predicted=float(pred[chosen]), model_agrees=agrees,
+                   witness_t=float(ts[best]), witness_f_after=float(vals[best]), witness_decrease=float(dec[best]),
+                   witness_rounding_floor=float(floors[best]))
     return out

@@ -53,11 +53,12 @@ _ESCAPE = ("details.escape_check: for D = escape_direction on t = t_max_tested *
            "factors of t D (symmetric: dU = dV = t D, U = V = X), per residual psi(rho + delta) - psi(rho) in factored "
            "form (l2: delta (rho + delta / 2)), and the balancing term's change (mu/4) <dW, 2W + dW>; verified when "
            "some change is below -rounding_floor (64 eps times the sum of its absolute terms) and f(X + t D) < f(X) "
-           "or the change is within 64 eps |f(X)|; t, f_after (the plain f(X + t D)), decrease (the change): the "
-           "smallest tested step whose decrease is at least 1e3 times both floors (else the smallest verified one); "
-           "witness_t, witness_f_after, witness_decrease: the verified step with the largest decrease")
+           "or the change is within 64 eps |f(X)|; t, f_after (the plain f(X + t D)), decrease (the change), "
+           "rounding_floor (that step's floor): the smallest tested step whose decrease is at least 1e3 times both "
+           "floors (else the verified step with the largest decrease); witness_t, witness_f_after, "
+           "witness_decrease, witness_rounding_floor: the verified step with the largest decrease")
 _EXISTENCE = ("details.existence (strict_local_min needs proved = true): with gamma = grad_norm_upper (||grad f(X)||_F "
-              "plus a rounding allowance), lambda = lambda_lower (lambda_min - hess_abs_tol; for X >= 0 the free "
+              "plus a rounding allowance), lambda = lambda_lower (lambda_min - hess_abs_tol, or - the Ritz residual when larger; for X >= 0 the free "
               "coordinates' block, with the gradient on them), K2 = operator_norm_squared >= ||A||^2 "
               "(max ||A(M)||_F^2 / ||M||_F^2 over symmetric M, or all M asymmetric), and for the ball ||Z - X||_F "
               "<= rho = radius: R = ||X||_2 + rho, tau = max_i |rho_i(X)| + sqrt(K2) rho (2 ||X||_2 + rho), "
@@ -67,8 +68,8 @@ _EXISTENCE = ("details.existence (strict_local_min needs proved = true): with ga
               "rho < slice_limit (the least ||G(Omega)||_F / ||Omega||_F over the symmetry's generators, times "
               "sqrt(2) for rotations, null when none acts) prove a critical point within location_radius = gamma / "
               "curvature of X whose Hessian on the slice X + H_X is >= curvature (a strict local minimum modulo the "
-              "symmetry); lambda_from names the eigensolver behind lambda (a Lanczos Ritz value also has its residual "
-              "subtracted); for X >= 0 also "
+              "symmetry); lambda_from names the eigensolver behind lambda; X = 0 under X >= 0 is exactly critical "
+              "(reason_proved); for X >= 0 also "
               "location_radius < the least free coordinate and min(active gradient) > (a bound on ||Hess f(X)||_2) "
               "location_radius + T location_radius^2 / 2")
 _ESCAPE_L1 = ("details.escape_check: f along X + g U (U = escape_direction) on the decreasing grid "

@@ -38,7 +38,7 @@ Huber's ``psi''`` jumps at ``|t| = delta``: the bound holds (``psi''' = 0``, ``p
 residuals stay on one side of the kink, which the search respects.
 
 The numbers used are conservative: ``lambda`` is the computed smallest horizontal eigenvalue less the curvature
-tolerance ``h_abs`` (and less the Ritz residual with the matrix-free method); ``gamma`` the computed gradient norm plus
+tolerance ``h_abs`` (or less the Ritz residual with the matrix-free method, when that is larger); ``gamma`` the computed gradient norm plus
 a rounding allowance (``1e3 eps`` times the gradient's scale: an allowance, not a proven bound on its rounding). With
 the matrix-free method ``lambda`` rests on a converged Lanczos Ritz value, an upper bound on the smallest eigenvalue
 of the compression: an eigenvalue the Krylov space missed would not be seen (the record's ``lambda_from`` says which
@@ -198,7 +198,7 @@ def strict_minimum_nearby(obj, X: Any, *, lam: float, grad_norm: float, grad_all
     """Try to prove that a strict local minimum of ``f`` (modulo the symmetry) lies near ``X`` (module docstring).
 
     ``lam``: a lower bound on the smallest eigenvalue of the Hessian compressed to ``H_X``; ``grad_norm`` and
-    ``grad_allowance``: ``||grad f(X)||_F`` and a bound on its rounding. Returns a JSON-ready record: ``proved``;
+    ``grad_allowance``: ``||grad f(X)||_F`` and an allowance for its rounding. Returns a JSON-ready record: ``proved``;
     when proved, ``radius`` (the ball used), ``location_radius`` (``gamma / mu``: the minimiser's distance from
     ``X``), ``curvature`` (``mu``, the minimiser's horizontal curvature lower bound), ``lipschitz`` (``T(rho)``);
     ``operator_norm_squared`` with ``operator_norm_method`` when a bound was available, ``slice_limit``, and

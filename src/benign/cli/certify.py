@@ -70,6 +70,8 @@ def _truth(obj, rank: Optional[int], what: str):
                         f"explicitly")
     import numpy as np
 
+    if obj.nonnegative and np.all(np.asarray(T) <= 0):  # -Z: the same M* = Z Z^T, and a point of X >= 0
+        return -np.asarray(T)
     if obj.nonnegative and np.any(np.asarray(T) < 0) and np.any(np.asarray(T) > 0):
         raise UserError(f"{what}: the ground truth factor has entries of both signs (min {float(np.min(T)):.3g}), so "
                         f"it is not a point of the constraint X >= 0: certify it without the constraint "
@@ -217,7 +219,10 @@ def _human_certificate(out: dict) -> None:
         if "witness_t" in esc and esc["witness_t"] != esc["t"]:
             text += f"; largest decrease {esc['witness_decrease']:.3g} at t = {esc['witness_t']:.3g}"
         table.add_row("escape check", text)
-    elif esc:
+    elif esc and esc.get("verified") and esc.get("gamma0") is not None:  # the l1 certifier's curve check
+        table.add_row("escape check", f"verified for gamma <= {esc['gamma0']:.3g} (observed coefficient "
+                                      f"{esc.get('observed_coefficient', float('nan')):.3g})")
+    elif esc and esc.get("verified") is False:
         table.add_row("escape check", f"NOT verified: no tested step decreased f "
                                       f"(t from {esc.get('t_min_tested', float('nan')):.3g} to "
                                       f"{esc.get('t_max_tested', float('nan')):.3g})")

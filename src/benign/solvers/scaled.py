@@ -32,26 +32,22 @@ from benign.solvers.base import ProblemScale, Solver, f64, solver_class
 UNROLLED_MAX_RANK = 4
 
 
-#: a Cholesky pivot at most ``PIVOT_RTOL * max_j P_jj`` counts as zero: ``P`` is then numerically singular (condition
-#: number above ~1e14: its inverse has no correct digit) and the inverse is NaN, which the loop reports as divergence
+#: Cholesky pivot ``j`` at most ``PIVOT_RTOL * P_jj`` counts as zero (Jacobi-scaled: badly scaled but well-conditioned
+#: columns pass): ``P`` is then numerically singular (the scaled matrix's condition number above ~1e14, e.g. equal
+#: columns of ``X``) and the inverse is NaN, which the loop reports as divergence
 PIVOT_RTOL = 64 * float(jnp.finfo(jnp.float64).eps)
-
-
-def _pivot_floor(P):
-    return PIVOT_RTOL * jnp.max(jnp.diagonal(P))
 
 
 def _unrolled_spd_inverse(P):
     """``P^{-1}`` for a small symmetric positive definite ``P`` (``r <= UNROLLED_MAX_RANK``): ``P = L L^T``
     (Cholesky, column by column), ``W = L^{-1}`` (forward substitution), ``P^{-1} = W^T W``; NaN when ``P`` is not
-    numerically positive definite (a pivot ``<= PIVOT_RTOL max_j P_jj`` becomes NaN); reads the lower triangle."""
+    numerically positive definite (pivot ``j <= PIVOT_RTOL P_jj`` becomes NaN); reads the lower triangle."""
     r = P.shape[0]
     zero = jnp.zeros((), P.dtype)
-    floor = _pivot_floor(P)
     L = [[zero] * r for _ in range(r)]
     for j in range(r):
         pivot = P[j, j] - sum((L[j][k] * L[j][k] for k in range(j)), zero)
-        L[j][j] = jnp.sqrt(jnp.where(pivot > floor, pivot, jnp.nan))
+        L[j][j] = jnp.sqrt(jnp.where(pivot > PIVOT_RTOL * P[j, j], pivot, jnp.nan))
         for i in range(j + 1, r):
             L[i][j] = (P[i, j] - sum((L[i][k] * L[j][k] for k in range(j)), zero)) / L[j][j]
     W = [[zero] * r for _ in range(r)]
@@ -68,7 +64,7 @@ def _library_spd_inverse(P):
     eye = jnp.eye(P.shape[0], dtype=P.dtype)
     factor = jax.scipy.linalg.cho_factor(P)
     inv = jax.scipy.linalg.cho_solve(factor, eye)
-    return jnp.where(jnp.min(jnp.diagonal(factor[0]) ** 2) > _pivot_floor(P), inv, jnp.nan)
+    return jnp.where(jnp.all(jnp.diagonal(factor[0]) ** 2 > PIVOT_RTOL * jnp.diagonal(P)), inv, jnp.nan)
 
 
 def spd_inverse(P):
