@@ -253,11 +253,9 @@ def build_model(obj: Any, rho: np.ndarray, in_S: np.ndarray, sigma: np.ndarray, 
 
 # ---------------------------------------------------------------------------------------------- evaluation
 
-def stable_difference(obj: Any, X: np.ndarray, rho: np.ndarray, D: np.ndarray) -> float:
+def stable_difference(obj: Any, X: np.ndarray, D: np.ndarray) -> float:
     """``f(X + D) - f(X)`` without cancellation (:func:`benign.objective.loss_change`: ``delta`` from the factors and
-    ``|rho + delta| - |rho| = delta (2 rho + delta) / (|rho + delta| + |rho|)``); ``rho`` is unused (kept for the
-    callers' signature: the residual is recomputed inside the compiled call)."""
-    del rho
+    ``|rho + delta| - |rho| = delta (2 rho + delta) / (|rho + delta| + |rho|)``)."""
     return float(_loss_change(obj, jnp.asarray(X), jnp.asarray(D))[0])
 
 
@@ -270,7 +268,7 @@ def gamma_grid(gamma_min: float, gamma_max: float = 1.0, per_decade: int = 2) ->
     return np.geomspace(gamma_max, gamma_min, n + 1)
 
 
-def verify_curve(obj: Any, X: np.ndarray, rho: np.ndarray, f0: float, first: np.ndarray,
+def verify_curve(obj: Any, X: np.ndarray, f0: float, first: np.ndarray,
                  second: np.ndarray | None, order: int, predicted: float, gammas: np.ndarray) -> dict:
     """Evaluate ``f`` along ``X + g first + g^2 second`` on the grid ``gammas`` (decreasing).
 
@@ -283,7 +281,7 @@ def verify_curve(obj: Any, X: np.ndarray, rho: np.ndarray, f0: float, first: np.
     rows = []
     for g in gammas:
         D = g * first if second is None else g * first + g * g * second
-        diff = stable_difference(obj, X, rho, D)
+        diff = stable_difference(obj, X, D)
         val = float(obj.value(jnp.asarray(X + D)))
         rows.append((float(g), val, diff))
     roundoff = 1e3 * np.finfo(float).eps * (1.0 + abs(f0))

@@ -236,7 +236,7 @@ def certify_l1(obj: Any, X: Any, instance: Any = None, *, tol: float = 1e-8, gam
         U = fo["U"].reshape(X.shape)
         nU = float(np.linalg.norm(U))
         U = U / nU
-        chk = mdl.verify_curve(obj, X, rho, f0, U, None, 1, fo["value"] / nU,
+        chk = mdl.verify_curve(obj, X, f0, U, None, 1, fo["value"] / nU,
                                gammas)
         details["escape_check"] = chk
         if chk["verified"]:
@@ -334,7 +334,7 @@ def _level3(obj, X, rho, f0, model, red, thr, gammas, searches, iters, sdp, seed
         W2 = model.O2 @ (Wb[1] * scale)
         U = _point(red, obj, np.concatenate([np.zeros((d1, red.s)), W1], axis=1),
                    np.concatenate([np.zeros((obj.shape[1], red.s)), W2], axis=1))
-    chk = mdl.verify_curve(obj, X, rho, f0, U, None, 2, -cval, gammas)
+    chk = mdl.verify_curve(obj, X, f0, U, None, 2, -cval, gammas)
     details["escape_check"] = chk
     if not chk["verified"]:
         info["note"] = "negative L(WW^T) not confirmed by evaluating f"
@@ -429,7 +429,7 @@ def _level4(obj, X, rho, f0, model, red, thr, gammas, searches, iters, seed, rel
     v = v * sc if obj.symmetric else (v[0] * sc, v[1] * sc)
     e = e / nrm2
     first, second = _curve_from(obj, model, red, X, v, e)
-    chk = mdl.verify_curve(obj, X, rho, f0, first, second, 2, ratio, gammas)
+    chk = mdl.verify_curve(obj, X, f0, first, second, 2, ratio, gammas)
     details["curve_check"] = chk
     info.update(best_from=how, h=ratio)
     if not chk["verified"]:
