@@ -368,3 +368,25 @@ def test_the_common_certifier_defaults_are_certifys():
     from benign.certify_settings import COMMON_DEFAULTS
 
     assert COMMON_DEFAULTS == {k: certify.__kwdefaults__[k] for k in COMMON_DEFAULTS}
+
+
+def test_point_rows_checked_against_a_saved_instance_before_jax(tmp_path):
+    """A point with the wrong number of rows for a saved instance is refused from the file's metadata, before JAX
+    loads (symmetric: n rows; an asymmetric truth or factorisation: d1 + d2); a file that cannot say is read in
+    full, and that reading names the fault."""
+    from benign.instances import build
+    from benign.io import save_instance, saved_matrix_shape
+
+    sym = save_instance(str(tmp_path / "sym.npz"), build("sensing:n=4,r=1,m=20,seed=0"))
+    asym = save_instance(str(tmp_path / "asym.npz"), build("sensing:n=4,d2=3,r=1,m=20,seed=0"))
+    assert saved_matrix_shape(sym) == (4, 4, True) and saved_matrix_shape(asym) == (4, 3, False)
+    assert saved_matrix_shape(str(tmp_path / "missing.npz")) is None
+    for argv, needle in ((["certify", sym, "--point", "1,0,1"], f"--point must have 4 rows (n) for {sym}"),
+                         (["certify", sym, "--point", "1,0,1,1", "--factorization", "asymmetric"],
+                          "--point must have 8 rows (d1 + d2)"),
+                         (["solve", asym, "--x0", "1,0,1,1"], "--x0 must have 7 rows (d1 + d2)"),
+                         (["landscape", sym, "--point", "1,0", "--dir1", "1,0"], "--point must have 4 rows (n)"),
+                         (["certify", asym, "--point", "truth", "--factorization", "symmetric"],
+                          "--factorization symmetric needs a square instance, got 4 x 3")):
+        words, err = fresh_cli(*argv)
+        assert words == ["2", "False"] and needle in err, (argv, words, err)

@@ -205,6 +205,22 @@ def _operator_arrays(data, meta: dict, path: str
     return kind, (d1, d2), symmetric, arrays, m
 
 
+def saved_matrix_shape(path: str) -> tuple[int, int, bool] | None:
+    """``(d1, d2, symmetric)`` of the matrix of a saved instance, from its metadata and the names of its entries (no
+    array is read: the command-line checks a point against it before anything is built); ``None`` when the file
+    cannot say (then :func:`load_instance` names what is wrong with it)."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            shape = _instance_meta(data, path).get("shape")
+            symmetric = "truth_right" not in data.files
+    except Exception:  # noqa: BLE001 -- any failure: the full reading reports it
+        return None
+    if (isinstance(shape, list) and len(shape) == 2
+            and all(isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in shape)):
+        return shape[0], shape[1], symmetric
+    return None
+
+
 def load_instance(path: str):
     """Read an instance written by :func:`save_instance`; validates the format and every array (present, real,
     finite, float64, of the sizes the operator and the shape imply), naming the file and the entry at fault."""

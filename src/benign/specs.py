@@ -170,10 +170,12 @@ def parse_instance(text: str) -> Spec:
 
 
 def matrix_shape(spec: Spec) -> tuple[int, int, bool] | None:
-    """``(d1, d2, symmetric)`` of the matrix the instance ``spec`` builds, known without building it (``None`` for a
-    saved instance: the file says)."""
+    """``(d1, d2, symmetric)`` of the matrix the instance ``spec`` builds, known without building it; for a saved
+    instance, from the file's metadata (``None`` when the file cannot say: reading it in full reports why)."""
     if spec.kind == "file":
-        return None
+        from benign.io import saved_matrix_shape
+
+        return saved_matrix_shape(spec.params["path"])
     if spec.kind == "zsl-half":
         return 2, 2, True
     p = spec.params
@@ -185,7 +187,7 @@ def objective_nonnegative(spec: Spec, factorization: str | None = None) -> bool 
     """Whether :func:`benign.make_objective` constrains ``X >= 0`` by default for the instance ``spec`` (a generated
     ``truth=nonneg`` instance under the symmetric factorisation), known without building it; ``None`` for a saved
     instance (its truth decides)."""
-    shape = matrix_shape(spec)
+    shape = None if spec.kind == "file" else matrix_shape(spec)
     if shape is None:
         return None
     fact = factorization or ("symmetric" if shape[2] else "asymmetric")
@@ -194,9 +196,9 @@ def objective_nonnegative(spec: Spec, factorization: str | None = None) -> bool 
 
 def point_rows(spec: Spec, factorization: str | None = None) -> tuple[int, str] | None:
     """Rows ``N`` of a point for the instance ``spec`` builds, known without building it, and their name: ``n``
-    (symmetric factorisation) or ``d1 + d2`` (asymmetric: ``d2`` given, ``asym=1``, or
-    ``factorization="asymmetric"``); ``None`` for a saved instance (the file says) or an unknown ``factorization``
-    (the objective reports it)."""
+    (symmetric factorisation) or ``d1 + d2`` (asymmetric: ``d2`` given, ``asym=1``, a saved asymmetric truth, or
+    ``factorization="asymmetric"``); ``None`` for a saved instance whose file cannot say (see :func:`matrix_shape`)
+    or an unknown ``factorization`` (the objective reports it)."""
     shape = matrix_shape(spec)
     if shape is None or factorization not in (None, "symmetric", "asymmetric"):
         return None

@@ -338,8 +338,8 @@ def load_point_arg(text: str | None, required: bool = True):
 
 
 def check_point_rows(X: Any, instance: str, factorization: str | None, option: str) -> None:
-    """A point's number of rows against what the instance spec implies (no JAX; nothing to check for a saved
-    instance, whose file says)."""
+    """A point's number of rows against what the instance spec implies, or a saved instance's metadata (no JAX:
+    nothing is built)."""
     from benign.specs import parse_instance, point_rows
 
     try:

@@ -285,11 +285,13 @@ def certify(
     kind = _certifier_before_build(instance, settings)
     if kind is not None:
         _check_extra(extra, kind)
-    if settings["balance"]:  # balancing belongs to the asymmetric factorisation (make_objective says so too)
-        from benign.specs import matrix_shape, parse_instance
+    from benign.specs import matrix_shape, parse_instance
 
-        shape = matrix_shape(parse_instance(instance))
-        fact = settings["factorization"] or (None if shape is None else "symmetric" if shape[2] else "asymmetric")
+    shape = matrix_shape(parse_instance(instance))  # the spec's, or a saved instance's metadata (None: unknown)
+    fact = settings["factorization"] or (None if shape is None else "symmetric" if shape[2] else "asymmetric")
+    if shape is not None and fact == "symmetric" and shape[0] != shape[1]:
+        raise UserError(f"--factorization symmetric needs a square instance, got {shape[0]} x {shape[1]}")
+    if settings["balance"]:  # balancing belongs to the asymmetric factorisation (make_objective says so too)
         if fact == "symmetric":
             raise UserError(f"--balance {settings['balance']:g} applies to the asymmetric factorisation only (this "
                             f"run is symmetric; add --factorization asymmetric)")
@@ -297,10 +299,7 @@ def certify(
         check_l1_common({"gtol": gtol, "htol": htol, "method": method, "verify": not no_verify},
                         {"gtol": "--gtol", "htol": "--htol", "method": "--method", "verify": "--no-verify"})
     X = _point_before_instance(point, instance, settings["factorization"])
-    if theory:  # from the spec when it says the shape (no JAX), else from the built instance below
-        from benign.specs import matrix_shape, parse_instance
-
-        shape = matrix_shape(parse_instance(instance))
+    if theory:  # from the spec or the file when they say the shape (no JAX), else from the built instance below
         if shape is not None:
             _check_theory(shape[0], shape[2], settings["factorization"])
     inst = load_instance_arg(instance)
