@@ -195,7 +195,10 @@ def test_nonnegative_minimum_on_a_face_is_proven(X, branch):
     proof = cert.details["existence"]
     assert cert.verdict == "strict_local_min" and proof["proved"] and proof["location_radius"] < 1e-5
     assert (proof["slice_limit"] is None) == (branch == "face")
-    if branch == "face":
+    assert proof["location_radius"] < proof["stay_above"] == pytest.approx(X[X > 0].min(), rel=1e-15)
+    if branch == "face":  # the multiplier condition, from the recorded numbers
+        loc, T = proof["location_radius"], proof["lipschitz"]
+        assert proof["min_multiplier"] > proof["hessian_norm_bound"] * loc + 0.5 * T * loc ** 2 > 0
         lifted = X.copy()
         lifted[1, 0] = 1e-13  # an active coordinate not exactly 0: the face argument does not apply as stated
         off = certify(obj, lifted)
@@ -252,3 +255,19 @@ def test_huber_ball_reaching_the_kink_is_refused_next_to_a_large_residual():
     assert not valid[0] and valid[1]
     close = obj.with_loss(make_loss("huber", delta=abs(float(np.asarray(obj.residual(X))[0])) + 1e-14))
     assert not third_derivative_bound(close, X, np.array([1e-30]), k2)[1][0]
+
+
+def test_huber_existence_records_the_kink_condition():
+    """A strict minimum of a Huber objective (noiseless truth, residuals 0): the record carries the kink margin and
+    the residuals' deviation bound on the ball used, and the deviation is below the margin."""
+    from benign.certify.existence import strict_minimum_nearby
+
+    inst = I.build("sensing:n=5,r=1,m=30,seed=3")
+    obj = make_objective(inst, "huber:delta=0.5")
+    X = np.asarray(inst.truth_point)
+    cert = certify(obj, X, instance=inst)
+    proof = strict_minimum_nearby(obj, X, lam=0.5 * cert.lambda_min, grad_norm=cert.grad_norm, grad_allowance=1e-12)
+    assert proof["proved"] and proof["kink_margin"] == pytest.approx(0.5, rel=1e-12)
+    k2, rho = proof["operator_norm_squared"], proof["radius"]
+    deviation = np.sqrt(k2) * rho * (2 * np.linalg.norm(X, 2) + rho)
+    assert proof["residual_deviation"] == pytest.approx(deviation, rel=1e-12) and deviation < proof["kink_margin"]

@@ -70,8 +70,11 @@ _EXISTENCE = ("details.existence (strict_local_min needs proved = true): with ga
               "curvature of X whose Hessian on the slice X + H_X is >= curvature (a strict local minimum modulo the "
               "symmetry); lambda_from names the eigensolver behind lambda; X = 0 under X >= 0 is exactly critical "
               "(reason_proved); for X >= 0 also "
-              "location_radius < the least free coordinate and min(active gradient) > (a bound on ||Hess f(X)||_2) "
-              "location_radius + T location_radius^2 / 2")
+              "location_radius < stay_above (the least free coordinate) and min_multiplier (the least gradient "
+              "entry on the active coordinates) > hessian_norm_bound (>= ||Hess f(X)||_2) location_radius + T "
+              "location_radius^2 / 2; for the huber loss residual_deviation = sqrt(K2) rho (2 ||X||_2 + rho) < "
+              "kink_margin = min_i (| |rho_i(X)| - delta | - 1e3 eps max(|rho_i(X)|, delta)) (every residual stays "
+              "on its side of the kink)")
 _ESCAPE_L1 = ("details.escape_check: f along X + g U (U = escape_direction) on the decreasing grid "
               "details.escape_check.gammas (step_scale down to step_scale * gamma_min, two per decade; "
               "tolerances.step_scale = min(1, max(||X||_F, sqrt(max|b|, max|A(M)|))), 1 at unit scale); "

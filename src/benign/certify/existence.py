@@ -145,21 +145,31 @@ def _psi_bounds(loss, tau: np.ndarray, deviation: np.ndarray, residuals: np.ndar
     if loss.name == "mixed":
         return 1.0 + lam * (l - 1) * tau ** (l - 2), lam * (l - 1) * (l - 2) * tau ** (l - 3), ok
     if loss.name == "huber":
-        k = loss.huber_delta
-        a = np.abs(residuals)
-        gaps = np.abs(a - k) - 1e3 * EPS * np.maximum(a, k)
-        margin = float(np.min(gaps)) if residuals.size else math.inf
-        return np.ones_like(tau), np.zeros_like(tau), deviation < margin
+        return np.ones_like(tau), np.zeros_like(tau), deviation < kink_margin(loss, residuals)
     raise ValueError(f"no third-derivative bound for the {loss.name} loss")
 
 
-def third_derivative_bound(obj, X: Any, rho: np.ndarray, k2: float) -> tuple[np.ndarray, np.ndarray]:
+def kink_margin(loss, residuals: np.ndarray) -> float:
+    """Huber: ``min_i (| |rho_i| - delta | - 1e3 eps max(|rho_i|, delta))``, how far every residual may move and stay
+    on its side of the kink (``inf`` without residuals)."""
+    k = loss.huber_delta
+    a = np.abs(residuals)
+    gaps = np.abs(a - k) - 1e3 * EPS * np.maximum(a, k)
+    return float(np.min(gaps)) if residuals.size else math.inf
+
+
+def _residuals(obj, X: np.ndarray, residuals: np.ndarray | None) -> np.ndarray:
+    return np.asarray(obj.residual(X) if residuals is None else residuals, dtype=float)
+
+
+def third_derivative_bound(obj, X: Any, rho: np.ndarray, k2: float, residuals: np.ndarray | None = None
+                           ) -> tuple[np.ndarray, np.ndarray]:
     """``T(rho)`` of the module docstring for each radius in ``rho`` (given ``k2 >= ||A||^2``), and where it holds
     (everywhere but Huber balls that reach the kink). ``||grad^2 f(Y) - grad^2 f(X)||_2 <= T(rho) ||Y - X||_F`` for
-    ``||Y - X||_F <= rho``."""
+    ``||Y - X||_F <= rho``. ``residuals``: ``rho(X)`` when already computed."""
     X = np.asarray(X, dtype=float)
     rho = np.asarray(rho, dtype=float)
-    residuals = np.asarray(obj.residual(X), dtype=float)
+    residuals = _residuals(obj, X, residuals)
     rinf = float(np.max(np.abs(residuals), initial=0.0))
     x2 = float(np.linalg.norm(X, 2)) if X.size else 0.0
     c = float(obj.loss.factor(obj.operator.m))
@@ -173,12 +183,12 @@ def third_derivative_bound(obj, X: Any, rho: np.ndarray, k2: float) -> tuple[np.
     return T, valid
 
 
-def hessian_norm_bound(obj, X: Any, k2: float) -> float:
+def hessian_norm_bound(obj, X: Any, k2: float, residuals: np.ndarray | None = None) -> float:
     """An upper bound on ``||grad^2 f(X)||_2``: ``c (sup|psi''| (2 K ||X||_2)^2 + 2 K ||psi'(rho)||_2)`` from
     ``D^2 f[D, D] = c sum_i psi''(rho_i) a_D^2 + psi'(rho_i) e_DD`` (plus ``(mu_bal / 2) (8 ||X||_2^2 + 2 ||W||_F)``
-    for the balancing term, ``W = U^T U - V^T V``)."""
+    for the balancing term, ``W = U^T U - V^T V``). ``residuals``: ``rho(X)`` when already computed."""
     X = np.asarray(X, dtype=float)
-    residuals = np.asarray(obj.residual(X), dtype=float)
+    residuals = _residuals(obj, X, residuals)
     x2 = float(np.linalg.norm(X, 2)) if X.size else 0.0
     K = math.sqrt(k2)
     p2, _, _ = _psi_bounds(obj.loss, np.array([float(np.max(np.abs(residuals), initial=0.0))]), np.zeros(1),
@@ -202,7 +212,10 @@ def strict_minimum_nearby(obj, X: Any, *, lam: float, grad_norm: float, grad_all
     when proved, ``radius`` (the ball used), ``location_radius`` (``gamma / mu``: the minimiser's distance from
     ``X``), ``curvature`` (``mu``, the minimiser's horizontal curvature lower bound), ``lipschitz`` (``T(rho)``);
     ``operator_norm_squared`` with ``operator_norm_method`` when a bound was available, ``slice_limit``, and
-    ``reason`` when not proved. The cheap operator bound is tried first, the exact one when that fails.
+    ``reason`` when not proved. The cheap operator bound is tried first, the exact one when that fails. The numbers
+    of the side conditions are recorded too: ``kink_margin`` and ``residual_deviation`` (Huber: the residuals move
+    less than the margin on the ball), ``stay_above``, ``min_multiplier`` and ``hessian_norm_bound`` (the face
+    conditions below).
 
     For a face of ``X >= 0`` (:mod:`benign.certify.nonneg`): ``lam``, ``grad_norm`` and the ball are those of the
     free coordinates, ``vertical=None`` (no symmetry acts within the face), ``stay_above`` the least free coordinate
@@ -226,24 +239,37 @@ def strict_minimum_nearby(obj, X: Any, *, lam: float, grad_norm: float, grad_all
     scale = max(float(np.linalg.norm(X, 2)) if X.size else 0.0, 1.0)
     rho = base * _RADIUS_FACTORS if base > 0 else np.geomspace(1e-300, 1.0, _RADIUS_FACTORS.size) * scale
     rho = rho[rho < sigma_v]
+    residuals = _residuals(obj, X, None)
+    huber = obj.loss.name == "huber"
+    if huber:
+        out["kink_margin"] = kink_margin(obj.loss, residuals)
+    if stay_above is not None:
+        out["stay_above"] = float(stay_above)
+    faced = multipliers is not None and np.size(multipliers) > 0
+    if faced:
+        out["min_multiplier"] = float(np.min(multipliers))
+    x2 = float(np.linalg.norm(X, 2)) if X.size else 0.0
     for exact in (False, True):
         k2, how = operator_norm_squared(obj.operator, obj.symmetric, exact=exact)
         if k2 is None:
             out.setdefault("reason", how)
             continue
         out["operator_norm_squared"], out["operator_norm_method"] = k2, how
-        T, valid = third_derivative_bound(obj, X, rho, k2)
+        T, valid = third_derivative_bound(obj, X, rho, k2, residuals)
         mu = lam - T * rho
         good = valid & (mu > 0) & (gamma < mu * rho)
         located = gamma / np.where(mu > 0, mu, np.inf)
         if stay_above is not None:
             good &= located < stay_above
-        if multipliers is not None and np.size(multipliers):
-            good &= float(np.min(multipliers)) > hessian_norm_bound(obj, X, k2) * located + 0.5 * T * located ** 2
+        if faced:
+            out["hessian_norm_bound"] = hessian_norm_bound(obj, X, k2, residuals)
+            good &= out["min_multiplier"] > out["hessian_norm_bound"] * located + 0.5 * T * located ** 2
         if good.any():
             i = int(np.argmax(good))
             out.update(proved=True, radius=float(rho[i]), location_radius=float(located[i]),
                        curvature=float(mu[i]), lipschitz=float(T[i]))
+            if huber:  # the bound on how far a residual moves on the ball (below kink_margin)
+                out["residual_deviation"] = math.sqrt(k2) * float(rho[i]) * (2.0 * x2 + float(rho[i]))
             out.pop("reason", None)
             return out
         below = f" below the slice limit {sigma_v:.3g}" if math.isfinite(sigma_v) else ""
