@@ -317,3 +317,13 @@ def test_scaled_gd_from_equal_columns_reports_divergence():
     res = solve(obj, "scaled-gd", x0=np.ones((10, 2)))
     assert res.status == "diverged" and res.iterations == 0 and "X^T X" in res.message
     assert np.array_equal(res.x, np.ones((10, 2)))
+
+
+def test_lp_loss_gradient_convergence_says_why_the_error_is_large():
+    """lp (l = 4) is flat where the residuals vanish: the gradient test passes with a relative error near
+    g^(1/3), and the message says so (an l2 run's does not)."""
+    inst = I.build("sensing:n=6,r=1,m=40,seed=2")
+    res = solve(make_objective(inst, "lp:l=4"), "trust-region", seed=0)
+    assert res.status == "converged" and res.relative_error > 1e-6
+    assert "flat where the residuals vanish" in res.message and f"{res.relative_error:.3g}" in res.message
+    assert "flat" not in solve(make_objective(inst, "l2"), "trust-region", seed=0).message

@@ -167,10 +167,12 @@ def solve_cmd(
     out.update(res.to_dict(include_point=True))
     threshold = res.details.get("gradient_threshold")
     if res.status == "converged" and threshold is not None and inst.noiseless and res.relative_error > 1e-3:
+        why = ("a critical point other than the truth, the flatness of the lp loss at its minimisers (see the "
+               "message), or a test made loose by a large starting gradient" if loss_obj.name == "lp" else
+               "a critical point other than the truth, or a test made loose by a large starting gradient")
         out["note"] = (f"converged by the gradient test (||grad f|| <= {threshold:.3g}, relative to the start's "
-                       f"gradient) at relative error {res.relative_error:.3g}: a critical point other than the truth, "
-                       f"or a test made loose by a large starting gradient; 'benign certify' tells which (solve "
-                       f"--save, then certify the file)")
+                       f"gradient) at relative error {res.relative_error:.3g}: {why}; 'benign certify' tells which "
+                       f"(solve --save, then certify the file)")
         tell(out["note"], as_json)
     if save:
         from benign.io import save_instance

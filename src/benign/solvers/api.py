@@ -157,6 +157,10 @@ def _result(state, obj, solver: Solver, control, seconds: float, compile_s: floa
             x, loss = bx, bf
             err, meas = _numbers_at(obj, solver, bx)
             message += f"; final=best: the iterate returned is the best one, iteration {bk}, not the last"
+    if status == "converged" and obj.loss.name == "lp" and not (control.rtol_rule and err <= float(control.rtol)):
+        message += (f"; note: the lp loss (l = {obj.loss.l}) is flat where the residuals vanish (psi''(0) = 0), so a "
+                    f"gradient of size g allows an error of order g^(1/{obj.loss.l - 1}): relative error "
+                    f"{err:.3g}" + ("" if np.isfinite(err) else " (no truth)") + "; lower gtol, or stop on rtol")
     return Result(x=x, loss=loss, relative_error=err, grad_norm=meas, iterations=int(state.k), seconds=seconds,
                   status=status, message=message, method=solver.name, options=solver.options(),
                   history=loop.history_of(state, int(control.every)), details=details)
