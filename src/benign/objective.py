@@ -232,14 +232,13 @@ def _hvp_impl(obj: Objective, X, D):
         # A(D X^T + X D^T) in one pass over the operator
         dA = op.forward_factored(jnp.concatenate([D, X], axis=1), jnp.concatenate([X, D], axis=1))
         w = w2 * dA
-        return (op.adjoint_matmul(w, X) + op.adjoint_rmatmul(w, X)
-                + op.adjoint_matmul(w1, D) + op.adjoint_rmatmul(w1, D))
+        return op.adjoint_matmul_pair(w, X, w1, D) + op.adjoint_rmatmul_pair(w, X, w1, D)
     U, V = obj.split(X)
     dU, dV = obj.split(D)
     dA = op.forward_factored(jnp.concatenate([dU, U], axis=1), jnp.concatenate([V, dV], axis=1))  # A(dU V' + U dV')
     w = w2 * dA
-    hU = op.adjoint_matmul(w, V) + op.adjoint_matmul(w1, dV)
-    hV = op.adjoint_rmatmul(w, U) + op.adjoint_rmatmul(w1, dU)
+    hU = op.adjoint_matmul_pair(w, V, w1, dV)
+    hV = op.adjoint_rmatmul_pair(w, U, w1, dU)
     if obj.balance > 0:
         B = _balance_gap(obj, U, V)
         dB = dU.T @ U + U.T @ dU - dV.T @ V - V.T @ dV

@@ -96,6 +96,15 @@ class Operator:
     def adjoint_rmatmul(self, y, U):
         raise NotImplementedError
 
+    def adjoint_matmul_pair(self, y1, V1, y2, V2):
+        """``A*(y1) V1 + A*(y2) V2``, in one pass over the operator's data where the operator allows it (the
+        Hessian-vector product needs this sum); the two products by default."""
+        return self.adjoint_matmul(y1, V1) + self.adjoint_matmul(y2, V2)
+
+    def adjoint_rmatmul_pair(self, y1, U1, y2, U2):
+        """``A*(y1)^T U1 + A*(y2)^T U2`` (see :meth:`adjoint_matmul_pair`)."""
+        return self.adjoint_rmatmul(y1, U1) + self.adjoint_rmatmul(y2, U2)
+
     def matrices(self) -> np.ndarray:
         """The sensing matrices as a dense ``(m, d1, d2)`` NumPy array (small problems only)."""
         d1, d2 = self.shape
@@ -315,6 +324,18 @@ class EntrySampling(Operator):
         return jax.ops.segment_sum((self.weights * y)[:, None] * U[self.rows], self.cols,
                                    num_segments=self.shape[1])
 
+    # one scatter for the two terms (CPU, n = 3000, r = 3, |Omega| = 181k: a symmetric Hessian-vector product
+    # 17.9 -> 6.2 ms; n = 1500, |Omega| = 90k: 3.2 -> 1.9 ms; about even at |Omega| = 27k)
+    def adjoint_matmul_pair(self, y1, V1, y2, V2):
+        w = self.weights
+        return jax.ops.segment_sum((w * y1)[:, None] * V1[self.cols] + (w * y2)[:, None] * V2[self.cols],
+                                   self.rows, num_segments=self.shape[0])
+
+    def adjoint_rmatmul_pair(self, y1, U1, y2, U2):
+        w = self.weights
+        return jax.ops.segment_sum((w * y1)[:, None] * U1[self.rows] + (w * y2)[:, None] * U2[self.rows],
+                                   self.cols, num_segments=self.shape[1])
+
     def matrices(self) -> np.ndarray:
         out = np.zeros((self.m,) + tuple(self.shape))
         out[np.arange(self.m), np.asarray(self.rows), np.asarray(self.cols)] = np.asarray(self.weights)
@@ -356,6 +377,12 @@ class RankOneProjections(Operator):
 
     def adjoint_rmatmul(self, y, U):
         return self.c.T @ (y[:, None] * (self.a @ U))
+
+    def adjoint_matmul_pair(self, y1, V1, y2, V2):
+        return self.a.T @ (y1[:, None] * (self.c @ V1) + y2[:, None] * (self.c @ V2))
+
+    def adjoint_rmatmul_pair(self, y1, U1, y2, U2):
+        return self.c.T @ (y1[:, None] * (self.a @ U1) + y2[:, None] * (self.a @ U2))
 
     def arrays(self) -> dict[str, np.ndarray]:
         return {"a": np.asarray(self.a), "c": np.asarray(self.c)}

@@ -463,8 +463,7 @@ def _sym_hvp_fixed(obj, X, parts, D):
     if S2 is not None:
         Sp = op.adjoint(y)
         return (Sp + Sp.T) @ X + S2 @ D
-    return (op.adjoint_matmul(y, X) + op.adjoint_rmatmul(y, X)
-            + op.adjoint_matmul(w1, D) + op.adjoint_rmatmul(w1, D))
+    return op.adjoint_matmul_pair(y, X, w1, D) + op.adjoint_rmatmul_pair(y, X, w1, D)
 
 
 @jax.jit
