@@ -381,12 +381,19 @@ def test_point_rows_checked_against_a_saved_instance_before_jax(tmp_path):
     asym = save_instance(str(tmp_path / "asym.npz"), build("sensing:n=4,d2=3,r=1,m=20,seed=0"))
     assert saved_matrix_shape(sym) == (4, 4, True) and saved_matrix_shape(asym) == (4, 3, False)
     assert saved_matrix_shape(str(tmp_path / "missing.npz")) is None
+    from benign.specs import objective_nonnegative, parse_instance
+
+    assert objective_nonnegative(parse_instance(sym)) is None  # a saved instance's own flag decides, once built
     for argv, needle in ((["certify", sym, "--point", "1,0,1"], f"--point must have 4 rows (n) for {sym}"),
                          (["certify", sym, "--point", "1,0,1,1", "--factorization", "asymmetric"],
                           "--point must have 8 rows (d1 + d2)"),
                          (["solve", asym, "--x0", "1,0,1,1"], "--x0 must have 7 rows (d1 + d2)"),
                          (["landscape", sym, "--point", "1,0", "--dir1", "1,0"], "--point must have 4 rows (n)"),
                          (["certify", asym, "--point", "truth", "--factorization", "symmetric"],
-                          "--factorization symmetric needs a square instance, got 4 x 3")):
+                          "--factorization symmetric needs a square instance, got 4 x 3"),
+                         (["certify", sym, "--point", "truth", "--balance", "1"], "--balance 1 applies to the asym"),
+                         (["solve", asym, "--constraint", "nonneg"], "--constraint nonneg is implemented for the sym"),
+                         (["solve", sym, "--balance", "1"], "--balance applies to the asymmetric factorisation"),
+                         (["rip", asym, "--rank", "4"], "--rank must be <= 3 for this instance, got 4")):
         words, err = fresh_cli(*argv)
         assert words == ["2", "False"] and needle in err, (argv, words, err)

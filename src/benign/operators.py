@@ -324,8 +324,9 @@ class EntrySampling(Operator):
         return jax.ops.segment_sum((self.weights * y)[:, None] * U[self.rows], self.cols,
                                    num_segments=self.shape[1])
 
-    # one scatter for the two terms (CPU, n = 3000, r = 3, |Omega| = 181k: a symmetric Hessian-vector product
-    # 17.9 -> 6.2 ms; n = 1500, |Omega| = 90k: 3.2 -> 1.9 ms; about even at |Omega| = 27k)
+    # one scatter for the two terms (2-core CPU, a symmetric Hessian-vector product, best of several runs: n = 3000,
+    # r = 3, |Omega| = 181k: 17.9 -> 6.2 ms and 24.8 -> 4.9 ms in two sessions; n = 1500, |Omega| = 90k: 3.2 -> 1.9
+    # ms; about even at |Omega| = 27k). A subclass overriding adjoint_matmul alone must override these too
     def adjoint_matmul_pair(self, y1, V1, y2, V2):
         w = self.weights
         return jax.ops.segment_sum((w * y1)[:, None] * V1[self.cols] + (w * y2)[:, None] * V2[self.cols],

@@ -186,7 +186,7 @@ def matrix_shape(spec: Spec) -> tuple[int, int, bool] | None:
 def objective_nonnegative(spec: Spec, factorization: str | None = None) -> bool | None:
     """Whether :func:`benign.make_objective` constrains ``X >= 0`` by default for the instance ``spec`` (a generated
     ``truth=nonneg`` instance under the symmetric factorisation), known without building it; ``None`` for a saved
-    instance (its truth decides)."""
+    instance (its file's ``nonnegative`` flag decides when it is loaded)."""
     shape = None if spec.kind == "file" else matrix_shape(spec)
     if shape is None:
         return None

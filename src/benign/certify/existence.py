@@ -162,6 +162,16 @@ def _residuals(obj, X: np.ndarray, residuals: np.ndarray | None) -> np.ndarray:
     return np.asarray(obj.residual(X) if residuals is None else residuals, dtype=float)
 
 
+def _spectral_norm(X: np.ndarray) -> float:
+    return float(np.linalg.norm(X, 2)) if X.size else 0.0
+
+
+def residual_deviation(k2: float, rho, x2: float):
+    """``sqrt(k2) rho (2 ||X||_2 + rho)`` (``x2 = ||X||_2``): how far a residual can move on the ball of radius
+    ``rho`` about ``X``, ``|A(ZZ^T - XX^T)_i| <= ||A|| ||Z - X||_F (2 ||X||_2 + ||Z - X||_F)``."""
+    return math.sqrt(k2) * rho * (2.0 * x2 + rho)
+
+
 def third_derivative_bound(obj, X: Any, rho: np.ndarray, k2: float, residuals: np.ndarray | None = None
                            ) -> tuple[np.ndarray, np.ndarray]:
     """``T(rho)`` of the module docstring for each radius in ``rho`` (given ``k2 >= ||A||^2``), and where it holds
@@ -171,12 +181,12 @@ def third_derivative_bound(obj, X: Any, rho: np.ndarray, k2: float, residuals: n
     rho = np.asarray(rho, dtype=float)
     residuals = _residuals(obj, X, residuals)
     rinf = float(np.max(np.abs(residuals), initial=0.0))
-    x2 = float(np.linalg.norm(X, 2)) if X.size else 0.0
+    x2 = _spectral_norm(X)
     c = float(obj.loss.factor(obj.operator.m))
     mu_bal = 0.0 if obj.symmetric else float(obj.balance)
     K = math.sqrt(k2)
     R = x2 + rho
-    deviation = K * rho * (2.0 * x2 + rho)
+    deviation = residual_deviation(k2, rho, x2)
     tau = rinf + deviation
     p2, p3, valid = _psi_bounds(obj.loss, tau, deviation, residuals)
     T = c * (p3 * (2.0 * K * R) ** 3 + 12.0 * p2 * k2 * R) + 6.0 * math.sqrt(2.0) * mu_bal * R
@@ -189,7 +199,7 @@ def hessian_norm_bound(obj, X: Any, k2: float, residuals: np.ndarray | None = No
     for the balancing term, ``W = U^T U - V^T V``). ``residuals``: ``rho(X)`` when already computed."""
     X = np.asarray(X, dtype=float)
     residuals = _residuals(obj, X, residuals)
-    x2 = float(np.linalg.norm(X, 2)) if X.size else 0.0
+    x2 = _spectral_norm(X)
     K = math.sqrt(k2)
     p2, _, _ = _psi_bounds(obj.loss, np.array([float(np.max(np.abs(residuals), initial=0.0))]), np.zeros(1),
                            residuals)
@@ -236,7 +246,7 @@ def strict_minimum_nearby(obj, X: Any, *, lam: float, grad_norm: float, grad_all
         sigma_v *= math.sqrt(2.0)  # a skew generator: ||Omega||_2 <= ||Omega||_F / sqrt(2)
     out["slice_limit"] = sigma_v if math.isfinite(sigma_v) else None
     base = gamma / lam
-    scale = max(float(np.linalg.norm(X, 2)) if X.size else 0.0, 1.0)
+    scale = max(_spectral_norm(X), 1.0)
     rho = base * _RADIUS_FACTORS if base > 0 else np.geomspace(1e-300, 1.0, _RADIUS_FACTORS.size) * scale
     rho = rho[rho < sigma_v]
     residuals = _residuals(obj, X, None)
@@ -248,7 +258,7 @@ def strict_minimum_nearby(obj, X: Any, *, lam: float, grad_norm: float, grad_all
     faced = multipliers is not None and np.size(multipliers) > 0
     if faced:
         out["min_multiplier"] = float(np.min(multipliers))
-    x2 = float(np.linalg.norm(X, 2)) if X.size else 0.0
+    x2 = _spectral_norm(X)
     for exact in (False, True):
         k2, how = operator_norm_squared(obj.operator, obj.symmetric, exact=exact)
         if k2 is None:
@@ -269,7 +279,7 @@ def strict_minimum_nearby(obj, X: Any, *, lam: float, grad_norm: float, grad_all
             out.update(proved=True, radius=float(rho[i]), location_radius=float(located[i]),
                        curvature=float(mu[i]), lipschitz=float(T[i]))
             if huber:  # the bound on how far a residual moves on the ball (below kink_margin)
-                out["residual_deviation"] = math.sqrt(k2) * float(rho[i]) * (2.0 * x2 + float(rho[i]))
+                out["residual_deviation"] = residual_deviation(k2, float(rho[i]), x2)
             out.pop("reason", None)
             return out
         below = f" below the slice limit {sigma_v:.3g}" if math.isfinite(sigma_v) else ""

@@ -337,6 +337,23 @@ def load_point_arg(text: str | None, required: bool = True):
         raise UserError(str(exc)) from None
 
 
+def factorization_before_build(instance: str, factorization: str | None) -> str | None:
+    """The factorisation a run will use, known before anything is built: ``factorization`` when given, else the
+    instance's (from the spec, or a saved instance's metadata; ``None`` when neither says). A symmetric factorisation
+    of a rectangular instance is refused here (``UserError``)."""
+    from benign.specs import matrix_shape, parse_instance
+
+    try:
+        shape = matrix_shape(parse_instance(instance))
+    except (ValueError, TypeError) as exc:
+        raise UserError(str(exc)) from None
+    fact = factorization or (None if shape is None else "symmetric" if shape[2] else "asymmetric")
+    if shape is not None and fact == "symmetric" and shape[0] != shape[1]:
+        given = "--factorization symmetric" if factorization else "the symmetric factorisation (the instance's)"
+        raise UserError(f"{given} needs a square instance, got {shape[0]} x {shape[1]}")
+    return fact
+
+
 def check_point_rows(X: Any, instance: str, factorization: str | None, option: str) -> None:
     """A point's number of rows against what the instance spec implies, or a saved instance's metadata (no JAX:
     nothing is built)."""

@@ -9,7 +9,8 @@ from typing import List, Optional
 
 import typer
 
-from benign.cli._common import (Command, JSON_OPT, UserError, app, check_point_rows, emit, load_instance_arg,
+from benign.cli._common import (Command, JSON_OPT, UserError, app, check_point_rows, emit,
+                                factorization_before_build, load_instance_arg,
                                 load_loss_arg, load_point_arg, output_path, parse_options, refuse_special_file,
                                 refuse_stdout_with_json, status_spinner, stdout_console, suffixed_output_path,
                                 to_jsonable)
@@ -98,14 +99,15 @@ def _check_extra(extra: dict, kind: Optional[str] = None) -> None:
 
 
 def _point_before_instance(text: Optional[str], instance: str, factorization: Optional[str] = None,
-                           required: bool = True):
-    """``--point`` read (and its number of rows checked against the spec) before the instance is built: no JAX
-    import on a bad point. ``None`` for ``truth``, which needs the instance: then call :func:`_point` with it."""
+                           required: bool = True, saved_point: bool = False):
+    """``--point`` (or the point saved in the instance file: ``saved_point``) read, and its number of rows checked
+    against the spec or the file's metadata, before the instance is built: no JAX import on a bad point. ``None``
+    for ``truth``, which needs the instance: then call :func:`_point` with it."""
     if _truth_request(text)[0]:  # truth:r=K checked now (the instance is needed only for the numbers)
         return None
     X = _point(text, None, required)
     if X is not None:
-        check_point_rows(X, instance, factorization, "--point")
+        check_point_rows(X, instance, factorization, f"the point saved in {instance}" if saved_point else "--point")
     return X
 
 
@@ -285,12 +287,7 @@ def certify(
     kind = _certifier_before_build(instance, settings)
     if kind is not None:
         _check_extra(extra, kind)
-    from benign.specs import matrix_shape, parse_instance
-
-    shape = matrix_shape(parse_instance(instance))  # the spec's, or a saved instance's metadata (None: unknown)
-    fact = settings["factorization"] or (None if shape is None else "symmetric" if shape[2] else "asymmetric")
-    if shape is not None and fact == "symmetric" and shape[0] != shape[1]:
-        raise UserError(f"--factorization symmetric needs a square instance, got {shape[0]} x {shape[1]}")
+    fact = factorization_before_build(instance, settings["factorization"])
     if settings["balance"]:  # balancing belongs to the asymmetric factorisation (make_objective says so too)
         if fact == "symmetric":
             raise UserError(f"--balance {settings['balance']:g} applies to the asymmetric factorisation only (this "
@@ -298,8 +295,11 @@ def certify(
     if kind == "l1":
         check_l1_common({"gtol": gtol, "htol": htol, "method": method, "verify": not no_verify},
                         {"gtol": "--gtol", "htol": "--htol", "method": "--method", "verify": "--no-verify"})
-    X = _point_before_instance(point, instance, settings["factorization"])
+    X = _point_before_instance(point, instance, settings["factorization"], saved_point=stored_point is point)
     if theory:  # from the spec or the file when they say the shape (no JAX), else from the built instance below
+        from benign.specs import matrix_shape, parse_instance
+
+        shape = matrix_shape(parse_instance(instance))
         if shape is not None:
             _check_theory(shape[0], shape[2], settings["factorization"])
     inst = load_instance_arg(instance)
@@ -480,7 +480,7 @@ def landscape(
     saved, stored_point = _saved(instance)  # a file's point and loss are the defaults, as in `benign certify`
     settings = _settings(instance, saved, loss)  # validated before anything is built
     point = stored_point if point is None else point
-    X = _point_before_instance(point, instance, settings["factorization"])
+    X = _point_before_instance(point, instance, settings["factorization"], saved_point=stored_point is point)
     # directions read once, and checked against a point already read, before the build
     read1, read2 = _read_direction(dir1, X, "--dir1"), _read_direction(dir2, X, "--dir2")
     if dir1 is None:

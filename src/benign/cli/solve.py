@@ -6,6 +6,7 @@ from typing import List, Optional
 import typer
 
 from benign.cli._common import (Command, JSON_OPT, LOSS_OPT, UserError, app, check_method_fits, check_point_rows,
+                                factorization_before_build,
                                 default_method_before_build, emit, load_instance_arg, load_loss_arg, load_point_arg,
                                 npz_output_path, output_path, parse_options, progress_bar, refuse_stdout_with_json,
                                 split_loop_options, tell)
@@ -29,17 +30,12 @@ def _write_history(path: str, history: dict) -> str:
 
 
 def _factorization(instance: str, factorization: Optional[str], balance: float, constraint: str) -> Optional[str]:
-    """``--factorization`` and ``--balance`` checked before anything is built (with the spec's shape when it says
-    it): the factorisation to pass to ``make_objective`` (``None``: the instance's)."""
+    """``--factorization`` and ``--balance`` checked before anything is built (with the shape the spec or a saved
+    instance's metadata says): the factorisation to pass to ``make_objective`` (``None``: the instance's)."""
     if factorization is not None and factorization not in ("symmetric", "asymmetric"):
         raise UserError(f"--factorization must be symmetric or asymmetric, got {factorization!r}")
     check_float("--balance", balance, lo=0.0)
-    from benign.specs import matrix_shape, parse_instance
-
-    shape = matrix_shape(parse_instance(instance))
-    fact = factorization or (None if shape is None else "symmetric" if shape[2] else "asymmetric")
-    if shape is not None and fact == "symmetric" and shape[0] != shape[1]:
-        raise UserError(f"--factorization symmetric needs a square instance, got {shape[0]} x {shape[1]}")
+    fact = factorization_before_build(instance, factorization)
     if balance and fact == "symmetric":
         raise UserError("--balance applies to the asymmetric factorisation only (add --factorization asymmetric)")
     if constraint == "nonneg" and fact == "asymmetric":
