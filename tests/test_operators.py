@@ -26,10 +26,15 @@ def test_adjoint_identity_and_fast_paths(name, op, sym):
     assert rel(op.forward_factored(U, V), op.forward(U @ V.T)) < 1e-13
     assert rel(op.adjoint_matmul(y, V), op.adjoint(y) @ V) < 1e-13
     assert rel(op.adjoint_rmatmul(y, U), op.adjoint(y).T @ U) < 1e-13
-    # the paired products of the Hessian-vector product (one pass over the data where the operator has it)
+    # the summed products of the gradient and the Hessian-vector product (one pass per side where the operator has it)
     y2, U2, V2 = (jnp.asarray(rng.standard_normal(a.shape)) for a in (y, U, V))
-    assert rel(op.adjoint_matmul_pair(y, V, y2, V2), op.adjoint(y) @ V + op.adjoint(y2) @ V2) < 1e-13
-    assert rel(op.adjoint_rmatmul_pair(y, U, y2, U2), op.adjoint(y).T @ U + op.adjoint(y2).T @ U2) < 1e-13
+    left = op.adjoint(y) @ V + op.adjoint(y2) @ V2
+    right = op.adjoint(y).T @ U + op.adjoint(y2).T @ U2
+    assert rel(op.adjoint_terms((y, y2), (V, V2), (U, U2), stack=True), np.concatenate([left, right])) < 1e-13
+    assert rel(op.adjoint_terms((y,), (V,), (U,), stack=True),
+               np.concatenate([op.adjoint(y) @ V, op.adjoint(y).T @ U])) < 1e-13
+    if d1 == d2:
+        assert rel(op.adjoint_terms((y, y2), (V, V2), (U, U2)), left + right) < 1e-13
     # explicit matrices agree with forward: A(M)_i = <A_i, M> (full inner product, not the diagonal)
     mats = op.matrices()
     assert rel(np.einsum("ijk,jk->i", mats, np.asarray(M)), op.forward(M)) < 1e-13

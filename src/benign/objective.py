@@ -214,15 +214,13 @@ def _grad_impl(obj: Objective, X):
     _, w1, _ = _weights(obj, X)
     op = obj.operator
     if obj.symmetric:
-        return op.adjoint_matmul(w1, X) + op.adjoint_rmatmul(w1, X)
+        return op.adjoint_terms((w1,), (X,), (X,))
     U, V = obj.split(X)
-    gU = op.adjoint_matmul(w1, V)
-    gV = op.adjoint_rmatmul(w1, U)
+    g = op.adjoint_terms((w1,), (V,), (U,), stack=True)  # [A*(w1) V; A*(w1)^T U]
     if obj.balance > 0:
         B = _balance_gap(obj, U, V)
-        gU = gU + obj.balance * U @ B
-        gV = gV - obj.balance * V @ B
-    return jnp.concatenate([gU, gV], axis=0)
+        g = g + obj.balance * jnp.concatenate([U @ B, -(V @ B)], axis=0)
+    return g
 
 
 def _hvp_impl(obj: Objective, X, D):
@@ -232,19 +230,17 @@ def _hvp_impl(obj: Objective, X, D):
         # A(D X^T + X D^T) in one pass over the operator
         dA = op.forward_factored(jnp.concatenate([D, X], axis=1), jnp.concatenate([X, D], axis=1))
         w = w2 * dA
-        return op.adjoint_matmul_pair(w, X, w1, D) + op.adjoint_rmatmul_pair(w, X, w1, D)
+        return op.adjoint_terms((w, w1), (X, D), (X, D))
     U, V = obj.split(X)
     dU, dV = obj.split(D)
     dA = op.forward_factored(jnp.concatenate([dU, U], axis=1), jnp.concatenate([V, dV], axis=1))  # A(dU V' + U dV')
     w = w2 * dA
-    hU = op.adjoint_matmul_pair(w, V, w1, dV)
-    hV = op.adjoint_rmatmul_pair(w, U, w1, dU)
+    h = op.adjoint_terms((w, w1), (V, dV), (U, dU), stack=True)  # [A*(w) V + A*(w1) dV; A*(w)^T U + A*(w1)^T dU]
     if obj.balance > 0:
         B = _balance_gap(obj, U, V)
         dB = dU.T @ U + U.T @ dU - dV.T @ V - V.T @ dV
-        hU = hU + obj.balance * (dU @ B + U @ dB)
-        hV = hV - obj.balance * (dV @ B + V @ dB)
-    return jnp.concatenate([hU, hV], axis=0)
+        h = h + obj.balance * jnp.concatenate([dU @ B + U @ dB, -(dV @ B + V @ dB)], axis=0)
+    return h
 
 
 class TruthBasis(NamedTuple):

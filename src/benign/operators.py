@@ -96,14 +96,14 @@ class Operator:
     def adjoint_rmatmul(self, y, U):
         raise NotImplementedError
 
-    def adjoint_matmul_pair(self, y1, V1, y2, V2):
-        """``A*(y1) V1 + A*(y2) V2``, in one pass over the operator's data where the operator allows it (the
-        Hessian-vector product needs this sum); the two products by default."""
-        return self.adjoint_matmul(y1, V1) + self.adjoint_matmul(y2, V2)
-
-    def adjoint_rmatmul_pair(self, y1, U1, y2, U2):
-        """``A*(y1)^T U1 + A*(y2)^T U2`` (see :meth:`adjoint_matmul_pair`)."""
-        return self.adjoint_rmatmul(y1, U1) + self.adjoint_rmatmul(y2, U2)
+    def adjoint_terms(self, ys, Vs, Us, stack: bool = False):
+        """``L = sum_k A*(y_k) V_k`` and ``R = sum_k A*(y_k)^T U_k`` for the sequences ``ys``, ``Vs``, ``Us``:
+        ``L + R`` (``stack=False``, a square operator: the symmetric factorisation's gradient and Hessian-vector
+        products) or ``[L; R]`` stacked (``stack=True``: the asymmetric factorisation's). Operators whose products
+        are scatters override it (:class:`EntrySampling`); by default the sum of the products."""
+        left = _total(self.adjoint_matmul(y, V) for y, V in zip(ys, Vs))
+        right = _total(self.adjoint_rmatmul(y, U) for y, U in zip(ys, Us))
+        return jnp.concatenate([left, right], axis=0) if stack else left + right
 
     def matrices(self) -> np.ndarray:
         """The sensing matrices as a dense ``(m, d1, d2)`` NumPy array (small problems only)."""
@@ -122,6 +122,15 @@ class Operator:
         """The operator holding only the arrays its primitives read (what a stacked solver run transfers); the
         operator itself unless a redundant copy can be left out (:class:`DenseSensing`)."""
         return self
+
+
+def _total(terms):
+    """The sum of a non-empty iterable of arrays, left to right (no ``0 +`` term)."""
+    it = iter(terms)
+    out = next(it)
+    for t in it:
+        out = out + t
+    return out
 
 
 #: ``small_matmul`` writes out products of at most this many terms (``rows x inner x columns``) with an inner
@@ -278,6 +287,15 @@ class DenseSensing(Operator):
 _COLUMN_GATHER_MAX = 32
 
 
+#: :meth:`EntrySampling.adjoint_terms` runs its two scatters as the passes of a ``fori_loop`` from this rank on. XLA's
+#: CPU scatter slows down several times over when two wide scatters share one program; the loop keeps them apart but
+#: costs a little at small ranks. Symmetric completion gradient, 2-core CPU, best of 9 (two scatters -> loop): n = 2000,
+#: |Omega| = 201k: r = 10 37.6 -> 7.1 ms, r = 6 26.5 -> 4.2 ms, r = 4 4.6 -> 3.5 ms; at r = 2-3 within 10% on the bare
+#: gradient but 10-20% slower per GD iteration (n = 1000 and 5000), so not used there. With the terms of a
+#: Hessian-vector product summed in one scatter per side: n = 3000, r = 3, |Omega| = 181k: 24.8 -> 4.9 ms
+_SCATTER_LOOP_MIN_RANK = 4
+
+
 @_pytree(data=("rows", "cols", "weights"), meta=("shape", "kind"))
 @dataclass(frozen=True)
 class EntrySampling(Operator):
@@ -324,18 +342,34 @@ class EntrySampling(Operator):
         return jax.ops.segment_sum((self.weights * y)[:, None] * U[self.rows], self.cols,
                                    num_segments=self.shape[1])
 
-    # one scatter for the two terms (2-core CPU, a symmetric Hessian-vector product, best of several runs: n = 3000,
-    # r = 3, |Omega| = 181k: 17.9 -> 6.2 ms and 24.8 -> 4.9 ms in two sessions; n = 1500, |Omega| = 90k: 3.2 -> 1.9
-    # ms; about even at |Omega| = 27k). A subclass overriding adjoint_matmul alone must override these too
-    def adjoint_matmul_pair(self, y1, V1, y2, V2):
-        w = self.weights
-        return jax.ops.segment_sum((w * y1)[:, None] * V1[self.cols] + (w * y2)[:, None] * V2[self.cols],
-                                   self.rows, num_segments=self.shape[0])
+    def adjoint_terms(self, ys, Vs, Us, stack: bool = False):
+        """See :meth:`Operator.adjoint_terms`: one scatter-add per side (``L`` over ``rows``, ``R`` over ``cols``) with
+        all the terms summed in its updates; from rank :data:`_SCATTER_LOOP_MIN_RANK` on, the two scatters are the
+        two passes of a ``fori_loop`` into one buffer (see there)."""
+        d1, d2 = self.shape
+        wys = [self.weights * y for y in ys]
+        r = Vs[0].shape[1]
+        if r < _SCATTER_LOOP_MIN_RANK:
+            left = jax.ops.segment_sum(_total(wy[:, None] * V[self.cols] for wy, V in zip(wys, Vs)), self.rows,
+                                       num_segments=d1)
+            right = jax.ops.segment_sum(_total(wy[:, None] * U[self.rows] for wy, U in zip(wys, Us)), self.cols,
+                                        num_segments=d2)
+            return jnp.concatenate([left, right], axis=0) if stack else left + right
+        size = max(d1, d2)
 
-    def adjoint_rmatmul_pair(self, y1, U1, y2, U2):
-        w = self.weights
-        return jax.ops.segment_sum((w * y1)[:, None] * U1[self.rows] + (w * y2)[:, None] * U2[self.rows],
-                                   self.cols, num_segments=self.shape[1])
+        def pad(A):
+            return A if A.shape[0] == size else jnp.pad(A, ((0, size - A.shape[0]), (0, 0)))
+
+        sources = [jnp.stack([pad(V), pad(U)]) for V, U in zip(Vs, Us)]  # V read at cols (L), U at rows (R)
+        read = jnp.stack([self.cols, self.rows])
+        write = jnp.stack([self.rows, self.cols + (d1 if stack else 0)])
+        out = jnp.zeros((d1 + d2 if stack else d1, r), dtype=jnp.result_type(*wys, *Vs, *Us))
+
+        def one_side(p, acc):
+            j = read[p]
+            return acc.at[write[p]].add(_total(wy[:, None] * src[p][j] for wy, src in zip(wys, sources)))
+
+        return jax.lax.fori_loop(0, 2, one_side, out)
 
     def matrices(self) -> np.ndarray:
         out = np.zeros((self.m,) + tuple(self.shape))
@@ -379,11 +413,11 @@ class RankOneProjections(Operator):
     def adjoint_rmatmul(self, y, U):
         return self.c.T @ (y[:, None] * (self.a @ U))
 
-    def adjoint_matmul_pair(self, y1, V1, y2, V2):
-        return self.a.T @ (y1[:, None] * (self.c @ V1) + y2[:, None] * (self.c @ V2))
-
-    def adjoint_rmatmul_pair(self, y1, U1, y2, U2):
-        return self.c.T @ (y1[:, None] * (self.a @ U1) + y2[:, None] * (self.a @ U2))
+    def adjoint_terms(self, ys, Vs, Us, stack: bool = False):
+        """See :meth:`Operator.adjoint_terms`: one product with ``a^T`` and one with ``c^T`` for all the terms."""
+        left = self.a.T @ _total(y[:, None] * (self.c @ V) for y, V in zip(ys, Vs))
+        right = self.c.T @ _total(y[:, None] * (self.a @ U) for y, U in zip(ys, Us))
+        return jnp.concatenate([left, right], axis=0) if stack else left + right
 
     def arrays(self) -> dict[str, np.ndarray]:
         return {"a": np.asarray(self.a), "c": np.asarray(self.c)}

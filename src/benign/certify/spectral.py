@@ -463,7 +463,7 @@ def _sym_hvp_fixed(obj, X, parts, D):
     if S2 is not None:
         Sp = op.adjoint(y)
         return (Sp + Sp.T) @ X + S2 @ D
-    return op.adjoint_matmul_pair(y, X, w1, D) + op.adjoint_rmatmul_pair(y, X, w1, D)
+    return op.adjoint_terms((y, w1), (X, D), (X, D))
 
 
 @jax.jit
