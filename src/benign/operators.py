@@ -347,14 +347,15 @@ class EntrySampling(Operator):
         all the terms summed in its updates; from rank :data:`_SCATTER_LOOP_MIN_RANK` on, the two scatters are the
         two passes of a ``fori_loop`` into one buffer (see there)."""
         d1, d2 = self.shape
-        wys = [self.weights * y for y in ys]
+        w = self.weights
         r = Vs[0].shape[1]
-        if r < _SCATTER_LOOP_MIN_RANK:
-            left = jax.ops.segment_sum(_total(wy[:, None] * V[self.cols] for wy, V in zip(wys, Vs)), self.rows,
+        if r < _SCATTER_LOOP_MIN_RANK:  # (w * y) formed on each side, as in adjoint_matmul: no shared operand
+            left = jax.ops.segment_sum(_total((w * y)[:, None] * V[self.cols] for y, V in zip(ys, Vs)), self.rows,
                                        num_segments=d1)
-            right = jax.ops.segment_sum(_total(wy[:, None] * U[self.rows] for wy, U in zip(wys, Us)), self.cols,
+            right = jax.ops.segment_sum(_total((w * y)[:, None] * U[self.rows] for y, U in zip(ys, Us)), self.cols,
                                         num_segments=d2)
             return jnp.concatenate([left, right], axis=0) if stack else left + right
+        wys = [w * y for y in ys]
         size = max(d1, d2)
 
         def pad(A):
