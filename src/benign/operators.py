@@ -100,7 +100,8 @@ class Operator:
         """``L = sum_k A*(y_k) V_k`` and ``R = sum_k A*(y_k)^T U_k`` for the sequences ``ys``, ``Vs``, ``Us``:
         ``L + R`` (``stack=False``, a square operator: the symmetric factorisation's gradient and Hessian-vector
         products) or ``[L; R]`` stacked (``stack=True``: the asymmetric factorisation's). Operators whose products
-        are scatters override it (:class:`EntrySampling`); by default the sum of the products."""
+        are scatters override it (:class:`EntrySampling`); by default the sum of the products. (A subclass that
+        changes ``adjoint_matmul`` or ``adjoint_rmatmul`` of an operator overriding this must override it too.)"""
         left = _total(self.adjoint_matmul(y, V) for y, V in zip(ys, Vs))
         right = _total(self.adjoint_rmatmul(y, U) for y, U in zip(ys, Us))
         return jnp.concatenate([left, right], axis=0) if stack else left + right
