@@ -161,8 +161,7 @@ def _operator_arrays(data, meta: dict, path: str
     kind, shape = meta["operator"], meta["shape"]
     if kind not in SAVED_ARRAYS:
         raise ValueError(f"{path!r}: unknown operator kind {kind!r} (expected one of {', '.join(SAVED_ARRAYS)})")
-    if (not isinstance(shape, list) or len(shape) != 2
-            or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in shape)):
+    if not _valid_shape(shape):
         raise ValueError(f"{path!r}: metadata shape must be two integers >= 1, got {shape!r}")
     arrays = {}
     for name, index in SAVED_ARRAYS[kind].items():
@@ -215,10 +214,13 @@ def saved_matrix_shape(path: str) -> tuple[int, int, bool] | None:
             symmetric = "truth_right" not in data.files
     except Exception:  # noqa: BLE001 -- any failure: the full reading reports it
         return None
-    if (isinstance(shape, list) and len(shape) == 2
-            and all(isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in shape)):
-        return shape[0], shape[1], symmetric
-    return None
+    return (shape[0], shape[1], symmetric) if _valid_shape(shape) else None
+
+
+def _valid_shape(shape: Any) -> bool:
+    """The metadata's ``shape``: a list of two integers ``>= 1``."""
+    return (isinstance(shape, list) and len(shape) == 2
+            and all(isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in shape))
 
 
 def load_instance(path: str):

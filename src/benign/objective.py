@@ -308,6 +308,15 @@ def loss_change(obj: Objective, X, D):
     return change, size
 
 
+def values_and_changes(obj: Objective, X, Ds):
+    """For a stack of displacements ``Ds`` (``(k, N, r)``): ``f(X + D_k)`` and :func:`loss_change` ``(change, size)``
+    of each, as three length-``k`` arrays (the plain values beside the cancellation-free changes, as the escape checks
+    report them). Traceable."""
+    values = jax.vmap(lambda D: _value_impl(obj, X + D))(Ds)
+    changes, sizes = jax.vmap(lambda D: loss_change(obj, X, D))(Ds)
+    return values, changes, sizes
+
+
 def truth_basis(obj) -> TruthBasis | None:
     """QR factors of the truth (computed once per run, outside the iteration)."""
     if obj.truth is None:

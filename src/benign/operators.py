@@ -104,7 +104,7 @@ class Operator:
         changes ``adjoint_matmul`` or ``adjoint_rmatmul`` of an operator overriding this must override it too.)"""
         left = _total(self.adjoint_matmul(y, V) for y, V in zip(ys, Vs))
         right = _total(self.adjoint_rmatmul(y, U) for y, U in zip(ys, Us))
-        return jnp.concatenate([left, right], axis=0) if stack else left + right
+        return _sides(left, right, stack)
 
     def matrices(self) -> np.ndarray:
         """The sensing matrices as a dense ``(m, d1, d2)`` NumPy array (small problems only)."""
@@ -132,6 +132,11 @@ def _total(terms):
     for t in it:
         out = out + t
     return out
+
+
+def _sides(left, right, stack: bool):
+    """:meth:`Operator.adjoint_terms`'s result: ``[left; right]`` stacked, or ``left + right``."""
+    return jnp.concatenate([left, right], axis=0) if stack else left + right
 
 
 #: ``small_matmul`` writes out products of at most this many terms (``rows x inner x columns``) with an inner
@@ -290,10 +295,9 @@ _COLUMN_GATHER_MAX = 32
 
 #: :meth:`EntrySampling.adjoint_terms` runs its two scatters as the passes of a ``fori_loop`` from this rank on. XLA's
 #: CPU scatter slows down several times over when two wide scatters share one program; the loop keeps them apart but
-#: costs a little at small ranks. Symmetric completion gradient, 2-core CPU, best of 9 (two scatters -> loop): n = 2000,
-#: |Omega| = 201k: r = 10 37.6 -> 7.1 ms, r = 6 26.5 -> 4.2 ms, r = 4 4.6 -> 3.5 ms; at r = 2-3 within 10% on the bare
-#: gradient but 10-20% slower per GD iteration (n = 1000 and 5000), so not used there. With the terms of a
-#: Hessian-vector product summed in one scatter per side: n = 3000, r = 3, |Omega| = 181k: 24.8 -> 4.9 ms
+#: costs 10-20% per GD iteration at ranks 2-3 (n = 1000 and 5000), so it is not used there. Measured against the plain
+#: form by ``python benchmarks/completion_products.py`` (2-core CPU, n = 2000, |Omega| = 201k: gradient 5.2-5.6x at
+#: r = 10, 1.3x at r = 4)
 _SCATTER_LOOP_MIN_RANK = 4
 
 
@@ -355,7 +359,7 @@ class EntrySampling(Operator):
                                        num_segments=d1)
             right = jax.ops.segment_sum(_total((w * y)[:, None] * U[self.rows] for y, U in zip(ys, Us)), self.cols,
                                         num_segments=d2)
-            return jnp.concatenate([left, right], axis=0) if stack else left + right
+            return _sides(left, right, stack)
         wys = [w * y for y in ys]
         size = max(d1, d2)
 
@@ -419,7 +423,7 @@ class RankOneProjections(Operator):
         """See :meth:`Operator.adjoint_terms`: one product with ``a^T`` and one with ``c^T`` for all the terms."""
         left = self.a.T @ _total(y[:, None] * (self.c @ V) for y, V in zip(ys, Vs))
         right = self.c.T @ _total(y[:, None] * (self.a @ U) for y, U in zip(ys, Us))
-        return jnp.concatenate([left, right], axis=0) if stack else left + right
+        return _sides(left, right, stack)
 
     def arrays(self) -> dict[str, np.ndarray]:
         return {"a": np.asarray(self.a), "c": np.asarray(self.c)}

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from benign._jax import jax, jnp
-from benign.objective import loss_change
+from benign.objective import values_and_changes
 
 #: refuse to form the compressed sensing matrices above this many numbers
 MAX_COMPRESSED = 5e7
@@ -253,13 +253,7 @@ def build_model(obj: Any, rho: np.ndarray, in_S: np.ndarray, sigma: np.ndarray, 
 
 # ---------------------------------------------------------------------------------------------- evaluation
 
-def stable_difference(obj: Any, X: np.ndarray, D: np.ndarray) -> float:
-    """``f(X + D) - f(X)`` without cancellation (:func:`benign.objective.loss_change`: ``delta`` from the factors and
-    ``|rho + delta| - |rho| = delta (2 rho + delta) / (|rho + delta| + |rho|)``)."""
-    return float(_loss_change(obj, jnp.asarray(X), jnp.asarray(D))[0])
-
-
-_loss_change = jax.jit(loss_change)
+_values_and_changes = jax.jit(values_and_changes)
 
 
 def gamma_grid(gamma_min: float, gamma_max: float = 1.0, per_decade: int = 2) -> np.ndarray:
@@ -278,12 +272,11 @@ def verify_curve(obj: Any, X: np.ndarray, f0: float, first: np.ndarray,
     and ``gamma0 >= gammas[-1]``; ``slope_rel_err`` compares ``diff / g**order`` with ``predicted`` at the
     smallest ``g``.
     """
-    rows = []
-    for g in gammas:
-        D = g * first if second is None else g * first + g * g * second
-        diff = stable_difference(obj, X, D)
-        val = float(obj.value(jnp.asarray(X + D)))
-        rows.append((float(g), val, diff))
+    g = np.asarray(gammas, dtype=float)[:, None, None]
+    Ds = g * first if second is None else g * first + g * g * second
+    # the cancellation-free differences (benign.objective.loss_change) and the plain values, in one compiled call
+    vals, diffs, _ = (np.asarray(a) for a in _values_and_changes(obj, jnp.asarray(X), jnp.asarray(Ds)))
+    rows = [(float(gi), float(v), float(d)) for gi, v, d in zip(gammas, vals, diffs)]
     roundoff = 1e3 * np.finfo(float).eps * (1.0 + abs(f0))
     ok = [d < 0 and (v < f0 or abs(d) <= roundoff) for _, v, d in rows]
     gamma0 = None

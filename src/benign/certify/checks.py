@@ -132,12 +132,10 @@ def decide_global(f: float, info: dict, *, ftol: float, convex: Any = None,
 def _values_along(obj, X, D, ts):
     """``f(X)``, ``<grad f(X), D>``, and for each ``t``: ``f(X + t D)``, the cancellation-free change
     ``f(X + t D) - f(X)`` and the size of its terms (:func:`benign.objective.loss_change`)."""
-    from benign.objective import loss_change
+    from benign.objective import values_and_changes
 
     f0, g = obj.value_and_grad(X)
-    values = jax.vmap(lambda t: obj.value(X + t * D))(ts)
-    changes, sizes = jax.vmap(lambda t: loss_change(obj, X, t * D))(ts)
-    return f0, jnp.sum(g * D), values, changes, sizes
+    return (f0, jnp.sum(g * D)) + values_and_changes(obj, X, ts[:, None, None] * D)
 
 
 def verify_descent(obj, X, D, *, curvature: float | None = None, t_max: float | None = None,

@@ -259,11 +259,15 @@ def strict_minimum_nearby(obj, X: Any, *, lam: float, grad_norm: float, grad_all
     if faced:
         out["min_multiplier"] = float(np.min(multipliers))
     x2 = _spectral_norm(X)
+    tried = None
     for exact in (False, True):
         k2, how = operator_norm_squared(obj.operator, obj.symmetric, exact=exact)
         if k2 is None:
             out.setdefault("reason", how)
             continue
+        if k2 == tried:  # the cheap bound was already the exact one (entry sampling): the same test again
+            break
+        tried = k2
         out["operator_norm_squared"], out["operator_norm_method"] = k2, how
         T, valid = third_derivative_bound(obj, X, rho, k2, residuals)
         mu = lam - T * rho
