@@ -64,7 +64,10 @@ def full_rank_rip(op: Operator, symmetric: bool = True) -> dict:
         raise ValueError(f"symmetric RIP needs a square operator, got {op.shape}")
     K = restricted_kernel(op, symmetric)
     lam = np.linalg.eigvalsh(K)
-    mu, L = max(float(lam[0]), 0.0), float(lam[-1])  # K = A^T A is PSD: a negative eigenvalue is rounding
+    # K = A^T A is PSD of rank <= m: with m below its side lambda_min is exactly 0 (whatever sign rounding gives the
+    # computed one); otherwise a negative computed eigenvalue is rounding, read as 0
+    mu = 0.0 if op.m < K.shape[0] else max(float(lam[0]), 0.0)
+    L = float(lam[-1])
     delta = max(1.0 - mu, L - 1.0)
     rounding = eigenvalue_rounding(L, op.m, K.shape[0])
     out = {"available": True, "rank": "full", "space": "symmetric" if symmetric else "all",
