@@ -30,7 +30,7 @@ DENSE_MAX = 600
 #: 0.05 s at a generic point but 0.15 s near a critical point (clustered small eigenvalues; 2-core CPU) -- the
 #: points that get certified are mostly near-critical
 DENSE_MAX_JACOBIAN = 1500
-#: relative tolerance passed to ARPACK
+#: relative residual tolerance of the Lanczos stopping test (:func:`extreme_eigs`)
 LANCZOS_TOL = 1e-9
 METHODS = ("auto", "dense", "lanczos")
 
