@@ -126,8 +126,21 @@ def test_kaplan_on_the_horn_matrix_and_random_matrices():
         else:
             x = res.witness
             assert np.all(x >= 0) and x @ A @ x < 0
+            # the witness attains the minimum over the cone's unit sphere: no normalised sample goes below it
+            unit = samples / np.linalg.norm(samples, axis=1, keepdims=True)
+            assert res.value <= np.min(np.einsum("si,ij,sj->s", unit, A, unit)) + 1e-12
         if sampled_min < -1e-9:
             assert res.copositive is False
+
+
+def test_kaplan_returns_the_smallest_curvature_on_the_cone():
+    """S = I/2 - (5/4) 11^T (q = 4): every single coordinate has curvature -0.75, found first, but the cone's
+    minimum is lambda_min = 1/2 - 5 = -4.5, along the positive eigenvector 1/2: that is the witness."""
+    S = 0.5 * np.eye(4) - 1.25 * np.ones((4, 4))
+    res = kaplan(S)
+    assert res.copositive is False and res.sets_checked == 15
+    assert res.value == pytest.approx(-4.5, rel=1e-12)
+    np.testing.assert_allclose(res.witness, np.full(4, 0.5), rtol=1e-12)
 
 
 def test_copositive_with_free_block():

@@ -169,6 +169,13 @@ def test_bad_input_one_line_error(args, needle):
      '100000000000 random rank-k directions (rank 1, 10'),
     (['solve', 'sensing:n=40,r=1,m=50', '--method', 'convex'], 'the convex baseline is for small problems:'),
     (['solve', 'zsl-half', '--method', 'convex', '--seed', '3'], '--method convex would ignore --seed (it solves'),
+    (['solve', 'zsl-half', '--method', 'trust-region', '--opt', 'radius=1', '--opt', 'max_radius=0.5'],
+     'max_radius must be >= radius, got 0.5 < 1'),
+    (['solve', 'zsl-half', '--method', 'subgradient', '--loss', 'l1', '--opt', 'f_star=2'],
+     "f_star=2 of method 'subgradient' is read by schedule='polyak'"),
+    (['certify', 'sensing:n=4,r=1,m=40', '--nonneg', '--point', '-1,0,0,0'],
+     'point must be elementwise nonnegative (the objective has the constraint X >= 0), got min -1 at index (0, 0)'),
+    (['certify', 'sensing:n=4,r=1,m=40,truth=nonneg', '--point', '0,-2,0,0'], 'got min -2 at index (1, 0)'),
 ])
 def test_bad_input_fails_before_importing_jax(argv, needle):
     """Each refusal comes before JAX loads (exit 2, nothing on stdout) and is the one the case is about."""

@@ -154,3 +154,26 @@ def test_a_setting_of_the_other_step_rule_is_refused(method, options, needle):
     assert check_method_options("gd", {"armijo": True, "c": 0.3})
     assert check_method_options("gd", {"c": 1e-4, "step": 0.1})
     assert check_method_options("subgradient", {"schedule": "polyak", "f_star": 1.0, "q": 0.98})
+
+
+def test_f_star_without_polyak_steps_or_ftol_is_refused():
+    """The subgradient method reads f_star in Polyak steps and in the ftol rule only: under the geometric schedule
+    without ftol a value other than the default would be silently unused, so it is refused (Python and CLI alike)."""
+    with pytest.raises(ValueError, match="f_star=1000000000.0 of method 'subgradient' is read by schedule='polyak' "
+                                         "and by the ftol rule only; this run uses schedule='geometric' without ftol"):
+        check_method_options("subgradient", {"f_star": 1e9})
+    assert check_method_options("subgradient", {"f_star": 0.0})  # the default: a result's options pass again
+    assert check_method_options("subgradient", {"f_star": -1.0, "ftol": 1e-3})
+    assert check_method_options("subgradient", {"f_star": -1.0, "schedule": "polyak"})
+    from benign.instances import build
+    from benign.objective import make_objective
+    from benign.solvers import solve
+
+    with pytest.raises(ValueError, match="is read by schedule='polyak' and by the ftol rule only"):
+        solve(make_objective(build("sensing:n=4,r=1,m=40,seed=0"), "l1"), "subgradient", f_star=0.5, max_iter=5)
+
+
+def test_trust_region_radii_given_together_are_checked_before_any_work():
+    with pytest.raises(ValueError, match="max_radius must be >= radius, got 0.5 < 1"):
+        check_method_options("trust-region", {"radius": 1, "max_radius": 0.5})
+    assert check_method_options("trust-region", {"radius": 1, "max_radius": 1})

@@ -138,6 +138,15 @@ def check_array(name: str, value: Any, *, ndim: int | tuple[int, ...] | None = N
     return arr
 
 
+def check_nonnegative_point(name: str, arr: np.ndarray) -> None:
+    """``ValueError`` naming the most negative entry of ``arr`` unless it is elementwise ``>= 0`` (a point of an
+    objective with the constraint ``X >= 0``)."""
+    if np.any(arr < 0):
+        at = tuple(int(i) for i in np.unravel_index(int(np.argmin(arr)), arr.shape))
+        raise ValueError(f"{name} must be elementwise nonnegative (the objective has the constraint X >= 0), got "
+                         f"min {arr.min():.3g} at index {at}")
+
+
 def _bytes(n: float) -> str:
     units = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
     k = 0

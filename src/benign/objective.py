@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from benign._jax import jax, jnp
-from benign.errors import check_array, check_bool, check_float
+from benign.errors import check_array, check_bool, check_float, check_nonnegative_point
 from benign.losses import Loss, make_loss
 from benign.operators import Operator, on_host
 
@@ -70,10 +70,8 @@ class Objective:
         objective also requires ``X >= 0``. A JAX array, or with ``host=True`` a read-only NumPy copy (not a view of
         the caller's array, which may change later; no transfer to the device and back)."""
         arr = self._point_array(X, name)
-        if self.nonnegative and np.any(arr < 0):
-            at = tuple(int(i) for i in np.unravel_index(int(np.argmin(arr)), arr.shape))
-            raise ValueError(f"{name} must be elementwise nonnegative (the objective has the constraint X >= 0), got "
-                             f"min {arr.min():.3g} at index {at}")
+        if self.nonnegative:
+            check_nonnegative_point(name, arr)
         if not host:
             return jnp.asarray(arr)
         out = np.array(arr, dtype=np.float64, copy=True)

@@ -126,6 +126,15 @@ def check_method_options(method: str, options: dict[str, Any], *, optional: tupl
                     mine = ", ".join(rules[rule]) or "none of its own"
                     raise ValueError(f"setting {key}={value!r} of method {method!r} belongs to {selector}={other!r}; "
                                      f"this run uses {selector}={rule!r} (its settings: {mine})")
+    if method == "trust-region":  # both given: checked here, before any work (a problem-dependent one: at resolve)
+        radius, max_radius = options.get("radius"), options.get("max_radius")
+        if radius is not None and max_radius is not None and max_radius < radius:
+            raise ValueError(f"max_radius must be >= radius, got {max_radius} < {radius}")
+    if method == "subgradient":  # f_star is read by Polyak steps and by the ftol rule, by nothing else
+        f_star, schedule = options.get("f_star"), options.get("schedule") or "geometric"
+        if f_star is not None and f_star != 0.0 and schedule != "polyak" and options.get("ftol") is None:
+            raise ValueError(f"setting f_star={f_star!r} of method 'subgradient' is read by schedule='polyak' and by "
+                             f"the ftol rule only; this run uses schedule={schedule!r} without ftol")
     return options
 
 

@@ -10,7 +10,10 @@
 4. ``S`` on ``R_+^q`` by Kaplan's criterion (Kaplan 2000, *Linear Algebra Appl.* 313): ``S`` is copositive iff no
    principal submatrix ``S_JJ`` has an eigenvector ``v > 0`` with eigenvalue ``< 0`` -- checked exactly by
    enumerating the ``2^q - 1`` index sets when ``q <= max_enum`` (repeated eigenvalues: a linear program looks for a
-   positive vector in the eigenspace);
+   positive vector in the eigenspace). The enumeration runs to the end, and the witness is the most negative of
+   those eigenvectors: it attains ``min x^T S x`` over ``x >= 0``, ``||x|| = 1`` (a minimiser ``x`` with support
+   ``J`` has ``x_J > 0`` and, by the KKT conditions on the sphere, is an eigenvector of ``S_JJ``), so ``value`` is
+   the smallest curvature on the cone, not merely a negative one;
 5. otherwise a heuristic: projected gradient descent of ``x^T S x`` on ``{x >= 0, ||x|| = 1}`` from random starts.
    A negative value found is a proof (the witness is returned); finding none proves nothing (``None``).
 """
@@ -58,6 +61,7 @@ def kaplan(S: np.ndarray, max_enum: int = MAX_ENUM, rtol: float = 1e-12) -> Copo
         raise ValueError(f"exact enumeration needs q <= {max_enum}, got {q}")
     scale = max(float(np.max(np.abs(S))) if S.size else 0.0, 1e-300)
     checked = 0
+    best, best_value = None, 0.0
     for size in range(1, q + 1):
         for J in itertools.combinations(range(q), size):
             idx = list(J)
@@ -65,7 +69,9 @@ def kaplan(S: np.ndarray, max_enum: int = MAX_ENUM, rtol: float = 1e-12) -> Copo
             checked += 1
             neg = np.nonzero(w < -rtol * scale)[0]
             i = 0
-            while i < neg.size:
+            # eigenvalues ascending: the first negative eigenspace holding a positive vector is this set's lowest
+            # candidate, and one below the best so far is needed to improve on it
+            while i < neg.size and w[neg[i]] < best_value:
                 j = i
                 while j + 1 < neg.size and abs(w[neg[j + 1]] - w[neg[i]]) <= 1e-10 * scale:
                     j += 1
@@ -74,8 +80,13 @@ def kaplan(S: np.ndarray, max_enum: int = MAX_ENUM, rtol: float = 1e-12) -> Copo
                     x = np.zeros(q)
                     x[idx] = v
                     x /= np.linalg.norm(x)
-                    return CopositivityResult(False, "enumeration", x, float(x @ S @ x), checked)
+                    value = float(x @ S @ x)
+                    if value < best_value:
+                        best, best_value = x, value
+                    break
                 i = j + 1
+    if best is not None:
+        return CopositivityResult(False, "enumeration", best, best_value, checked)
     return CopositivityResult(True, "enumeration", sets_checked=checked)
 
 

@@ -15,7 +15,7 @@ from benign.cli._common import (Command, JSON_OPT, UserError, app, check_point_r
                                 refuse_stdout_with_json, status_spinner, stdout_console, suffixed_output_path,
                                 to_jsonable)
 from benign.certify_settings import check_certify_setting, check_certify_setting_names, check_l1_common
-from benign.errors import check_float, check_rank_fits, suggest
+from benign.errors import check_float, check_nonnegative_point, check_rank_fits, suggest
 
 CERT_POINT_OPT = typer.Option(None, "--point", help="Point: a file (.npz/.npy/.csv), inline '1,0,1' / '1,0;0,1', "
                                                     "'truth' or 'truth:r=K' (the truth padded to rank K).")
@@ -99,15 +99,28 @@ def _check_extra(extra: dict, kind: Optional[str] = None) -> None:
 
 
 def _point_before_instance(text: Optional[str], instance: str, factorization: Optional[str] = None,
-                           required: bool = True, saved_point: bool = False):
+                           required: bool = True, saved_point: bool = False, nonnegative: Optional[bool] = None):
     """``--point`` (or the point saved in the instance file: ``saved_point``) read, and its number of rows checked
-    against the spec or the file's metadata, before the instance is built: no JAX import on a bad point. ``None``
+    against the spec or the file's metadata, before the instance is built: no JAX import on a bad point; so is
+    ``X >= 0`` when the objective will have that constraint (``nonnegative``, else the spec's default). ``None``
     for ``truth``, which needs the instance: then call :func:`_point` with it."""
     if _truth_request(text)[0]:  # truth:r=K checked now (the instance is needed only for the numbers)
         return None
     X = _point(text, None, required)
     if X is not None:
-        check_point_rows(X, instance, factorization, f"the point saved in {instance}" if saved_point else "--point")
+        what = f"the point saved in {instance}" if saved_point else "--point"
+        check_point_rows(X, instance, factorization, what)
+        if nonnegative is None:
+            from benign.specs import objective_nonnegative, parse_instance
+
+            nonnegative = objective_nonnegative(parse_instance(instance), factorization)
+        if nonnegative:  # refused now as make_objective's check_point would after the build
+            import numpy as np
+
+            try:
+                check_nonnegative_point("point", np.asarray(X, dtype=float).reshape(len(X), -1))
+            except ValueError as exc:
+                raise UserError(str(exc)) from None
     return X
 
 
@@ -295,7 +308,8 @@ def certify(
     if kind == "l1":
         check_l1_common({"gtol": gtol, "htol": htol, "method": method, "verify": not no_verify},
                         {"gtol": "--gtol", "htol": "--htol", "method": "--method", "verify": "--no-verify"})
-    X = _point_before_instance(point, instance, settings["factorization"], saved_point=stored_point is point)
+    X = _point_before_instance(point, instance, settings["factorization"], saved_point=stored_point is point,
+                               nonnegative=settings["nonnegative"])
     if theory:  # from the spec or the file when they say the shape (no JAX), else from the built instance below
         from benign.specs import matrix_shape, parse_instance
 
@@ -480,7 +494,8 @@ def landscape(
     saved, stored_point = _saved(instance)  # a file's point and loss are the defaults, as in `benign certify`
     settings = _settings(instance, saved, loss)  # validated before anything is built
     point = stored_point if point is None else point
-    X = _point_before_instance(point, instance, settings["factorization"], saved_point=stored_point is point)
+    X = _point_before_instance(point, instance, settings["factorization"], saved_point=stored_point is point,
+                               nonnegative=settings["nonnegative"])
     # directions read once, and checked against a point already read, before the build
     read1, read2 = _read_direction(dir1, X, "--dir1"), _read_direction(dir2, X, "--dir2")
     if dir1 is None:
