@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__version__ = "0.4.14"
+__version__ = "0.4.15"
 
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {

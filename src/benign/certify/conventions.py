@@ -132,7 +132,9 @@ def _nonnegative(obj: Any, cert: Any) -> dict[str, str]:
                                   "eigenvalue. A critical point: lambda_min = the smallest eigenvalue of Q on the P "
                                   "coordinates modulo the flat orbit tangent (details.orbit_dim = symmetry_zeros); for "
                                   "a strict saddle the smaller of that and the cone witness's curvature "
-                                  "(details.cone_witness_curvature). A not_critical point: "
+                                  "(details.cone_witness_curvature: with second_order_method = enumeration the "
+                                  "smallest of D^T Q D over unit D >= 0 on D0 (the Schur complement's, with P "
+                                  "coordinates); heuristic: the least value its starts found). A not_critical point: "
                                   "the smallest eigenvalue of Q on the P coordinates, no quotient (orbit_dim absent)"),
         "second_order": ("strict_saddle: a D on the critical cone (D_P free, D_D0 >= 0, D_A+ = 0) with D^T Q D < "
                          "-hess_abs_tol ||D||^2; strict_local_min: Q - hess_abs_tol I copositive on the cone "
