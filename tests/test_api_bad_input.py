@@ -379,7 +379,9 @@ def test_an_f_star_above_the_start_is_refused():
         solve(o1, "subgradient", rank=1, f_star=500.0, ftol=1e-6)
     with pytest.raises(ValueError, match=r"is not below f\(X0\) of start \d"):
         benign.solve_many(o1, "subgradient", starts=3, rank=1, schedule="polyak", f_star=1e6)
-    assert solve(o1, "subgradient", rank=1, f_star=500.0, max_iter=5).iterations == 5  # unused: no check
+    # read by neither Polyak steps nor ftol: refused as unused (test_solver_options), not checked against f(X0)
+    with pytest.raises(ValueError, match="f_star=500.0 of method 'subgradient' is read by schedule='polyak' and"):
+        solve(o1, "subgradient", rank=1, f_star=500.0, max_iter=5)
 
 
 def test_parallel_slice_directions_are_refused():
