@@ -41,6 +41,12 @@ def test_instance_save_and_info(tmp_path, cli):
     assert small["delta"] >= 1 and "dimension 21" in small["note"] and "--rank 4" in small["note"]
     human = cli("info", "sensing:n=6,r=2,m=15,seed=0")  # nested results as indented key: value lines
     assert "\nrip:\n  available: True\n" in human.stdout, human.stdout
+    # n = 120 (dimension 7260) with m = 50: the 50 x 50 Gram matrix of the measurements gives it exactly
+    wide = json.loads(cli("info", "sensing:n=120,r=2,m=50,seed=0", "--json").stdout)["rip"]
+    assert wide["available"] and "Gram matrix of the measurements (50 x 50)" in wide["method"]
+    assert wide["lambda_min"] == 0.0 and "dimension 7260" in wide["note"]
+    big = json.loads(cli("info", "sensing:n=60,r=2,m=2000,seed=0", "--json").stdout)["rip"]
+    assert not big["available"] and "use `benign rip`" in big["reason"]
 
 
 @pytest.mark.parametrize("args,needle", [

@@ -207,8 +207,12 @@ def test_cli_failed_sdp_prints_its_result_and_exits_1(cli):
     """A failed SDP is not a success: the whole result on stdout (status named), one error line, exit status 1."""
     out = cli("counterexample", "--x", "0,0;0.3,0.1;0,0.2", "--z", "1;0;0", "--nonneg", "--margin", "1e-4", "--json")
     assert out.returncode == 1
-    assert json.loads(out.stdout)["status"].startswith("infeasible")
+    doc = json.loads(out.stdout)  # one document: the result, and the failure's error and exit_code in it
+    assert doc["status"].startswith("infeasible") and doc["exit_code"] == 1
+    assert doc["error"].startswith("the SDP gave no solution: infeasible")
     assert out.stderr.strip().splitlines()[-1].startswith("error: the SDP gave no solution: infeasible")
+    human = cli("counterexample", "--x", "0,0;0.3,0.1;0,0.2", "--z", "1;0;0", "--nonneg", "--margin", "1e-4")
+    assert human.returncode == 1 and "exit_code" not in human.stdout and "status" in human.stdout
 
 
 def test_cli_failed_sdp_with_save_prints_the_result_and_saves_nothing(cli, tmp_path):

@@ -150,6 +150,12 @@ def test_cli_hunt_refuses_before_jax(spec, args, needle):
     assert words == ["2", "False"] and needle in err, (words, err)
 
 
+def test_cli_hunt_refuses_a_catalogue_that_is_a_file_before_jax(tmp_path):
+    (tmp_path / "catalogue").write_text("hi")
+    words, err = fresh_cli("hunt", "sensing:n=5,r=1,m=30", "--rank", "1", "--save-dir", str(tmp_path))
+    assert words == ["2", "False"] and "catalogue exists and is not a folder" in err, (words, err)
+
+
 def test_checkpointed_hunt_resumes_after_a_crash(tmp_path, monkeypatch):
     """A hunt over several instances stores each instance's catalogue as it finishes; interrupted after two of three
     (an exception from the progress callback), the same hunt on the same folder loads those two and computes only the

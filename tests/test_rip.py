@@ -100,6 +100,11 @@ def test_full_rank_search_reaches_exact_spectrum():
     assert abs(s["min_ratio"] - ref["lambda_min"]) <= 1e-5 * ref["lambda_max"]
     out = rip_bounds(op, 4, starts=4, maxiter=50)
     assert out["exact"] and out["lower"] == out["upper"] == pytest.approx(ref["delta"], rel=1e-12)
+    # the referee's bracket: widened by the rounding allowance on both sides, around the exact value
+    cert, rounding = out["certified"], out["full_rank"]["rounding"]
+    assert 0 < rounding < 1e-10 and cert["rounding"] == rounding
+    assert cert["lower"] == out["lower"] - rounding and cert["upper"] == out["upper"] + rounding
+    assert cert["upper"] == out["full_rank"]["delta_upper"]
 
 
 def test_completion_bounds_matrix_free_large_n():
@@ -135,6 +140,16 @@ def test_search_validation(kwargs, exc, needle):
     if "symmetric" in kwargs:  # (the bounds and the empirical spread check the flag the same way)
         with pytest.raises(exc, match=needle):
             rip_bounds(op, **kwargs)
+
+
+def test_one_direction_is_refused_like_the_cli():
+    """The empirical spread needs two samples (a std of one is not 0): rip_bounds refuses directions = 1 before the
+    search, as `benign rip --directions 1` does, and random_rank_ratios refuses count = 1."""
+    op = ops.gaussian_sensing(np.random.default_rng(0), 10, 3, 3, True)
+    with pytest.raises(ValueError, match="directions must be >= 2, got 1"):
+        rip_bounds(op, 1, directions=1)
+    with pytest.raises(ValueError, match="count must be >= 2, got 1"):
+        random_rank_ratios(op, 1, 1)
 
 
 def test_full_rank_constants_of_a_psd_kernel_stay_in_range():

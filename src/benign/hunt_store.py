@@ -73,6 +73,9 @@ def hunt_settings(*, loss: str, rank: int, starts: int, method: str | None, init
 def check_checkpoint(folder: str, settings: dict[str, Any]) -> bool:
     """Whether ``folder`` already holds a hunt with these :func:`hunt_settings` (``False``: no hunt there yet); a
     hunt with other settings is a ``ValueError`` naming the first three that differ. Reads only."""
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise ValueError(f"{folder} exists and is not a folder (the hunt keeps its catalogue there): move it away or "
+                         f"use another folder")
     path = os.path.join(folder, SETTINGS_FILE)
     if not os.path.exists(path):
         return False

@@ -401,7 +401,7 @@ def random_rank_ratios(op: Operator, rank: int, count: int = 64, *, symmetric: b
     _check_operator(op)
     symmetric = check_bool("symmetric", symmetric)
     k = check_int("rank", rank, minimum=1)
-    count = check_int("count", count, minimum=1)
+    count = check_int("count", count, minimum=2)  # a spread (std) needs two samples
     if symmetric and op.shape[0] != op.shape[1]:
         raise ValueError(f"symmetric RIP needs a square operator, got {op.shape}")
     if k > min(op.shape):
@@ -409,7 +409,7 @@ def random_rank_ratios(op: Operator, rank: int, count: int = 64, *, symmetric: b
     _check_batch_fits(op, k, count, "random rank-k directions", "use fewer directions")
     key = jax.random.fold_in(jax.random.key(check_seed(seed)), 7)
     vals = np.asarray(_ratios_jit(op, key, count, k, bool(symmetric)))
-    return {"count": count, "mean": float(vals.mean()), "std": float(vals.std(ddof=1)) if count > 1 else 0.0,
+    return {"count": count, "mean": float(vals.mean()), "std": float(vals.std(ddof=1)),
             "min": float(vals.min()), "max": float(vals.max())}
 
 
@@ -425,6 +425,9 @@ def rip_bounds(op: Operator, rank: int, *, symmetric: bool | None = None, starts
       :func:`rip_search`; for ``k`` at full rank it is replaced by the exact value.
     * ``exact``: ``k`` at full rank, or the lower bound reached the upper one (to ``BRACKET_RTOL``): the constant is
       then known.
+    * ``certified``: ``{lower, upper}`` widened by the full-rank ``rounding`` (``lower - rounding``, ``upper +
+      rounding``): ``lower`` and ``upper`` are float64 values, each within that allowance of the exact number it
+      stands for, and this bracket holds the exact ``delta_k`` whatever the rounding (``None`` sides as above).
     * ``sup_ratio`` / ``inf_ratio``: the brackets on ``L_k = sup`` and ``mu_k = inf`` of the quotient;
       ``delta_scaled``: brackets on ``(L_k - mu_k)/(L_k + mu_k)``, the constant of the best multiple of ``A``;
     * ``empirical``: :func:`random_rank_ratios` (typical distortion, not a bound).
@@ -435,6 +438,7 @@ def rip_bounds(op: Operator, rank: int, *, symmetric: bool | None = None, starts
 
     _check_operator(op)
     k = check_int("rank", rank, minimum=1)
+    check_int("directions", directions, minimum=2)  # before the search (random_rank_ratios checks it again)
     check_callable("progress", progress, "progress(done, total)")
     d1, d2 = op.shape
     sym = (d1 == d2) if symmetric is None else check_bool("symmetric", symmetric)
@@ -472,6 +476,11 @@ def rip_bounds(op: Operator, rank: int, *, symmetric: bool | None = None, starts
         lower_method += "; it reaches the upper bound (to rounding), so the constant is known exactly"
     out["exact"] = bool(at_full and full.get("available")) or closed
     out["method"] = {"lower": lower_method, "upper": upper_method}
+    rounding = full["rounding"] if full.get("available") else None
+    out["certified"] = {
+        "lower": None if rounding is None else max(out["lower"] - rounding, 0.0),
+        "upper": None if out["upper"] is None else out["upper"] + rounding,
+        "rounding": rounding}
     out["sup_ratio"] = {"lower": Lhat, "upper": sup_up}
     out["inf_ratio"] = {"lower": inf_lo, "upper": muhat}
     out["delta_scaled"] = {"lower": (Lhat - muhat) / (Lhat + muhat) if Lhat + muhat > 0 else None, "upper": ds_up}

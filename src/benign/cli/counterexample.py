@@ -118,9 +118,10 @@ def counterexample(
 
             # the l2 objective with the instance's sign constraint: the one X is a spurious point of
             report["saved"] = save_instance(save, inst, point=X, objective=make_objective(inst))
+        if not report["certified"]:  # printed in full, with the numbers that fell short
+            _no_solution(report, as_json, f"no certified counterexample for delta <= {family:g}"
+                         + ("; nothing saved" if save else ""))
         emit(report, as_json)
-        if not report["certified"]:  # printed in full above, with the numbers that fell short
-            _no_solution(f"no certified counterexample for delta <= {family:g}" + ("; nothing saved" if save else ""))
         return
     if x is None or z is None:
         raise UserError("give both --x POINT and --z POINT (or --nonneg-family DELTA)")
@@ -143,13 +144,15 @@ def counterexample(
     out = res.to_dict(arrays=arrays)
     if save and res.instance is not None:
         out["saved"] = res.save(save)
+    if res.instance is None:  # the SDP gave no solution (printed in full, with the solvers' status)
+        _no_solution(out, as_json, f"the SDP gave no solution: {res.status}" + ("; nothing saved" if save else ""))
     emit(out, as_json)
-    if res.instance is None:  # the SDP gave no solution (printed in full above, with the solvers' status)
-        _no_solution(f"the SDP gave no solution: {res.status}" + ("; nothing saved" if save else ""))
 
 
-def _no_solution(message: str) -> None:
-    """A counterexample SDP without a solution: one ``error:`` line on stderr, exit status 1 (what was computed is
-    printed before)."""
+def _no_solution(out: dict, as_json: bool, message: str) -> None:
+    """A counterexample SDP without a solution: what was computed is printed (with ``--json``, one document that
+    also holds ``error`` and ``exit_code``, as every failure's JSON does), one ``error:`` line on stderr, exit
+    status 1."""
+    emit({**out, "error": message, "exit_code": 1} if as_json else out, as_json)
     print(f"error: {message}", file=sys.stderr)
     raise typer.Exit(1)
