@@ -425,9 +425,10 @@ def rip_bounds(op: Operator, rank: int, *, symmetric: bool | None = None, starts
       :func:`rip_search`; for ``k`` at full rank it is replaced by the exact value.
     * ``exact``: ``k`` at full rank, or the lower bound reached the upper one (to ``BRACKET_RTOL``): the constant is
       then known.
-    * ``certified``: ``{lower, upper}`` widened by the full-rank ``rounding`` (``lower - rounding``, ``upper +
-      rounding``): ``lower`` and ``upper`` are float64 values, each within that allowance of the exact number it
-      stands for, and this bracket holds the exact ``delta_k`` whatever the rounding (``None`` sides as above).
+    * ``upper_certified``: ``upper`` plus the full-rank ``rounding`` allowance (:func:`eigenvalue_rounding`, the
+      full-rank ``delta_upper``): ``upper`` is the computed float64 constant, and this one bounds the exact
+      ``delta_k`` whatever the rounding (what a strict condition should be tested with; ``None`` with ``upper``).
+      ``lower`` comes from explicit matrices (``search``) whose quotients can be recomputed.
     * ``sup_ratio`` / ``inf_ratio``: the brackets on ``L_k = sup`` and ``mu_k = inf`` of the quotient;
       ``delta_scaled``: brackets on ``(L_k - mu_k)/(L_k + mu_k)``, the constant of the best multiple of ``A``;
     * ``empirical``: :func:`random_rank_ratios` (typical distortion, not a bound).
@@ -476,11 +477,7 @@ def rip_bounds(op: Operator, rank: int, *, symmetric: bool | None = None, starts
         lower_method += "; it reaches the upper bound (to rounding), so the constant is known exactly"
     out["exact"] = bool(at_full and full.get("available")) or closed
     out["method"] = {"lower": lower_method, "upper": upper_method}
-    rounding = full["rounding"] if full.get("available") else None
-    out["certified"] = {
-        "lower": None if rounding is None else max(out["lower"] - rounding, 0.0),
-        "upper": None if out["upper"] is None else out["upper"] + rounding,
-        "rounding": rounding}
+    out["upper_certified"] = None if out["upper"] is None else full["delta_upper"]
     out["sup_ratio"] = {"lower": Lhat, "upper": sup_up}
     out["inf_ratio"] = {"lower": inf_lo, "upper": muhat}
     out["delta_scaled"] = {"lower": (Lhat - muhat) / (Lhat + muhat) if Lhat + muhat > 0 else None, "upper": ds_up}
