@@ -174,6 +174,14 @@ def test_f_star_without_polyak_steps_or_ftol_is_refused():
 
 
 def test_trust_region_radii_given_together_are_checked_before_any_work():
+    """Both radii given: refused with the options; a max_radius below the problem-dependent default radius: the
+    same rule when the solver resolves its settings."""
     with pytest.raises(ValueError, match="max_radius must be >= radius, got 0.5 < 1"):
         check_method_options("trust-region", {"radius": 1, "max_radius": 0.5})
     assert check_method_options("trust-region", {"radius": 1, "max_radius": 1})
+    from benign.instances import build
+    from benign.objective import make_objective
+    from benign.solvers import solve
+
+    with pytest.raises(ValueError, match=r"max_radius must be >= radius, got 1e-09 < 0\.\d+"):
+        solve(make_objective(build("sensing:n=6,r=1,m=40,seed=0")), "trust-region", max_radius=1e-9)

@@ -126,16 +126,30 @@ def check_method_options(method: str, options: dict[str, Any], *, optional: tupl
                     mine = ", ".join(rules[rule]) or "none of its own"
                     raise ValueError(f"setting {key}={value!r} of method {method!r} belongs to {selector}={other!r}; "
                                      f"this run uses {selector}={rule!r} (its settings: {mine})")
-    if method == "trust-region":  # both given: checked here, before any work (a problem-dependent one: at resolve)
-        radius, max_radius = options.get("radius"), options.get("max_radius")
-        if radius is not None and max_radius is not None and max_radius < radius:
-            raise ValueError(f"max_radius must be >= radius, got {max_radius} < {radius}")
-    if method == "subgradient":  # f_star is read by Polyak steps and by the ftol rule, by nothing else
-        f_star, schedule = options.get("f_star"), options.get("schedule") or "geometric"
-        if f_star is not None and f_star != 0.0 and schedule != "polyak" and options.get("ftol") is None:
-            raise ValueError(f"setting f_star={f_star!r} of method 'subgradient' is read by schedule='polyak' and by "
-                             f"the ftol rule only; this run uses schedule={schedule!r} without ftol")
+    if method in CROSS_CHECKS:  # rules between settings (a problem-dependent default is checked when resolved)
+        CROSS_CHECKS[method](options)
     return options
+
+
+def check_radii(radius: Any, max_radius: Any) -> None:
+    """The trust region's ``max_radius >= radius`` (either ``None``: not known yet, nothing to check)."""
+    if radius is not None and max_radius is not None and max_radius < radius:
+        raise ValueError(f"max_radius must be >= radius, got {max_radius} < {radius}")
+
+
+def _check_f_star(options: dict[str, Any]) -> None:
+    """The subgradient method reads ``f_star`` in Polyak steps and in the ``ftol`` rule, nowhere else."""
+    f_star, schedule = options.get("f_star"), options.get("schedule") or "geometric"
+    if f_star is not None and f_star != 0.0 and schedule != "polyak" and options.get("ftol") is None:
+        raise ValueError(f"setting f_star={f_star!r} of method 'subgradient' is read by schedule='polyak' and by "
+                         f"the ftol rule only; this run uses schedule={schedule!r} without ftol")
+
+
+#: rules between the settings of one method, checked with the settings given (:func:`check_method_options`)
+CROSS_CHECKS: dict[str, Any] = {
+    "trust-region": lambda options: check_radii(options.get("radius"), options.get("max_radius")),
+    "subgradient": _check_f_star,
+}
 
 
 _ARMIJO = ("armijo", False, {True: {"c": 1e-4, "shrink": 0.5, "grow": 2.0, "max_backtracks": 60}, False: {}})

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from benign._jax import jax, jnp
+from benign.solver_options import check_radii
 from benign.solvers.base import ProblemScale, Solver, f64, fro, i64, inner, solver_class
 
 _EPS = float(np.finfo(np.float64).eps)
@@ -139,8 +140,7 @@ class TrustRegion(Solver):
         max_radius = self.setting("max_radius")
         if max_radius is None:
             max_radius = 64.0 * radius
-        if max_radius < radius:
-            raise ValueError(f"max_radius must be >= radius, got {max_radius} < {radius}")
+        check_radii(radius, max_radius)  # (given together: already checked with the options)
         cg, lz = self.setting("cg_max_iter"), self.setting("lanczos_steps")
         return TrustRegion(
             radius=f64(radius), max_radius=f64(max_radius),
