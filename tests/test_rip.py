@@ -150,6 +150,17 @@ def test_one_direction_is_refused_like_the_cli():
         random_rank_ratios(op, 1, 1)
 
 
+def test_full_rank_spectrum_cost_limit():
+    """max_flops refuses an eigenproblem that costs more (m dim min(m, dim) = 40 * 21 * 21 here) and never the
+    completion closed form; under the limit the numbers are the unlimited ones."""
+    op = ops.gaussian_sensing(np.random.default_rng(0), 40, 6, 6, True)
+    out = full_rank_spectrum(op, max_flops=40 * 21 * 21 - 1)
+    assert not out["available"] and "costs about 1.8e+04 flops" in out["reason"]
+    assert full_rank_spectrum(op, max_flops=40 * 21 * 21) == full_rank_spectrum(op)
+    comp = I.completion(30, 2, seed=0, rate=0.3).operator
+    assert full_rank_spectrum(comp, max_flops=1.0)["available"]
+
+
 def test_full_rank_constants_of_a_psd_kernel_stay_in_range():
     """m = 4 < n(n+1)/2 = 6: the kernel is singular; rounding must not make lambda_min negative or delta_scaled > 1."""
     from benign.instances import build

@@ -110,7 +110,7 @@ def _spectrum_from_rows(R: np.ndarray, dim: int) -> tuple[float, float, str]:
     return max(float(lam[0]), 0.0), float(lam[-1]), f"restricted kernel ({dim} x {dim})"
 
 
-def full_rank_spectrum(op: Operator, symmetric: bool = True) -> dict:
+def full_rank_spectrum(op: Operator, symmetric: bool = True, *, max_flops: float | None = None) -> dict:
     """Exact full-rank constants (same keys as :func:`full_rank_rip`) without forming the ``n^2 x n^2`` kernel.
 
     * entry sampling: the kernel is diagonal in the entry basis (``c_ij = sum of w^2`` over observations of
@@ -119,7 +119,9 @@ def full_rank_spectrum(op: Operator, symmetric: bool = True) -> dict:
     * dense and other operators: the Gram matrix of the (symmetrised) sensing matrices or the restricted kernel,
       whichever side is smaller.
 
-    Returns ``{"available": False, "reason": ...}`` when the eigenproblem would exceed ``MAX_EIG_SIDE``.
+    Returns ``{"available": False, "reason": ...}`` when the eigenproblem would exceed ``MAX_EIG_SIDE``, or when
+    forming it would cost more than ``max_flops`` (``m dim min(m, dim)`` for the Gram matrix or kernel, ``m^2 n`` for
+    rank-one projections; ``None``: no limit; entry sampling's closed form is never limited).
     """
     _check_operator(op)
     symmetric = check_bool("symmetric", symmetric)
@@ -150,7 +152,13 @@ def full_rank_spectrum(op: Operator, symmetric: bool = True) -> dict:
         if side > MAX_EIG_SIDE:
             return {"available": False, "rank": "full", "space": space,
                     "reason": f"min(m, dim) = {side} > {MAX_EIG_SIDE}: eigenproblem too large"}
-        if isinstance(op, RankOneProjections) and symmetric and op.symmetric and op.m < dim:
+        rank_one = isinstance(op, RankOneProjections) and symmetric and op.symmetric and op.m < dim
+        flops = float(op.m) ** 2 * d1 if rank_one else float(op.m) * dim * side
+        if max_flops is not None and flops > max_flops:
+            return {"available": False, "rank": "full", "space": space,
+                    "reason": f"the eigenproblem (m = {op.m}, dimension {dim}) costs about {flops:.1e} flops, more "
+                              f"than the {max_flops:.0e} allowed"}
+        if rank_one:
             a = np.asarray(op.a)
             lam = np.linalg.eigvalsh((a @ a.T) ** 2)
             mu, L, how = 0.0, float(lam[-1]), (f"Gram matrix (a_i^T a_j)^2 ({op.m} x {op.m}); "

@@ -37,30 +37,24 @@ def info(
     emit(out, as_json)
 
 
-#: ``benign info`` computes the exact full-rank RIP constant when its eigenproblem (``benign.rip.full_rank_spectrum``:
-#: the smaller of the kernel and the measurements' Gram matrix) costs at most this many flops, ``m dim min(m, dim)``
-#: (about a second); entry sampling is a closed form at any size
+#: ``benign info`` computes the exact full-rank RIP constant when forming its eigenproblem costs at most this many
+#: flops (``benign.rip.full_rank_spectrum``'s ``max_flops``: about a second); entry sampling is a closed form at any
+#: size
 INFO_RIP_FLOPS = 4e9
 
 
 def _rip_summary(inst) -> dict:
     """Exact full-rank RIP constants (:func:`benign.rip.full_rank_spectrum`) when they are cheap to compute; else
     the reason why not."""
-    from benign.operators import EntrySampling
     from benign.rip import full_rank_spectrum
 
-    d1, d2 = inst.shape
-    dim = d1 * (d1 + 1) // 2 if inst.symmetric else d1 * d2
-    m = inst.operator.m
-    flops = float(m) * dim * min(m, dim)
-    if not isinstance(inst.operator, EntrySampling) and flops > INFO_RIP_FLOPS:
-        return {"available": False, "reason": f"the full-rank eigenproblem (m = {m}, dimension {dim}) takes about "
-                                               f"{flops:.1e} flops, more than info's {INFO_RIP_FLOPS:.0e}: "
-                                               f"use `benign rip` for it and for rank-k bounds"}
-    out = full_rank_spectrum(inst.operator, symmetric=inst.symmetric)
-    if not out.get("available"):
+    out = full_rank_spectrum(inst.operator, symmetric=inst.symmetric, max_flops=INFO_RIP_FLOPS)
+    if not out["available"]:
+        out["reason"] += ": use `benign rip` for it and for rank-k bounds"
         return out
     if out["lambda_min"] <= 1e-10 * max(out["lambda_max"], 1e-300):
+        d1, d2 = inst.shape
+        dim = d1 * (d1 + 1) // 2 if inst.symmetric else d1 * d2
         out["note"] = (f"lambda_min = 0 (to 1e-10 relative): A vanishes on some {out['space']} matrices "
                        f"(m = {inst.operator.m} measurements, dimension {dim}), so every full-rank constant is >= 1; "
                        f"the theorems use the rank-k constant: `benign rip SPEC --rank {2 * inst.rank}` bounds it")
