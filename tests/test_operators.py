@@ -26,15 +26,18 @@ def test_adjoint_identity_and_fast_paths(name, op, sym):
     assert rel(op.forward_factored(U, V), op.forward(U @ V.T)) < 1e-13
     assert rel(op.adjoint_matmul(y, V), op.adjoint(y) @ V) < 1e-13
     assert rel(op.adjoint_rmatmul(y, U), op.adjoint(y).T @ U) < 1e-13
-    # the summed products of the gradient and the Hessian-vector product (one pass per side where the operator has it)
-    y2, U2, V2 = (jnp.asarray(rng.standard_normal(a.shape)) for a in (y, U, V))
-    left = op.adjoint(y) @ V + op.adjoint(y2) @ V2
-    right = op.adjoint(y).T @ U + op.adjoint(y2).T @ U2
-    assert rel(op.adjoint_terms((y, y2), (V, V2), (U, U2), stack=True), np.concatenate([left, right])) < 1e-13
-    assert rel(op.adjoint_terms((y,), (V,), (U,), stack=True),
-               np.concatenate([op.adjoint(y) @ V, op.adjoint(y).T @ U])) < 1e-13
-    if d1 == d2:
-        assert rel(op.adjoint_terms((y, y2), (V, V2), (U, U2)), left + right) < 1e-13
+    # the summed products of the gradient and the Hessian-vector product (one pass per side where the operator has
+    # it; completion switches to its scatter loop from rank _SCATTER_LOOP_MIN_RANK: both ranks are checked)
+    y2 = jnp.asarray(rng.standard_normal(op.m))
+    for r in (3, ops._SCATTER_LOOP_MIN_RANK + 1):
+        U, V, U2, V2 = (jnp.asarray(rng.standard_normal((d, r))) for d in (d1, d2, d1, d2))
+        left = op.adjoint(y) @ V + op.adjoint(y2) @ V2
+        right = op.adjoint(y).T @ U + op.adjoint(y2).T @ U2
+        assert rel(op.adjoint_terms((y, y2), (V, V2), (U, U2), stack=True), np.concatenate([left, right])) < 1e-13
+        assert rel(op.adjoint_terms((y,), (V,), (U,), stack=True),
+                   np.concatenate([op.adjoint(y) @ V, op.adjoint(y).T @ U])) < 1e-13
+        if d1 == d2:
+            assert rel(op.adjoint_terms((y, y2), (V, V2), (U, U2)), left + right) < 1e-13
     # explicit matrices agree with forward: A(M)_i = <A_i, M> (full inner product, not the diagonal)
     mats = op.matrices()
     assert rel(np.einsum("ijk,jk->i", mats, np.asarray(M)), op.forward(M)) < 1e-13
