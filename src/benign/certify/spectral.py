@@ -492,9 +492,10 @@ def hessian_matmat(obj, X) -> Callable[[np.ndarray], np.ndarray]:
     if op.kind in DENSE_KINDS and op.m * X.size <= JACOBIAN_MAX:
         # the products are thin BLAS calls: NumPy avoids a JAX dispatch per Lanczos step
         J = np.asarray(_sym_jacobian(obj, X))
-        # J^T u through the transposed view of J: a row-major copy of J^T made one product alone ~1.4x faster, but
-        # the whole Lanczos run slower (n r = m = 1000: 58-60 ms against 50-56 ms at a generic point, 166-200 against
-        # 150-160 ms near a critical one): the copy costs 1.5 ms and doubles the products' working set
+        # J^T u through the transposed view of J: a row-major copy of J^T made one product alone faster but the
+        # Lanczos run slower (it costs a copy and doubles the products' working set); `python
+        # benchmarks/certify_lanczos.py`, lambda_min only at a generic point: 0.052-0.094 s with the copy (0.4.14),
+        # 0.048-0.062 s without (0.4.15)
         Jt = J.T
         _, w2, S2 = (np.asarray(p) for p in parts)
         n, r = X.shape
