@@ -110,15 +110,12 @@ def _point_before_instance(text: Optional[str], instance: str, factorization: Op
     if X is not None:
         what = f"the point saved in {instance}" if saved_point else "--point"
         check_point_rows(X, instance, factorization, what)
-        if nonnegative is None:
-            from benign.specs import objective_nonnegative, parse_instance
-
-            nonnegative = objective_nonnegative(parse_instance(instance), factorization)
-        if nonnegative:  # refused now as make_objective's check_point would after the build
+        if _nonnegative_before_build(instance, nonnegative, factorization):
+            # refused now as make_objective's check_point would after the build
             import numpy as np
 
             try:
-                check_nonnegative_point("point", np.asarray(X, dtype=float).reshape(len(X), -1))
+                check_nonnegative_point(what, np.asarray(X, dtype=float).reshape(len(X), -1))
             except ValueError as exc:
                 raise UserError(str(exc)) from None
     return X
@@ -129,18 +126,25 @@ L1_NONNEG = ("the l1 certifier does not handle the constraint X >= 0 (--nonneg, 
              "default): certify the l1 objective without it (--no-nonneg), or use a smooth loss")
 
 
+def _nonnegative_before_build(instance: str, nonnegative: Optional[bool], factorization: Optional[str]
+                              ) -> Optional[bool]:
+    """Whether the objective will have ``X >= 0``: ``--nonneg``/``--no-nonneg`` when given, else the spec's default
+    (``None`` for a saved instance: its file decides when it is loaded)."""
+    if nonnegative is not None:
+        return nonnegative
+    from benign.specs import objective_nonnegative, parse_instance
+
+    return objective_nonnegative(parse_instance(instance), factorization)
+
+
 def _certifier_before_build(instance: str, settings: dict) -> Optional[str]:
     """The certifier (:data:`benign.certify_settings.CERTIFIER_SETTINGS` kind) that ``certify`` will use, when the
     loss, ``--nonneg`` or the spec says it without building the instance; ``None`` for a saved instance without
     ``--nonneg``."""
     from benign.certify_settings import certifier_kind
-    from benign.specs import objective_nonnegative, parse_instance
 
     kind = certifier_kind(settings["loss"].name, instance, settings["factorization"], settings["nonnegative"])
-    nonneg = settings["nonnegative"]
-    if kind == "l1" and nonneg is None:
-        nonneg = objective_nonnegative(parse_instance(instance), settings["factorization"])
-    if kind == "l1" and nonneg:
+    if kind == "l1" and _nonnegative_before_build(instance, settings["nonnegative"], settings["factorization"]):
         raise UserError(L1_NONNEG)
     return kind
 
